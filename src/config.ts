@@ -1,0 +1,102 @@
+// One typed configuration, read from the environment and validated at start: a bad value stops
+// the process with a message naming the variable, instead of surfacing later as odd behaviour.
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** SQLite file; defaults to <dataDir>/convene.db. ':memory:' for throwaway instances. */
+  dbPath: string;
+  bootstrap: {
+    appId?: string;
+    appCertificate?: string;
+    customerId?: string;
+    customerSecret?: string;
+    accessKey?: string;
+    secretKey?: string;
+  };
+  /** Agora token privilege lifetime, seconds. */
+  tokenTtl: number;
+  /** An empty room's meeting ends after this many seconds. */
+  emptyRoomTtl: number;
+  corsOrigin: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  boardProvider: 'builtin' | 'none';
+  /** Largest accepted request body, bytes. */
+  bodyLimit: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const str = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const int = (name: string, def: number, min: number, max: number): number => {
+    const v = str(name);
+    if (v === undefined) return def;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      problems.push(`${name}=${JSON.stringify(v)}: must be an integer from ${min} to ${max}`);
+      return def;
+    }
+    return n;
+  };
+  const oneOf = <T extends string>(name: string, def: T, values: readonly T[]): T => {
+    const v = str(name);
+    if (v === undefined) return def;
+    if (!(values as readonly string[]).includes(v)) {
+      problems.push(`${name}=${JSON.stringify(v)}: must be one of ${values.join(', ')}`);
+      return def;
+    }
+    return v as T;
+  };
+  const matching = (name: string, re: RegExp, what: string): string | undefined => {
+    const v = str(name);
+    if (v !== undefined && !re.test(v)) problems.push(`${name}: must be ${what}`);
+    return v;
+  };
+
+  const dataDir = str('CONVENE_DATA_DIR') ?? './data';
+  const config: Config = {
+    port: int('PORT', 8080, 0, 65535),
+    host: str('HOST') ?? '0.0.0.0',
+    dataDir,
+    dbPath: str('CONVENE_DB') ?? `${dataDir.replace(/\/+$/, '')}/convene.db`,
+    bootstrap: {
+      appId: matching('CONVENE_APP_ID', /^[0-9a-fA-F]{32}$/, '32 hexadecimal characters (an Agora App ID)'),
+      appCertificate: matching('CONVENE_APP_CERTIFICATE', /^[0-9a-fA-F]{32}$/, '32 hexadecimal characters (an Agora App Certificate)'),
+      customerId: matching('CONVENE_CUSTOMER_ID', /^[^:\s]{1,128}$/, '1 to 128 characters without ":" or spaces'),
+      customerSecret: matching('CONVENE_CUSTOMER_SECRET', /^\S{1,256}$/, '1 to 256 characters without spaces'),
+      accessKey: matching('CONVENE_ACCESS_KEY', /^[^:\s]{1,128}$/, '1 to 128 characters without ":" or spaces'),
+      secretKey: matching('CONVENE_SECRET_KEY', /^\S{1,256}$/, '1 to 256 characters without spaces'),
+    },
+    tokenTtl: int('CONVENE_TOKEN_TTL', 86_400, 60, 30 * 86_400),
+    emptyRoomTtl: int('CONVENE_EMPTY_ROOM_TTL', 300, 1, 30 * 86_400),
+    corsOrigin: str('CONVENE_CORS_ORIGIN') ?? '*',
+    logLevel: oneOf('CONVENE_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    boardProvider: oneOf('CONVENE_BOARD_PROVIDER', 'builtin', ['builtin', 'none'] as const),
+    bodyLimit: int('CONVENE_BODY_LIMIT', 64 * 1024, 1024, 16 * 1024 * 1024),
+  };
+  const b = config.bootstrap;
+  if ((b.customerId === undefined) !== (b.customerSecret === undefined)) {
+    problems.push('CONVENE_CUSTOMER_ID and CONVENE_CUSTOMER_SECRET must be given together');
+  }
+  if ((b.accessKey === undefined) !== (b.secretKey === undefined)) {
+    problems.push('CONVENE_ACCESS_KEY and CONVENE_SECRET_KEY must be given together');
+  }
+  if (b.appCertificate !== undefined && b.appId === undefined) {
+    problems.push('CONVENE_APP_CERTIFICATE needs CONVENE_APP_ID');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

@@ -1,0 +1,135 @@
+// What members, admins and timers ask of a meeting. Randomness (ids, secrets) arrives in the
+// command from the service, so that deciding stays pure and repeatable.
+import type { MuteLevel } from './room.ts';
+import type { Module } from './events.ts';
+
+/** The app's rules that apply when someone enters. */
+export interface EntryPolicy {
+  /** 0 = unlimited. */
+  maxUsers: number;
+  /** true: a second entry of an online userUuid is refused instead of replacing the first. */
+  noAutoKickUser: boolean;
+}
+
+export interface Enter {
+  type: 'enter';
+  appId: string;
+  roomUuid: string;
+  roomName: string;
+  password: string;
+  userUuid: string;
+  userName: string;
+  avatar: string;
+  audio: boolean;
+  video: boolean;
+  policy: EntryPolicy;
+  /** Fresh identifiers, used only where something new comes into being. */
+  fresh: { roomId: string; boardId: string; userId: string; session: string };
+}
+
+export interface ChangeRoom {
+  type: 'changeRoom';
+  actor: string;
+  muteAllChat?: MuteLevel;
+  muteAllAudio?: MuteLevel;
+  end?: boolean;
+  shareBoard?: boolean;
+}
+
+export interface ChangeMember {
+  type: 'changeMember';
+  actor: string;
+  target: string;
+  audio?: boolean;
+  video?: boolean;
+  chat?: boolean;
+  boardGrant?: boolean;
+}
+
+export interface Invite {
+  type: 'invite';
+  actor: string;
+  target: string;
+  module: Exclude<Module, 'chat'>;
+  action: 'invite' | 'rejectApply';
+}
+
+export interface Apply {
+  type: 'apply';
+  actor: string;
+  /** The host the applicant named; when it is not a host, the current host is asked. */
+  target: string;
+  module: Exclude<Module, 'chat'>;
+  action: 'apply' | 'rejectInvite';
+}
+
+export interface ShareScreen {
+  type: 'shareScreen';
+  actor: string;
+  target: string;
+  on: boolean;
+}
+
+export interface ShareBoard {
+  type: 'shareBoard';
+  actor: string;
+  target: string;
+  on: boolean;
+}
+
+export interface TransferHost {
+  type: 'transferHost';
+  actor: string;
+  target: string;
+}
+
+export interface Leave {
+  type: 'leave';
+  actor: string;
+}
+
+/** Remove a member. `actor` null: the server itself (admin API). */
+export interface Kick {
+  type: 'kick';
+  actor: string | null;
+  target: string;
+}
+
+export interface Chat {
+  type: 'chat';
+  actor: string;
+  message: string;
+  chatType: number;
+}
+
+/** End the meeting on behalf of the server (admin close, empty-room timer). */
+export interface Close {
+  type: 'close';
+  /** Only end if the room is still empty since at least this instant (timer); null: always. */
+  emptySinceAtMost: number | null;
+}
+
+export interface ServerMessage {
+  type: 'serverMessage';
+  /** userUuids; empty = everyone present. */
+  targets: string[];
+  msgId: string;
+  text: string;
+}
+
+export type Command =
+  | Enter
+  | ChangeRoom
+  | ChangeMember
+  | Invite
+  | Apply
+  | ShareScreen
+  | ShareBoard
+  | TransferHost
+  | Leave
+  | Kick
+  | Chat
+  | Close
+  | ServerMessage;
+
+export type RoomCommand = Exclude<Command, Enter>;

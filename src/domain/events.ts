@@ -1,0 +1,53 @@
+// What happened in a meeting. Every committed event gets the room's next sequence number.
+import type { Member, MuteLevel, Role } from './room.ts';
+
+/** A member as others may see it: everything but the session secret. */
+export type MemberSnapshot = Omit<Member, 'session'>;
+
+export type Module = 'audio' | 'video' | 'board' | 'chat';
+
+export interface Presence {
+  member: MemberSnapshot;
+  present: boolean;
+}
+
+export type MeetingEvent =
+  | { type: 'chatSent'; from: MemberSnapshot; message: string; chatType: number }
+  | { type: 'membersChanged'; changes: Presence[]; total: number }
+  | { type: 'roomChanged'; muteAllChat: MuteLevel; muteAllAudio: MuteLevel; ended: boolean }
+  | { type: 'memberChanged'; member: MemberSnapshot }
+  | { type: 'boardChanged'; shared: boolean; creatorId: string; users: MemberSnapshot[] }
+  | { type: 'screenChanged'; shared: boolean; users: MemberSnapshot[] }
+  | { type: 'hostChanged'; changes: Presence[] }
+  | { type: 'memberKicked'; by: MemberSnapshot | null; target: MemberSnapshot }
+  // Peer events: delivered to one member only.
+  | { type: 'invited'; to: string; from: MemberSnapshot; module: Module; action: 'invite' | 'rejectApply' }
+  | { type: 'applied'; to: string; from: MemberSnapshot; module: Module; action: 'apply' | 'rejectInvite' }
+  | { type: 'noticed'; to: string; from: MemberSnapshot; fromRole: Role; module: Module; on: boolean }
+  | { type: 'serverMessage'; to: string[] | null; msgId: string; text: string };
+
+/** Who an event is for: a userId list, or null for the whole room. */
+export function recipientsOf(e: MeetingEvent): string[] | null {
+  switch (e.type) {
+    case 'invited':
+    case 'applied':
+    case 'noticed':
+      return [e.to];
+    case 'serverMessage':
+      return e.to;
+    default:
+      return null;
+  }
+}
+
+export function snapshot(m: Member): MemberSnapshot {
+  const { session: _secret, ...rest } = m;
+  return rest;
+}
+
+/** An event as stored in the room's log. */
+export interface LoggedEvent {
+  seq: number;
+  at: number;
+  event: MeetingEvent;
+}

@@ -1,0 +1,95 @@
+// The meeting model. Pure data: no I/O, no clock, no randomness.
+
+export type Role = 'host' | 'participant';
+
+/** Mute-all-audio level: 0 off; 1 muted, participants may unmute; 2 muted, unmuting forbidden. */
+export type MuteLevel = 0 | 1 | 2;
+
+export interface Member {
+  userId: string;
+  /** The business's own key for this person; re-entry with it is the same member. */
+  userUuid: string;
+  userName: string;
+  avatar: string;
+  role: Role;
+  audio: boolean;
+  video: boolean;
+  chat: boolean;
+  boardGrant: boolean;
+  sharingScreen: boolean;
+  /** RTC uid of the camera stream and of the screen-share stream, unique within the room. */
+  uid: number;
+  screenId: number;
+  /** In the room now. Departed members are kept so that a returning userUuid keeps its ids. */
+  present: boolean;
+  /** Position in join order (renewed on every fresh join): host succession and paging follow it. */
+  order: number;
+  joinedAt: number;
+  /** Secret of the member's current session; a new entry replaces it, revoking the old token. */
+  session: string;
+}
+
+export interface Room {
+  roomId: string;
+  appId: string;
+  roomUuid: string;
+  roomName: string;
+  channelName: string;
+  password: string;
+  boardId: string;
+  muteAllChat: MuteLevel;
+  muteAllAudio: MuteLevel;
+  ended: boolean;
+  startTime: number;
+  endedAt: number | null;
+  /** Since when nobody has been present; the meeting ends after the empty-room TTL. */
+  emptySince: number | null;
+  boardShared: boolean;
+  boardCreatorId: string;
+  screenSharerId: string;
+  /** Every member who ever entered, in first-entry order. */
+  members: Member[];
+  nextOrder: number;
+  /** Optimistic-concurrency version: bumped on every commit. */
+  version: number;
+  /** Sequence number of the last event in the room's log. */
+  seq: number;
+}
+
+export function presentMembers(room: Room): Member[] {
+  return room.members.filter((m) => m.present).sort((a, b) => a.order - b.order);
+}
+
+export function onlineCount(room: Room): number {
+  let n = 0;
+  for (const m of room.members) if (m.present) n++;
+  return n;
+}
+
+export function findMember(room: Room, userId: string): Member | undefined {
+  return room.members.find((m) => m.userId === userId);
+}
+
+export function findByUuid(room: Room, userUuid: string): Member | undefined {
+  return room.members.find((m) => m.userUuid === userUuid);
+}
+
+export function currentHost(room: Room): Member | undefined {
+  return room.members.find((m) => m.present && m.role === 'host');
+}
+
+/** Members who may draw: the board's creator plus everyone granted it, while the board is shared. */
+export function boardUsers(room: Room): Member[] {
+  if (!room.boardShared) return [];
+  return presentMembers(room).filter((m) => m.boardGrant || m.userId === room.boardCreatorId);
+}
+
+export function screenSharers(room: Room): Member[] {
+  const m = room.screenSharerId ? findMember(room, room.screenSharerId) : undefined;
+  return m && m.present ? [m] : [];
+}
+
+/** A working copy for one decision: the stored room (possibly cached) is never mutated. */
+export function draftOf(room: Room): Room {
+  return { ...room, members: room.members.map((m) => ({ ...m })) };
+}

@@ -1,0 +1,451 @@
+// The rules of a meeting: decide(room, command, now) → the new room and what happened, or why not.
+// Pure: the same inputs always give the same outputs, and the input room is never mutated.
+import type { Command, Enter, RoomCommand } from './commands.ts';
+import { snapshot, type MeetingEvent, type Module, type Presence } from './events.ts';
+import {
+  boardUsers,
+  currentHost,
+  draftOf,
+  findByUuid,
+  findMember,
+  onlineCount,
+  presentMembers,
+  screenSharers,
+  type Member,
+  type Room,
+} from './room.ts';
+
+export type RuleCode =
+  | 'invalid'
+  | 'forbidden'
+  | 'notFound'
+  | 'wrongPassword'
+  | 'roomFull'
+  | 'chatMuted'
+  | 'unmuteForbidden'
+  | 'busy'
+  | 'duplicateLogin'
+  | 'ended'
+  | 'notInRoom'
+  | 'inactive';
+
+export class RuleError extends Error {
+  constructor(
+    readonly code: RuleCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RuleError';
+  }
+}
+
+export interface Decision {
+  room: Room;
+  events: MeetingEvent[];
+  /** The member an entry produced (its ids and new session secret). */
+  entered?: { userId: string; session: string };
+}
+
+export const MAX_CHAT_LENGTH = 4000;
+
+export function decide(room: Room | null, cmd: Command, now: number): Decision | RuleError {
+  try {
+    if (cmd.type === 'enter') return enter(room, cmd, now);
+    if (!room) throw new RuleError('notFound', 'room not found');
+    return decideInRoom(room, cmd, now);
+  } catch (e) {
+    if (e instanceof RuleError) return e;
+    throw e;
+  }
+}
+
+/** A fresh meeting for an entry that found no running room. */
+export function newRoom(cmd: Enter, now: number): Room {
+  return {
+    roomId: cmd.fresh.roomId,
+    appId: cmd.appId,
+    roomUuid: cmd.roomUuid,
+    roomName: cmd.roomName,
+    channelName: cmd.fresh.roomId,
+    password: cmd.password,
+    boardId: cmd.fresh.boardId,
+    muteAllChat: 0,
+    muteAllAudio: 0,
+    ended: false,
+    startTime: now,
+    endedAt: null,
+    emptySince: null,
+    boardShared: false,
+    boardCreatorId: '',
+    screenSharerId: '',
+    members: [],
+    nextOrder: 1,
+    version: 0,
+    seq: 0,
+  };
+}
+
+function enter(existing: Room | null, cmd: Enter, now: number): Decision {
+  if (existing?.ended) throw new RuleError('ended', 'the meeting has ended');
+  const room = existing ? draftOf(existing) : newRoom(cmd, now);
+  if (existing && room.password !== '' && cmd.password !== room.password) {
+    throw new RuleError('wrongPassword', 'wrong room password');
+  }
+  const events: MeetingEvent[] = [];
+  let member = findByUuid(room, cmd.userUuid);
+
+  if (member?.present) {
+    // The same person entering again: same member, new session, the old token revoked.
+    if (cmd.policy.noAutoKickUser) {
+      throw new RuleError('duplicateLogin', 'this user is already in the room and the app forbids a second login');
+    }
+    member.userName = cmd.userName;
+    member.avatar = cmd.avatar;
+    member.audio = cmd.audio && mayUnmute(room, member);
+    member.video = cmd.video;
+    member.session = cmd.fresh.session;
+    events.push({ type: 'memberChanged', member: snapshot(member) });
+    return { room, events, entered: { userId: member.userId, session: member.session } };
+  }
+
+  if (cmd.policy.maxUsers > 0 && onlineCount(room) >= cmd.policy.maxUsers) {
+    throw new RuleError('roomFull', `the room is full (${cmd.policy.maxUsers} members)`);
+  }
+  const role = currentHost(room) ? 'participant' : 'host';
+  if (!member) {
+    const k = room.members.length;
+    // uids are unique within the room and never shared with a screenId.
+    member = {
+      userId: cmd.fresh.userId,
+      userUuid: cmd.userUuid,
+      userName: cmd.userName,
+      avatar: cmd.avatar,
+      role,
+      audio: false,
+      video: false,
+      chat: true,
+      boardGrant: false,
+      sharingScreen: false,
+      uid: 2 * k + 1,
+      screenId: 2 * k + 2,
+      present: true,
+      order: 0,
+      joinedAt: now,
+      session: cmd.fresh.session,
+    };
+    room.members.push(member);
+  }
+  Object.assign(member, {
+    userName: cmd.userName,
+    avatar: cmd.avatar,
+    role,
+    chat: true,
+    boardGrant: false,
+    sharingScreen: false,
+    present: true,
+    order: room.nextOrder++,
+    joinedAt: now,
+    session: cmd.fresh.session,
+  });
+  member.video = cmd.video;
+  member.audio = cmd.audio && mayUnmute(room, member);
+  room.emptySince = null;
+  events.push({ type: 'membersChanged', changes: [{ member: snapshot(member), present: true }], total: onlineCount(room) });
+  return { room, events, entered: { userId: member.userId, session: member.session } };
+}
+
+/** Whether a member's own microphone may be on under the room's mute-all level. */
+function mayUnmute(room: Room, m: Member): boolean {
+  return m.role === 'host' || room.muteAllAudio === 0;
+}
+
+function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
+  // Leaving is idempotent, even after the member was removed or the meeting ended.
+  if (cmd.type === 'leave') {
+    const m = findMember(stored, cmd.actor);
+    if (stored.ended || !m?.present) return { room: stored, events: [] };
+  }
+  if (stored.ended) throw new RuleError('ended', 'the meeting has ended');
+  const room = draftOf(stored);
+  const events: MeetingEvent[] = [];
+  const done = (): Decision => ({ room, events });
+
+  switch (cmd.type) {
+    case 'close': {
+      if (cmd.emptySinceAtMost !== null && (room.emptySince === null || room.emptySince > cmd.emptySinceAtMost)) {
+        return { room: stored, events: [] };
+      }
+      endMeeting(room, events, now);
+      return done();
+    }
+    case 'serverMessage': {
+      const present = presentMembers(room);
+      if (present.length === 0) throw new RuleError('inactive', 'room not active');
+      const to: string[] = [];
+      for (const uuid of cmd.targets) {
+        const m = present.find((p) => p.userUuid === uuid);
+        if (!m) throw new RuleError('notFound', 'user not found');
+        to.push(m.userId);
+      }
+      events.push({ type: 'serverMessage', to: to.length ? to : null, msgId: cmd.msgId, text: cmd.text });
+      return done();
+    }
+    case 'kick': {
+      const target = presentTarget(room, cmd.target);
+      const actor = cmd.actor === null ? null : actingMember(room, cmd.actor);
+      if (actor && actor.userId === target.userId) {
+        removeMember(room, target, events, now);
+        return done();
+      }
+      if (actor && actor.role !== 'host') throw new RuleError('forbidden', 'only the host may remove other members');
+      events.push({ type: 'memberKicked', by: actor ? snapshot(actor) : null, target: snapshot(target) });
+      removeMember(room, target, events, now);
+      return done();
+    }
+    default:
+      break;
+  }
+
+  const actor = actingMember(room, cmd.actor);
+  switch (cmd.type) {
+    case 'leave':
+      removeMember(room, actor, events, now);
+      return done();
+
+    case 'changeRoom': {
+      requireHost(actor, 'change the room');
+      if (cmd.muteAllChat !== undefined) room.muteAllChat = cmd.muteAllChat;
+      if (cmd.muteAllAudio !== undefined) {
+        room.muteAllAudio = cmd.muteAllAudio;
+        // Clients apply the same rule on receipt of the room change, so no per-member events.
+        if (cmd.muteAllAudio !== 0) for (const m of room.members) if (m.role !== 'host') m.audio = false;
+      }
+      if (cmd.shareBoard === true && !room.boardShared) startBoard(room, actor, events, false);
+      if (cmd.shareBoard === false && room.boardShared) stopBoard(room, events);
+      if (cmd.end) {
+        endMeeting(room, events, now);
+      } else if (cmd.muteAllChat !== undefined || cmd.muteAllAudio !== undefined) {
+        events.push({ type: 'roomChanged', muteAllChat: room.muteAllChat, muteAllAudio: room.muteAllAudio, ended: false });
+      }
+      return done();
+    }
+
+    case 'changeMember': {
+      const target = presentTarget(room, cmd.target);
+      const self = target.userId === actor.userId;
+      if (!self && actor.role !== 'host') throw new RuleError('forbidden', 'only the host may change another member');
+      if (self && actor.role !== 'host') {
+        if (cmd.chat === true && !target.chat) throw new RuleError('forbidden', 'only the host may enable your chat');
+        if (cmd.boardGrant === true && !target.boardGrant) {
+          throw new RuleError('forbidden', 'only the host or the board creator may grant the board');
+        }
+        if (cmd.audio === true && !target.audio && room.muteAllAudio === 2) {
+          throw new RuleError('unmuteForbidden', 'the host has muted everyone; apply to the host to unmute');
+        }
+      }
+      const changed: [Module, boolean][] = [];
+      const set = (module: Module, key: 'audio' | 'video' | 'chat' | 'boardGrant', value: boolean | undefined) => {
+        if (value === undefined || target[key] === value) return;
+        target[key] = value;
+        changed.push([module, value]);
+      };
+      set('audio', 'audio', cmd.audio);
+      set('video', 'video', cmd.video);
+      set('board', 'boardGrant', cmd.boardGrant);
+      set('chat', 'chat', cmd.chat);
+      if (changed.length === 0) return done();
+      events.push({ type: 'memberChanged', member: snapshot(target) });
+      if (changed.some(([m]) => m === 'board')) events.push(boardEvent(room));
+      if (!self) {
+        for (const [module, on] of changed) {
+          events.push({ type: 'noticed', to: target.userId, from: snapshot(actor), fromRole: actor.role, module, on });
+        }
+      }
+      return done();
+    }
+
+    case 'invite': {
+      requireHost(actor, 'invite members');
+      const target = presentTarget(room, cmd.target);
+      if (target.userId === actor.userId) return done();
+      events.push({ type: 'invited', to: target.userId, from: snapshot(actor), module: cmd.module, action: cmd.action });
+      return done();
+    }
+
+    case 'apply': {
+      if (actor.role === 'host') throw new RuleError('forbidden', 'the host has nobody to apply to');
+      const named = findMember(room, cmd.target);
+      const host = named?.present && named.role === 'host' ? named : currentHost(room);
+      if (!host) throw new RuleError('notFound', 'the room has no host to apply to');
+      events.push({ type: 'applied', to: host.userId, from: snapshot(actor), module: cmd.module, action: cmd.action });
+      return done();
+    }
+
+    case 'shareScreen': {
+      const target = presentTarget(room, cmd.target);
+      if (cmd.on) {
+        if (target.userId !== actor.userId) throw new RuleError('forbidden', 'members can only share their own screen');
+        if (room.screenSharerId === actor.userId) return done();
+        if (room.screenSharerId) throw new RuleError('busy', 'another member is already sharing the screen');
+        room.screenSharerId = actor.userId;
+        actor.sharingScreen = true;
+        events.push(screenEvent(room), { type: 'memberChanged', member: snapshot(actor) });
+        return done();
+      }
+      if (target.userId !== actor.userId && actor.role !== 'host') {
+        throw new RuleError('forbidden', "only the host may stop another member's screen share");
+      }
+      if (room.screenSharerId !== target.userId) return done();
+      stopScreen(room, target, events);
+      events.push({ type: 'memberChanged', member: snapshot(target) });
+      return done();
+    }
+
+    case 'shareBoard': {
+      const target = presentTarget(room, cmd.target);
+      const controls = actor.role === 'host' || actor.userId === room.boardCreatorId;
+      if (cmd.on) {
+        if (!room.boardShared) {
+          startBoard(room, actor, events, true);
+          return done();
+        }
+        if (!controls) {
+          if (target.userId === actor.userId) throw new RuleError('busy', 'another member is already sharing the board');
+          throw new RuleError('forbidden', 'only the host or the board creator may grant the board');
+        }
+        if (!target.boardGrant) {
+          target.boardGrant = true;
+          events.push(boardEvent(room), { type: 'memberChanged', member: snapshot(target) });
+        }
+        return done();
+      }
+      if (room.boardShared && target.userId === room.boardCreatorId) {
+        if (!controls) throw new RuleError('forbidden', 'only the host or the board creator may stop the board');
+        stopBoard(room, events);
+        return done();
+      }
+      if (!controls && target.userId !== actor.userId) {
+        throw new RuleError('forbidden', 'only the host or the board creator may revoke the board');
+      }
+      if (target.boardGrant) {
+        target.boardGrant = false;
+        events.push(boardEvent(room), { type: 'memberChanged', member: snapshot(target) });
+      }
+      return done();
+    }
+
+    case 'transferHost': {
+      requireHost(actor, 'pass the host role');
+      const target = presentTarget(room, cmd.target);
+      if (target.userId === actor.userId) return done();
+      target.role = 'host';
+      actor.role = 'participant';
+      events.push({
+        type: 'hostChanged',
+        changes: [
+          { member: snapshot(target), present: true },
+          { member: snapshot(actor), present: true },
+        ],
+      });
+      return done();
+    }
+
+    case 'chat': {
+      if (cmd.message.length === 0 || cmd.message.length > MAX_CHAT_LENGTH) {
+        throw new RuleError('invalid', `message must be 1 to ${MAX_CHAT_LENGTH} characters`);
+      }
+      if (!actor.chat) throw new RuleError('chatMuted', 'your chat has been disabled by the host');
+      if (actor.role !== 'host' && room.muteAllChat !== 0) throw new RuleError('chatMuted', 'the host has muted chat for everyone');
+      events.push({ type: 'chatSent', from: snapshot(actor), message: cmd.message, chatType: cmd.chatType });
+      return done();
+    }
+  }
+}
+
+function actingMember(room: Room, userId: string): Member {
+  const m = findMember(room, userId);
+  if (!m?.present) throw new RuleError('notInRoom', 'you are no longer in this room');
+  return m;
+}
+
+function presentTarget(room: Room, userId: string): Member {
+  const m = findMember(room, userId);
+  if (!m?.present) throw new RuleError('notFound', 'user not found in this room');
+  return m;
+}
+
+function requireHost(actor: Member, what: string): void {
+  if (actor.role !== 'host') throw new RuleError('forbidden', `only the host may ${what}`);
+}
+
+function boardEvent(room: Room): MeetingEvent {
+  return {
+    type: 'boardChanged',
+    shared: room.boardShared,
+    creatorId: room.boardCreatorId,
+    users: boardUsers(room).map(snapshot),
+  };
+}
+
+function screenEvent(room: Room): MeetingEvent {
+  return { type: 'screenChanged', shared: room.screenSharerId !== '', users: screenSharers(room).map(snapshot) };
+}
+
+function startBoard(room: Room, creator: Member, events: MeetingEvent[], withMemberEvent: boolean): void {
+  room.boardShared = true;
+  room.boardCreatorId = creator.userId;
+  creator.boardGrant = true;
+  events.push(boardEvent(room));
+  if (withMemberEvent) events.push({ type: 'memberChanged', member: snapshot(creator) });
+}
+
+function stopBoard(room: Room, events: MeetingEvent[]): void {
+  room.boardShared = false;
+  room.boardCreatorId = '';
+  const revoked = room.members.filter((m) => m.boardGrant);
+  for (const m of revoked) m.boardGrant = false;
+  events.push(boardEvent(room));
+  for (const m of revoked) if (m.present) events.push({ type: 'memberChanged', member: snapshot(m) });
+}
+
+function stopScreen(room: Room, sharer: Member, events: MeetingEvent[]): void {
+  room.screenSharerId = '';
+  sharer.sharingScreen = false;
+  events.push(screenEvent(room));
+}
+
+/** Take a member out of the room: screen, board and host role do not outlive their holder. */
+function removeMember(room: Room, m: Member, events: MeetingEvent[], now: number): void {
+  const wasHost = m.role === 'host';
+  m.present = false;
+  m.role = 'participant';
+  events.push({ type: 'membersChanged', changes: [{ member: snapshot(m), present: false }], total: onlineCount(room) });
+  if (room.screenSharerId === m.userId) stopScreen(room, m, events);
+  if (room.boardShared && room.boardCreatorId === m.userId) stopBoard(room, events);
+  m.boardGrant = false;
+  m.sharingScreen = false;
+  if (wasHost) {
+    const heir = presentMembers(room)[0];
+    const changes: Presence[] = [{ member: { ...snapshot(m), role: 'host' }, present: false }];
+    if (heir) {
+      heir.role = 'host';
+      changes.push({ member: snapshot(heir), present: true });
+    }
+    events.push({ type: 'hostChanged', changes });
+  }
+  if (onlineCount(room) === 0) room.emptySince = now;
+}
+
+function endMeeting(room: Room, events: MeetingEvent[], now: number): void {
+  room.ended = true;
+  room.endedAt = now;
+  room.boardShared = false;
+  room.boardCreatorId = '';
+  room.screenSharerId = '';
+  for (const m of room.members) {
+    m.present = false;
+    m.boardGrant = false;
+    m.sharingScreen = false;
+  }
+  events.push({ type: 'roomChanged', muteAllChat: room.muteAllChat, muteAllAudio: room.muteAllAudio, ended: true });
+}

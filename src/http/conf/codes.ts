@@ -1,0 +1,80 @@
+// The Agora API's error codes (spec §2.4), their texts for GET /v1/multi/language, and the map from
+// the domain's rule codes onto them.
+import type { RuleCode } from '../../domain/rules.ts';
+
+export const Code = {
+  ok: 0,
+  invalid: 400,
+  session: 401,
+  forbidden: 403,
+  notFound: 404,
+  internal: 500,
+  credentials: 1001,
+  wrongPassword: 1002,
+  roomFull: 1003,
+  chatMuted: 1004,
+  unmuteForbidden: 1005,
+  busy: 1006,
+  duplicateLogin: 1007,
+} as const;
+
+export type AgoraCode = (typeof Code)[keyof typeof Code];
+
+/** An error the Agora API answers with `{code, msg, data: null}` (HTTP 200). */
+export class AgoraError extends Error {
+  constructor(
+    readonly code: AgoraCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AgoraError';
+  }
+}
+
+export const RULE_CODES: Record<RuleCode, AgoraCode> = {
+  invalid: Code.invalid,
+  forbidden: Code.forbidden,
+  notFound: Code.notFound,
+  wrongPassword: Code.wrongPassword,
+  roomFull: Code.roomFull,
+  chatMuted: Code.chatMuted,
+  unmuteForbidden: Code.unmuteForbidden,
+  busy: Code.busy,
+  duplicateLogin: Code.duplicateLogin,
+  ended: Code.session,
+  notInRoom: Code.session,
+  inactive: Code.notFound,
+};
+
+export const LANGUAGES: Record<'en-us' | 'zh-cn', Record<string, string>> = {
+  'en-us': {
+    '0': 'Success',
+    '400': 'Invalid argument',
+    '401': 'Your session is no longer valid. Please enter the room again.',
+    '403': 'You are not allowed to do this',
+    '404': 'Not found',
+    '500': 'Internal server error',
+    '1001': 'Invalid customer credentials',
+    '1002': 'Wrong room password',
+    '1003': 'The room is full',
+    '1004': 'Chat is muted',
+    '1005': 'The host has muted everyone. Apply to the host to unmute.',
+    '1006': 'Someone else is already sharing',
+    '1007': 'This user is already in the room',
+  },
+  'zh-cn': {
+    '0': '成功',
+    '400': '参数错误',
+    '401': '会话已失效，请重新进入房间',
+    '403': '没有权限执行此操作',
+    '404': '未找到',
+    '500': '服务器内部错误',
+    '1001': '客户凭证无效',
+    '1002': '房间密码错误',
+    '1003': '房间人数已满',
+    '1004': '聊天已被禁用',
+    '1005': '主持人已全员静音，请向主持人申请发言',
+    '1006': '已有其他成员正在共享',
+    '1007': '该用户已在房间中',
+  },
+};

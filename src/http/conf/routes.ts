@@ -1,0 +1,315 @@
+// The Agora Meeting v1 client API (spec §4): each route turns a request into one domain command
+// and answers `{code, msg, data}`. Who is calling is settled in one hook before validation.
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { presentMembers, type Member, type Room } from '../../domain/room.ts';
+import type { RoomCommand } from '../../domain/commands.ts';
+import type { App } from '../../store/store.ts';
+import type { Session } from '../../service/meeting.ts';
+import { sameSecret } from '../../tokens/session.ts';
+import { Flag, Int } from '../schema.ts';
+import { ok, type HttpDeps } from '../server.ts';
+import { AgoraError, Code, LANGUAGES } from './codes.ts';
+import { MODULES_BY_CODE, meView, memberView, roomView, simpleRoomView, type Board } from './views.ts';
+
+/** How a route identifies its caller: the app only (Basic credentials), or also a member token. */
+type Auth = 'app' | 'member' | 'exit';
+
+interface Caller {
+  app: App;
+  session: Session | null;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
+  interface FastifyContextConfig {
+    auth?: Auth;
+  }
+}
+
+const Id = Type.String({ minLength: 1, maxLength: 128 });
+const RoomParams = Type.Object({ appId: Id, roomId: Id });
+const UserParams = Type.Object({ appId: Id, roomId: Id, userId: Id });
+const OptionalText = (max: number) => Type.Optional(Type.Union([Type.String({ maxLength: max }), Type.Null()]));
+
+const EntryBody = Type.Object({
+  roomName: Type.String({ minLength: 1, maxLength: 64 }),
+  roomUuid: Type.String({ minLength: 1, maxLength: 128 }),
+  userName: Type.String({ minLength: 1, maxLength: 64 }),
+  userUuid: Type.String({ minLength: 1, maxLength: 128 }),
+  password: OptionalText(64),
+  enableVideo: Type.Optional(Flag()),
+  enableAudio: Type.Optional(Flag()),
+  avatar: OptionalText(1024),
+});
+const ChangeRoomBody = Type.Object({
+  muteAllChat: Type.Optional(Flag([0, 1, 2])),
+  muteAllAudio: Type.Optional(Flag([0, 1, 2])),
+  // 1 = running (no-op); 0 ends the meeting, and so does 2 (an iOS header comment, spec §3.4).
+  state: Type.Optional(Flag([0, 1, 2])),
+  shareBoard: Type.Optional(Flag()),
+});
+const ChangeUserBody = Type.Object({
+  enableChat: Type.Optional(Flag()),
+  enableVideo: Type.Optional(Flag()),
+  enableAudio: Type.Optional(Flag()),
+  grantBoard: Type.Optional(Flag()),
+});
+const RequestBody = Type.Object({ type: Flag([1, 2, 3]), action: Flag([1, 2]) });
+const StateBody = Type.Object({ state: Flag() });
+const ChatBody = Type.Object({
+  message: Type.String({ minLength: 1, maxLength: 4000 }),
+  type: Type.Optional(Flag([1])),
+});
+const PageQuery = Type.Object({
+  role: Type.Optional(Flag([1, 2])),
+  nextId: Type.Optional(Type.String({ maxLength: 32 })),
+  count: Type.Optional(Int(1, 2_147_483_647)),
+});
+
+export const PAGE_MAX = 100;
+
+export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (plain, { deps }) => {
+  const app = plain.withTypeProvider<TypeBoxTypeProvider>();
+  const { meeting } = deps;
+  app.decorateRequest('caller', null);
+  app.addHook('preValidation', async (req) => {
+    req.caller = await identify(req, deps, req.routeOptions.config.auth ?? 'member');
+  });
+
+  const session = (req: FastifyRequest): Session => req.caller!.session!;
+  const run = async (req: FastifyRequest, cmd: RoomCommand) => {
+    await meeting.execute(session(req).room.roomId, cmd);
+    return ok(true);
+  };
+
+  // E1: create or join by roomUuid.
+  app.post('/entry', { schema: { body: EntryBody }, config: { auth: 'app' } }, async (req) => {
+    const b = req.body;
+    const entered = await meeting.enter(req.caller!.app, {
+      roomUuid: b.roomUuid,
+      roomName: b.roomName,
+      password: b.password ?? '',
+      userUuid: b.userUuid,
+      userName: b.userName,
+      avatar: b.avatar ?? '',
+      audio: b.enableAudio === 1,
+      video: b.enableVideo === 1,
+    });
+    return ok({ roomId: entered.roomId, userToken: entered.userToken });
+  });
+
+  // E2: the room and the caller.
+  app.get('/:roomId', { schema: { params: RoomParams } }, async (req) => {
+    const { room, member } = session(req);
+    const tokens = deps.agoraTokens.forMember(req.caller!.app, memberSubject(room, member));
+    return ok({ room: roomView(room, board(deps, room, member)), user: meView(member, tokens) });
+  });
+
+  // E3: host changes the room; state 0 ends the meeting.
+  app.post('/:roomId', { schema: { params: RoomParams, body: ChangeRoomBody } }, async (req) => {
+    const b = req.body;
+    return run(req, {
+      type: 'changeRoom',
+      actor: session(req).member.userId,
+      muteAllChat: b.muteAllChat as 0 | 1 | 2 | undefined,
+      muteAllAudio: b.muteAllAudio as 0 | 1 | 2 | undefined,
+      end: b.state === 0 || b.state === 2 ? true : undefined,
+      shareBoard: b.shareBoard === undefined ? undefined : b.shareBoard === 1,
+    });
+  });
+
+  // E4: online members by role, in join order, with a cursor that always moves forward.
+  app.get('/:roomId/user/page', { schema: { params: RoomParams, querystring: PageQuery } }, async (req) => {
+    const { role, nextId, count } = req.query;
+    const after = cursor(nextId);
+    const limit = Math.min(count ?? PAGE_MAX, PAGE_MAX);
+    const members = presentMembers(session(req).room).filter(
+      (m) => role === undefined || (role === 1) === (m.role === 'host'),
+    );
+    const page = members.filter((m) => m.order > after).slice(0, limit);
+    const last = page.at(-1);
+    return ok({
+      count: page.length,
+      total: members.length,
+      nextId: String(last ? last.order : after),
+      list: page.map(memberView),
+    });
+  });
+
+  // E5: change a member's audio/video/chat/board.
+  app.post('/:roomId/user/:userId', { schema: { params: UserParams, body: ChangeUserBody } }, async (req) => {
+    const b = req.body;
+    const flag = (v: number | undefined) => (v === undefined ? undefined : v === 1);
+    return run(req, {
+      type: 'changeMember',
+      actor: session(req).member.userId,
+      target: req.params.userId,
+      audio: flag(b.enableAudio),
+      video: flag(b.enableVideo),
+      chat: flag(b.enableChat),
+      boardGrant: flag(b.grantBoard),
+    });
+  });
+
+  // E6: host invites a participant to open a module, or rejects its application.
+  app.post('/:roomId/user/:userId/host/invite', { schema: { params: UserParams, body: RequestBody } }, async (req) =>
+    run(req, {
+      type: 'invite',
+      actor: session(req).member.userId,
+      target: req.params.userId,
+      module: MODULES_BY_CODE[req.body.type] as 'audio' | 'video' | 'board',
+      action: req.body.action === 1 ? 'invite' : 'rejectApply',
+    }),
+  );
+
+  // E7: participant applies to the host, or rejects the host's invitation.
+  app.post('/:roomId/user/:userId/audience/apply', { schema: { params: UserParams, body: RequestBody } }, async (req) =>
+    run(req, {
+      type: 'apply',
+      actor: session(req).member.userId,
+      target: req.params.userId,
+      module: MODULES_BY_CODE[req.body.type] as 'audio' | 'video' | 'board',
+      action: req.body.action === 1 ? 'apply' : 'rejectInvite',
+    }),
+  );
+
+  // E8 and E16: screen share.
+  app.post('/:roomId/user/:userId/screen', { schema: { params: UserParams, body: StateBody } }, async (req) =>
+    run(req, { type: 'shareScreen', actor: session(req).member.userId, target: req.params.userId, on: req.body.state === 1 }),
+  );
+  app.post('/:roomId/screen', { schema: { params: RoomParams, body: StateBody } }, async (req) => {
+    const me = session(req).member.userId;
+    return run(req, { type: 'shareScreen', actor: me, target: me, on: req.body.state === 1 });
+  });
+
+  // E9: whiteboard share and grants.
+  app.post('/:roomId/user/:userId/board', { schema: { params: UserParams, body: StateBody } }, async (req) =>
+    run(req, { type: 'shareBoard', actor: session(req).member.userId, target: req.params.userId, on: req.body.state === 1 }),
+  );
+
+  // E10: pass the host role.
+  app.post('/:roomId/user/:userId/host', { schema: { params: UserParams } }, async (req) =>
+    run(req, { type: 'transferHost', actor: session(req).member.userId, target: req.params.userId }),
+  );
+
+  // E11: leave (own userId, idempotent) or kick (host, another userId).
+  app.post('/:roomId/user/:userId/exit', { schema: { params: UserParams }, config: { auth: 'exit' } }, async (req) => {
+    const { room, member } = session(req);
+    if (req.params.userId === member.userId) return run(req, { type: 'leave', actor: member.userId });
+    if (room.ended) throw new AgoraError(Code.session, 'the meeting has ended');
+    if (!member.present) throw new AgoraError(Code.session, 'you are no longer in this room');
+    return run(req, { type: 'kick', actor: member.userId, target: req.params.userId });
+  });
+
+  // E12: chat to the room.
+  app.post('/:roomId/chat', { schema: { params: RoomParams, body: ChatBody } }, async (req) =>
+    run(req, { type: 'chat', actor: session(req).member.userId, message: req.body.message, chatType: req.body.type ?? 1 }),
+  );
+
+  // E13: the meeting's board and a token for the caller.
+  app.get('/:roomId/board', { schema: { params: RoomParams } }, async (req) => {
+    const { room, member } = session(req);
+    return ok(board(deps, room, member));
+  });
+
+  // E14: fresh media tokens.
+  app.post('/:roomId/token/refresh', { schema: { params: RoomParams } }, async (req) => {
+    const { room, member } = session(req);
+    return ok(deps.agoraTokens.refresh(req.caller!.app, memberSubject(room, member)));
+  });
+
+  // E15: what an invite link needs to prefill the join form; the unguessable roomId is the capability.
+  app.get('/:roomId/simple', { schema: { params: RoomParams }, config: { auth: 'app' } }, async (req) => {
+    const room = await meeting.room(req.params.roomId);
+    if (!room || room.appId !== req.caller!.app.appId || room.ended) throw new AgoraError(Code.notFound, 'room not found');
+    return ok(simpleRoomView(room));
+  });
+
+  // §4.4: edu-era leftovers the meeting UI never calls.
+  const unsupported = async () => {
+    throw new AgoraError(Code.notFound, 'not supported');
+  };
+  const none = { config: { auth: 'app' as const } };
+  app.post('/:roomId/record/start', none, unsupported);
+  app.post('/:roomId/record/:recordId/stop', none, unsupported);
+  app.get('/:roomId/records', none, unsupported);
+  app.get('/:roomId/record/:recordId', none, unsupported);
+  app.post('/:roomId/exit', none, unsupported);
+  app.post('/:roomId/covideo', none, unsupported);
+};
+
+/** App-level endpoints (§4.3): no credentials needed. */
+export const confAppRoutes: FastifyPluginAsync = async (app: FastifyInstance) => {
+  app.get('/multi/language', async () => ok(LANGUAGES));
+  app.get('/app/version', async (req) => {
+    const q = req.query as Record<string, string | undefined>;
+    const int = (v: string | undefined) => (v !== undefined && /^\d{1,9}$/.test(v) ? Number(v) : 0);
+    return ok({
+      appCode: q.appCode ?? '',
+      osType: int(q.osType),
+      terminalType: int(q.terminalType),
+      appVersion: q.appVersion ?? '',
+      latestVersion: q.appVersion ?? '',
+      appPackage: '',
+      upgradeDescription: '',
+      forcedUpgrade: 0,
+      upgradeUrl: '',
+      reviewing: 0,
+      remindTimes: 0,
+    });
+  });
+  const unsupported = async () => {
+    throw new AgoraError(Code.notFound, 'not supported');
+  };
+  app.get('/log/params', unsupported);
+  app.post('/log/sts/callback', unsupported);
+};
+
+/** Settle the caller: the app (404), its Basic credentials (1001), then the member token (401). */
+async function identify(req: FastifyRequest, deps: HttpDeps, auth: Auth): Promise<Caller> {
+  const params = req.params as { appId?: string; roomId?: string };
+  const app = params.appId ? await deps.apps.get(params.appId) : null;
+  if (!app) throw new AgoraError(Code.notFound, `unknown app ${JSON.stringify(params.appId ?? '')}`);
+  checkBasic(req.headers.authorization, app);
+  if (auth === 'app') return { app, session: null };
+  const header = req.headers.token;
+  const token = (Array.isArray(header) ? header[0] : header) ?? (req.query as { token?: string } | undefined)?.token;
+  if (typeof token !== 'string' || token === '') {
+    throw new AgoraError(Code.session, 'missing token: send the userToken from entry in the "token" header');
+  }
+  const session = await deps.meeting.authenticate(app.appId, params.roomId ?? '', token, auth === 'exit');
+  return { app, session };
+}
+
+function checkBasic(header: string | undefined, app: App): void {
+  const m = header ? /^basic\s+(\S+)\s*$/i.exec(header) : null;
+  if (!m) throw new AgoraError(Code.credentials, 'missing credentials: send Authorization: Basic base64(customerId:customerSecret)');
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  const id = colon < 0 ? decoded : decoded.slice(0, colon);
+  const secret = colon < 0 ? '' : decoded.slice(colon + 1);
+  // Both compared, always, so that timing says nothing about which part was wrong.
+  const idOk = sameSecret(id, app.customerId);
+  const secretOk = sameSecret(secret, app.customerSecret);
+  if (!idOk || !secretOk) throw new AgoraError(Code.credentials, 'wrong customer ID or secret for this app');
+}
+
+function cursor(nextId: string | undefined): number {
+  if (nextId === undefined || nextId === '' || nextId === '0') return 0;
+  if (!/^\d{1,15}$/.test(nextId)) throw new AgoraError(Code.invalid, 'invalid argument: nextId must be a cursor returned by a previous page');
+  return Number(nextId);
+}
+
+function memberSubject(room: Room, m: Member) {
+  return { channelName: room.channelName, uid: m.uid, screenId: m.screenId };
+}
+
+function board(deps: HttpDeps, room: Room, m: Member): Board {
+  if (deps.config.boardProvider === 'none') return { boardId: '', boardToken: '' };
+  const draw = m.role === 'host' || m.boardGrant || room.boardCreatorId === m.userId;
+  return { boardId: room.boardId, boardToken: deps.boardTokens.sign(room.boardId, m.userId, draw) };
+}

@@ -1,0 +1,165 @@
+// The meeting model in the Agora v1 wire format (spec §3, §5): field names, 0/1 integers, role 1/2,
+// and the RTM message commands. The domain knows nothing of these encodings.
+import type { MeetingEvent, MemberSnapshot, Module, Presence } from '../../domain/events.ts';
+import { boardUsers, currentHost, onlineCount, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
+import type { MediaTokens } from '../../tokens/agora.ts';
+
+export interface AgoraMember {
+  userId: string;
+  userName: string;
+  role: 1 | 2;
+  enableChat: 0 | 1;
+  enableVideo: 0 | 1;
+  enableAudio: 0 | 1;
+  grantBoard: 0 | 1;
+  grantScreen: 0 | 1;
+  uid: number;
+  screenId: number;
+  avatar?: string;
+  state?: 0 | 1;
+}
+
+const bit = (b: boolean): 0 | 1 => (b ? 1 : 0);
+export const roleCode = (r: Role): 1 | 2 => (r === 'host' ? 1 : 2);
+
+export const MODULE_CODES: Record<Module, 1 | 2 | 3 | 4> = { audio: 1, video: 2, board: 3, chat: 4 };
+export const MODULES_BY_CODE: Record<number, Module> = { 1: 'audio', 2: 'video', 3: 'board', 4: 'chat' };
+
+export function memberView(m: MemberSnapshot): AgoraMember {
+  const v: AgoraMember = {
+    userId: m.userId,
+    userName: m.userName,
+    role: roleCode(m.role),
+    enableChat: bit(m.chat),
+    enableVideo: bit(m.video),
+    enableAudio: bit(m.audio),
+    grantBoard: bit(m.boardGrant),
+    grantScreen: bit(m.sharingScreen),
+    uid: m.uid,
+    screenId: m.screenId,
+  };
+  if (m.avatar) v.avatar = m.avatar;
+  return v;
+}
+
+function presenceView(p: Presence): AgoraMember {
+  return { ...memberView(p.member), state: bit(p.present) };
+}
+
+export interface Board {
+  boardId: string;
+  boardToken: string;
+}
+
+export function roomView(room: Room, board: Board) {
+  const host = currentHost(room);
+  return {
+    roomId: room.roomId,
+    roomUuid: room.roomUuid,
+    roomName: room.roomName,
+    channelName: room.channelName,
+    password: room.password,
+    muteAllChat: room.muteAllChat,
+    muteAllAudio: room.muteAllAudio,
+    state: room.ended ? 0 : 1,
+    startTime: room.startTime,
+    onlineUsers: onlineCount(room),
+    hosts: host ? [memberView(host)] : [],
+    shareBoard: bit(room.boardShared),
+    createBoardUserId: room.boardCreatorId,
+    shareBoardUsers: boardUsers(room).map(memberView),
+    shareScreen: bit(room.screenSharerId !== ''),
+    shareScreenUsers: screenSharers(room).map(memberView),
+    boardId: board.boardId,
+    boardToken: board.boardToken,
+  };
+}
+
+export function meView(m: Member, tokens: MediaTokens) {
+  return {
+    ...memberView(m),
+    userUuid: m.userUuid,
+    rtcToken: tokens.rtcToken,
+    rtmToken: tokens.rtmToken,
+    screenToken: tokens.screenToken,
+    state: bit(m.present),
+  };
+}
+
+export function simpleRoomView(room: Room) {
+  return {
+    roomId: room.roomId,
+    roomUuid: room.roomUuid,
+    roomName: room.roomName,
+    channelName: room.channelName,
+    password: room.password,
+  };
+}
+
+/** An event as the Agora clients' RTM handlers expect it (spec §5): channel or peer command. */
+export interface AgoraMessage {
+  type: 'channel' | 'peer' | 'server';
+  cmd: number;
+  data: unknown;
+}
+
+export function agoraMessage(e: MeetingEvent): AgoraMessage {
+  switch (e.type) {
+    case 'chatSent':
+      return { type: 'channel', cmd: 1, data: { userId: e.from.userId, userName: e.from.userName, message: e.message, type: e.chatType } };
+    case 'membersChanged':
+      return { type: 'channel', cmd: 2, data: { total: e.total, list: e.changes.map(presenceView) } };
+    case 'roomChanged':
+      return { type: 'channel', cmd: 3, data: { muteAllChat: e.muteAllChat, muteAllAudio: e.muteAllAudio, state: e.ended ? 0 : 1 } };
+    case 'memberChanged':
+      return { type: 'channel', cmd: 4, data: memberView(e.member) };
+    case 'boardChanged':
+      return {
+        type: 'channel',
+        cmd: 5,
+        data: { shareBoard: bit(e.shared), createBoardUserId: e.creatorId, shareBoardUsers: e.users.map(memberView) },
+      };
+    case 'screenChanged':
+      return { type: 'channel', cmd: 6, data: { shareScreen: bit(e.shared), shareScreenUsers: e.users.map(memberView) } };
+    case 'hostChanged':
+      return { type: 'channel', cmd: 7, data: e.changes.map(presenceView) };
+    case 'memberKicked':
+      return {
+        type: 'channel',
+        cmd: 8,
+        data: {
+          hostUserId: e.by?.userId ?? '',
+          hostUserName: e.by?.userName ?? '',
+          userId: e.target.userId,
+          userName: e.target.userName,
+        },
+      };
+    case 'invited':
+      return {
+        type: 'peer',
+        cmd: 1,
+        data: { userId: e.from.userId, userName: e.from.userName, type: MODULE_CODES[e.module], action: e.action === 'invite' ? 1 : 2 },
+      };
+    case 'applied':
+      return {
+        type: 'peer',
+        cmd: 2,
+        data: { userId: e.from.userId, userName: e.from.userName, type: MODULE_CODES[e.module], action: e.action === 'apply' ? 1 : 2 },
+      };
+    case 'noticed':
+      return {
+        type: 'peer',
+        cmd: 3,
+        data: {
+          userId: e.from.userId,
+          userName: e.from.userName,
+          role: roleCode(e.fromRole),
+          type: MODULE_CODES[e.module],
+          state: bit(e.on),
+          action: bit(e.on),
+        },
+      };
+    case 'serverMessage':
+      return { type: 'server', cmd: 0, data: { msgId: e.msgId, text: e.text } };
+  }
+}

@@ -1,0 +1,162 @@
+// Composition root: the only place that knows which adapters exist. Builds them from the
+// configuration, starts the server, and stops everything cleanly on SIGINT/SIGTERM.
+import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { loadConfig, ConfigError, type Config } from './config.ts';
+import { SqliteStore } from './store/sqlite/store.ts';
+import { LocalBus } from './bus/local.ts';
+import { MeetingService } from './service/meeting.ts';
+import { AppRegistry, hex32, newApp } from './service/apps.ts';
+import { AgoraTokens } from './tokens/agora.ts';
+import { BoardTokens } from './tokens/board.ts';
+import { buildServer, type Server } from './http/server.ts';
+import type { RoomStore } from './store/store.ts';
+
+export interface Convene {
+  config: Config;
+  server: Server;
+  meeting: MeetingService;
+  apps: AppRegistry;
+  store: RoomStore;
+  /** The bound address, e.g. http://127.0.0.1:8080. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** What the first start generated: shown once so the operator can configure clients. */
+export interface Bootstrapped {
+  appId: string;
+  appCertificate: string | null;
+  customerId: string;
+  customerSecret: string;
+  accessKey: string;
+  secretKey: string;
+  created: { app: boolean; key: boolean };
+}
+
+export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Config, now = Date.now()): Promise<Bootstrapped> {
+  const b = config.bootstrap;
+  // The default app's id is remembered so a restart without CONVENE_APP_ID finds the same app.
+  const appId = b.appId ?? (await store.setMetaIfAbsent('defaultAppId', hex32()));
+  let app = await apps.get(appId);
+  const createdApp = !app;
+  if (!app) {
+    app = newApp({ appId }, now);
+  }
+  const wanted = {
+    ...(b.appCertificate ? { certificate: b.appCertificate } : {}),
+    ...(b.customerId ? { customerId: b.customerId, customerSecret: b.customerSecret! } : {}),
+  };
+  const changed = Object.entries(wanted).some(([k, v]) => app![k as keyof typeof app] !== v);
+  if (createdApp || changed) {
+    app = { ...app, ...wanted, updatedAt: now };
+    await apps.put(app);
+  }
+  let createdKey = false;
+  let key = b.accessKey ? await apps.accessKey(b.accessKey) : (await apps.listAccessKeys())[0] ?? null;
+  if (b.accessKey && (!key || key.secretKey !== b.secretKey)) {
+    key = { accessKey: b.accessKey, secretKey: b.secretKey!, createdAt: key?.createdAt ?? now };
+    await apps.putAccessKey(key);
+  } else if (!key) {
+    key = { accessKey: randomBytes(15).toString('base64url'), secretKey: randomBytes(30).toString('base64url'), createdAt: now };
+    await apps.putAccessKey(key);
+    createdKey = true;
+  }
+  return {
+    appId: app.appId,
+    appCertificate: app.certificate,
+    customerId: app.customerId,
+    customerSecret: app.customerSecret,
+    accessKey: key.accessKey,
+    secretKey: key.secretKey,
+    created: { app: createdApp, key: createdKey },
+  };
+}
+
+export async function startConvene(config: Config): Promise<Convene & { bootstrapped: Bootstrapped }> {
+  if (config.dbPath !== ':memory:') mkdirSync(config.dataDir, { recursive: true });
+  const store = new SqliteStore({ path: config.dbPath });
+  const bus = new LocalBus();
+  const apps = new AppRegistry(store);
+  const bootstrapped = await bootstrap(store, apps, config);
+  const secret = await store.setMetaIfAbsent('boardSecret', randomBytes(32).toString('base64url'));
+  const agoraTokens = new AgoraTokens(config.tokenTtl);
+  const boardTokens = new BoardTokens(secret, config.tokenTtl);
+  let server: Server | undefined;
+  const meeting = new MeetingService({
+    store,
+    bus,
+    emptyRoomTtlMs: config.emptyRoomTtl * 1000,
+    onError: (err, what) => server?.log.error({ err }, what),
+  });
+  server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens });
+  const address = await server.listen({ port: config.port, host: config.host });
+  meeting.start();
+  const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await server!.close();
+      await meeting.stop();
+      await bus.close();
+      await store.close();
+    })());
+  return { config, server, meeting, apps, store, url, stop, bootstrapped };
+}
+
+export function describeBootstrap(b: Bootstrapped): string {
+  const lines = [
+    b.created.app ? 'Created the default app (stored in the data directory; shown once):' : 'Default app:',
+    `  App ID           ${b.appId}`,
+  ];
+  if (b.created.app) {
+    lines.push(
+      `  App Certificate  ${b.appCertificate ?? '(none)'}`,
+      `  Customer ID      ${b.customerId}`,
+      `  Customer Secret  ${b.customerSecret}`,
+    );
+  }
+  if (b.created.key) {
+    lines.push('Created an admin access key (shown once):', `  Access Key       ${b.accessKey}`, `  Secret Key       ${b.secretKey}`);
+  }
+  return lines.join('\n');
+}
+
+async function serve(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      console.error(e.message);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const convene = await startConvene(config);
+  console.log(describeBootstrap(convene.bootstrapped));
+  console.log(`Convene listening on ${convene.url}`);
+  const shutdown = (signal: string) => {
+    convene.server.log.info({ signal }, 'shutting down');
+    convene.stop().then(
+      () => process.exit(0),
+      (err) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+const entry = process.argv[1] ?? '';
+if (entry.endsWith('main.ts') || entry.endsWith('main.js')) {
+  const command = process.argv[2] ?? 'serve';
+  if (command !== 'serve') {
+    const { runCli } = await import('./cli.ts');
+    process.exitCode = await runCli(process.argv.slice(2));
+  } else {
+    await serve();
+  }
+}

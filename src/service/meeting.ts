@@ -1,0 +1,180 @@
+// The one write path: every change to a meeting, whoever asks for it, is a command executed here:
+// load the room → decide (pure) → commit the new state and its events atomically → publish.
+import type { Command, EntryPolicy, RoomCommand } from '../domain/commands.ts';
+import type { LoggedEvent } from '../domain/events.ts';
+import { findMember, type Member, type Room } from '../domain/room.ts';
+import { decide, RuleError, type Decision } from '../domain/rules.ts';
+import type { EventBus } from '../bus/bus.ts';
+import type { App, RoomStore } from '../store/store.ts';
+import { formatSessionToken, newId, newSecret, parseSessionToken, sameSecret } from '../tokens/session.ts';
+
+export interface MeetingOptions {
+  store: RoomStore;
+  bus: EventBus;
+  now?: () => number;
+  /** A room nobody is in ends after this long (ms). */
+  emptyRoomTtlMs?: number;
+  /** How often timers look for work (ms). */
+  sweepIntervalMs?: number;
+  onError?: (err: unknown, what: string) => void;
+}
+
+export interface EntryInput {
+  roomUuid: string;
+  roomName: string;
+  password: string;
+  userUuid: string;
+  userName: string;
+  avatar: string;
+  audio: boolean;
+  video: boolean;
+}
+
+export interface Entered {
+  roomId: string;
+  userId: string;
+  userToken: string;
+}
+
+export interface Session {
+  room: Room;
+  member: Member;
+}
+
+/** Contention retries before a command gives up (only reachable under pathological load). */
+const MAX_ATTEMPTS = 50;
+
+export class MeetingService {
+  readonly store: RoomStore;
+  private readonly bus: EventBus;
+  private readonly now: () => number;
+  private readonly emptyRoomTtlMs: number;
+  private readonly sweepIntervalMs: number;
+  private readonly onError: (err: unknown, what: string) => void;
+  /** Commands on one room run one after another in this process; other nodes are caught by versions. */
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private sweeper: NodeJS.Timeout | null = null;
+
+  constructor(opts: MeetingOptions) {
+    this.store = opts.store;
+    this.bus = opts.bus;
+    this.now = opts.now ?? Date.now;
+    this.emptyRoomTtlMs = opts.emptyRoomTtlMs ?? 300_000;
+    this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(30_000, Math.max(250, this.emptyRoomTtlMs / 4));
+    this.onError = opts.onError ?? (() => {});
+  }
+
+  /** Enter a room by its key: the first entry creates the meeting, later ones join it. */
+  async enter(app: App, input: EntryInput): Promise<Entered> {
+    const policy: EntryPolicy = { maxUsers: app.maxUsers, noAutoKickUser: app.noAutoKickUser };
+    return this.serialized(`${app.appId}\u0000${input.roomUuid}`, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const room = await this.store.findRunningRoom(app.appId, input.roomUuid);
+        const fresh = { roomId: newId(), boardId: newId(), userId: newId(), session: newSecret() };
+        const cmd: Command = { type: 'enter', appId: app.appId, ...input, policy, fresh };
+        const decision = await this.commitDecision(room, cmd);
+        if (!decision) continue;
+        const { userId, session } = decision.entered!;
+        const roomId = decision.room.roomId;
+        return { roomId, userId, userToken: formatSessionToken({ roomId, userId, secret: session }) };
+      }
+      throw new Error(`entry into ${input.roomUuid} kept conflicting`);
+    });
+  }
+
+  /** Run a command on an existing room. Throws RuleError when the rules say no. */
+  async execute(roomId: string, cmd: RoomCommand): Promise<Decision> {
+    return this.serialized(roomId, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const room = await this.store.loadRoom(roomId);
+        if (!room) throw new RuleError('notFound', 'room not found');
+        const decision = await this.commitDecision(room, cmd);
+        if (decision) return decision;
+      }
+      throw new Error(`command ${cmd.type} on ${roomId} kept conflicting`);
+    });
+  }
+
+  /** Decide and commit; null when another writer got there first (the caller retries). */
+  private async commitDecision(room: Room | null, cmd: Command): Promise<Decision | null> {
+    const now = this.now();
+    const decision = decide(room, cmd, now);
+    if (decision instanceof RuleError) throw decision;
+    // A decision without events changed nothing: there is nothing to write.
+    if (decision.events.length === 0) return decision;
+    const expected = room?.version ?? 0;
+    const next = decision.room;
+    const logged: LoggedEvent[] = decision.events.map((event, i) => ({ seq: next.seq + 1 + i, at: now, event }));
+    next.version = expected + 1;
+    next.seq += logged.length;
+    const result = await this.store.commit(next, expected, logged);
+    if (!result.ok) return null;
+    this.bus.publish(next.roomId, logged);
+    return decision;
+  }
+
+  /**
+   * The member behind a userToken, for a call on `roomId` of `appId`. Removed members and ended
+   * meetings are refused unless `allowDeparted` (the idempotent self-exit).
+   */
+  async authenticate(appId: string, roomId: string, token: string, allowDeparted = false): Promise<Session> {
+    const claim = parseSessionToken(token);
+    if (!claim) throw new RuleError('notInRoom', 'invalid token: enter the room again');
+    if (claim.roomId !== roomId) throw new RuleError('notInRoom', 'this token belongs to another room');
+    const room = await this.store.loadRoom(roomId);
+    const member = room && room.appId === appId ? findMember(room, claim.userId) : undefined;
+    if (!room || !member || !sameSecret(member.session, claim.secret)) {
+      throw new RuleError('notInRoom', 'session invalid or replaced by a newer entry: enter the room again');
+    }
+    if (!allowDeparted) {
+      if (room.ended) throw new RuleError('notInRoom', 'the meeting has ended');
+      if (!member.present) throw new RuleError('notInRoom', 'you are no longer in this room');
+    }
+    return { room, member };
+  }
+
+  async room(roomId: string): Promise<Room | null> {
+    return this.store.loadRoom(roomId);
+  }
+
+  async runningRoom(appId: string, roomUuid: string): Promise<Room | null> {
+    return this.store.findRunningRoom(appId, roomUuid);
+  }
+
+  /** Start the timers (empty rooms ending). */
+  start(): void {
+    if (this.sweeper) return;
+    this.sweeper = setInterval(() => {
+      this.sweepEmptyRooms().catch((e) => this.onError(e, 'empty-room sweep'));
+    }, this.sweepIntervalMs);
+    this.sweeper.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = null;
+    await Promise.allSettled([...this.queues.values()]);
+  }
+
+  /** End every meeting that has been empty for the TTL. */
+  async sweepEmptyRooms(): Promise<number> {
+    const cutoff = this.now() - this.emptyRoomTtlMs;
+    let ended = 0;
+    for (const roomId of await this.store.emptyRoomsSince(cutoff)) {
+      const d = await this.execute(roomId, { type: 'close', emptySinceAtMost: cutoff });
+      if (d.events.length > 0) ended++;
+    }
+    return ended;
+  }
+
+  private serialized<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(key) ?? Promise.resolve();
+    const run = prev.then(work, work);
+    const tail = run.catch(() => {});
+    this.queues.set(key, tail);
+    void tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    });
+    return run;
+  }
+}

@@ -1,0 +1,245 @@
+// The embedded store: one SQLite file (WAL) under the data directory, or ':memory:' in tests.
+// A room and the events of one command are written in a single transaction.
+import Database from 'better-sqlite3';
+import type { LoggedEvent } from '../../domain/events.ts';
+import type { Room } from '../../domain/room.ts';
+import type {
+  AccessKey,
+  App,
+  CommitResult,
+  EventRange,
+  RoomListQuery,
+  RoomStore,
+  RoomSummary,
+} from '../store.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS rooms (
+  room_id     TEXT PRIMARY KEY,
+  app_id      TEXT NOT NULL,
+  room_uuid   TEXT NOT NULL,
+  ended       INTEGER NOT NULL,
+  online      INTEGER NOT NULL,
+  empty_since INTEGER,
+  start_time  INTEGER NOT NULL,
+  version     INTEGER NOT NULL,
+  seq         INTEGER NOT NULL,
+  data        TEXT NOT NULL
+);
+-- At most one running meeting per (app, roomUuid): concurrent first entries create one room.
+CREATE UNIQUE INDEX IF NOT EXISTS rooms_running ON rooms(app_id, room_uuid) WHERE ended = 0;
+CREATE INDEX IF NOT EXISTS rooms_empty ON rooms(empty_since) WHERE ended = 0 AND empty_since IS NOT NULL;
+CREATE TABLE IF NOT EXISTS events (
+  room_id TEXT NOT NULL,
+  seq     INTEGER NOT NULL,
+  at      INTEGER NOT NULL,
+  data    TEXT NOT NULL,
+  PRIMARY KEY (room_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS apps (
+  app_id TEXT PRIMARY KEY,
+  owner  TEXT,
+  data   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS access_keys (
+  access_key TEXT PRIMARY KEY,
+  secret_key TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+`;
+
+export interface SqliteOptions {
+  /** A file path, or ':memory:'. */
+  path: string;
+  /** Rooms kept parsed in memory; the stored version is checked on every load. */
+  cacheSize?: number;
+}
+
+export class SqliteStore implements RoomStore {
+  private readonly db: Database.Database;
+  private readonly cache = new Map<string, Room>();
+  private readonly cacheSize: number;
+  private readonly q;
+
+  constructor(opts: SqliteOptions) {
+    this.db = new Database(opts.path);
+    this.cacheSize = opts.cacheSize ?? 10_000;
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode survives a killed process (the OS has the pages); FULL also a power cut.
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    const db = this.db;
+    this.q = {
+      version: db.prepare('SELECT version FROM rooms WHERE room_id = ?').pluck(),
+      room: db.prepare('SELECT data FROM rooms WHERE room_id = ?').pluck(),
+      running: db.prepare('SELECT room_id FROM rooms WHERE app_id = ? AND room_uuid = ? AND ended = 0').pluck(),
+      insertRoom: db.prepare(
+        `INSERT INTO rooms (room_id, app_id, room_uuid, ended, online, empty_since, start_time, version, seq, data)
+         VALUES (@roomId, @appId, @roomUuid, @ended, @online, @emptySince, @startTime, @version, @seq, @data)`,
+      ),
+      updateRoom: db.prepare(
+        `UPDATE rooms SET ended = @ended, online = @online, empty_since = @emptySince, version = @version,
+           seq = @seq, data = @data WHERE room_id = @roomId AND version = @expected`,
+      ),
+      insertEvent: db.prepare('INSERT INTO events (room_id, seq, at, data) VALUES (?, ?, ?, ?)'),
+      eventsSince: db.prepare('SELECT seq, at, data FROM events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      oldestSeq: db.prepare('SELECT MIN(seq) FROM events WHERE room_id = ?').pluck(),
+      emptySince: db.prepare('SELECT room_id FROM rooms WHERE ended = 0 AND empty_since IS NOT NULL AND empty_since <= ?').pluck(),
+      getApp: db.prepare('SELECT data FROM apps WHERE app_id = ?').pluck(),
+      putApp: db.prepare('INSERT INTO apps (app_id, owner, data) VALUES (?, ?, ?) ON CONFLICT(app_id) DO UPDATE SET owner = excluded.owner, data = excluded.data'),
+      deleteApp: db.prepare('DELETE FROM apps WHERE app_id = ?'),
+      allApps: db.prepare('SELECT data FROM apps ORDER BY rowid').pluck(),
+      ownedApps: db.prepare('SELECT data FROM apps WHERE owner = ? OR owner IS NULL ORDER BY rowid').pluck(),
+      getKey: db.prepare('SELECT access_key AS accessKey, secret_key AS secretKey, created_at AS createdAt FROM access_keys WHERE access_key = ?'),
+      putKey: db.prepare('INSERT OR REPLACE INTO access_keys (access_key, secret_key, created_at) VALUES (?, ?, ?)'),
+      allKeys: db.prepare('SELECT access_key AS accessKey, secret_key AS secretKey, created_at AS createdAt FROM access_keys ORDER BY created_at'),
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      insertMeta: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
+    };
+  }
+
+  async loadRoom(roomId: string): Promise<Room | null> {
+    return this.loadRoomSync(roomId);
+  }
+
+  private loadRoomSync(roomId: string): Room | null {
+    const version = this.q.version.get(roomId) as number | undefined;
+    if (version === undefined) return null;
+    const cached = this.cache.get(roomId);
+    if (cached && cached.version === version) return cached;
+    const room = JSON.parse(this.q.room.get(roomId) as string) as Room;
+    this.remember(room);
+    return room;
+  }
+
+  async findRunningRoom(appId: string, roomUuid: string): Promise<Room | null> {
+    const id = this.q.running.get(appId, roomUuid) as string | undefined;
+    return id === undefined ? null : this.loadRoomSync(id);
+  }
+
+  private readonly commitTx = (room: Room, expectedVersion: number, events: LoggedEvent[]): CommitResult => {
+    let online = 0;
+    for (const m of room.members) if (m.present) online++;
+    const row = {
+      roomId: room.roomId,
+      appId: room.appId,
+      roomUuid: room.roomUuid,
+      ended: room.ended ? 1 : 0,
+      online,
+      emptySince: room.emptySince,
+      startTime: room.startTime,
+      version: room.version,
+      seq: room.seq,
+      data: JSON.stringify(room),
+    };
+    if (expectedVersion === 0) {
+      try {
+        this.q.insertRoom.run(row);
+      } catch (e) {
+        if ((e as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) return { ok: false, reason: 'duplicateRoom' };
+        throw e;
+      }
+    } else if (this.q.updateRoom.run({ ...row, expected: expectedVersion }).changes === 0) {
+      return { ok: false, reason: 'conflict' };
+    }
+    for (const e of events) this.q.insertEvent.run(room.roomId, e.seq, e.at, JSON.stringify(e.event));
+    return { ok: true };
+  };
+
+  private readonly commitInTx = (room: Room, expectedVersion: number, events: LoggedEvent[]): CommitResult =>
+    this.db.transaction(this.commitTx)(room, expectedVersion, events);
+
+  async commit(room: Room, expectedVersion: number, events: LoggedEvent[]): Promise<CommitResult> {
+    const result = this.commitInTx(room, expectedVersion, events);
+    if (result.ok) this.remember(room);
+    return result;
+  }
+
+  async eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange> {
+    const rows = this.q.eventsSince.all(roomId, afterSeq, limit) as { seq: number; at: number; data: string }[];
+    const oldestSeq = (this.q.oldestSeq.get(roomId) as number | null) ?? 0;
+    return { events: rows.map((r) => ({ seq: r.seq, at: r.at, event: JSON.parse(r.data) })), oldestSeq };
+  }
+
+  async listRooms(q: RoomListQuery): Promise<{ rooms: RoomSummary[]; total: number }> {
+    const where = ['app_id = ?', 'ended = 0'];
+    const args: (string | number)[] = [q.appId];
+    if (q.activeOnly) where.push('online > 0');
+    if (q.prefix) {
+      where.push("substr(room_uuid, 1, ?) = ?");
+      args.push(q.prefix.length, q.prefix);
+    }
+    const clause = where.join(' AND ');
+    const total = this.db.prepare(`SELECT COUNT(*) FROM rooms WHERE ${clause}`).pluck().get(...args) as number;
+    const rows = this.db
+      .prepare(
+        `SELECT room_id AS roomId, room_uuid AS roomUuid, online, ended, start_time AS startTime FROM rooms
+         WHERE ${clause} ORDER BY room_uuid LIMIT ? OFFSET ?`,
+      )
+      .all(...args, q.limit, q.offset) as (Omit<RoomSummary, 'ended'> & { ended: number })[];
+    return { rooms: rows.map((r) => ({ ...r, ended: r.ended === 1 })), total };
+  }
+
+  async emptyRoomsSince(before: number): Promise<string[]> {
+    return this.q.emptySince.all(before) as string[];
+  }
+
+  async getApp(appId: string): Promise<App | null> {
+    const data = this.q.getApp.get(appId) as string | undefined;
+    return data === undefined ? null : (JSON.parse(data) as App);
+  }
+
+  async putApp(app: App): Promise<void> {
+    this.q.putApp.run(app.appId, app.owner, JSON.stringify(app));
+  }
+
+  async deleteApp(appId: string): Promise<boolean> {
+    return this.q.deleteApp.run(appId).changes > 0;
+  }
+
+  async listApps(owner: string | null): Promise<App[]> {
+    const rows = (owner === null ? this.q.allApps.all() : this.q.ownedApps.all(owner)) as string[];
+    return rows.map((r) => JSON.parse(r) as App);
+  }
+
+  async getAccessKey(accessKey: string): Promise<AccessKey | null> {
+    return (this.q.getKey.get(accessKey) as AccessKey | undefined) ?? null;
+  }
+
+  async putAccessKey(key: AccessKey): Promise<void> {
+    this.q.putKey.run(key.accessKey, key.secretKey, key.createdAt);
+  }
+
+  async listAccessKeys(): Promise<AccessKey[]> {
+    return this.q.allKeys.all() as AccessKey[];
+  }
+
+  async getMeta(key: string): Promise<string | null> {
+    return (this.q.getMeta.get(key) as string | undefined) ?? null;
+  }
+
+  async setMetaIfAbsent(key: string, value: string): Promise<string> {
+    this.q.insertMeta.run(key, value);
+    return this.q.getMeta.get(key) as string;
+  }
+
+  async close(): Promise<void> {
+    this.cache.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  private remember(room: Room): void {
+    this.cache.delete(room.roomId);
+    if (room.ended) return;
+    this.cache.set(room.roomId, room);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,100 @@
+// The storage port. It speaks the meeting's language (rooms, their event logs, apps, keys), not a
+// database's, so that SQLite (embedded) and Redis (clustered) can both implement it.
+import type { LoggedEvent } from '../domain/events.ts';
+import type { Room } from '../domain/room.ts';
+
+export interface MergePublishRtmp {
+  enable: boolean;
+  audioOnly: boolean;
+  height: number;
+  width: number;
+  fps: number;
+  kbps: number;
+  url: string;
+  streamTitle: string;
+}
+
+export interface App {
+  /** The Agora App ID for the client API; the Qiniu AppID for the server API. */
+  appId: string;
+  /** Agora App Certificate (32 hex); null for an App-ID-only app (tokens are then null). */
+  certificate: string | null;
+  /** Agora token format: AccessToken2 by default, legacy AccessToken for old SDKs. */
+  tokenVersion: '007' | '006';
+  /** HTTP Basic credentials the meeting clients send. They grant no admin power. */
+  customerId: string;
+  customerSecret: string;
+  /** The access key that owns the app on the admin API; null = every key. */
+  owner: string | null;
+  hub: string;
+  title: string;
+  maxUsers: number;
+  noAutoKickUser: boolean;
+  noAutoCloseRoom: boolean;
+  noAutoCreateRoom: boolean;
+  mergePublishRtmp: MergePublishRtmp;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface AccessKey {
+  accessKey: string;
+  secretKey: string;
+  createdAt: number;
+}
+
+export interface RoomListQuery {
+  appId: string;
+  /** Only rooms with at least one member present. */
+  activeOnly: boolean;
+  prefix: string;
+  offset: number;
+  limit: number;
+}
+
+export interface RoomSummary {
+  roomId: string;
+  roomUuid: string;
+  online: number;
+  ended: boolean;
+  startTime: number;
+}
+
+export interface EventRange {
+  events: LoggedEvent[];
+  /** The oldest seq still in the log (0 when the log is empty): a resume from before it needs a snapshot. */
+  oldestSeq: number;
+}
+
+export type CommitResult = { ok: true } | { ok: false; reason: 'conflict' | 'duplicateRoom' };
+
+export interface RoomStore {
+  loadRoom(roomId: string): Promise<Room | null>;
+  /** The running (not ended) meeting with this key, if any: at most one exists per app and key. */
+  findRunningRoom(appId: string, roomUuid: string): Promise<Room | null>;
+  /**
+   * Atomically store `room` and append `events` to its log, if the stored version is still
+   * `expectedVersion` (0: the room must not exist, and no running room may have its key).
+   * `room.version` and `room.seq` must already be advanced by the caller.
+   */
+  commit(room: Room, expectedVersion: number, events: LoggedEvent[]): Promise<CommitResult>;
+  eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange>;
+  listRooms(q: RoomListQuery): Promise<{ rooms: RoomSummary[]; total: number }>;
+  /** Running rooms nobody has been in since at least `before` (epoch ms). */
+  emptyRoomsSince(before: number): Promise<string[]>;
+
+  getApp(appId: string): Promise<App | null>;
+  putApp(app: App): Promise<void>;
+  deleteApp(appId: string): Promise<boolean>;
+  listApps(owner: string | null): Promise<App[]>;
+
+  getAccessKey(accessKey: string): Promise<AccessKey | null>;
+  putAccessKey(key: AccessKey): Promise<void>;
+  listAccessKeys(): Promise<AccessKey[]>;
+
+  /** Small server-wide values (signing secrets). */
+  getMeta(key: string): Promise<string | null>;
+  setMetaIfAbsent(key: string, value: string): Promise<string>;
+
+  close(): Promise<void>;
+}
