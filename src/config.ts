@@ -24,6 +24,20 @@ export interface Config {
   boardProvider: 'builtin' | 'none';
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
+  presence: {
+    /** Members without an open realtime socket leave after the grace period. */
+    expiry: boolean;
+    /** Grace period after the last socket closes (or after an entry without a socket), seconds. */
+    grace: number;
+  };
+  realtime: {
+    /** A socket with more unsent bytes than this is closed (the member may resume). */
+    maxBufferedBytes: number;
+    /** Ping interval, seconds; a socket missing one pong is dropped. */
+    pingInterval: number;
+  };
+  /** Events kept per room for resumes; older ones need a snapshot. */
+  eventRetention: number;
 }
 
 export class ConfigError extends Error {
@@ -86,6 +100,15 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: oneOf('CONVENE_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     boardProvider: oneOf('CONVENE_BOARD_PROVIDER', 'builtin', ['builtin', 'none'] as const),
     bodyLimit: int('CONVENE_BODY_LIMIT', 64 * 1024, 1024, 16 * 1024 * 1024),
+    presence: {
+      expiry: oneOf('CONVENE_PRESENCE_EXPIRY', 'on', ['on', 'off'] as const) === 'on',
+      grace: int('CONVENE_PRESENCE_GRACE', 20, 1, 86_400),
+    },
+    realtime: {
+      maxBufferedBytes: int('CONVENE_WS_MAX_BUFFER', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      pingInterval: int('CONVENE_WS_PING_INTERVAL', 25, 1, 3600),
+    },
+    eventRetention: int('CONVENE_EVENT_RETENTION', 10_000, 100, 10_000_000),
   };
   const b = config.bootstrap;
   if ((b.customerId === undefined) !== (b.customerSecret === undefined)) {

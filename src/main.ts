@@ -11,6 +11,9 @@ import { AgoraTokens } from './tokens/agora.ts';
 import { BoardTokens } from './tokens/board.ts';
 import { buildServer, type Server } from './http/server.ts';
 import type { RoomStore } from './store/store.ts';
+import { Presence } from './service/presence.ts';
+import { Gateway } from './realtime/gateway.ts';
+import { boardFor } from './http/conf/views.ts';
 
 export interface Convene {
   config: Config;
@@ -18,6 +21,8 @@ export interface Convene {
   meeting: MeetingService;
   apps: AppRegistry;
   store: RoomStore;
+  gateway: Gateway;
+  presence: Presence;
   /** The bound address, e.g. http://127.0.0.1:8080. */
   url: string;
   stop(): Promise<void>;
@@ -75,7 +80,7 @@ export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Con
 
 export async function startConvene(config: Config): Promise<Convene & { bootstrapped: Bootstrapped }> {
   if (config.dbPath !== ':memory:') mkdirSync(config.dataDir, { recursive: true });
-  const store = new SqliteStore({ path: config.dbPath });
+  const store = new SqliteStore({ path: config.dbPath, eventRetention: config.eventRetention });
   const bus = new LocalBus();
   const apps = new AppRegistry(store);
   const bootstrapped = await bootstrap(store, apps, config);
@@ -90,18 +95,39 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     onError: (err, what) => server?.log.error({ err }, what),
   });
   server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens });
+  const onError = (err: unknown, what: string) => server!.log.error({ err }, what);
+  const presence = new Presence({
+    meeting,
+    bus,
+    graceMs: config.presence.grace * 1000,
+    expiry: config.presence.expiry,
+    onError,
+  });
+  const gateway = new Gateway({
+    meeting,
+    bus,
+    presence,
+    maxBufferedBytes: config.realtime.maxBufferedBytes,
+    pingIntervalMs: config.realtime.pingInterval * 1000,
+    board: (room, userId) => boardFor(config.boardProvider, boardTokens, room, userId),
+    onError,
+  });
+  gateway.attach(server.server);
   const address = await server.listen({ port: config.port, host: config.host });
   meeting.start();
+  await presence.start();
   const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
+      await gateway.close();
+      presence.stop();
       await server!.close();
       await meeting.stop();
       await bus.close();
       await store.close();
     })());
-  return { config, server, meeting, apps, store, url, stop, bootstrapped };
+  return { config, server, meeting, apps, store, gateway, presence, url, stop, bootstrapped };
 }
 
 export function describeBootstrap(b: Bootstrapped): string {

@@ -43,6 +43,21 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
     logger: { level: deps.config.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimit,
+    routerOptions: {
+      maxParamLength: 512,
+      // Raw Node objects here: answer in the caller's envelope by hand.
+      onMaxParamLength: (_path, req, res) => {
+        const msg = 'invalid argument: a path segment is longer than 512 characters';
+        const agora = envelopeOf(req.url ?? '') === 'agora';
+        res.statusCode = agora ? 200 : 400;
+        res.setHeader('content-type', 'application/json; charset=utf-8');
+        res.end(JSON.stringify(agora ? { code: Code.invalid, msg, data: null } : { error: msg }));
+      },
+    },
+    frameworkErrors: (err, req, reply) => {
+      const e = Object.assign(new AgoraError(Code.invalid, `invalid argument: ${err.message}`), { statusCode: 400 });
+      return sendError(e, req, reply);
+    },
     ajv: {
       // No silent coercion: integer flags go through the x-int keyword, which states what it accepts.
       customOptions: { coerceTypes: false, allErrors: false },
@@ -52,6 +67,8 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
 
   // Clients send `Content-Type: application/json` with no body (spec §2.2): that is `{}`.
   app.removeContentTypeParser('application/json');
+  // Bodies are JSON whatever they are labelled (fetch labels string bodies text/plain).
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
     parseJsonBody(body, done);
   });
@@ -120,7 +137,7 @@ function sendError(err: FastifyError | AgoraError | RuleError, req: FastifyReque
   if (err instanceof AgoraError) {
     code = err.code;
     msg = err.message;
-    status = code === Code.notFound ? 404 : code === Code.forbidden ? 403 : code === Code.session ? 401 : 400;
+    status = code === Code.notFound ? 404 : code === Code.forbidden ? 403 : code === Code.session ? 401 : code === Code.credentials ? 401 : 400;
   } else if (err instanceof RuleError) {
     code = RULE_CODES[err.code];
     msg = err.message;

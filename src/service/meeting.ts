@@ -114,15 +114,15 @@ export class MeetingService {
   }
 
   /**
-   * The member behind a userToken, for a call on `roomId` of `appId`. Removed members and ended
+   * The member behind a userToken, for a call on `roomId` of `appId` (null: whichever it names). Removed members and ended
    * meetings are refused unless `allowDeparted` (the idempotent self-exit).
    */
-  async authenticate(appId: string, roomId: string, token: string, allowDeparted = false): Promise<Session> {
+  async authenticate(appId: string | null, roomId: string | null, token: string, allowDeparted = false): Promise<Session> {
     const claim = parseSessionToken(token);
     if (!claim) throw new RuleError('notInRoom', 'invalid token: enter the room again');
-    if (claim.roomId !== roomId) throw new RuleError('notInRoom', 'this token belongs to another room');
-    const room = await this.store.loadRoom(roomId);
-    const member = room && room.appId === appId ? findMember(room, claim.userId) : undefined;
+    if (roomId !== null && claim.roomId !== roomId) throw new RuleError('notInRoom', 'this token belongs to another room');
+    const room = await this.store.loadRoom(claim.roomId);
+    const member = room && (appId === null || room.appId === appId) ? findMember(room, claim.userId) : undefined;
     if (!room || !member || !sameSecret(member.session, claim.secret)) {
       throw new RuleError('notInRoom', 'session invalid or replaced by a newer entry: enter the room again');
     }

@@ -80,6 +80,8 @@ export interface RoomStore {
   commit(room: Room, expectedVersion: number, events: LoggedEvent[]): Promise<CommitResult>;
   eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange>;
   listRooms(q: RoomListQuery): Promise<{ rooms: RoomSummary[]; total: number }>;
+  /** Running rooms with at least one member present (e.g. to resume presence timers on start). */
+  activeRoomIds(): Promise<string[]>;
   /** Running rooms nobody has been in since at least `before` (epoch ms). */
   emptyRoomsSince(before: number): Promise<string[]>;
 

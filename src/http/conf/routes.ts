@@ -11,7 +11,7 @@ import { sameSecret } from '../../tokens/session.ts';
 import { Flag, Int } from '../schema.ts';
 import { ok, type HttpDeps } from '../server.ts';
 import { AgoraError, Code, LANGUAGES } from './codes.ts';
-import { MODULES_BY_CODE, meView, memberView, roomView, simpleRoomView, type Board } from './views.ts';
+import { MODULES_BY_CODE, boardFor, meView, memberView, roomView, simpleRoomView, type Board } from './views.ts';
 
 /** How a route identifies its caller: the app only (Basic credentials), or also a member token. */
 type Auth = 'app' | 'member' | 'exit';
@@ -309,7 +309,5 @@ function memberSubject(room: Room, m: Member) {
 }
 
 function board(deps: HttpDeps, room: Room, m: Member): Board {
-  if (deps.config.boardProvider === 'none') return { boardId: '', boardToken: '' };
-  const draw = m.role === 'host' || m.boardGrant || room.boardCreatorId === m.userId;
-  return { boardId: room.boardId, boardToken: deps.boardTokens.sign(room.boardId, m.userId, draw) };
+  return boardFor(deps.config.boardProvider, deps.boardTokens, room, m.userId);
 }

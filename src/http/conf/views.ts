@@ -3,6 +3,7 @@
 import type { MeetingEvent, MemberSnapshot, Module, Presence } from '../../domain/events.ts';
 import { boardUsers, currentHost, onlineCount, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
 import type { MediaTokens } from '../../tokens/agora.ts';
+import type { BoardTokens } from '../../tokens/board.ts';
 
 export interface AgoraMember {
   userId: string;
@@ -49,6 +50,14 @@ function presenceView(p: Presence): AgoraMember {
 export interface Board {
   boardId: string;
   boardToken: string;
+}
+
+/** The meeting's board for one member: may draw if host, creator or granted. */
+export function boardFor(provider: 'builtin' | 'none', tokens: BoardTokens, room: Room, userId: string): Board {
+  if (provider === 'none') return { boardId: '', boardToken: '' };
+  const m = room.members.find((x) => x.userId === userId);
+  const draw = !!m && (m.role === 'host' || m.boardGrant || room.boardCreatorId === m.userId);
+  return { boardId: room.boardId, boardToken: tokens.sign(room.boardId, userId, draw) };
 }
 
 export function roomView(room: Room, board: Board) {

@@ -57,17 +57,21 @@ export interface SqliteOptions {
   path: string;
   /** Rooms kept parsed in memory; the stored version is checked on every load. */
   cacheSize?: number;
+  /** Events kept per room; older ones are dropped (a resume from before them gets a snapshot). */
+  eventRetention?: number;
 }
 
 export class SqliteStore implements RoomStore {
   private readonly db: Database.Database;
   private readonly cache = new Map<string, Room>();
   private readonly cacheSize: number;
+  private readonly retention: number;
   private readonly q;
 
   constructor(opts: SqliteOptions) {
     this.db = new Database(opts.path);
     this.cacheSize = opts.cacheSize ?? 10_000;
+    this.retention = opts.eventRetention ?? 10_000;
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode survives a killed process (the OS has the pages); FULL also a power cut.
     this.db.pragma('synchronous = NORMAL');
@@ -89,6 +93,8 @@ export class SqliteStore implements RoomStore {
       insertEvent: db.prepare('INSERT INTO events (room_id, seq, at, data) VALUES (?, ?, ?, ?)'),
       eventsSince: db.prepare('SELECT seq, at, data FROM events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
       oldestSeq: db.prepare('SELECT MIN(seq) FROM events WHERE room_id = ?').pluck(),
+      trimEvents: db.prepare('DELETE FROM events WHERE room_id = ? AND seq <= ?'),
+      active: db.prepare('SELECT room_id FROM rooms WHERE ended = 0 AND online > 0').pluck(),
       emptySince: db.prepare('SELECT room_id FROM rooms WHERE ended = 0 AND empty_since IS NOT NULL AND empty_since <= ?').pluck(),
       getApp: db.prepare('SELECT data FROM apps WHERE app_id = ?').pluck(),
       putApp: db.prepare('INSERT INTO apps (app_id, owner, data) VALUES (?, ?, ?) ON CONFLICT(app_id) DO UPDATE SET owner = excluded.owner, data = excluded.data'),
@@ -148,6 +154,11 @@ export class SqliteStore implements RoomStore {
       return { ok: false, reason: 'conflict' };
     }
     for (const e of events) this.q.insertEvent.run(room.roomId, e.seq, e.at, JSON.stringify(e.event));
+    // Trim in steps of 256 events so that the delete runs rarely.
+    const first = room.seq - events.length + 1;
+    if (room.seq > this.retention && Math.floor(room.seq / 256) !== Math.floor((first - 1) / 256)) {
+      this.q.trimEvents.run(room.roomId, room.seq - this.retention);
+    }
     return { ok: true };
   };
 
@@ -183,6 +194,10 @@ export class SqliteStore implements RoomStore {
       )
       .all(...args, q.limit, q.offset) as (Omit<RoomSummary, 'ended'> & { ended: number })[];
     return { rooms: rows.map((r) => ({ ...r, ended: r.ended === 1 })), total };
+  }
+
+  async activeRoomIds(): Promise<string[]> {
+    return this.q.active.all() as string[];
   }
 
   async emptyRoomsSince(before: number): Promise<string[]> {

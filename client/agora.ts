@@ -1,0 +1,198 @@
+// A small typed client for Convene's Agora Meeting v1 API, used by tests, benchmarks and scripts.
+// It speaks the client form of the paths (`/apps/{appId}/v1/room/...`) unless told otherwise.
+
+export interface Envelope<T> {
+  code: number;
+  msg: string;
+  data: T;
+}
+
+export interface AgoraMember {
+  userId: string;
+  userName: string;
+  role: 1 | 2;
+  enableChat: 0 | 1;
+  enableVideo: 0 | 1;
+  enableAudio: 0 | 1;
+  grantBoard: 0 | 1;
+  grantScreen: 0 | 1;
+  uid: number;
+  screenId: number;
+  avatar?: string;
+  state?: 0 | 1;
+}
+
+export interface AgoraRoom {
+  roomId: string;
+  roomUuid: string;
+  roomName: string;
+  channelName: string;
+  password: string;
+  muteAllChat: number;
+  muteAllAudio: number;
+  state: number;
+  startTime: number;
+  onlineUsers: number;
+  hosts: AgoraMember[];
+  shareBoard: 0 | 1;
+  createBoardUserId: string;
+  shareBoardUsers: AgoraMember[];
+  shareScreen: 0 | 1;
+  shareScreenUsers: AgoraMember[];
+  boardId: string;
+  boardToken: string;
+}
+
+export interface AgoraMe extends AgoraMember {
+  userUuid: string;
+  rtcToken: string | null;
+  rtmToken: string | null;
+  screenToken: string | null;
+  state: 0 | 1;
+}
+
+export interface EntryRequest {
+  roomName: string;
+  roomUuid: string;
+  userName: string;
+  userUuid: string;
+  password?: string;
+  enableVideo?: number;
+  enableAudio?: number;
+  avatar?: string;
+}
+
+export interface Credentials {
+  appId: string;
+  customerId: string;
+  customerSecret: string;
+}
+
+export interface ClientOptions extends Credentials {
+  baseUrl: string;
+  /** Path form: 'client' (/apps/{appId}/v1/room), 'seed' (/conf/v1/apps/{appId}/room) or 'scenario'. */
+  form?: 'client' | 'seed' | 'scenario';
+}
+
+export class AgoraApiError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(`${code}: ${message}`);
+    this.name = 'AgoraApiError';
+  }
+}
+
+export function roomPrefix(form: ClientOptions['form'], appId: string): string {
+  switch (form ?? 'client') {
+    case 'seed':
+      return `/conf/v1/apps/${appId}/room`;
+    case 'scenario':
+      return `/scenario/meeting/apps/${appId}/v1/room`;
+    default:
+      return `/apps/${appId}/v1/room`;
+  }
+}
+
+/** The low-level call: returns the whole envelope, whatever its code. */
+export async function callAgora<T = unknown>(
+  opts: ClientOptions,
+  method: 'GET' | 'POST',
+  path: string,
+  body?: unknown,
+  token?: string,
+): Promise<Envelope<T>> {
+  const headers: Record<string, string> = {
+    authorization: `Basic ${Buffer.from(`${opts.customerId}:${opts.customerSecret}`).toString('base64')}`,
+    'content-type': 'application/json',
+  };
+  if (token) headers.token = token;
+  const res = await fetch(opts.baseUrl + roomPrefix(opts.form, opts.appId) + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return (await res.json()) as Envelope<T>;
+}
+
+/** A member's view of the API: enter once, then act with the userToken. */
+export class MeetingClient {
+  roomId = '';
+  userId = '';
+  userToken = '';
+
+  constructor(readonly opts: ClientOptions) {}
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+    const env = await callAgora<T>(this.opts, method, path, body, this.userToken || undefined);
+    if (env.code !== 0) throw new AgoraApiError(env.code, env.msg);
+    return env.data;
+  }
+
+  async enter(req: EntryRequest): Promise<{ roomId: string; userToken: string }> {
+    const data = await this.call<{ roomId: string; userToken: string }>('POST', '/entry', req);
+    this.roomId = data.roomId;
+    this.userToken = data.userToken;
+    const info = await this.info();
+    this.userId = info.user.userId;
+    return data;
+  }
+
+  info(): Promise<{ room: AgoraRoom; user: AgoraMe }> {
+    return this.call('GET', `/${this.roomId}`);
+  }
+
+  changeRoom(body: { muteAllChat?: number; muteAllAudio?: number; state?: number; shareBoard?: number }): Promise<true> {
+    return this.call('POST', `/${this.roomId}`, body);
+  }
+
+  page(query: { role?: number; nextId?: string; count?: number } = {}) {
+    const q = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+    return this.call<{ count: number; total: number; nextId: string; list: AgoraMember[] }>('GET', `/${this.roomId}/user/page?${q}`);
+  }
+
+  changeUser(userId: string, body: { enableChat?: number; enableVideo?: number; enableAudio?: number; grantBoard?: number }): Promise<true> {
+    return this.call('POST', `/${this.roomId}/user/${userId}`, body);
+  }
+
+  invite(userId: string, type: number, action: number): Promise<true> {
+    return this.call('POST', `/${this.roomId}/user/${userId}/host/invite`, { type, action });
+  }
+
+  apply(userId: string, type: number, action: number): Promise<true> {
+    return this.call('POST', `/${this.roomId}/user/${userId}/audience/apply`, { type, action });
+  }
+
+  screen(userId: string, state: number): Promise<true> {
+    return this.call('POST', `/${this.roomId}/user/${userId}/screen`, { state });
+  }
+
+  board(userId: string, state: number): Promise<true> {
+    return this.call('POST', `/${this.roomId}/user/${userId}/board`, { state });
+  }
+
+  transferHost(userId: string): Promise<true> {
+    return this.call('POST', `/${this.roomId}/user/${userId}/host`);
+  }
+
+  exit(userId = this.userId): Promise<true> {
+    return this.call('POST', `/${this.roomId}/user/${userId}/exit`);
+  }
+
+  chat(message: string): Promise<true> {
+    return this.call('POST', `/${this.roomId}/chat`, { message, type: 1 });
+  }
+
+  boardToken(): Promise<{ boardId: string; boardToken: string }> {
+    return this.call('GET', `/${this.roomId}/board`);
+  }
+
+  refreshTokens(): Promise<{ rtcToken: string | null; rtmToken: string | null; screenToken: string | null }> {
+    return this.call('POST', `/${this.roomId}/token/refresh`);
+  }
+
+  simple(): Promise<{ roomId: string; roomUuid: string; roomName: string; channelName: string; password: string }> {
+    return this.call('GET', `/${this.roomId}/simple`);
+  }
+}

@@ -1,0 +1,247 @@
+// A typed client for Convene's realtime channel: connect with a userToken, receive the Agora RTM
+// messages with their seq, resume after a disconnect from the last seq seen, and (optionally)
+// keep a local copy of the meeting state that equals GET room info.
+import WebSocket from 'ws';
+import type { AgoraMember, AgoraRoom } from './agora.ts';
+
+export interface ChannelMessage {
+  type: 'channel';
+  cmd: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+  version: 1;
+  timestamp: number;
+  seq: number;
+  data: any;
+}
+
+export interface PeerMessage {
+  type: 'peer';
+  cmd: 1 | 2 | 3;
+  version: 1;
+  timestamp: number;
+  seq: number;
+  data: any;
+}
+
+export interface ServerMessage {
+  type: 'server';
+  version: 1;
+  timestamp: number;
+  seq: number;
+  data: { msgId: string; text: string };
+}
+
+export interface SnapshotMessage {
+  type: 'snapshot';
+  version: 1;
+  timestamp: number;
+  seq: number;
+  data: { room: AgoraRoom; members: AgoraMember[] };
+}
+
+export type RealtimeMessage = ChannelMessage | PeerMessage | ServerMessage | SnapshotMessage;
+
+export interface RealtimeOptions {
+  /** http(s)://host:port of Convene. */
+  baseUrl: string;
+  token: string;
+  /** Resume after this seq instead of starting with a snapshot. */
+  since?: number;
+  /** Reconnect and resume by itself after an unexpected close (default true). */
+  reconnect?: boolean;
+  /** Delay before the first reconnect, ms (default 200); doubles per failed try, up to 5 s. */
+  reconnectDelayMs?: number;
+  /** Give up after this many reconnects in a row that never opened (default 20). */
+  maxRetries?: number;
+}
+
+/** Close codes after which reconnecting is pointless: the session is over. */
+export const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4409, 4410]);
+
+export class RealtimeClient {
+  /** The highest seq received (0 before anything). */
+  lastSeq: number;
+  readonly state = new MeetingState();
+  private ws: WebSocket | null = null;
+  private readonly handlers = new Set<(m: RealtimeMessage) => void>();
+  private readonly closeHandlers = new Set<(code: number, reason: string) => void>();
+  private stopped = false;
+  private opened: Promise<void> | null = null;
+  private failures = 0;
+  closeCode: number | null = null;
+  closeReason = '';
+
+  constructor(private readonly opts: RealtimeOptions) {
+    this.lastSeq = opts.since ?? 0;
+  }
+
+  /** Resolves once the socket is open. */
+  connect(): Promise<void> {
+    this.stopped = false;
+    const base = this.opts.baseUrl.replace(/^http/, 'ws');
+    const q = new URLSearchParams({ token: this.opts.token });
+    // Without a seq yet the server starts with a snapshot; with one it sends what was missed.
+    if (this.lastSeq > 0 || this.opts.since !== undefined) q.set('since', String(this.lastSeq));
+    const ws = new WebSocket(`${base}/v1/realtime?${q}`);
+    this.ws = ws;
+    this.closeCode = null;
+    ws.on('message', (raw) => this.receive(JSON.parse(raw.toString()) as RealtimeMessage));
+    this.opened = new Promise<void>((resolve, reject) => {
+      ws.once('open', () => {
+        this.failures = 0;
+        resolve();
+      });
+      ws.once('error', (err) => reject(err));
+    });
+    ws.on('error', () => {});
+    ws.on('close', (code, reason) => {
+      if (this.ws !== ws) return;
+      this.closeCode = code;
+      this.closeReason = reason.toString();
+      for (const h of this.closeHandlers) h(code, this.closeReason);
+      if (this.stopped || this.opts.reconnect === false || FINAL_CLOSE_CODES.has(code)) return;
+      if (this.failures >= (this.opts.maxRetries ?? 20)) return;
+      const delay = Math.min(5_000, (this.opts.reconnectDelayMs ?? 200) * 2 ** this.failures++);
+      setTimeout(() => {
+        if (!this.stopped) this.connect().catch(() => {});
+      }, delay).unref();
+    });
+    return this.opened;
+  }
+
+  on(handler: (m: RealtimeMessage) => void): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  onClose(handler: (code: number, reason: string) => void): () => void {
+    this.closeHandlers.add(handler);
+    return () => this.closeHandlers.delete(handler);
+  }
+
+  /** Drop the connection as a network failure would (no closing handshake); it resumes if enabled. */
+  drop(): void {
+    this.ws?.terminate();
+  }
+
+  /** Close for good. */
+  close(): Promise<void> {
+    this.stopped = true;
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      ws.once('close', () => resolve());
+      ws.close(1000);
+    });
+  }
+
+  /** Wait until a message satisfying `pred` arrives (or has the given seq), with a timeout. */
+  waitFor<T extends RealtimeMessage>(pred: (m: RealtimeMessage) => m is T, timeoutMs?: number): Promise<T>;
+  waitFor(pred: (m: RealtimeMessage) => boolean, timeoutMs?: number): Promise<RealtimeMessage>;
+  waitFor(pred: (m: RealtimeMessage) => boolean, timeoutMs = 5_000): Promise<RealtimeMessage> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`no matching realtime message within ${timeoutMs} ms (last seq ${this.lastSeq})`));
+      }, timeoutMs);
+      const off = this.on((m) => {
+        if (!pred(m)) return;
+        clearTimeout(timer);
+        off();
+        resolve(m);
+      });
+    });
+  }
+
+  private receive(m: RealtimeMessage): void {
+    if (m.version !== 1) return;
+    if (m.seq > this.lastSeq || m.type === 'snapshot') this.lastSeq = Math.max(this.lastSeq, m.seq);
+    this.state.apply(m);
+    for (const h of this.handlers) h(m);
+  }
+}
+
+/**
+ * The meeting as a client sees it, rebuilt from a snapshot and the messages after it, applying
+ * the same rules the Agora clients apply on receipt (e.g. mute-all mutes every non-host).
+ */
+export class MeetingState {
+  room: Omit<AgoraRoom, 'hosts' | 'shareBoardUsers' | 'shareScreenUsers' | 'onlineUsers'> | null = null;
+  readonly members = new Map<string, AgoraMember>();
+  onlineUsers = 0;
+  readonly chat: { userId: string; userName: string; message: string; seq: number }[] = [];
+  readonly inbox: (PeerMessage | ServerMessage)[] = [];
+  kicked = false;
+
+  apply(m: RealtimeMessage): void {
+    if (m.type === 'snapshot') {
+      const { hosts: _h, shareBoardUsers: _b, shareScreenUsers: _s, onlineUsers, ...room } = m.data.room;
+      this.room = room;
+      this.onlineUsers = onlineUsers;
+      this.members.clear();
+      for (const mem of m.data.members) this.members.set(mem.userId, strip(mem));
+      return;
+    }
+    if (m.type !== 'channel') {
+      this.inbox.push(m);
+      return;
+    }
+    const d = m.data;
+    const room = this.room;
+    switch (m.cmd) {
+      case 1:
+        this.chat.push({ userId: d.userId, userName: d.userName, message: d.message, seq: m.seq });
+        break;
+      case 2:
+        for (const mem of d.list as AgoraMember[]) {
+          if (mem.state === 1) this.members.set(mem.userId, strip(mem));
+          else this.members.delete(mem.userId);
+        }
+        this.onlineUsers = d.total;
+        break;
+      case 3:
+        if (room) Object.assign(room, { muteAllChat: d.muteAllChat, muteAllAudio: d.muteAllAudio, state: d.state });
+        if (d.muteAllAudio !== 0) for (const mem of this.members.values()) if (mem.role !== 1) mem.enableAudio = 0;
+        if (d.state === 0) {
+          this.members.clear();
+          this.onlineUsers = 0;
+        }
+        break;
+      case 4:
+        if (this.members.has(d.userId)) this.members.set(d.userId, strip(d));
+        break;
+      case 5:
+        if (room) Object.assign(room, { shareBoard: d.shareBoard, createBoardUserId: d.createBoardUserId });
+        break;
+      case 6:
+        if (room) room.shareScreen = d.shareScreen;
+        break;
+      case 7:
+        for (const mem of d as AgoraMember[]) if (mem.state === 1) this.members.set(mem.userId, strip(mem));
+        break;
+      case 8:
+        break;
+    }
+  }
+
+  /** The parts of GET room info this state can be compared with. */
+  view() {
+    const members = [...this.members.values()];
+    const room = this.room;
+    return {
+      muteAllChat: room?.muteAllChat,
+      muteAllAudio: room?.muteAllAudio,
+      state: room?.state,
+      onlineUsers: this.onlineUsers,
+      hosts: members.filter((m) => m.role === 1).map((m) => m.userId),
+      shareBoard: room?.shareBoard,
+      createBoardUserId: room?.createBoardUserId,
+      shareScreen: room?.shareScreen,
+      members: members.sort((a, b) => (a.userId < b.userId ? -1 : 1)),
+    };
+  }
+}
+
+function strip(m: AgoraMember): AgoraMember {
+  const { state: _state, ...rest } = m;
+  return rest;
+}

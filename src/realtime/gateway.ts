@@ -1,0 +1,267 @@
+// The realtime channel: `GET /v1/realtime?token=<userToken>[&since=<seq>]`, upgraded with ws on the
+// HTTP port. Every committed event reaches the room's sockets in the Agora RTM message format with
+// the room's seq added; a reconnecting client resumes from the stored log without gap or duplicate.
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { LoggedEvent } from '../domain/events.ts';
+import { recipientsOf } from '../domain/events.ts';
+import { presentMembers, type Room } from '../domain/room.ts';
+import { RuleError } from '../domain/rules.ts';
+import type { EventBus } from '../bus/bus.ts';
+import type { MeetingService } from '../service/meeting.ts';
+import type { Presence } from '../service/presence.ts';
+import { agoraMessage, memberView, roomView, type Board } from '../http/conf/views.ts';
+
+export const REALTIME_PATH = '/v1/realtime';
+
+/** Close codes a client can act on (4000–4999 are the application's range). */
+export const Close = {
+  badRequest: { code: 4400, reason: 'bad request: token is required, since must be a non-negative integer' },
+  invalidToken: { code: 4401, reason: 'invalid or revoked token: enter the room again' },
+  ended: { code: 4403, reason: 'the meeting has ended' },
+  removed: { code: 4409, reason: 'you are no longer in this room' },
+  replaced: { code: 4410, reason: 'replaced by a newer entry of the same user' },
+  slow: { code: 4408, reason: 'too slow: messages were not read in time; reconnect with since=<last seq>' },
+  shutdown: { code: 1001, reason: 'server shutting down; reconnect with since=<last seq>' },
+} as const;
+
+export interface GatewayOptions {
+  meeting: MeetingService;
+  bus: EventBus;
+  presence: Presence;
+  /** Close a socket whose unsent data exceeds this many bytes. */
+  maxBufferedBytes: number;
+  /** Ping every this many ms; a socket that has not answered the previous ping is dropped. */
+  pingIntervalMs: number;
+  board: (room: Room, userId: string) => Board;
+  onError?: (err: unknown, what: string) => void;
+}
+
+interface Conn {
+  ws: WebSocket;
+  roomId: string;
+  userId: string;
+  session: string;
+  /** Highest seq this socket has been brought up to. */
+  lastSeq: number;
+  /** Live events that arrived while the socket was catching up from the log or a snapshot. */
+  pending: LoggedEvent[] | null;
+  alive: boolean;
+  closing: boolean;
+}
+
+/** Events after which members' sessions must be re-checked (left, removed, replaced, ended). */
+const SESSION_EVENTS = new Set(['membersChanged', 'memberChanged', 'roomChanged', 'memberKicked']);
+const LOG_PAGE = 500;
+
+export class Gateway {
+  private readonly wss: WebSocketServer;
+  private readonly rooms = new Map<string, Set<Conn>>();
+  private readonly unsubscribe: () => void;
+  private readonly pinger: NodeJS.Timeout;
+
+  constructor(private readonly opts: GatewayOptions) {
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false, clientTracking: false });
+    this.unsubscribe = opts.bus.subscribe((roomId, events) => this.deliver(roomId, events));
+    this.pinger = setInterval(() => this.ping(), opts.pingIntervalMs);
+    this.pinger.unref();
+  }
+
+  /** Take over upgrade requests for the realtime path on `server`. */
+  attach(server: HttpServer): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      const path = (req.url ?? '').split('?')[0];
+      if (path !== REALTIME_PATH && path !== `/scenario/meeting${REALTIME_PATH}`) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        this.accept(ws, req).catch((err) => {
+          this.opts.onError?.(err, 'realtime accept');
+          ws.close(1011, 'internal error');
+        });
+      });
+    });
+  }
+
+  /** Number of open sockets (for tests and metrics). */
+  get size(): number {
+    let n = 0;
+    for (const set of this.rooms.values()) n += set.size;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.pinger);
+    this.unsubscribe();
+    for (const set of this.rooms.values()) for (const c of set) this.end(c, Close.shutdown);
+    this.rooms.clear();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+
+  private async accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
+    ws.on('error', () => {});
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const token = url.searchParams.get('token');
+    const sinceText = url.searchParams.get('since');
+    const since = sinceText === null || sinceText === '' ? null : Number(sinceText);
+    if (!token || (since !== null && (!Number.isSafeInteger(since) || since < 0))) {
+      return void ws.close(Close.badRequest.code, Close.badRequest.reason);
+    }
+    let session;
+    try {
+      session = await this.opts.meeting.authenticate(null, null, token);
+    } catch (err) {
+      if (!(err instanceof RuleError)) throw err;
+      const c = err.message.includes('ended') ? Close.ended : Close.invalidToken;
+      return void ws.close(c.code, c.reason);
+    }
+    const conn: Conn = {
+      ws,
+      roomId: session.room.roomId,
+      userId: session.member.userId,
+      session: session.member.session,
+      lastSeq: 0,
+      pending: [],
+      alive: true,
+      closing: false,
+    };
+    // Registered before reading state, so that nothing committed from now on can be missed.
+    let set = this.rooms.get(conn.roomId);
+    if (!set) this.rooms.set(conn.roomId, (set = new Set()));
+    set.add(conn);
+    this.opts.presence.connected(conn.roomId, conn.userId);
+    ws.on('pong', () => (conn.alive = true));
+    ws.on('close', () => this.drop(conn));
+
+    await this.catchUp(conn, since);
+    const pending = conn.pending ?? [];
+    conn.pending = null;
+    for (const e of pending) this.send(conn, e);
+    if (!conn.closing) await this.checkSessions(conn.roomId, [conn]);
+  }
+
+  /** Bring a new socket up to date: the missed events from the log, or a snapshot. */
+  private async catchUp(conn: Conn, since: number | null): Promise<void> {
+    const store = this.opts.meeting.store;
+    if (since !== null) {
+      const room = await this.opts.meeting.room(conn.roomId);
+      if (room && since <= room.seq) {
+        let after = since;
+        for (;;) {
+          const range = await store.eventsSince(conn.roomId, after, LOG_PAGE);
+          // The log no longer reaches back to `since`: only a snapshot can bring the client up to date.
+          if (after === since && since < room.seq && (range.oldestSeq === 0 || range.oldestSeq > since + 1)) break;
+          for (const e of range.events) this.send(conn, e);
+          if (range.events.length < LOG_PAGE) return;
+          after = range.events[range.events.length - 1]!.seq;
+        }
+      }
+    }
+    const room = await this.opts.meeting.room(conn.roomId);
+    if (!room) return;
+    this.sendRaw(
+      conn,
+      JSON.stringify({
+        type: 'snapshot',
+        version: 1,
+        timestamp: Date.now(),
+        seq: room.seq,
+        data: { room: roomView(room, this.opts.board(room, conn.userId)), members: presentMembers(room).map(memberView) },
+      }),
+    );
+    conn.lastSeq = Math.max(conn.lastSeq, room.seq);
+  }
+
+  private deliver(roomId: string, events: LoggedEvent[]): void {
+    const set = this.rooms.get(roomId);
+    if (!set || set.size === 0) return;
+    let recheck = false;
+    for (const e of events) {
+      const to = recipientsOf(e.event);
+      // Encoded once per event, whatever the number of sockets.
+      let frame: Buffer | null = null;
+      for (const c of set) {
+        if (c.pending) {
+          c.pending.push(e);
+          continue;
+        }
+        if (e.seq <= c.lastSeq) continue;
+        c.lastSeq = e.seq;
+        if (to !== null && !to.includes(c.userId)) continue;
+        frame ??= encode(e);
+        this.sendRaw(c, frame);
+      }
+      if (SESSION_EVENTS.has(e.event.type)) recheck = true;
+    }
+    if (recheck) this.checkSessions(roomId, [...set]).catch((err) => this.opts.onError?.(err, 'realtime session check'));
+  }
+
+  private send(conn: Conn, e: LoggedEvent): void {
+    if (e.seq <= conn.lastSeq) return;
+    conn.lastSeq = e.seq;
+    const to = recipientsOf(e.event);
+    if (to !== null && !to.includes(conn.userId)) return;
+    this.sendRaw(conn, encode(e));
+  }
+
+  private sendRaw(conn: Conn, data: Buffer | string): void {
+    if (conn.closing) return;
+    // A reader that falls behind is cut off rather than buffered without bound; it can resume.
+    if (conn.ws.bufferedAmount > this.opts.maxBufferedBytes) return this.end(conn, Close.slow);
+    conn.ws.send(data, { binary: false });
+  }
+
+  /** Close the sockets of members who left, were removed or replaced, or whose meeting ended. */
+  private async checkSessions(roomId: string, conns: Conn[]): Promise<void> {
+    const room = await this.opts.meeting.room(roomId);
+    for (const c of conns) {
+      if (c.closing || c.pending) continue;
+      const m = room?.members.find((x) => x.userId === c.userId);
+      if (!room || room.ended) this.end(c, Close.ended);
+      else if (!m?.present) this.end(c, Close.removed);
+      else if (m.session !== c.session) this.end(c, Close.replaced);
+    }
+  }
+
+  private end(conn: Conn, why: { code: number; reason: string }): void {
+    if (conn.closing) return;
+    conn.closing = true;
+    conn.ws.close(why.code, why.reason);
+    // A peer that does not read will not complete the closing handshake either.
+    setTimeout(() => conn.ws.terminate(), 2_000).unref();
+    this.drop(conn);
+  }
+
+  private drop(conn: Conn): void {
+    const set = this.rooms.get(conn.roomId);
+    if (!set?.delete(conn)) return;
+    if (set.size === 0) this.rooms.delete(conn.roomId);
+    this.opts.presence.disconnected(conn.roomId, conn.userId);
+  }
+
+  private ping(): void {
+    for (const set of this.rooms.values()) {
+      for (const c of set) {
+        if (!c.alive) {
+          c.ws.terminate();
+          this.drop(c);
+          continue;
+        }
+        c.alive = false;
+        c.ws.ping();
+      }
+    }
+  }
+}
+
+/** The wire form of an event: the Agora RTM envelope plus Convene's `type` and `seq`. */
+export function encode(e: LoggedEvent): Buffer {
+  const m = agoraMessage(e.event);
+  const msg =
+    m.type === 'server'
+      ? { type: m.type, version: 1, timestamp: e.at, seq: e.seq, data: m.data }
+      : { type: m.type, cmd: m.cmd, version: 1, timestamp: e.at, seq: e.seq, data: m.data };
+  return Buffer.from(JSON.stringify(msg));
+}
