@@ -38,6 +38,12 @@ export interface Config {
   };
   /** Events kept per room for resumes; older ones need a snapshot. */
   eventRetention: number;
+  qiniu: {
+    /** Largest accepted X-Qiniu-Date skew, seconds; 0 disables the check. */
+    maxDateSkew: number;
+    /** Hubs apps may use; empty = any (616 "hub not match" otherwise). */
+    hubs: string[];
+  };
 }
 
 export class ConfigError extends Error {
@@ -109,6 +115,10 @@ export function loadConfig(env: Env = process.env): Config {
       pingInterval: int('CONVENE_WS_PING_INTERVAL', 25, 1, 3600),
     },
     eventRetention: int('CONVENE_EVENT_RETENTION', 10_000, 100, 10_000_000),
+    qiniu: {
+      maxDateSkew: int('CONVENE_QINIU_DATE_SKEW', 900, 0, 86_400),
+      hubs: (str('CONVENE_QINIU_HUBS') ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+    },
   };
   const b = config.bootstrap;
   if ((b.customerId === undefined) !== (b.customerSecret === undefined)) {

@@ -105,6 +105,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
   });
   const gateway = new Gateway({
     meeting,
+    apps,
     bus,
     presence,
     maxBufferedBytes: config.realtime.maxBufferedBytes,

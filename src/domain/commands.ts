@@ -23,6 +23,10 @@ export interface Enter {
   audio: boolean;
   video: boolean;
   policy: EntryPolicy;
+  /** Entry vouched for by the business (a signed RoomToken): the room password is not asked. */
+  vouched?: boolean;
+  /** The right to remove other members, whatever the role. */
+  canKick?: boolean;
   /** Fresh identifiers, used only where something new comes into being. */
   fresh: { roomId: string; boardId: string; userId: string; session: string };
 }

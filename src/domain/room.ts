@@ -25,6 +25,8 @@ export interface Member {
   /** Position in join order (renewed on every fresh join): host succession and paging follow it. */
   order: number;
   joinedAt: number;
+  /** May remove other members without being host (a Qiniu RoomToken with `admin` permission). */
+  canKick: boolean;
   /** Secret of the member's current session; a new entry replaces it, revoking the old token. */
   session: string;
 }

@@ -88,7 +88,7 @@ export function newRoom(cmd: Enter, now: number): Room {
 function enter(existing: Room | null, cmd: Enter, now: number): Decision {
   if (existing?.ended) throw new RuleError('ended', 'the meeting has ended');
   const room = existing ? draftOf(existing) : newRoom(cmd, now);
-  if (existing && room.password !== '' && cmd.password !== room.password) {
+  if (existing && !cmd.vouched && room.password !== '' && cmd.password !== room.password) {
     throw new RuleError('wrongPassword', 'wrong room password');
   }
   const events: MeetingEvent[] = [];
@@ -103,6 +103,7 @@ function enter(existing: Room | null, cmd: Enter, now: number): Decision {
     member.avatar = cmd.avatar;
     member.audio = cmd.audio && mayUnmute(room, member);
     member.video = cmd.video;
+    member.canKick = cmd.canKick ?? false;
     member.session = cmd.fresh.session;
     events.push({ type: 'memberChanged', member: snapshot(member) });
     return { room, events, entered: { userId: member.userId, session: member.session } };
@@ -131,6 +132,7 @@ function enter(existing: Room | null, cmd: Enter, now: number): Decision {
       present: true,
       order: 0,
       joinedAt: now,
+      canKick: false,
       session: cmd.fresh.session,
     };
     room.members.push(member);
@@ -145,6 +147,7 @@ function enter(existing: Room | null, cmd: Enter, now: number): Decision {
     present: true,
     order: room.nextOrder++,
     joinedAt: now,
+    canKick: cmd.canKick ?? false,
     session: cmd.fresh.session,
   });
   member.video = cmd.video;
@@ -197,7 +200,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
         removeMember(room, target, events, now);
         return done();
       }
-      if (actor && actor.role !== 'host') throw new RuleError('forbidden', 'only the host may remove other members');
+      if (actor && actor.role !== 'host' && !actor.canKick) throw new RuleError('forbidden', 'only the host may remove other members');
       events.push({ type: 'memberKicked', by: actor ? snapshot(actor) : null, target: snapshot(target) });
       removeMember(room, target, events, now);
       return done();

@@ -13,9 +13,11 @@ import { AgoraError, Code, RULE_CODES } from './conf/codes.ts';
 import { confAppRoutes, confRoomRoutes } from './conf/routes.ts';
 import { intKeyword } from './schema.ts';
 import { adminRoutes } from './admin/health.ts';
+import { qiniuRoutes } from './qiniu/routes.ts';
+import { QiniuError, newReqId, sendQiniuError } from './qiniu/errors.ts';
 
 export interface HttpDeps {
-  config: Pick<Config, 'corsOrigin' | 'bodyLimit' | 'logLevel' | 'boardProvider'>;
+  config: Pick<Config, 'corsOrigin' | 'bodyLimit' | 'logLevel' | 'boardProvider' | 'qiniu'>;
   meeting: MeetingService;
   apps: AppRegistry;
   agoraTokens: AgoraTokens;
@@ -28,9 +30,10 @@ export type Server = FastifyInstance;
 export const AGORA_ROOM_PREFIXES = ['/conf/v1/apps/:appId/room', '/apps/:appId/v1/room', '/scenario/meeting/apps/:appId/v1/room'];
 export const AGORA_APP_PREFIXES = ['/v1', '/scenario/meeting/v1'];
 
-export type Envelope = 'agora' | 'plain';
+export type Envelope = 'agora' | 'qiniu' | 'plain';
 
 export function envelopeOf(url: string): Envelope {
+  if (url.startsWith('/v3/') || url === '/v3') return 'qiniu';
   return /^\/(conf|apps|scenario|v1)\//.test(url) ? 'agora' : 'plain';
 }
 
@@ -51,6 +54,7 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
         const agora = envelopeOf(req.url ?? '') === 'agora';
         res.statusCode = agora ? 200 : 400;
         res.setHeader('content-type', 'application/json; charset=utf-8');
+        if (envelopeOf(req.url ?? '') === 'qiniu') res.setHeader('x-reqid', newReqId());
         res.end(JSON.stringify(agora ? { code: Code.invalid, msg, data: null } : { error: msg }));
       },
     },
@@ -91,8 +95,9 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
     if (req.body === undefined || req.body === null) req.body = {};
   });
 
-  app.setErrorHandler((err: unknown, req, reply) => sendError(err as FastifyError | AgoraError | RuleError, req, reply));
+  app.setErrorHandler((err: unknown, req, reply) => sendError(err as FastifyError | AgoraError | RuleError | QiniuError, req, reply));
   app.setNotFoundHandler((req, reply) => {
+    if (envelopeOf(req.url) === 'qiniu') return sendQiniuError(req, reply, new QiniuError(404, 'not found'));
     if (envelopeOf(req.url) === 'agora') {
       return reply.send({ code: Code.notFound, msg: `not supported: ${req.method} ${req.url.split('?')[0]}`, data: null });
     }
@@ -101,6 +106,7 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
 
   for (const prefix of AGORA_ROOM_PREFIXES) await app.register(confRoomRoutes, { prefix, deps });
   for (const prefix of AGORA_APP_PREFIXES) await app.register(confAppRoutes, { prefix });
+  await app.register(qiniuRoutes, { prefix: '/v3', deps });
   await app.register(adminRoutes, { deps });
   return app;
 }
@@ -130,7 +136,9 @@ function validationMessage(err: FastifyError): string {
   return `invalid argument: ${path} ${v.message ?? 'is invalid'}`;
 }
 
-function sendError(err: FastifyError | AgoraError | RuleError, req: FastifyRequest, reply: FastifyReply) {
+function sendError(err: FastifyError | AgoraError | RuleError | QiniuError, req: FastifyRequest, reply: FastifyReply) {
+  if (envelopeOf(req.url) === 'qiniu') return sendQiniuError(req, reply, asQiniuError(err, req));
+  if (err instanceof QiniuError) return reply.code(err.status < 600 ? err.status : 400).send({ error: err.message });
   let code: number;
   let msg: string;
   let status = 500;
@@ -161,4 +169,21 @@ function sendError(err: FastifyError | AgoraError | RuleError, req: FastifyReque
   // The Agora clients only read bodies of 2xx answers (spec §2.3): the code travels in the body.
   if (envelopeOf(req.url) === 'agora') return reply.code(200).send({ code, msg, data: null });
   return reply.code(status).send({ error: msg });
+}
+
+/** Any error on the Qiniu API, in Qiniu's statuses and texts (spec qiniu-rtc-v3 §1.1). */
+function asQiniuError(err: FastifyError | AgoraError | RuleError | QiniuError, req: FastifyRequest): QiniuError {
+  if (err instanceof QiniuError) return err;
+  if (err instanceof RuleError) {
+    if (err.code === 'inactive' || err.code === 'ended') return new QiniuError(615, 'room not active');
+    if (err.code === 'notFound' || err.code === 'notInRoom') return new QiniuError(612, 'user not found');
+    return new QiniuError(400, `invalid args: ${err.message}`);
+  }
+  const e = err as FastifyError;
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new QiniuError(413, 'request entity too large');
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return new QiniuError(400, `invalid args: ${e.message}`);
+  }
+  req.log.error({ err, url: req.url }, 'request failed');
+  return new QiniuError(500, 'internal error');
 }

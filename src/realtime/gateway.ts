@@ -11,6 +11,8 @@ import { RuleError } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MeetingService } from '../service/meeting.ts';
 import type { Presence } from '../service/presence.ts';
+import type { AppRegistry } from '../service/apps.ts';
+import { enterWithRoomToken, roomTokenClaims } from '../service/roomtoken.ts';
 import { agoraMessage, memberView, roomView, type Board } from '../http/conf/views.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
@@ -24,10 +26,13 @@ export const Close = {
   replaced: { code: 4410, reason: 'replaced by a newer entry of the same user' },
   slow: { code: 4408, reason: 'too slow: messages were not read in time; reconnect with since=<last seq>' },
   shutdown: { code: 1001, reason: 'server shutting down; reconnect with since=<last seq>' },
+  full: { code: 4413, reason: 'the room is full' },
+  duplicate: { code: 4411, reason: 'this user is already in the room and the app forbids a second login' },
 } as const;
 
 export interface GatewayOptions {
   meeting: MeetingService;
+  apps: AppRegistry;
   bus: EventBus;
   presence: Presence;
   /** Close a socket whose unsent data exceeds this many bytes. */
@@ -49,6 +54,8 @@ interface Conn {
   pending: LoggedEvent[] | null;
   alive: boolean;
   closing: boolean;
+  /** The member's session token (sent in snapshots: a RoomToken client learns it there). */
+  userToken: string;
 }
 
 /** Events after which members' sessions must be re-checked (left, removed, replaced, ended). */
@@ -110,8 +117,19 @@ export class Gateway {
       return void ws.close(Close.badRequest.code, Close.badRequest.reason);
     }
     let session;
+    let userToken = token;
+    // A Qiniu RoomToken (AK:sign:payload) enters the room it names, then binds like a userToken.
+    const claims = token.split(':').length === 3 ? roomTokenClaims(token) : null;
+    if (claims) {
+      const r = await enterWithRoomToken(this.opts.apps, this.opts.meeting, claims, token);
+      if (!r.ok) {
+        const c = r.reason === 'roomFull' ? Close.full : r.reason === 'duplicateLogin' ? Close.duplicate : Close.invalidToken;
+        return void ws.close(c.code, c.reason);
+      }
+      userToken = r.entered.userToken;
+    }
     try {
-      session = await this.opts.meeting.authenticate(null, null, token);
+      session = await this.opts.meeting.authenticate(null, null, userToken);
     } catch (err) {
       if (!(err instanceof RuleError)) throw err;
       const c = err.message.includes('ended') ? Close.ended : Close.invalidToken;
@@ -126,6 +144,7 @@ export class Gateway {
       pending: [],
       alive: true,
       closing: false,
+      userToken,
     };
     // Registered before reading state, so that nothing committed from now on can be missed.
     let set = this.rooms.get(conn.roomId);
@@ -168,7 +187,11 @@ export class Gateway {
         version: 1,
         timestamp: Date.now(),
         seq: room.seq,
-        data: { room: roomView(room, this.opts.board(room, conn.userId)), members: presentMembers(room).map(memberView) },
+        data: {
+          room: roomView(room, this.opts.board(room, conn.userId)),
+          members: presentMembers(room).map(memberView),
+          me: { userId: conn.userId, userToken: conn.userToken },
+        },
       }),
     );
     conn.lastSeq = Math.max(conn.lastSeq, room.seq);

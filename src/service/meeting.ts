@@ -28,6 +28,9 @@ export interface EntryInput {
   avatar: string;
   audio: boolean;
   video: boolean;
+  /** A signed RoomToken vouches for this entry (no password asked). */
+  vouched?: boolean;
+  canKick?: boolean;
 }
 
 export interface Entered {

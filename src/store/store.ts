@@ -33,6 +33,8 @@ export interface App {
   noAutoCloseRoom: boolean;
   noAutoCreateRoom: boolean;
   mergePublishRtmp: MergePublishRtmp;
+  /** Where the app wants event callbacks (set through UpdateApp's eventCb* fields). */
+  eventCallback?: { url: string; secret: string; version: string } | null;
   createdAt: number;
   updatedAt: number;
 }

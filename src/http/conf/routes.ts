@@ -8,13 +8,14 @@ import type { RoomCommand } from '../../domain/commands.ts';
 import type { App } from '../../store/store.ts';
 import type { Session } from '../../service/meeting.ts';
 import { sameSecret } from '../../tokens/session.ts';
+import { enterWithRoomToken } from '../../service/roomtoken.ts';
 import { Flag, Int } from '../schema.ts';
 import { ok, type HttpDeps } from '../server.ts';
 import { AgoraError, Code, LANGUAGES } from './codes.ts';
 import { MODULES_BY_CODE, boardFor, meView, memberView, roomView, simpleRoomView, type Board } from './views.ts';
 
 /** How a route identifies its caller: the app only (Basic credentials), or also a member token. */
-type Auth = 'app' | 'member' | 'exit';
+type Auth = 'app' | 'entry' | 'member' | 'exit';
 
 interface Caller {
   app: App;
@@ -44,6 +45,8 @@ const EntryBody = Type.Object({
   enableVideo: Type.Optional(Flag()),
   enableAudio: Type.Optional(Flag()),
   avatar: OptionalText(1024),
+  /** A Qiniu RoomToken for (appId, roomUuid, userUuid): replaces the Basic credentials and password. */
+  roomToken: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
 });
 const ChangeRoomBody = Type.Object({
   muteAllChat: Type.Optional(Flag([0, 1, 2])),
@@ -87,8 +90,19 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   };
 
   // E1: create or join by roomUuid.
-  app.post('/entry', { schema: { body: EntryBody }, config: { auth: 'app' } }, async (req) => {
+  app.post('/entry', { schema: { body: EntryBody }, config: { auth: 'entry' } }, async (req) => {
     const b = req.body;
+    if (b.roomToken !== undefined) {
+      const want = { appId: req.caller!.app.appId, roomName: b.roomUuid, userId: b.userUuid };
+      const details = { roomName: b.roomName, userName: b.userName, avatar: b.avatar ?? '', audio: b.enableAudio === 1, video: b.enableVideo === 1 };
+      const r = await enterWithRoomToken(deps.apps, meeting, want, b.roomToken, details);
+      if (!r.ok) {
+        if (r.reason === 'roomFull') throw new AgoraError(Code.roomFull, 'the room is full');
+        if (r.reason === 'duplicateLogin') throw new AgoraError(Code.duplicateLogin, 'this user is already in the room and the app forbids a second login');
+        throw new AgoraError(Code.credentials, 'invalid room token for this app, room and user');
+      }
+      return ok({ roomId: r.entered.roomId, userToken: r.entered.userToken });
+    }
     const entered = await meeting.enter(req.caller!.app, {
       roomUuid: b.roomUuid,
       roomName: b.roomName,
@@ -274,8 +288,10 @@ async function identify(req: FastifyRequest, deps: HttpDeps, auth: Auth): Promis
   const params = req.params as { appId?: string; roomId?: string };
   const app = params.appId ? await deps.apps.get(params.appId) : null;
   if (!app) throw new AgoraError(Code.notFound, `unknown app ${JSON.stringify(params.appId ?? '')}`);
-  checkBasic(req.headers.authorization, app);
-  if (auth === 'app') return { app, session: null };
+  // An entry may present a RoomToken instead of the Basic credentials; the handler verifies it.
+  const roomToken = auth === 'entry' && typeof (req.body as { roomToken?: unknown } | undefined)?.roomToken === 'string';
+  if (!roomToken) checkBasic(req.headers.authorization, app);
+  if (auth === 'app' || auth === 'entry') return { app, session: null };
   const header = req.headers.token;
   const token = (Array.isArray(header) ? header[0] : header) ?? (req.query as { token?: string } | undefined)?.token;
   if (typeof token !== 'string' || token === '') {

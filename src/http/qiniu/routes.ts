@@ -1,0 +1,252 @@
+// The Qiniu RTC v3 server API (spec qiniu-rtc-v3 §3): app management and room management behind
+// Qiniu request signing. Rooms are named by the business's own keys (§7): RoomName = roomUuid,
+// UserID = userUuid; kicks, closes and messages are the same domain commands as the client API.
+import { randomBytes } from 'node:crypto';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { presentMembers, type Room } from '../../domain/room.ts';
+import type { App } from '../../store/store.ts';
+import { DEFAULT_MERGE_PUBLISH_RTMP, newApp, hex32 } from '../../service/apps.ts';
+import { verifyQiniu } from '../../tokens/qiniu.ts';
+import { enterWithRoomToken } from '../../service/roomtoken.ts';
+import type { HttpDeps } from '../server.ts';
+import { parseBody, read, type Body } from './fields.ts';
+import {
+  QiniuError,
+  appNotFound,
+  badToken,
+  hubNotMatch,
+  roomNotActive,
+  sendQiniu,
+  sendQiniuError,
+  userNotFound,
+} from './errors.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    accessKey?: string;
+  }
+  interface FastifyContextConfig {
+    qiniuUnsigned?: boolean;
+  }
+}
+
+/** Bodies over this get 413 (§1). */
+export const QINIU_BODY_LIMIT = 1024 * 1024;
+
+export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, { deps }) => {
+  const { meeting, apps } = deps;
+  // The signature covers the raw bytes: keep them, parse only after verification.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: QINIU_BODY_LIMIT }, (_req, body, done) => done(null, body));
+
+  const secretOf = async (ak: string) => (await apps.accessKey(ak))?.secretKey ?? null;
+
+  app.addHook('preHandler', async (req) => {
+    if (req.routeOptions.config.qiniuUnsigned) return;
+    const qiniuHeaders: [string, string][] = [];
+    const raw = req.raw.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i]!.toLowerCase().startsWith('x-qiniu-')) qiniuHeaders.push([raw[i]!, raw[i + 1]!]);
+    }
+    const result = await verifyQiniu(
+      req.headers.authorization,
+      {
+        method: req.raw.method ?? 'GET',
+        target: req.raw.url ?? '/',
+        host: req.headers.host ?? '',
+        contentType: req.headers['content-type'],
+        qiniuHeaders,
+        body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
+      },
+      { secretOf, now: Date.now(), maxSkewMs: deps.config.qiniu.maxDateSkew * 1000 },
+    );
+    if (!result.ok) {
+      req.log.info({ reason: result.reason }, 'qiniu auth refused');
+      throw badToken();
+    }
+    req.accessKey = result.accessKey;
+  });
+
+  const body = (req: FastifyRequest, allowForm = false): Body =>
+    parseBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), req.headers['content-type'], allowForm);
+  const ok = (req: FastifyRequest, reply: FastifyReply, data: unknown) => sendQiniu(req, reply, 200, data);
+
+  /** The app if the signing key owns it (apps registered without an owner serve every key). */
+  const ownedApp = async (req: FastifyRequest, appId: string): Promise<App> => {
+    const a = await apps.get(appId);
+    if (!a || (a.owner !== null && a.owner !== req.accessKey)) throw appNotFound();
+    return a;
+  };
+  const activeRoom = async (app: App, roomName: string): Promise<Room> => {
+    const room = await meeting.runningRoom(app.appId, roomName);
+    if (!room || !room.members.some((m) => m.present)) throw roomNotActive();
+    return room;
+  };
+
+  // ---- Apps (§3.1)
+  app.post('/apps', async (req, reply) => {
+    const b = body(req, true);
+    const now = Date.now();
+    const created = applyAppFields(newApp({ appId: newQiniuAppId(), owner: req.accessKey! }, now), b, deps.config.qiniu.hubs, now);
+    await apps.put(created);
+    return ok(req, reply, appJson(created, true));
+  });
+
+  app.get('/apps', async (req, reply) => ok(req, reply, (await apps.list(req.accessKey!)).map((a) => appJson(a, false))));
+
+  app.get<{ Params: { appId: string } }>('/apps/:appId', async (req, reply) => {
+    return ok(req, reply, appJson(await ownedApp(req, req.params.appId), true));
+  });
+
+  app.post<{ Params: { appId: string } }>('/apps/:appId', async (req, reply) => {
+    const existing = await ownedApp(req, req.params.appId);
+    const b = body(req, true);
+    const now = Date.now();
+    const updated = applyAppFields(existing, b, deps.config.qiniu.hubs, now);
+    await apps.put(updated);
+    return ok(req, reply, appJson(updated, true));
+  });
+
+  app.delete<{ Params: { appId: string } }>('/apps/:appId', async (req, reply) => {
+    const a = await ownedApp(req, req.params.appId);
+    // Deleting an app ends its meetings first, so that nobody is left in a room of no app.
+    for (;;) {
+      const { rooms } = await meeting.store.listRooms({ appId: a.appId, activeOnly: false, prefix: '', offset: 0, limit: 100 });
+      if (rooms.length === 0) break;
+      for (const r of rooms) await meeting.execute(r.roomId, { type: 'close', emptySinceAtMost: null });
+    }
+    await apps.delete(a.appId);
+    return ok(req, reply, {});
+  });
+
+  // ---- Rooms (§3.2)
+  app.get<{ Params: { appId: string }; Querystring: Record<string, string | undefined> }>('/apps/:appId/rooms', async (req, reply) => {
+    const a = await ownedApp(req, req.params.appId);
+    const q = req.query;
+    const num = (v: string | undefined, def: number, max: number) =>
+      v !== undefined && /^\d{1,9}$/.test(v) ? Math.min(Number(v), max) : def;
+    const offset = num(q.offset, 0, 1_000_000_000);
+    const limit = Math.max(1, num(q.limit, 100, 1000));
+    const { rooms, total } = await meeting.store.listRooms({ appId: a.appId, activeOnly: true, prefix: q.prefix ?? '', offset, limit });
+    const next = offset + rooms.length;
+    return ok(req, reply, { end: next >= total, offset: next, rooms: rooms.map((r) => r.roomUuid) });
+  });
+
+  app.delete<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName', async (req, reply) => {
+    const a = await ownedApp(req, req.params.appId);
+    const room = await activeRoom(a, req.params.roomName);
+    await meeting.execute(room.roomId, { type: 'close', emptySinceAtMost: null });
+    return ok(req, reply, {});
+  });
+
+  app.get<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/users', async (req, reply) => {
+    const a = await ownedApp(req, req.params.appId);
+    const room = await meeting.runningRoom(a.appId, req.params.roomName);
+    const users = room ? presentMembers(room).map((m) => ({ userId: m.userUuid })) : [];
+    return ok(req, reply, { users });
+  });
+
+  app.delete<{ Params: { appId: string; roomName: string; userId: string } }>(
+    '/apps/:appId/rooms/:roomName/users/:userId',
+    async (req, reply) => {
+      const a = await ownedApp(req, req.params.appId);
+      const room = await activeRoom(a, req.params.roomName);
+      const member = room.members.find((m) => m.present && m.userUuid === req.params.userId);
+      if (!member) throw userNotFound();
+      await meeting.execute(room.roomId, { type: 'kick', actor: null, target: member.userId });
+      return ok(req, reply, {});
+    },
+  );
+
+  app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/message', async (req, reply) => {
+    const a = await ownedApp(req, req.params.appId);
+    const b = body(req);
+    const text = read.string(b, 'text', 4000);
+    if (!text) throw new QiniuError(400, 'invalid args: text is required (1 to 4000 characters)');
+    const msgId = read.string(b, 'msgId', 128) || randomBytes(12).toString('base64url');
+    const targets = read.strings(b, 'targets', 10_000, 128) ?? [];
+    const room = await activeRoom(a, req.params.roomName);
+    await meeting.execute(room.roomId, { type: 'serverMessage', targets, msgId, text });
+    return ok(req, reply, {});
+  });
+
+  // ---- RoomToken check for joining clients (§3.3): not signed with a management token.
+  app.get<{ Params: { appId: string; roomName: string }; Querystring: { user?: string; token?: string } }>(
+    '/apps/:appId/rooms/:roomName/auth',
+    { config: { qiniuUnsigned: true } },
+    async (req, reply) => {
+      const { appId, roomName } = req.params;
+      const userId = req.query.user ?? '';
+      const r = await enterWithRoomToken(apps, meeting, { appId, roomName, userId }, req.query.token ?? '');
+      if (!r.ok) {
+        if (r.reason === 'unknownApp') throw appNotFound();
+        if (r.reason === 'badToken') throw badToken();
+        throw new QiniuError(403, r.reason === 'roomFull' ? 'room is full' : 'user already in the room');
+      }
+      return ok(req, reply, { accessToken: r.entered.userToken, appId, roomName, userId, permission: r.permission });
+    },
+  );
+};
+
+function newQiniuAppId(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const bytes = randomBytes(10);
+  return [...bytes].map((b) => alphabet[b % alphabet.length]).join('');
+}
+
+/** Apply the App fields present in a Create/UpdateApp body; absent fields keep their value. */
+function applyAppFields(app: App, b: Body, hubs: string[], now: number): App {
+  const hub = read.string(b, 'hub', 128);
+  if (hub !== undefined && hubs.length > 0 && !hubs.includes(hub)) throw hubNotMatch();
+  const next: App = { ...app, mergePublishRtmp: { ...app.mergePublishRtmp }, updatedAt: now };
+  if (hub !== undefined) next.hub = hub;
+  const title = read.string(b, 'title', 256);
+  if (title !== undefined) next.title = title;
+  const maxUsers = read.int(b, 'maxUsers', 0, 1_000_000);
+  if (maxUsers !== undefined) next.maxUsers = maxUsers;
+  for (const k of ['noAutoKickUser', 'noAutoCloseRoom', 'noAutoCreateRoom'] as const) {
+    const v = read.bool(b, k);
+    if (v !== undefined) next[k] = v;
+  }
+  const mp = read.object(b, 'mergePublishRtmp');
+  if (mp) {
+    const m = next.mergePublishRtmp;
+    for (const k of ['enable', 'audioOnly'] as const) m[k] = read.bool(mp, k) ?? m[k];
+    for (const k of ['height', 'width', 'fps', 'kbps'] as const) m[k] = read.int(mp, k, 0, 100_000) ?? m[k];
+    for (const k of ['url', 'streamTitle'] as const) m[k] = read.string(mp, k, 2048) ?? m[k];
+  }
+  const cbUrl = read.string(b, 'eventCbUrl', 2048);
+  const cbSecret = read.string(b, 'eventCbSecret', 256);
+  const cbVersion = read.string(b, 'eventCbVersion', 32);
+  if (cbUrl !== undefined || cbSecret !== undefined || cbVersion !== undefined) {
+    const cur = next.eventCallback ?? { url: '', secret: '', version: '' };
+    next.eventCallback = { url: cbUrl ?? cur.url, secret: cbSecret ?? cur.secret, version: cbVersion ?? cur.version };
+  }
+  if (!next.certificate) next.certificate = hex32();
+  return next;
+}
+
+const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+/** The App object of §3.1; with `credentials`, also what the Agora client API needs. */
+function appJson(a: App, credentials: boolean) {
+  const json: Record<string, unknown> = {
+    appId: a.appId,
+    hub: a.hub,
+    title: a.title,
+    maxUsers: a.maxUsers,
+    noAutoCloseRoom: a.noAutoCloseRoom,
+    noAutoCreateRoom: a.noAutoCreateRoom,
+    noAutoKickUser: a.noAutoKickUser,
+    mergePublishRtmp: { ...DEFAULT_MERGE_PUBLISH_RTMP, ...a.mergePublishRtmp },
+    createdAt: rfc3339(a.createdAt),
+    updatedAt: rfc3339(a.updatedAt),
+  };
+  if (a.eventCallback) Object.assign(json, { eventCbUrl: a.eventCallback.url, eventCbVersion: a.eventCallback.version });
+  if (credentials) {
+    Object.assign(json, { appCertificate: a.certificate, customerId: a.customerId, customerSecret: a.customerSecret });
+  }
+  return json;
+}
+
+export { sendQiniuError, QiniuError };
