@@ -9,6 +9,8 @@ const USAGE = `usage: npm start -- <command>
   apps ls               list apps with their customer credentials
   apps create [TITLE]   create an app for the client API
   keys ls               list admin access keys
+  keys create           add an admin key pair (several may be active: rotate, then remove the old)
+  keys rm ACCESS_KEY    remove an admin key
   rooms ls APP_ID       list running rooms of an app`;
 
 export async function runCli(args: string[]): Promise<number> {
@@ -32,6 +34,16 @@ export async function runCli(args: string[]): Promise<number> {
     if (noun === 'keys' && verb === 'ls') {
       for (const k of await apps.listAccessKeys()) console.log(`${k.accessKey}  created ${new Date(k.createdAt).toISOString()}`);
       return 0;
+    }
+    if (noun === 'keys' && verb === 'create') {
+      const k = await apps.createAccessKey();
+      console.log(JSON.stringify({ accessKey: k.accessKey, secretKey: k.secretKey }, null, 2));
+      return 0;
+    }
+    if (noun === 'keys' && verb === 'rm' && arg) {
+      const removed = await apps.deleteAccessKey(arg);
+      console.log(removed ? `removed ${arg}` : `no key ${arg}`);
+      return removed ? 0 : 1;
     }
     if (noun === 'rooms' && verb === 'ls' && arg) {
       const { rooms } = await store.listRooms({ appId: arg, activeOnly: false, prefix: '', offset: 0, limit: 1000 });

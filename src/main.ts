@@ -63,8 +63,7 @@ export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Con
     key = { accessKey: b.accessKey, secretKey: b.secretKey!, createdAt: key?.createdAt ?? now };
     await apps.putAccessKey(key);
   } else if (!key) {
-    key = { accessKey: randomBytes(15).toString('base64url'), secretKey: randomBytes(30).toString('base64url'), createdAt: now };
-    await apps.putAccessKey(key);
+    key = await apps.createAccessKey(now);
     createdKey = true;
   }
   return {

@@ -84,4 +84,15 @@ export class AppRegistry {
   listAccessKeys(): Promise<AccessKey[]> {
     return this.store.listAccessKeys();
   }
+
+  deleteAccessKey(accessKey: string): Promise<boolean> {
+    return this.store.deleteAccessKey(accessKey);
+  }
+
+  /** A new admin key pair; several may be active at once, so that keys can be rotated. */
+  async createAccessKey(now = Date.now()): Promise<AccessKey> {
+    const key = { accessKey: randomBytes(15).toString('base64url'), secretKey: randomBytes(30).toString('base64url'), createdAt: now };
+    await this.store.putAccessKey(key);
+    return key;
+  }
 }

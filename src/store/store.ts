@@ -95,6 +95,7 @@ export interface RoomStore {
   getAccessKey(accessKey: string): Promise<AccessKey | null>;
   putAccessKey(key: AccessKey): Promise<void>;
   listAccessKeys(): Promise<AccessKey[]>;
+  deleteAccessKey(accessKey: string): Promise<boolean>;
 
   /** Small server-wide values (signing secrets). */
   getMeta(key: string): Promise<string | null>;

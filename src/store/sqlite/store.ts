@@ -104,6 +104,7 @@ export class SqliteStore implements RoomStore {
       getKey: db.prepare('SELECT access_key AS accessKey, secret_key AS secretKey, created_at AS createdAt FROM access_keys WHERE access_key = ?'),
       putKey: db.prepare('INSERT OR REPLACE INTO access_keys (access_key, secret_key, created_at) VALUES (?, ?, ?)'),
       allKeys: db.prepare('SELECT access_key AS accessKey, secret_key AS secretKey, created_at AS createdAt FROM access_keys ORDER BY created_at'),
+      deleteKey: db.prepare('DELETE FROM access_keys WHERE access_key = ?'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       insertMeta: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
     };
@@ -232,6 +233,10 @@ export class SqliteStore implements RoomStore {
 
   async listAccessKeys(): Promise<AccessKey[]> {
     return this.q.allKeys.all() as AccessKey[];
+  }
+
+  async deleteAccessKey(accessKey: string): Promise<boolean> {
+    return this.q.deleteKey.run(accessKey).changes > 0;
   }
 
   async getMeta(key: string): Promise<string | null> {
