@@ -58,8 +58,6 @@ interface Conn {
   userToken: string;
 }
 
-/** Events after which members' sessions must be re-checked (left, removed, replaced, ended). */
-const SESSION_EVENTS = new Set(['membersChanged', 'memberChanged', 'roomChanged', 'memberKicked']);
 const LOG_PAGE = 500;
 
 export class Gateway {
@@ -200,7 +198,8 @@ export class Gateway {
   private deliver(roomId: string, events: LoggedEvent[]): void {
     const set = this.rooms.get(roomId);
     if (!set || set.size === 0) return;
-    let recheck = false;
+    // Members whose sockets may have to close after this batch (left, removed, replaced); null: all.
+    let recheck: Set<string> | null | undefined;
     for (const e of events) {
       const to = recipientsOf(e.event);
       // Encoded once per event, whatever the number of sockets.
@@ -216,9 +215,13 @@ export class Gateway {
         frame ??= encode(e);
         this.sendRaw(c, frame);
       }
-      if (SESSION_EVENTS.has(e.event.type)) recheck = true;
+      const affected = affectedMembers(e);
+      if (affected === null) recheck = null;
+      else if (affected.length > 0 && recheck !== null) for (const id of affected) (recheck ??= new Set()).add(id);
     }
-    if (recheck) this.checkSessions(roomId, [...set]).catch((err) => this.opts.onError?.(err, 'realtime session check'));
+    if (recheck === undefined) return;
+    const conns = [...set].filter((c) => recheck === null || recheck!.has(c.userId));
+    if (conns.length > 0) this.checkSessions(roomId, conns).catch((err) => this.opts.onError?.(err, 'realtime session check'));
   }
 
   private send(conn: Conn, e: LoggedEvent): void {
@@ -239,9 +242,10 @@ export class Gateway {
   /** Close the sockets of members who left, were removed or replaced, or whose meeting ended. */
   private async checkSessions(roomId: string, conns: Conn[]): Promise<void> {
     const room = await this.opts.meeting.room(roomId);
+    const members = new Map(room?.members.map((m) => [m.userId, m]));
     for (const c of conns) {
       if (c.closing || c.pending) continue;
-      const m = room?.members.find((x) => x.userId === c.userId);
+      const m = members.get(c.userId);
       if (!room || room.ended) this.end(c, Close.ended);
       else if (!m?.present) this.end(c, Close.removed);
       else if (m.session !== c.session) this.end(c, Close.replaced);
@@ -276,6 +280,23 @@ export class Gateway {
         c.ws.ping();
       }
     }
+  }
+}
+
+/** Members whose session an event may have ended or replaced; null: everyone's (meeting ended). */
+function affectedMembers(e: LoggedEvent): string[] | null {
+  const ev = e.event;
+  switch (ev.type) {
+    case 'membersChanged':
+      return ev.changes.filter((c) => !c.present).map((c) => c.member.userId);
+    case 'memberChanged':
+      return [ev.member.userId];
+    case 'memberKicked':
+      return [ev.target.userId];
+    case 'roomChanged':
+      return ev.ended ? null : [];
+    default:
+      return [];
   }
 }
 
