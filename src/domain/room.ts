@@ -93,5 +93,8 @@ export function screenSharers(room: Room): Member[] {
 
 /** A working copy for one decision: the stored room (possibly cached) is never mutated. */
 export function draftOf(room: Room): Room {
-  return { ...room, members: room.members.map((m) => ({ ...m })) };
+  // A plain clone then an assignment: V8 is slow on `{...obj, more}`, fast on `{...obj}`.
+  const draft = { ...room };
+  draft.members = room.members.map((m) => ({ ...m }));
+  return draft;
 }

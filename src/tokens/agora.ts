@@ -36,7 +36,7 @@ export interface TokenSubject {
 const HEX32 = /^[0-9a-fA-F]{32}$/;
 
 export class AgoraTokens {
-  private readonly cache = new Map<string, { mintedAt: number; tokens: MediaTokens }>();
+  private readonly cache = new Map<string, { mintedAt: number; app: TokenApp; tokens: MediaTokens }>();
 
   constructor(
     /** Privilege lifetime in seconds. */
@@ -47,17 +47,24 @@ export class AgoraTokens {
 
   /** Tokens for a member: cached while more than half their lifetime remains. */
   forMember(app: TokenApp, subject: TokenSubject): MediaTokens {
-    const key = `${app.appId}|${app.tokenVersion}|${app.certificate}|${subject.channelName}|${subject.uid}|${subject.screenId}`;
+    const key = `${subject.channelName}/${subject.uid}`;
     const hit = this.cache.get(key);
     const now = this.now();
-    if (hit && now - hit.mintedAt < (this.lifetime * 1000) / 2) return hit.tokens;
-    return this.remember(key, now, this.mint(app, subject));
+    if (
+      hit &&
+      now - hit.mintedAt < (this.lifetime * 1000) / 2 &&
+      hit.app.appId === app.appId &&
+      hit.app.certificate === app.certificate &&
+      hit.app.tokenVersion === app.tokenVersion
+    ) {
+      return hit.tokens;
+    }
+    return this.remember(key, now, app, this.mint(app, subject));
   }
 
   /** Always mint anew (token refresh). */
   refresh(app: TokenApp, subject: TokenSubject): MediaTokens {
-    const key = `${app.appId}|${app.tokenVersion}|${app.certificate}|${subject.channelName}|${subject.uid}|${subject.screenId}`;
-    return this.remember(key, this.now(), this.mint(app, subject));
+    return this.remember(`${subject.channelName}/${subject.uid}`, this.now(), app, this.mint(app, subject));
   }
 
   mint(app: TokenApp, s: TokenSubject): MediaTokens {
@@ -81,9 +88,9 @@ export class AgoraTokens {
     };
   }
 
-  private remember(key: string, mintedAt: number, tokens: MediaTokens): MediaTokens {
+  private remember(key: string, mintedAt: number, app: TokenApp, tokens: MediaTokens): MediaTokens {
     this.cache.delete(key);
-    this.cache.set(key, { mintedAt, tokens });
+    this.cache.set(key, { mintedAt, app: { appId: app.appId, certificate: app.certificate, tokenVersion: app.tokenVersion }, tokens });
     if (this.cache.size > this.maxCached) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);

@@ -12,6 +12,9 @@ export interface BoardClaim {
 }
 
 export class BoardTokens {
+  /** Signed tokens are reused while more than half their lifetime remains (room info is hot). */
+  private readonly cache = new Map<string, { token: string; exp: number }>();
+
   constructor(
     private readonly secret: string,
     private readonly lifetime: number,
@@ -19,9 +22,17 @@ export class BoardTokens {
   ) {}
 
   sign(boardId: string, userId: string, draw: boolean): string {
-    const claim: BoardClaim = { boardId, userId, draw, exp: Math.floor(this.now() / 1000) + this.lifetime };
+    const key = `${boardId}/${userId}/${draw ? 1 : 0}`;
+    const nowS = this.now() / 1000;
+    const hit = this.cache.get(key);
+    if (hit && hit.exp - nowS > this.lifetime / 2) return hit.token;
+    const claim: BoardClaim = { boardId, userId, draw, exp: Math.floor(nowS) + this.lifetime };
     const body = Buffer.from(JSON.stringify(claim)).toString('base64url');
-    return `${body}.${this.mac(body)}`;
+    const token = `${body}.${this.mac(body)}`;
+    this.cache.delete(key);
+    this.cache.set(key, { token, exp: claim.exp });
+    if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value!);
+    return token;
   }
 
   verify(token: string): BoardClaim | null {

@@ -10,13 +10,27 @@ export interface SessionClaim {
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+// Entries need several random values each: draw them from a pool refilled 4 KiB at a time
+// rather than one getrandom call per value.
+let pool = Buffer.alloc(0);
+let offset = 0;
+function random(n: number): Buffer {
+  if (offset + n > pool.length) {
+    pool = randomBytes(4096);
+    offset = 0;
+  }
+  const out = pool.subarray(offset, offset + n);
+  offset += n;
+  return out;
+}
+
 export function newSecret(): string {
-  return randomBytes(24).toString('base64url');
+  return random(24).toString('base64url');
 }
 
 /** A random id of 22 URL-safe characters (about 131 bits). */
 export function newId(): string {
-  return randomBytes(17).toString('base64url').slice(0, 22);
+  return random(17).toString('base64url').slice(0, 22);
 }
 
 export function formatSessionToken(c: SessionClaim): string {

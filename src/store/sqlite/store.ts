@@ -52,6 +52,14 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 `;
 
+interface PendingCommit {
+  room: Room;
+  expectedVersion: number;
+  events: LoggedEvent[];
+  resolve: (r: CommitResult) => void;
+  reject: (e: unknown) => void;
+}
+
 export interface SqliteOptions {
   /** A file path, or ':memory:'. */
   path: string;
@@ -67,6 +75,8 @@ export class SqliteStore implements RoomStore {
   private readonly cacheSize: number;
   private readonly retention: number;
   private readonly q;
+  private dataVersion = -1;
+  private checkedThisTurn = false;
 
   constructor(opts: SqliteOptions) {
     this.db = new Database(opts.path);
@@ -78,8 +88,9 @@ export class SqliteStore implements RoomStore {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     const db = this.db;
+    this.commitBatch = db.transaction((batch: PendingCommit[]) => batch.map((b) => this.commitTx(b.room, b.expectedVersion, b.events)));
     this.q = {
-      version: db.prepare('SELECT version FROM rooms WHERE room_id = ?').pluck(),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       room: db.prepare('SELECT data FROM rooms WHERE room_id = ?').pluck(),
       running: db.prepare('SELECT room_id FROM rooms WHERE app_id = ? AND room_uuid = ? AND ended = 0').pluck(),
       insertRoom: db.prepare(
@@ -115,13 +126,30 @@ export class SqliteStore implements RoomStore {
   }
 
   private loadRoomSync(roomId: string): Room | null {
-    const version = this.q.version.get(roomId) as number | undefined;
-    if (version === undefined) return null;
+    this.checkOtherWriters();
     const cached = this.cache.get(roomId);
-    if (cached && cached.version === version) return cached;
-    const room = JSON.parse(this.q.room.get(roomId) as string) as Room;
+    if (cached) return cached;
+    const data = this.q.room.get(roomId) as string | undefined;
+    if (data === undefined) return null;
+    const room = JSON.parse(data) as Room;
     this.remember(room);
     return room;
+  }
+
+  /**
+   * The cache holds what this connection committed. Another process writing the same file (an
+   * operator's tool) bumps SQLite's data_version; checked once per event-loop turn, it drops the
+   * cache, so a read never trails another writer by more than one turn.
+   */
+  private checkOtherWriters(): void {
+    if (this.checkedThisTurn) return;
+    this.checkedThisTurn = true;
+    setImmediate(() => (this.checkedThisTurn = false));
+    const v = this.q.dataVersion.get() as number;
+    if (v !== this.dataVersion) {
+      this.cache.clear();
+      this.dataVersion = v;
+    }
   }
 
   async findRunningRoom(appId: string, roomUuid: string): Promise<Room | null> {
@@ -143,6 +171,7 @@ export class SqliteStore implements RoomStore {
       version: room.version,
       seq: room.seq,
       data: JSON.stringify(room),
+      expected: expectedVersion,
     };
     if (expectedVersion === 0) {
       try {
@@ -151,7 +180,7 @@ export class SqliteStore implements RoomStore {
         if ((e as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT')) return { ok: false, reason: 'duplicateRoom' };
         throw e;
       }
-    } else if (this.q.updateRoom.run({ ...row, expected: expectedVersion }).changes === 0) {
+    } else if (this.q.updateRoom.run(row).changes === 0) {
       return { ok: false, reason: 'conflict' };
     }
     for (const e of events) this.q.insertEvent.run(room.roomId, e.seq, e.at, JSON.stringify(e.event));
@@ -163,14 +192,36 @@ export class SqliteStore implements RoomStore {
     return { ok: true };
   };
 
-  private readonly commitInTx = (room: Room, expectedVersion: number, events: LoggedEvent[]): CommitResult =>
-    this.db.transaction(this.commitTx)(room, expectedVersion, events);
+  private readonly commitBatch: (batch: PendingCommit[]) => CommitResult[];
+  private batch: PendingCommit[] = [];
 
-  async commit(room: Room, expectedVersion: number, events: LoggedEvent[]): Promise<CommitResult> {
-    const result = this.commitInTx(room, expectedVersion, events);
-    if (result.ok) this.remember(room);
-    return result;
+  /**
+   * Commits arriving in the same event-loop turn share one SQLite transaction (group commit):
+   * each keeps its own version check and result, and none is acknowledged before the batch is
+   * committed.
+   */
+  commit(room: Room, expectedVersion: number, events: LoggedEvent[]): Promise<CommitResult> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ room, expectedVersion, events, resolve, reject });
+      if (this.batch.length === 1) setImmediate(this.flush);
+    });
   }
+
+  private readonly flush = (): void => {
+    const batch = this.batch;
+    this.batch = [];
+    let results: CommitResult[];
+    try {
+      results = this.commitBatch(batch);
+    } catch (e) {
+      for (const b of batch) b.reject(e);
+      return;
+    }
+    batch.forEach((b, i) => {
+      if (results[i]!.ok) this.remember(b.room);
+      b.resolve(results[i]!);
+    });
+  };
 
   async eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange> {
     const rows = this.q.eventsSince.all(roomId, afterSeq, limit) as { seq: number; at: number; data: string }[];
@@ -249,6 +300,7 @@ export class SqliteStore implements RoomStore {
   }
 
   async close(): Promise<void> {
+    if (this.batch.length > 0) this.flush();
     this.cache.clear();
     if (this.db.open) this.db.close();
   }

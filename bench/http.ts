@@ -1,0 +1,163 @@
+// HTTP benchmark: Convene's room-info reads (E2) and entries (E1) against a bare Fastify route
+// measured in the same run on the same machine. Each server runs alone in a child process; the
+// load generator (autocannon) runs in this process.
+//   npm run bench:http            (BENCH_DURATION=seconds, BENCH_CONNECTIONS=n to change the load)
+import autocannon from 'autocannon';
+import os from 'node:os';
+import { freePort, startChild, startConveneChild } from './lib/proc.ts';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const WARMUP = 2;
+const ROOMS = 200;
+const MEMBERS = 10;
+const ENTRY_ROOMS = 500;
+
+interface Figures {
+  name: string;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  requests: number;
+  non2xx: number;
+  badEnvelopes: number;
+  checked: number;
+}
+
+type Req = { method?: string; path?: string; headers?: Record<string, string>; body?: string };
+
+/**
+ * Warm up, then measure; every 25th body is decoded and must carry code 0. Requests are set up
+ * per connection (not per request) to keep the load generator's own CPU use low: it shares the
+ * machine's 2 cores with the server.
+ */
+async function measure(name: string, url: string, perConnection: () => Req, idReplacement = false): Promise<Figures> {
+  let checked = 0;
+  let bad = 0;
+  let n = 0;
+  const onResponse = (_status: number, body: string) => {
+    if (++n % 25 !== 0) return;
+    checked++;
+    try {
+      if ((JSON.parse(body) as { code?: number }).code !== 0) bad++;
+    } catch {
+      bad++;
+    }
+  };
+  const run = (duration: number) =>
+    autocannon({
+      url,
+      connections: CONNECTIONS,
+      duration,
+      idReplacement,
+      setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests([{ ...perConnection(), onResponse }]),
+    } as unknown as autocannon.Options);
+  await run(WARMUP);
+  checked = 0;
+  bad = 0;
+  const r = await run(DURATION);
+  return {
+    name,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p90: r.latency.p90,
+    p99: r.latency.p99,
+    max: r.latency.max,
+    requests: r.requests.total,
+    non2xx: r.non2xx + r.errors + r.timeouts,
+    badEnvelopes: bad,
+    checked,
+  };
+}
+
+async function populate(base: string, appId: string, auth: string) {
+  const sessions: { roomId: string; token: string }[] = [];
+  const jobs: (() => Promise<void>)[] = [];
+  for (let r = 0; r < ROOMS; r++) {
+    for (let m = 0; m < MEMBERS; m++) {
+      jobs.push(async () => {
+        const res = await fetch(`${base}/apps/${appId}/v1/room/entry`, {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ roomName: `Room ${r}`, roomUuid: `room-${r}`, userName: `Member ${m}`, userUuid: `room-${r}-m${m}`, enableAudio: 1, enableVideo: 1 }),
+        });
+        const env = (await res.json()) as { code: number; data: { roomId: string; userToken: string } };
+        if (env.code !== 0) throw new Error(`populate: ${JSON.stringify(env)}`);
+        sessions.push({ roomId: env.data.roomId, token: env.data.userToken });
+      });
+    }
+  }
+  // Members of a room enter one after another (the first creates it); rooms fill in parallel.
+  const perRoom = Array.from({ length: ROOMS }, (_, r) => jobs.slice(r * MEMBERS, (r + 1) * MEMBERS));
+  await Promise.all(perRoom.map(async (list) => {
+    for (const j of list) await j();
+  }));
+  return sessions;
+}
+
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+async function main() {
+  console.log(`bench/http: ${os.cpus().length} cores, node ${process.version}, ${CONNECTIONS} connections, ${DURATION} s per run after ${WARMUP} s warm-up`);
+  const results: Figures[] = [];
+
+  const barePort = await freePort();
+  const bare = await startChild('bench/lib/bare-fastify.ts', [], { PORT: String(barePort) }, /listening/, barePort);
+  try {
+    results.push(await measure('bare Fastify GET (baseline)', bare.url, () => ({ method: 'GET', path: '/room' })));
+  } finally {
+    await bare.stop();
+  }
+
+  const convene = await startConveneChild();
+  try {
+    const { appId, customerId, customerSecret } = convene.creds;
+    const auth = `Basic ${Buffer.from(`${customerId}:${customerSecret}`).toString('base64')}`;
+    const sessions = await populate(convene.url, appId, auth);
+    // Each connection reads as a different member (of a different room), as many clients would.
+    let i = 0;
+    results.push(
+      await measure('Convene E2 room info', convene.url, () => {
+        const s = sessions[(i += 41) % sessions.length]!;
+        return { method: 'GET', path: `/apps/${appId}/v1/room/${s.roomId}`, headers: { authorization: auth, token: s.token } };
+      }),
+    );
+    // Every entry is a new member (autocannon fills in [<id>]); each connection enters one room.
+    let k = 0;
+    results.push(
+      await measure(
+        'Convene E1 entry',
+        convene.url,
+        () => {
+          const room = k++ % ENTRY_ROOMS;
+          return {
+            method: 'POST',
+            path: `/apps/${appId}/v1/room/entry`,
+            headers: { authorization: auth, 'content-type': 'application/json' },
+            body: JSON.stringify({ roomName: `E${room}`, roomUuid: `entry-${room}`, userName: 'U', userUuid: 'entry-[<id>]', enableAudio: 1 }),
+          };
+        },
+        true,
+      ),
+    );
+  } finally {
+    await convene.stop();
+  }
+
+  console.log('\n| run | req/s | p50 ms | p90 ms | p99 ms | max ms | requests | errors | bad envelopes (sampled) |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of results) {
+    console.log(`| ${r.name} | ${fmt(r.rps)} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${fmt(r.requests)} | ${r.non2xx} | ${r.badEnvelopes}/${r.checked} |`);
+  }
+  const [bareR, info, entry] = results as [Figures, Figures, Figures];
+  const ratio = info.rps / bareR.rps;
+  const clean = results.every((r) => r.non2xx === 0 && r.badEnvelopes === 0 && r.checked > 0);
+  console.log(`\nroom info / bare Fastify: ${fmt(ratio * 100, 1)} %  (target ≥ 50 %)  ${ratio >= 0.5 ? 'PASS' : 'MISS'}`);
+  console.log(`entries: ${fmt(entry.rps)}/s  (target ≥ 2,000/s)  ${entry.rps >= 2000 ? 'PASS' : 'MISS'}`);
+  console.log(`all answers 2xx with code 0 (sampled): ${clean ? 'yes' : 'NO — figures are not valid'}`);
+  if (!clean) process.exitCode = 1;
+}
+
+await main();
