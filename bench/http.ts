@@ -33,7 +33,7 @@ type Req = { method?: string; path?: string; headers?: Record<string, string>; b
  * per connection (not per request) to keep the load generator's own CPU use low: it shares the
  * machine's 2 cores with the server.
  */
-async function measure(name: string, url: string, perConnection: () => Req, idReplacement = false): Promise<Figures> {
+async function measure(name: string, url: string, perConnection: () => Req[], idReplacement = false): Promise<Figures> {
   let checked = 0;
   let bad = 0;
   let n = 0;
@@ -52,7 +52,8 @@ async function measure(name: string, url: string, perConnection: () => Req, idRe
       connections: CONNECTIONS,
       duration,
       idReplacement,
-      setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests([{ ...perConnection(), onResponse }]),
+      setupClient: (client: { setRequests(r: unknown[]): void }) =>
+        client.setRequests(perConnection().map((r) => Object.assign(r, { onResponse }))),
     } as unknown as autocannon.Options);
   await run(WARMUP);
   checked = 0;
@@ -106,7 +107,7 @@ async function main() {
   const barePort = await freePort();
   const bare = await startChild('bench/lib/bare-fastify.ts', [], { PORT: String(barePort) }, /listening/, barePort);
   try {
-    results.push(await measure('bare Fastify GET (baseline)', bare.url, () => ({ method: 'GET', path: '/room' })));
+    results.push(await measure('bare Fastify GET (baseline)', bare.url, () => [{ method: 'GET', path: '/room' }]));
   } finally {
     await bare.stop();
   }
@@ -121,24 +122,26 @@ async function main() {
     results.push(
       await measure('Convene E2 room info', convene.url, () => {
         const s = sessions[(i += 41) % sessions.length]!;
-        return { method: 'GET', path: `/apps/${appId}/v1/room/${s.roomId}`, headers: { authorization: auth, token: s.token } };
+        return [{ method: 'GET', path: `/apps/${appId}/v1/room/${s.roomId}`, headers: { authorization: auth, token: s.token } }];
       }),
     );
-    // Every entry is a new member (autocannon fills in [<id>]); each connection enters one room.
+    // Every entry is a new member (autocannon fills in [<id>]); each connection cycles through its
+    // own 10 of the 500 rooms, so rooms grow evenly.
     let k = 0;
     results.push(
       await measure(
         'Convene E1 entry',
         convene.url,
-        () => {
-          const room = k++ % ENTRY_ROOMS;
-          return {
-            method: 'POST',
-            path: `/apps/${appId}/v1/room/entry`,
-            headers: { authorization: auth, 'content-type': 'application/json' },
-            body: JSON.stringify({ roomName: `E${room}`, roomUuid: `entry-${room}`, userName: 'U', userUuid: 'entry-[<id>]', enableAudio: 1 }),
-          };
-        },
+        () =>
+          Array.from({ length: ENTRY_ROOMS / CONNECTIONS }, () => {
+            const room = k++ % ENTRY_ROOMS;
+            return {
+              method: 'POST',
+              path: `/apps/${appId}/v1/room/entry`,
+              headers: { authorization: auth, 'content-type': 'application/json' },
+              body: JSON.stringify({ roomName: `E${room}`, roomUuid: `entry-${room}`, userName: 'U', userUuid: 'entry-[<id>]', enableAudio: 1 }),
+            };
+          }),
         true,
       ),
     );

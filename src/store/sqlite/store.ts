@@ -86,6 +86,7 @@ export class SqliteStore implements RoomStore {
     // NORMAL in WAL mode survives a killed process (the OS has the pages); FULL also a power cut.
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('wal_autocheckpoint = 20000');
     this.db.exec(SCHEMA);
     const db = this.db;
     this.commitBatch = db.transaction((batch: PendingCommit[]) => batch.map((b) => this.commitTx(b.room, b.expectedVersion, b.events)));
