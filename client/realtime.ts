@@ -84,7 +84,10 @@ export class RealtimeClient {
     const ws = new WebSocket(`${base}/v1/realtime?${q}`);
     this.ws = ws;
     this.closeCode = null;
-    ws.on('message', (raw) => this.receive(JSON.parse(raw.toString()) as RealtimeMessage));
+    // Frames still arriving on a socket already replaced are ignored: the new one resumes them.
+    ws.on('message', (raw) => {
+      if (this.ws === ws) this.receive(JSON.parse(raw.toString()) as RealtimeMessage);
+    });
     this.opened = new Promise<void>((resolve, reject) => {
       ws.once('open', () => {
         this.failures = 0;
@@ -154,7 +157,8 @@ export class RealtimeClient {
 
   private receive(m: RealtimeMessage): void {
     if (m.version !== 1) return;
-    if (m.seq > this.lastSeq || m.type === 'snapshot') this.lastSeq = Math.max(this.lastSeq, m.seq);
+    if (m.type !== 'snapshot' && m.seq <= this.lastSeq) return;
+    this.lastSeq = Math.max(this.lastSeq, m.seq);
     this.state.apply(m);
     for (const h of this.handlers) h(m);
   }

@@ -1,0 +1,174 @@
+// Resume: members drop and reconnect 200 times while another member makes 1,000 changes; every
+// member ends with the complete gap-free sequence of what it may see and a state equal to room info.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { RealtimeClient, type RealtimeMessage } from '../../client/realtime.ts';
+import type { MeetingClient } from '../../client/agora.ts';
+import { recipientsOf, type LoggedEvent } from '../../src/domain/events.ts';
+
+/** Deterministic pseudo-random numbers, so that a failure can be replayed. */
+function rng(seed: number) {
+  return () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+}
+
+async function roomInfoView(s: TestServer, c: MeetingClient) {
+  const { room } = await c.info();
+  const members = [];
+  let nextId = '';
+  for (;;) {
+    const page = await c.page({ nextId });
+    if (page.list.length === 0) break;
+    members.push(...page.list);
+    nextId = page.nextId;
+  }
+  void s;
+  return {
+    muteAllChat: room.muteAllChat,
+    muteAllAudio: room.muteAllAudio,
+    state: room.state,
+    onlineUsers: room.onlineUsers,
+    hosts: room.hosts.map((h) => h.userId),
+    shareBoard: room.shareBoard,
+    createBoardUserId: room.createBoardUserId,
+    shareScreen: room.shareScreen,
+    members: members.sort((a, b) => (a.userId < b.userId ? -1 : 1)),
+  };
+}
+
+/** What `userId` may see of the log: everything broadcast, plus peer events addressed to it. */
+function visibleSeqs(events: LoggedEvent[], userId: string): number[] {
+  return events.filter((e) => {
+    const to = recipientsOf(e.event);
+    return to === null || to.includes(userId);
+  }).map((e) => e.seq);
+}
+
+test('200 disconnect/reconnect cycles during 1,000 changes: no event lost or repeated', { timeout: 120_000 }, async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(() => s.close());
+  const random = rng(42);
+  const host = s.client();
+  await host.enter({ roomName: 'Resume', roomUuid: 'resume', userName: 'Host', userUuid: 'host' });
+  const members: MeetingClient[] = [];
+  for (let i = 0; i < 5; i++) {
+    const m = s.client();
+    await m.enter({ roomName: 'Resume', roomUuid: 'resume', userName: `M${i}`, userUuid: `m${i}` });
+    members.push(m);
+  }
+
+  // Each watcher keeps every seq it received, in order, across all of its sockets.
+  const watchers = members.map((m) => {
+    const seen: number[] = [];
+    let rt = new RealtimeClient({ baseUrl: s.url, token: m.userToken, reconnectDelayMs: 5 });
+    const record = (msg: RealtimeMessage) => {
+      if (msg.type !== 'snapshot') seen.push(msg.seq);
+    };
+    rt.on(record);
+    return {
+      member: m,
+      seen,
+      get rt() {
+        return rt;
+      },
+      /** A fresh client resuming explicitly from the last seq, keeping the state it had. */
+      async replace() {
+        const state = rt.state;
+        await rt.close();
+        const lastSeq = rt.lastSeq;
+        rt = new RealtimeClient({ baseUrl: s.url, token: m.userToken, since: lastSeq, reconnectDelayMs: 5 });
+        (rt as unknown as { state: typeof state }).state = state;
+        rt.on(record);
+        await rt.connect();
+      },
+    };
+  });
+  await Promise.all(watchers.map((w) => w.rt.connect()));
+  t.after(() => Promise.all(watchers.map((w) => w.rt.close())));
+
+  const everyone = [host, ...members];
+  let cycles = 0;
+  const chaos = (async () => {
+    while (cycles < 200) {
+      await new Promise((r) => setTimeout(r, 1 + Math.floor(random() * 8)));
+      const w = watchers[Math.floor(random() * watchers.length)]!;
+      if (random() < 0.7) w.rt.drop();
+      else await w.replace();
+      cycles++;
+    }
+  })();
+
+  let board = false;
+  let screenBy: MeetingClient | null = null;
+  for (let i = 0; i < 1000; i++) {
+    const r = random();
+    const target = members[Math.floor(random() * members.length)]!;
+    if (r < 0.2) await host.changeRoom({ muteAllAudio: Math.floor(random() * 3) });
+    else if (r < 0.3) await host.changeRoom({ muteAllChat: Math.floor(random() * 3) });
+    else if (r < 0.5) await host.chat(`message ${i}`);
+    else if (r < 0.7) await host.changeUser(target.userId, { enableVideo: Math.round(random()), enableChat: Math.round(random()) });
+    else if (r < 0.8) {
+      await host.board(host.userId, board ? 0 : 1);
+      board = !board;
+    } else if (r < 0.9) {
+      if (screenBy) await screenBy.screen(screenBy.userId, 0);
+      else await target.screen(target.userId, 1);
+      screenBy = screenBy ? null : target;
+    } else await host.invite(target.userId, 1 + Math.floor(random() * 3), 1);
+  }
+  await chaos;
+  assert.equal(cycles, 200);
+
+  // Everyone reconnected: each socket is open and has caught up with the last committed seq.
+  const room = (await s.meeting.room(host.roomId))!;
+  const deadline = Date.now() + 15_000;
+  while (watchers.some((w) => w.rt.lastSeq < room.seq) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const { events } = await s.store.eventsSince(host.roomId, 0, 100_000);
+  assert.equal(events.at(-1)!.seq, room.seq);
+  const expected = await roomInfoView(s, host);
+  for (const w of watchers) {
+    const since = w.seen[0]! - 1; // the first snapshot covered everything before
+    const want = visibleSeqs(events, w.member.userId).filter((seq) => seq > since);
+    assert.deepEqual(w.seen, want, `${w.member.userId}: complete, ordered, no duplicates`);
+    assert.deepEqual(w.rt.state.view(), expected, `${w.member.userId}: state equals room info`);
+  }
+  void everyone;
+});
+
+test('a resume older than the log gets a snapshot, then the events after it', async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off', CONVENE_EVENT_RETENTION: '100' });
+  t.after(() => s.close());
+  const host = s.client();
+  await host.enter({ roomName: 'Old', roomUuid: 'old', userName: 'Host', userUuid: 'host' });
+  const m = s.client();
+  await m.enter({ roomName: 'Old', roomUuid: 'old', userName: 'M', userUuid: 'm' });
+  const rt = new RealtimeClient({ baseUrl: s.url, token: m.userToken });
+  const first = rt.waitFor((x) => x.type === 'snapshot');
+  await rt.connect();
+  await first;
+  const lastSeen = rt.lastSeq;
+  await rt.close();
+  for (let i = 0; i < 600; i++) await host.chat(`chat ${i}`);
+  await host.changeRoom({ muteAllAudio: 2 });
+  const { oldestSeq } = await s.store.eventsSince(host.roomId, 0, 1);
+  assert.ok(oldestSeq > lastSeen + 1, `the log was trimmed (oldest ${oldestSeq})`);
+
+  const again = new RealtimeClient({ baseUrl: s.url, token: m.userToken, since: lastSeen });
+  t.after(() => again.close());
+  const got: RealtimeMessage[] = [];
+  again.on((x) => got.push(x));
+  const snap = again.waitFor((x) => x.type === 'snapshot');
+  await again.connect();
+  await snap;
+  assert.equal(got[0]!.type, 'snapshot', 'the snapshot comes first');
+  const room = (await s.meeting.room(host.roomId))!;
+  assert.equal(got[0]!.seq, room.seq);
+  const after = again.waitFor((x) => x.type === 'channel' && x.cmd === 1 && x.data.message === 'after');
+  await host.chat('after');
+  await after;
+  assert.equal(got.at(-1)!.seq, room.seq + 1);
+  assert.deepEqual(again.state.view(), await roomInfoView(s, host));
+});
