@@ -59,6 +59,9 @@ interface Conn {
 }
 
 const LOG_PAGE = 500;
+const DRAIN_TIMEOUT_MS = 10_000;
+/** Live events queued for a socket still catching up, beyond which it is cut off as too slow. */
+const MAX_PENDING = 50_000;
 
 export class Gateway {
   private readonly wss: WebSocketServer;
@@ -153,9 +156,12 @@ export class Gateway {
     ws.on('close', () => this.drop(conn));
 
     await this.catchUp(conn, since);
-    const pending = conn.pending ?? [];
+    // Live events that arrived meanwhile, paced too; new ones keep queueing until the queue is empty.
+    while (conn.pending && conn.pending.length > 0 && !conn.closing) {
+      const batch = conn.pending.splice(0);
+      for (const e of batch) await this.sendPaced(conn, e);
+    }
     conn.pending = null;
-    for (const e of pending) this.send(conn, e);
     if (!conn.closing) await this.checkSessions(conn.roomId, [conn]);
   }
 
@@ -170,8 +176,8 @@ export class Gateway {
           const range = await store.eventsSince(conn.roomId, after, LOG_PAGE);
           // The log no longer reaches back to `since`: only a snapshot can bring the client up to date.
           if (after === since && since < room.seq && (range.oldestSeq === 0 || range.oldestSeq > since + 1)) break;
-          for (const e of range.events) this.send(conn, e);
-          if (range.events.length < LOG_PAGE) return;
+          for (const e of range.events) await this.sendPaced(conn, e);
+          if (conn.closing || range.events.length < LOG_PAGE) return;
           after = range.events[range.events.length - 1]!.seq;
         }
       }
@@ -206,7 +212,7 @@ export class Gateway {
       let frame: Buffer | null = null;
       for (const c of set) {
         if (c.pending) {
-          c.pending.push(e);
+          if (c.pending.push(e) > MAX_PENDING) this.end(c, Close.slow);
           continue;
         }
         if (e.seq <= c.lastSeq) continue;
@@ -222,6 +228,33 @@ export class Gateway {
     if (recheck === undefined) return;
     const conns = [...set].filter((c) => recheck === null || recheck!.has(c.userId));
     if (conns.length > 0) this.checkSessions(roomId, conns).catch((err) => this.opts.onError?.(err, 'realtime session check'));
+  }
+
+  /**
+   * A catch-up send: when the socket's backlog passes half the limit, wait until it is written out
+   * rather than tripping the slow-consumer limit; a reader that stalls for DRAIN_TIMEOUT_MS is cut off.
+   */
+  private async sendPaced(conn: Conn, e: LoggedEvent): Promise<void> {
+    if (e.seq <= conn.lastSeq) return;
+    conn.lastSeq = e.seq;
+    const to = recipientsOf(e.event);
+    if ((to !== null && !to.includes(conn.userId)) || conn.closing) return;
+    const frame = encode(e);
+    if (conn.ws.bufferedAmount + frame.length <= this.opts.maxBufferedBytes / 2) {
+      conn.ws.send(frame, { binary: false });
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.end(conn, Close.slow);
+        resolve();
+      }, DRAIN_TIMEOUT_MS);
+      // The callback runs once this frame, and so everything before it, has been written out.
+      conn.ws.send(frame, { binary: false }, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private send(conn: Conn, e: LoggedEvent): void {

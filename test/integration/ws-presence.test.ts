@@ -1,0 +1,100 @@
+// Presence: online while a socket is open; a grace period after the last one closes; then the
+// member leaves through the one write path (cmd 2 state 0, host passes on).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer } from '../helpers/server.ts';
+import { RealtimeClient, type RealtimeMessage } from '../../client/realtime.ts';
+import { callAgora } from '../../client/agora.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function connected(baseUrl: string, token: string) {
+  const rt = new RealtimeClient({ baseUrl, token, reconnect: false });
+  const snap = rt.waitFor((m) => m.type === 'snapshot');
+  await rt.connect();
+  await snap;
+  return rt;
+}
+
+const left = (m: RealtimeMessage, userId: string) =>
+  m.type === 'channel' && m.cmd === 2 && m.data.list.some((x: { userId: string; state: number }) => x.userId === userId && x.state === 0);
+
+test('a closed socket leaves only after the grace period; coming back inside it is silent', async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_GRACE: '1' });
+  t.after(() => s.close());
+  const host = s.client();
+  await host.enter({ roomName: 'P', roomUuid: 'p', userName: 'Host', userUuid: 'host' });
+  const m = s.client();
+  await m.enter({ roomName: 'P', roomUuid: 'p', userName: 'M', userUuid: 'm' });
+  const hostRt = await connected(s.url, host.userToken);
+  let mRt = await connected(s.url, m.userToken);
+  t.after(() => hostRt.close());
+  const seen: RealtimeMessage[] = [];
+  hostRt.on((x) => seen.push(x));
+
+  // Close and come back within the grace period: nobody hears of it.
+  await mRt.close();
+  await sleep(500);
+  mRt = await connected(s.url, m.userToken);
+  await sleep(800);
+  assert.equal(seen.filter((x) => left(x, m.userId)).length, 0);
+  assert.equal((await host.info()).room.onlineUsers, 2);
+
+  // Close for good: still there within the grace period, gone after it.
+  const gone = hostRt.waitFor((x) => left(x, m.userId), 4000);
+  const closedAt = Date.now();
+  await mRt.close();
+  await sleep(500);
+  assert.equal((await host.info()).room.onlineUsers, 2, 'still present inside the grace period');
+  const msg = await gone;
+  assert.ok(Date.now() - closedAt >= 950, 'not before the grace period');
+  assert.ok(msg.type === 'channel' && msg.data.total === 1);
+  assert.equal((await host.info()).room.onlineUsers, 1);
+  const r = await callAgora(s.opts, 'GET', `/${m.roomId}`, undefined, m.userToken);
+  assert.equal(r.code, 401, 'an expired member is out of the room');
+});
+
+test("the host's expiry passes host on and tells everyone; an entry that never connects expires too", async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_GRACE: '1' });
+  t.after(() => s.close());
+  const host = s.client();
+  await host.enter({ roomName: 'P', roomUuid: 'p', userName: 'Host', userUuid: 'host' });
+  const a = s.client();
+  await a.enter({ roomName: 'P', roomUuid: 'p', userName: 'A', userUuid: 'a' });
+  const b = s.client();
+  await b.enter({ roomName: 'P', roomUuid: 'p', userName: 'B', userUuid: 'b' });
+  const hostRt = await connected(s.url, host.userToken);
+  const aRt = await connected(s.url, a.userToken);
+  const bRt = await connected(s.url, b.userToken);
+  t.after(() => Promise.all([aRt.close(), bRt.close()]));
+
+  const hostChange = bRt.waitFor((x) => x.type === 'channel' && x.cmd === 7, 4000);
+  const leaveSeen = bRt.waitFor((x) => left(x, host.userId), 4000);
+  await hostRt.close();
+  const hc = await hostChange;
+  await leaveSeen;
+  assert.ok(hc.type === 'channel');
+  const newHost = (hc.data as { userId: string; role: number; state: number }[]).find((x) => x.state === 1);
+  assert.equal(newHost?.userId, a.userId, 'the member present longest becomes host');
+  assert.equal((await a.info()).user.role, 1);
+
+  // A member who entered over HTTP and never connected leaves after the same period.
+  const c = s.client();
+  const cLeft = aRt.waitFor((x) => x.type === 'channel' && x.cmd === 2 && x.data.list.some((y: { userUuid?: string; userName: string; state: number }) => y.userName === 'C' && y.state === 0), 4000);
+  await c.enter({ roomName: 'P', roomUuid: 'p', userName: 'C', userUuid: 'c' });
+  await cLeft;
+  assert.equal((await a.info()).room.onlineUsers, 2);
+});
+
+test('with expiry off, members without sockets stay', async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_GRACE: '1', CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(() => s.close());
+  const host = s.client();
+  await host.enter({ roomName: 'P', roomUuid: 'p', userName: 'Host', userUuid: 'host' });
+  const m = s.client();
+  await m.enter({ roomName: 'P', roomUuid: 'p', userName: 'M', userUuid: 'm' });
+  const rt = await connected(s.url, m.userToken);
+  await rt.close();
+  await sleep(1600);
+  assert.equal((await host.info()).room.onlineUsers, 2);
+});
