@@ -1,0 +1,286 @@
+// Fan-out benchmark: one room of 1,000 connected members while the host toggles mute-all 200 times,
+// against a raw `ws` broadcast and a Socket.IO room broadcast of the same payload in the same run;
+// then 10,000 idle members across 1,000 rooms: server RSS per connected member.
+//   npm run bench:fanout     (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_IDLE, BENCH_IDLE_ROOMS to resize)
+import os from 'node:os';
+import { readFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import { io as sioConnect, type Socket } from 'socket.io-client';
+import { freePort, percentile, startChild, startConveneChild } from './lib/proc.ts';
+
+const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 1000);
+const TOGGLES = Number(process.env.BENCH_TOGGLES ?? 200);
+const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
+const IDLE_ROOMS = Number(process.env.BENCH_IDLE_ROOMS ?? 1000);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resident memory of a process, bytes. */
+function rss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return Number(m![1]) * 1024;
+}
+
+/** Run `jobs` with at most `n` at a time. */
+async function pool<T>(items: T[], n: number, job: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: n }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      await job(items[i]!, i);
+    }
+  }));
+}
+
+function openWs(url: string, onMessage: (text: string) => void): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.on('message', (d) => onMessage(d.toString()));
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+}
+
+interface Latency {
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
+/**
+ * Toggle `TOGGLES` times: `trigger(i)` starts toggle i; every member's receipt of toggle i is timed
+ * from that moment (one clock: this process). The next toggle starts once all have received it.
+ */
+async function measureToggles(trigger: (i: number) => Promise<void> | void, arrivals: { wait: (i: number) => Promise<number[]> }): Promise<Latency> {
+  const all: number[] = [];
+  for (let i = 0; i < TOGGLES; i++) {
+    const done = arrivals.wait(i);
+    const t0 = performance.now();
+    await trigger(i);
+    for (const t of await done) all.push(t - t0);
+  }
+  all.sort((a, b) => a - b);
+  return { p50: percentile(all, 50), p99: percentile(all, 99), max: all.at(-1)!, samples: all.length };
+}
+
+/** Collects receipt times per toggle index, resolving when all `expected` members have it. */
+function arrivalBook(expected: number) {
+  const times = new Map<number, number[]>();
+  const waiters = new Map<number, (t: number[]) => void>();
+  return {
+    arrive(i: number) {
+      let list = times.get(i);
+      if (!list) times.set(i, (list = []));
+      list.push(performance.now());
+      if (list.length === expected) waiters.get(i)?.(list);
+    },
+    wait(i: number) {
+      return new Promise<number[]>((resolve) => {
+        const list = times.get(i);
+        if (list && list.length === expected) resolve(list);
+        else waiters.set(i, resolve);
+      });
+    },
+  };
+}
+
+async function conveneFanout(): Promise<Latency> {
+  const c = await startConveneChild();
+  const sockets: WebSocket[] = [];
+  try {
+    const { appId, customerId, customerSecret } = c.creds;
+    const auth = `Basic ${Buffer.from(`${customerId}:${customerSecret}`).toString('base64')}`;
+    const api = (method: string, path: string, body?: unknown, token?: string) =>
+      fetch(`${c.url}/apps/${appId}/v1/room${path}`, {
+        method,
+        headers: { authorization: auth, 'content-type': 'application/json', ...(token ? { token } : {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      }).then((r) => r.json() as Promise<{ code: number; data: { roomId: string; userToken: string } }>);
+    const tokens: string[] = [];
+    let roomId = '';
+    for (let i = 0; i < MEMBERS; i++) {
+      const r = await api('POST', '/entry', { roomName: 'Fanout', roomUuid: 'fanout', userName: `M${i}`, userUuid: `m${i}` });
+      if (r.code !== 0) throw new Error(JSON.stringify(r));
+      tokens.push(r.data.userToken);
+      roomId = r.data.roomId;
+    }
+    const book = arrivalBook(MEMBERS);
+    // Members connect after the entries, resuming from the current seq (no snapshot to download).
+    const seq = MEMBERS;
+    await pool(tokens, 50, async (token) => {
+      const ws = await openWs(`${c.url.replace('http', 'ws')}/v1/realtime?token=${encodeURIComponent(token)}&since=${seq}`, (text) => {
+        const m = JSON.parse(text) as { cmd: number; seq: number };
+        if (m.cmd === 3) book.arrive(m.seq - seq - 1);
+      });
+      sockets.push(ws);
+    });
+    const host = tokens[0]!;
+    return await measureToggles(async (i) => {
+      const r = await api('POST', `/${roomId}`, { muteAllAudio: i % 2 === 0 ? 1 : 0 }, host);
+      if (r.code !== 0) throw new Error(JSON.stringify(r));
+    }, book);
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    await c.stop();
+  }
+}
+
+/** The same payload Convene sends for a mute-all toggle. */
+const payload = (i: number) =>
+  JSON.stringify({ type: 'channel', cmd: 3, version: 1, timestamp: Date.now(), seq: 1001 + i, data: { muteAllChat: 0, muteAllAudio: i % 2 === 0 ? 1 : 0, state: 1 } });
+
+async function wsFanout(): Promise<Latency> {
+  const port = await freePort();
+  const srv = await startChild('bench/lib/ws-baseline.ts', [], { PORT: String(port) }, /listening/, port);
+  const sockets: WebSocket[] = [];
+  try {
+    const book = arrivalBook(MEMBERS);
+    await pool(Array.from({ length: MEMBERS }), 50, async () => {
+      sockets.push(await openWs(`ws://127.0.0.1:${port}/?room=fanout`, (text) => book.arrive((JSON.parse(text) as { seq: number }).seq - 1001)));
+    });
+    const control = await openWs(`ws://127.0.0.1:${port}/?room=control`, () => {});
+    sockets.push(control);
+    return await measureToggles((i) => control.send(JSON.stringify({ broadcast: 'fanout', payload: payload(i) })), book);
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    await srv.stop();
+  }
+}
+
+function openSio(port: number, room: string, onMessage: (text: string) => void): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = sioConnect(`http://127.0.0.1:${port}`, { transports: ['websocket'], query: { room }, reconnection: false, forceNew: true });
+    s.on('m', onMessage);
+    s.once('connect', () => resolve(s));
+    s.once('connect_error', reject);
+  });
+}
+
+async function sioFanout(): Promise<Latency> {
+  const port = await freePort();
+  const srv = await startChild('bench/lib/sio-baseline.ts', [], { PORT: String(port) }, /listening/, port);
+  const sockets: Socket[] = [];
+  try {
+    const book = arrivalBook(MEMBERS);
+    await pool(Array.from({ length: MEMBERS }), 50, async () => {
+      sockets.push(await openSio(port, 'fanout', (text) => book.arrive((JSON.parse(text) as { seq: number }).seq - 1001)));
+    });
+    const control = await openSio(port, 'control', () => {});
+    sockets.push(control);
+    return await measureToggles((i) => void control.emit('broadcast', { room: 'fanout', payload: payload(i) }), book);
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await srv.stop();
+  }
+}
+
+interface Memory {
+  base: number;
+  loaded: number;
+  perMember: number;
+}
+
+async function settleRss(pid: number): Promise<number> {
+  await sleep(3000);
+  const a = rss(pid);
+  await sleep(1000);
+  return Math.min(a, rss(pid));
+}
+
+async function conveneIdle(): Promise<Memory> {
+  const c = await startConveneChild();
+  const sockets: WebSocket[] = [];
+  try {
+    const base = await settleRss(c.proc.pid!);
+    const { appId, customerId, customerSecret } = c.creds;
+    const auth = `Basic ${Buffer.from(`${customerId}:${customerSecret}`).toString('base64')}`;
+    const perRoom = IDLE / IDLE_ROOMS;
+    await pool(Array.from({ length: IDLE_ROOMS }, (_, r) => r), 25, async (r) => {
+      const tokens: string[] = [];
+      for (let m = 0; m < perRoom; m++) {
+        const res = await fetch(`${c.url}/apps/${appId}/v1/room/entry`, {
+          method: 'POST',
+          headers: { authorization: auth, 'content-type': 'application/json' },
+          body: JSON.stringify({ roomName: `R${r}`, roomUuid: `idle-${r}`, userName: `M${m}`, userUuid: `idle-${r}-${m}` }),
+        });
+        tokens.push(((await res.json()) as { data: { userToken: string } }).data.userToken);
+      }
+      for (const token of tokens) {
+        sockets.push(await openWs(`${c.url.replace('http', 'ws')}/v1/realtime?token=${encodeURIComponent(token)}&since=${perRoom}`, () => {}));
+      }
+    });
+    const loaded = await settleRss(c.proc.pid!);
+    return { base, loaded, perMember: (loaded - base) / IDLE };
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    await c.stop();
+  }
+}
+
+async function wsIdle(): Promise<Memory> {
+  const port = await freePort();
+  const srv = await startChild('bench/lib/ws-baseline.ts', [], { PORT: String(port) }, /listening/, port);
+  const sockets: WebSocket[] = [];
+  try {
+    const base = await settleRss(srv.proc.pid!);
+    await pool(Array.from({ length: IDLE }, (_, i) => i), 50, async (i) => {
+      sockets.push(await openWs(`ws://127.0.0.1:${port}/?room=idle-${i % IDLE_ROOMS}`, () => {}));
+    });
+    const loaded = await settleRss(srv.proc.pid!);
+    return { base, loaded, perMember: (loaded - base) / IDLE };
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    await srv.stop();
+  }
+}
+
+async function sioIdle(): Promise<Memory> {
+  const port = await freePort();
+  const srv = await startChild('bench/lib/sio-baseline.ts', [], { PORT: String(port) }, /listening/, port);
+  const sockets: Socket[] = [];
+  try {
+    const base = await settleRss(srv.proc.pid!);
+    await pool(Array.from({ length: IDLE }, (_, i) => i), 50, async (i) => {
+      sockets.push(await openSio(port, `idle-${i % IDLE_ROOMS}`, () => {}));
+    });
+    const loaded = await settleRss(srv.proc.pid!);
+    return { base, loaded, perMember: (loaded - base) / IDLE };
+  } finally {
+    for (const s of sockets) s.disconnect();
+    await srv.stop();
+  }
+}
+
+const ms = (n: number) => n.toFixed(2);
+const kb = (n: number) => (n / 1024).toFixed(1);
+
+async function main() {
+  console.log(`bench/fanout: ${os.cpus().length} cores, node ${process.version}; ${MEMBERS} members × ${TOGGLES} toggles; ${IDLE} idle members in ${IDLE_ROOMS} rooms`);
+  const convene = await conveneFanout();
+  const raw = await wsFanout();
+  const sio = await sioFanout();
+  console.log('\nDelivery latency to every member (ms, from the trigger to each receipt; next toggle after all received)');
+  console.log('| server | p50 | p99 | max | samples |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const [name, l] of [['Convene (HTTP mute-all → commit → fan-out)', convene], ['raw ws broadcast', raw], ['Socket.IO room broadcast', sio]] as const) {
+    console.log(`| ${name} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.max)} | ${l.samples} |`);
+  }
+  const vsRaw = convene.p99 / raw.p99;
+  console.log(`\nConvene p99 / raw ws p99: ${vsRaw.toFixed(2)}× (target ≤ 1.3×) ${vsRaw <= 1.3 ? 'PASS' : 'MISS'}`);
+  console.log(`Convene p99 / Socket.IO p99: ${(convene.p99 / sio.p99).toFixed(2)}× (target < 1) ${convene.p99 < sio.p99 ? 'PASS' : 'MISS'}`);
+
+  const cm = await conveneIdle();
+  const wm = await wsIdle();
+  const sm = await sioIdle();
+  console.log('\nServer RSS with idle connected members');
+  console.log('| server | RSS before | RSS with members | per member |');
+  console.log('|---|---:|---:|---:|');
+  for (const [name, m] of [['Convene', cm], ['raw ws', wm], ['Socket.IO', sm]] as const) {
+    console.log(`| ${name} | ${kb(m.base / 1024)} MB | ${kb(m.loaded / 1024)} MB | ${kb(m.perMember)} KB |`);
+  }
+  const memRatio = cm.perMember / wm.perMember;
+  console.log(`\nConvene / raw ws per member: ${memRatio.toFixed(2)}× (target ≤ 1.5×) ${memRatio <= 1.5 ? 'PASS' : 'MISS'}`);
+  process.exit(0);
+}
+
+await main();
