@@ -6,6 +6,7 @@ import {
   boardUsers,
   currentHost,
   draftOf,
+  own,
   findByUuid,
   findMember,
   onlineCount,
@@ -87,12 +88,13 @@ export function newRoom(cmd: Enter, now: number): Room {
 
 function enter(existing: Room | null, cmd: Enter, now: number): Decision {
   if (existing?.ended) throw new RuleError('ended', 'the meeting has ended');
-  const room = existing ? draftOf(existing) : newRoom(cmd, now);
+  const room = draftOf(existing ?? newRoom(cmd, now));
   if (existing && !cmd.vouched && room.password !== '' && cmd.password !== room.password) {
     throw new RuleError('wrongPassword', 'wrong room password');
   }
   const events: MeetingEvent[] = [];
-  let member = findByUuid(room, cmd.userUuid);
+  const found = findByUuid(room, cmd.userUuid);
+  let member = found ? own(room, found) : undefined;
 
   if (member?.present) {
     // The same person entering again: same member, new session, the old token revoked.
@@ -136,6 +138,7 @@ function enter(existing: Room | null, cmd: Enter, now: number): Decision {
       session: cmd.fresh.session,
     };
     room.members.push(member);
+    member = own(room, member);
   }
   Object.assign(member, {
     userName: cmd.userName,
@@ -221,7 +224,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
       if (cmd.muteAllAudio !== undefined) {
         room.muteAllAudio = cmd.muteAllAudio;
         // Clients apply the same rule on receipt of the room change, so no per-member events.
-        if (cmd.muteAllAudio !== 0) for (const m of room.members) if (m.role !== 'host') m.audio = false;
+        if (cmd.muteAllAudio !== 0) for (const m of room.members) if (m.role !== 'host' && m.audio) own(room, m).audio = false;
       }
       if (cmd.shareBoard === true && !room.boardShared) startBoard(room, actor, events, false);
       if (cmd.shareBoard === false && room.boardShared) stopBoard(room, events);
@@ -277,7 +280,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
 
     case 'apply': {
       if (actor.role === 'host') throw new RuleError('forbidden', 'the host has nobody to apply to');
-      const named = findMember(room, cmd.target);
+      const named = room.members.find((m) => m.userId === cmd.target);
       const host = named?.present && named.role === 'host' ? named : currentHost(room);
       if (!host) throw new RuleError('notFound', 'the room has no host to apply to');
       events.push({ type: 'applied', to: host.userId, from: snapshot(actor), module: cmd.module, action: cmd.action });
@@ -365,16 +368,18 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
   }
 }
 
+/** The acting member, as the draft's own copy (so that the rules may change it). */
 function actingMember(room: Room, userId: string): Member {
   const m = findMember(room, userId);
   if (!m?.present) throw new RuleError('notInRoom', 'you are no longer in this room');
-  return m;
+  return own(room, m);
 }
 
+/** The member acted upon, as the draft's own copy. */
 function presentTarget(room: Room, userId: string): Member {
   const m = findMember(room, userId);
   if (!m?.present) throw new RuleError('notFound', 'user not found in this room');
-  return m;
+  return own(room, m);
 }
 
 function requireHost(actor: Member, what: string): void {
@@ -405,7 +410,7 @@ function startBoard(room: Room, creator: Member, events: MeetingEvent[], withMem
 function stopBoard(room: Room, events: MeetingEvent[]): void {
   room.boardShared = false;
   room.boardCreatorId = '';
-  const revoked = room.members.filter((m) => m.boardGrant);
+  const revoked = room.members.filter((m) => m.boardGrant).map((m) => own(room, m));
   for (const m of revoked) m.boardGrant = false;
   events.push(boardEvent(room));
   for (const m of revoked) if (m.present) events.push({ type: 'memberChanged', member: snapshot(m) });
@@ -428,7 +433,8 @@ function removeMember(room: Room, m: Member, events: MeetingEvent[], now: number
   m.boardGrant = false;
   m.sharingScreen = false;
   if (wasHost) {
-    const heir = presentMembers(room)[0];
+    const first = presentMembers(room)[0];
+    const heir = first ? own(room, first) : undefined;
     const changes: Presence[] = [{ member: { ...snapshot(m), role: 'host' }, present: false }];
     if (heir) {
       heir.role = 'host';
@@ -445,7 +451,8 @@ function endMeeting(room: Room, events: MeetingEvent[], now: number): void {
   room.boardShared = false;
   room.boardCreatorId = '';
   room.screenSharerId = '';
-  for (const m of room.members) {
+  for (const shared of room.members.filter((x) => x.present || x.boardGrant || x.sharingScreen)) {
+    const m = own(room, shared);
     m.present = false;
     m.boardGrant = false;
     m.sharingScreen = false;

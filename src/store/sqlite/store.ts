@@ -171,7 +171,7 @@ export class SqliteStore implements RoomStore {
       startTime: room.startTime,
       version: room.version,
       seq: room.seq,
-      data: JSON.stringify(room),
+      data: serializeRoom(room),
       expected: expectedVersion,
     };
     if (expectedVersion === 0) {
@@ -315,4 +315,22 @@ export class SqliteStore implements RoomStore {
       if (oldest !== undefined) this.cache.delete(oldest);
     }
   }
+}
+
+/**
+ * Members are immutable once committed (decisions copy on write), so each one's JSON is made once
+ * and reused while it stays unchanged: a 1,000-member room is not re-serialised for one change.
+ */
+const memberJson = new WeakMap<object, string>();
+
+function serializeRoom(room: Room): string {
+  const { members, ...rest } = room;
+  const parts: string[] = [];
+  for (const m of members) {
+    let json = memberJson.get(m);
+    if (json === undefined) memberJson.set(m, (json = JSON.stringify(m)));
+    parts.push(json);
+  }
+  const head = JSON.stringify(rest);
+  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"members":[${parts.join(',')}]}`;
 }
