@@ -12,7 +12,7 @@ import { enterWithRoomToken } from '../../service/roomtoken.ts';
 import { Flag, Int } from '../schema.ts';
 import { ok, type HttpDeps } from '../server.ts';
 import { AgoraError, Code, LANGUAGES } from './codes.ts';
-import { MODULES_BY_CODE, boardFor, meView, memberView, roomView, simpleRoomView, type Board } from './views.ts';
+import { MODULES_BY_CODE, boardFor, memberView, roomInfoJson, simpleRoomView, type Board } from './views.ts';
 
 /** How a route identifies its caller: the app only (Basic credentials), or also a member token. */
 type Auth = 'app' | 'entry' | 'member' | 'exit';
@@ -79,8 +79,11 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const { meeting } = deps;
   app.decorateRequest('caller', null);
-  app.addHook('preValidation', async (req) => {
-    req.caller = await identify(req, deps, req.routeOptions.config.auth ?? 'member');
+  app.addHook('preValidation', (req, _reply, done) => {
+    identify(req, deps, req.routeOptions.config.auth ?? 'member').then((caller) => {
+      req.caller = caller;
+      done();
+    }, done);
   });
 
   const session = (req: FastifyRequest): Session => req.caller!.session!;
@@ -117,10 +120,11 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E2: the room and the caller.
-  app.get('/:roomId', { schema: { params: RoomParams } }, async (req) => {
+  app.get('/:roomId', { schema: { params: RoomParams } }, async (req, reply) => {
     const { room, member } = session(req);
     const tokens = deps.agoraTokens.forMember(req.caller!.app, memberSubject(room, member));
-    return ok({ room: roomView(room, board(deps, room, member)), user: meView(member, tokens) });
+    reply.type('application/json; charset=utf-8');
+    return roomInfoJson(room, board(deps, room, member), member, tokens);
   });
 
   // E3: host changes the room; state 0 ends the meeting.
@@ -301,7 +305,12 @@ async function identify(req: FastifyRequest, deps: HttpDeps, auth: Auth): Promis
   return { app, session };
 }
 
+/** Authorization headers already verified, by the app object they were verified against. */
+const verifiedBasic = new Map<string, App>();
+
 function checkBasic(header: string | undefined, app: App): void {
+  // The same header verified against this same app record needs no second decode and compare.
+  if (header !== undefined && verifiedBasic.get(header) === app) return;
   const m = header ? /^basic\s+(\S+)\s*$/i.exec(header) : null;
   if (!m) throw new AgoraError(Code.credentials, 'missing credentials: send Authorization: Basic base64(customerId:customerSecret)');
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
@@ -312,6 +321,8 @@ function checkBasic(header: string | undefined, app: App): void {
   const idOk = sameSecret(id, app.customerId);
   const secretOk = sameSecret(secret, app.customerSecret);
   if (!idOk || !secretOk) throw new AgoraError(Code.credentials, 'wrong customer ID or secret for this app');
+  if (verifiedBasic.size >= 1000) verifiedBasic.clear();
+  verifiedBasic.set(header!, app);
 }
 
 function cursor(nextId: string | undefined): number {

@@ -105,6 +105,27 @@ export function meView(m: Member, tokens: MediaTokens): AgoraMe {
   return v;
 }
 
+/**
+ * GET room info as JSON text. Room info is the hot read: the room part is serialised once per
+ * committed room state (rooms and members are immutable once committed) and the member part once
+ * per member state and token set; only the per-member board token is spliced in per request.
+ */
+const roomJson = new WeakMap<Room, string>();
+const meJson = new WeakMap<Member, { tokens: MediaTokens; json: string }>();
+
+export function roomInfoJson(room: Room, board: Board, m: Member, tokens: MediaTokens): string {
+  let r = roomJson.get(room);
+  if (r === undefined) {
+    const view = roomView(room, { boardId: '', boardToken: '' }) as Partial<ReturnType<typeof roomView>>;
+    delete view.boardId;
+    delete view.boardToken;
+    roomJson.set(room, (r = JSON.stringify(view).slice(0, -1)));
+  }
+  let me = meJson.get(m);
+  if (me === undefined || me.tokens !== tokens) meJson.set(m, (me = { tokens, json: JSON.stringify(meView(m, tokens)) }));
+  return `{"code":0,"msg":"Success","data":{"room":${r},"boardId":${JSON.stringify(board.boardId)},"boardToken":${JSON.stringify(board.boardToken)}},"user":${me.json}}}`;
+}
+
 export function simpleRoomView(room: Room) {
   return {
     roomId: room.roomId,
