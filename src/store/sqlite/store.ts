@@ -2,7 +2,7 @@
 // A room and the events of one command are written in a single transaction.
 import Database from 'better-sqlite3';
 import type { LoggedEvent } from '../../domain/events.ts';
-import type { Room } from '../../domain/room.ts';
+import type { Member, Room } from '../../domain/room.ts';
 import type {
   AccessKey,
   App,
@@ -29,6 +29,13 @@ CREATE TABLE IF NOT EXISTS rooms (
 -- At most one running meeting per (app, roomUuid): concurrent first entries create one room.
 CREATE UNIQUE INDEX IF NOT EXISTS rooms_running ON rooms(app_id, room_uuid) WHERE ended = 0;
 CREATE INDEX IF NOT EXISTS rooms_empty ON rooms(empty_since) WHERE ended = 0 AND empty_since IS NOT NULL;
+-- Members apart from their room: a change to one member of a large meeting rewrites one row.
+CREATE TABLE IF NOT EXISTS members (
+  room_id TEXT NOT NULL,
+  ord     INTEGER NOT NULL,
+  data    TEXT NOT NULL,
+  PRIMARY KEY (room_id, ord)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
   room_id TEXT NOT NULL,
   seq     INTEGER NOT NULL,
@@ -93,6 +100,8 @@ export class SqliteStore implements RoomStore {
     this.q = {
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       room: db.prepare('SELECT data FROM rooms WHERE room_id = ?').pluck(),
+      members: db.prepare('SELECT data FROM members WHERE room_id = ? ORDER BY ord').pluck(),
+      putMember: db.prepare('INSERT OR REPLACE INTO members (room_id, ord, data) VALUES (?, ?, ?)'),
       running: db.prepare('SELECT room_id FROM rooms WHERE app_id = ? AND room_uuid = ? AND ended = 0').pluck(),
       insertRoom: db.prepare(
         `INSERT INTO rooms (room_id, app_id, room_uuid, ended, online, empty_since, start_time, version, seq, data)
@@ -133,6 +142,7 @@ export class SqliteStore implements RoomStore {
     const data = this.q.room.get(roomId) as string | undefined;
     if (data === undefined) return null;
     const room = JSON.parse(data) as Room;
+    room.members = (this.q.members.all(roomId) as string[]).map((m) => JSON.parse(m) as Member);
     this.remember(room);
     return room;
   }
@@ -171,7 +181,7 @@ export class SqliteStore implements RoomStore {
       startTime: room.startTime,
       version: room.version,
       seq: room.seq,
-      data: serializeRoom(room),
+      data: roomWithoutMembers(room),
       expected: expectedVersion,
     };
     if (expectedVersion === 0) {
@@ -184,6 +194,12 @@ export class SqliteStore implements RoomStore {
     } else if (this.q.updateRoom.run(row).changes === 0) {
       return { ok: false, reason: 'conflict' };
     }
+    // Members are immutable once committed (decisions copy on write): only new objects are written.
+    const prev = this.cache.get(room.roomId);
+    const known = prev && prev.version === expectedVersion ? prev.members : [];
+    room.members.forEach((m, i) => {
+      if (known[i] !== m) this.q.putMember.run(room.roomId, i, JSON.stringify(m));
+    });
     for (const e of events) this.q.insertEvent.run(room.roomId, e.seq, e.at, JSON.stringify(e.event));
     // Trim in steps of 256 events so that the delete runs rarely.
     const first = room.seq - events.length + 1;
@@ -317,20 +333,7 @@ export class SqliteStore implements RoomStore {
   }
 }
 
-/**
- * Members are immutable once committed (decisions copy on write), so each one's JSON is made once
- * and reused while it stays unchanged: a 1,000-member room is not re-serialised for one change.
- */
-const memberJson = new WeakMap<object, string>();
-
-function serializeRoom(room: Room): string {
-  const { members, ...rest } = room;
-  const parts: string[] = [];
-  for (const m of members) {
-    let json = memberJson.get(m);
-    if (json === undefined) memberJson.set(m, (json = JSON.stringify(m)));
-    parts.push(json);
-  }
-  const head = JSON.stringify(rest);
-  return `${head.slice(0, -1)}${head.length > 2 ? ',' : ''}"members":[${parts.join(',')}]}`;
+function roomWithoutMembers(room: Room): string {
+  const { members: _members, ...rest } = room;
+  return JSON.stringify(rest);
 }
