@@ -5,6 +5,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { createRequire } from 'node:module';
 import { qiniuAuthorization } from '../../src/tokens/qiniu.ts';
+import { startTestServer } from './server.ts';
 
 const require = createRequire(import.meta.url);
 export const qiniu = require('qiniu');
@@ -93,4 +94,17 @@ export function raw(
     }
     req.end(opts.chunked ? undefined : body);
   });
+}
+
+/** A test server with the global agent routed to it, its admin keys, and an SDK credential. */
+export async function qiniuServer(t: { after: (fn: () => unknown) => void }) {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
+  const port = Number(new URL(s.url).port);
+  const restore = routeGlobalHttpTo(port);
+  t.after(async () => {
+    restore();
+    await s.close();
+  });
+  const { accessKey, secretKey } = s.bootstrapped;
+  return { s, port, cred: new qiniu.Credentials(accessKey, secretKey), keys: { ak: accessKey, sk: secretKey } };
 }

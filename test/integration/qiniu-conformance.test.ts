@@ -1,24 +1,11 @@
 // The unmodified `qiniu` npm SDK against a running Convene over a real socket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer } from '../helpers/server.ts';
-import { qiniu, raw, routeGlobalHttpTo, sdk } from '../helpers/qiniu.ts';
+import { qiniu, qiniuServer as setup, raw, sdk } from '../helpers/qiniu.ts';
 import { RealtimeClient } from '../../client/realtime.ts';
 import { MeetingClient, callAgora } from '../../client/agora.ts';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
-
-async function setup(t: { after: (fn: () => unknown) => void }) {
-  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
-  const port = Number(new URL(s.url).port);
-  const restore = routeGlobalHttpTo(port);
-  t.after(async () => {
-    restore();
-    await s.close();
-  });
-  const { accessKey, secretKey } = s.bootstrapped;
-  return { s, port, cred: new qiniu.Credentials(accessKey, secretKey), keys: { ak: accessKey, sk: secretKey } };
-}
 
 test("the Node SDK's own app test sequence, and every App field", async (t) => {
   const { port, cred, keys } = await setup(t);

@@ -3,22 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer } from '../helpers/server.ts';
-import { qiniu, raw, routeGlobalHttpTo, sdk } from '../helpers/qiniu.ts';
+import { qiniu, qiniuServer, raw, sdk } from '../helpers/qiniu.ts';
 import { RealtimeClient, type RealtimeMessage } from '../../client/realtime.ts';
 import { callAgora, type MeetingClient } from '../../client/agora.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('list, message, kick and close through Qiniu reach the Agora members', async (t) => {
-  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
-  const port = Number(new URL(s.url).port);
-  const restore = routeGlobalHttpTo(port);
-  t.after(async () => {
-    restore();
-    await s.close();
-  });
-  const keys = { ak: s.bootstrapped.accessKey, sk: s.bootstrapped.secretKey };
-  const cred = new qiniu.Credentials(keys.ak, keys.sk);
+  const { s, port, keys, cred } = await qiniuServer(t);
   const appId = s.bootstrapped.appId;
 
   const members: { c: MeetingClient; rt: RealtimeClient; inbox: RealtimeMessage[] }[] = [];
