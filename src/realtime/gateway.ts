@@ -167,13 +167,13 @@ export class Gateway {
 
   /** Bring a new socket up to date: the missed events from the log, or a snapshot. */
   private async catchUp(conn: Conn, since: number | null): Promise<void> {
-    const store = this.opts.meeting.store;
+    const meeting = this.opts.meeting;
     if (since !== null) {
       const room = await this.opts.meeting.room(conn.roomId);
       if (room && since <= room.seq) {
         let after = since;
         for (;;) {
-          const range = await store.eventsSince(conn.roomId, after, LOG_PAGE);
+          const range = await meeting.eventsSince(conn.roomId, after, LOG_PAGE);
           // The log no longer reaches back to `since`: only a snapshot can bring the client up to date.
           if (after === since && since < room.seq && (range.oldestSeq === 0 || range.oldestSeq > since + 1)) break;
           for (const e of range.events) await this.sendPaced(conn, e);

@@ -5,7 +5,7 @@ import type { LoggedEvent } from '../domain/events.ts';
 import { findMember, type Member, type Room } from '../domain/room.ts';
 import { decide, RuleError, type Decision } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
-import type { App, RoomStore } from '../store/store.ts';
+import type { App, EventRange, RoomListQuery, RoomStore, RoomSummary } from '../store/store.ts';
 import { formatSessionToken, newId, newSecret, parseSessionToken, sameSecret } from '../tokens/session.ts';
 
 export interface MeetingOptions {
@@ -48,7 +48,7 @@ export interface Session {
 const MAX_ATTEMPTS = 50;
 
 export class MeetingService {
-  readonly store: RoomStore;
+  private readonly store: RoomStore;
   private readonly bus: EventBus;
   private readonly now: () => number;
   private readonly emptyRoomTtlMs: number;
@@ -142,6 +142,26 @@ export class MeetingService {
 
   async runningRoom(appId: string, roomUuid: string): Promise<Room | null> {
     return this.store.findRunningRoom(appId, roomUuid);
+  }
+
+  /** Running rooms of an app, by key (see RoomStore.listRooms). */
+  listRooms(q: RoomListQuery): Promise<{ rooms: RoomSummary[]; total: number }> {
+    return this.store.listRooms(q);
+  }
+
+  /** Rooms with someone present. */
+  activeRoomIds(): Promise<string[]> {
+    return this.store.activeRoomIds();
+  }
+
+  /** A page of a room's event log after `afterSeq`. */
+  eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange> {
+    return this.store.eventsSince(roomId, afterSeq, limit);
+  }
+
+  /** End a meeting on the server's behalf (admin close). */
+  close(roomId: string): Promise<Decision> {
+    return this.execute(roomId, { type: 'close', emptySinceAtMost: null });
   }
 
   /** Start the timers (empty rooms ending). */

@@ -32,7 +32,7 @@ export class Presence {
   async start(): Promise<void> {
     this.unsubscribe = this.opts.bus.subscribe((roomId, events) => this.observe(roomId, events));
     if (!this.opts.expiry) return;
-    for (const roomId of await this.opts.meeting.store.activeRoomIds()) {
+    for (const roomId of await this.opts.meeting.activeRoomIds()) {
       const room = await this.opts.meeting.room(roomId);
       for (const m of room?.members ?? []) if (m.present) this.away(roomId, m.userId);
     }

@@ -111,9 +111,9 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     const a = await ownedApp(req, req.params.appId);
     // Deleting an app ends its meetings first, so that nobody is left in a room of no app.
     for (;;) {
-      const { rooms } = await meeting.store.listRooms({ appId: a.appId, activeOnly: false, prefix: '', offset: 0, limit: 100 });
+      const { rooms } = await meeting.listRooms({ appId: a.appId, activeOnly: false, prefix: '', offset: 0, limit: 100 });
       if (rooms.length === 0) break;
-      for (const r of rooms) await meeting.execute(r.roomId, { type: 'close', emptySinceAtMost: null });
+      for (const r of rooms) await meeting.close(r.roomId);
     }
     await apps.delete(a.appId);
     return ok(req, reply, {});
@@ -127,7 +127,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
       v !== undefined && /^\d{1,9}$/.test(v) ? Math.min(Number(v), max) : def;
     const offset = num(q.offset, 0, 1_000_000_000);
     const limit = Math.max(1, num(q.limit, 100, 1000));
-    const { rooms, total } = await meeting.store.listRooms({ appId: a.appId, activeOnly: true, prefix: q.prefix ?? '', offset, limit });
+    const { rooms, total } = await meeting.listRooms({ appId: a.appId, activeOnly: true, prefix: q.prefix ?? '', offset, limit });
     const next = offset + rooms.length;
     return ok(req, reply, { end: next >= total, offset: next, rooms: rooms.map((r) => r.roomUuid) });
   });
@@ -135,7 +135,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   app.delete<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName', async (req, reply) => {
     const a = await ownedApp(req, req.params.appId);
     const room = await activeRoom(a, req.params.roomName);
-    await meeting.execute(room.roomId, { type: 'close', emptySinceAtMost: null });
+    await meeting.close(room.roomId);
     return ok(req, reply, {});
   });
 
