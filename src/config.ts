@@ -25,8 +25,8 @@ export interface Config {
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
   presence: {
-    /** Members without an open realtime socket leave after the grace period. */
-    expiry: boolean;
+    /** Who leaves for lack of a realtime socket (see service/presence.ts). */
+    expiry: 'auto' | 'always' | 'off';
     /** Grace period after the last socket closes (or after an entry without a socket), seconds. */
     grace: number;
   };
@@ -107,7 +107,8 @@ export function loadConfig(env: Env = process.env): Config {
     boardProvider: oneOf('CONVENE_BOARD_PROVIDER', 'builtin', ['builtin', 'none'] as const),
     bodyLimit: int('CONVENE_BODY_LIMIT', 64 * 1024, 1024, 16 * 1024 * 1024),
     presence: {
-      expiry: oneOf('CONVENE_PRESENCE_EXPIRY', 'on', ['on', 'off'] as const) === 'on',
+      // `on` was the name of `always` before HTTP-only clients were told apart; still accepted.
+      expiry: ((v) => (v === 'on' ? 'always' : v))(oneOf('CONVENE_PRESENCE_EXPIRY', 'auto', ['auto', 'always', 'off', 'on'] as const)),
       grace: int('CONVENE_PRESENCE_GRACE', 20, 1, 86_400),
     },
     realtime: {

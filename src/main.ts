@@ -99,7 +99,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     meeting,
     bus,
     graceMs: config.presence.grace * 1000,
-    expiry: config.presence.expiry,
+    policy: config.presence.expiry,
     onError,
   });
   const gateway = new Gateway({

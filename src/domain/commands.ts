@@ -18,8 +18,9 @@ export interface Enter {
   roomName: string;
   password: string;
   userUuid: string;
-  userName: string;
-  avatar: string;
+  /** Absent (a RoomToken names no one): a returning member keeps its name, a new one is called by its userUuid. */
+  userName?: string;
+  avatar?: string;
   audio: boolean;
   video: boolean;
   policy: EntryPolicy;
@@ -92,6 +93,24 @@ export interface Leave {
   actor: string;
 }
 
+/** A member's session opened its first realtime socket: from now on its sockets tell its presence. */
+export interface RealtimeConnected {
+  type: 'realtimeConnected';
+  actor: string;
+  /** The session the socket authenticated with; an older, replaced session changes nothing. */
+  session: string;
+}
+
+/**
+ * A member has been without a realtime socket for the grace period. It leaves, unless it is an
+ * HTTP-only client (never connected in this session) and `httpOnlyStays`.
+ */
+export interface PresenceExpired {
+  type: 'presenceExpired';
+  target: string;
+  httpOnlyStays: boolean;
+}
+
 /** Remove a member. `actor` null: the server itself (admin API). */
 export interface Kick {
   type: 'kick';
@@ -131,6 +150,8 @@ export type Command =
   | ShareBoard
   | TransferHost
   | Leave
+  | RealtimeConnected
+  | PresenceExpired
   | Kick
   | Chat
   | Close

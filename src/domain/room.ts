@@ -27,6 +27,12 @@ export interface Member {
   joinedAt: number;
   /** May remove other members without being host (a Qiniu RoomToken with `admin` permission). */
   canKick: boolean;
+  /**
+   * This session has connected a realtime socket. Presence then follows its sockets; a member that
+   * never connected is an HTTP-only client (its presence lives elsewhere) and stays until it exits.
+   * Stored with the member so that it survives a restart.
+   */
+  realtime: boolean;
   /** Secret of the member's current session; a new entry replaces it, revoking the old token. */
   session: string;
 }

@@ -43,6 +43,8 @@ export class RuleError extends Error {
 export interface Decision {
   room: Room;
   events: MeetingEvent[];
+  /** The state changed although nobody is told (e.g. a member's first socket): it must be stored. */
+  changed?: boolean;
   /** The member an entry produced (its ids and new session secret). */
   entered?: { userId: string; session: string };
 }
@@ -101,12 +103,14 @@ function enter(existing: Room | null, cmd: Enter, now: number): Decision {
     if (cmd.policy.noAutoKickUser) {
       throw new RuleError('duplicateLogin', 'this user is already in the room and the app forbids a second login');
     }
-    member.userName = cmd.userName;
-    member.avatar = cmd.avatar;
+    member.userName = cmd.userName ?? member.userName;
+    member.avatar = cmd.avatar ?? member.avatar;
     member.audio = cmd.audio && mayUnmute(room, member);
     member.video = cmd.video;
     member.canKick = cmd.canKick ?? false;
     member.session = cmd.fresh.session;
+    // A new session is a new client: HTTP-only until it connects a socket.
+    member.realtime = false;
     events.push({ type: 'memberChanged', member: snapshot(member) });
     return { room, events, entered: { userId: member.userId, session: member.session } };
   }
@@ -121,8 +125,8 @@ function enter(existing: Room | null, cmd: Enter, now: number): Decision {
     member = {
       userId: cmd.fresh.userId,
       userUuid: cmd.userUuid,
-      userName: cmd.userName,
-      avatar: cmd.avatar,
+      userName: cmd.userName ?? cmd.userUuid,
+      avatar: cmd.avatar ?? '',
       role,
       audio: false,
       video: false,
@@ -135,14 +139,15 @@ function enter(existing: Room | null, cmd: Enter, now: number): Decision {
       order: 0,
       joinedAt: now,
       canKick: false,
+      realtime: false,
       session: cmd.fresh.session,
     };
     room.members.push(member);
     member = own(room, member);
   }
   Object.assign(member, {
-    userName: cmd.userName,
-    avatar: cmd.avatar,
+    userName: cmd.userName ?? member.userName,
+    avatar: cmd.avatar ?? member.avatar,
     role,
     chat: true,
     boardGrant: false,
@@ -151,6 +156,7 @@ function enter(existing: Room | null, cmd: Enter, now: number): Decision {
     order: room.nextOrder++,
     joinedAt: now,
     canKick: cmd.canKick ?? false,
+    realtime: false,
     session: cmd.fresh.session,
   });
   member.video = cmd.video;
@@ -166,9 +172,10 @@ function mayUnmute(room: Room, m: Member): boolean {
 }
 
 function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
-  // Leaving is idempotent, even after the member was removed or the meeting ended.
-  if (cmd.type === 'leave') {
-    const m = findMember(stored, cmd.actor);
+  // Leaving is idempotent, even after the member was removed or the meeting ended; presence
+  // reports may arrive after the member is gone: both then change nothing.
+  if (cmd.type === 'leave' || cmd.type === 'presenceExpired' || cmd.type === 'realtimeConnected') {
+    const m = findMember(stored, cmd.type === 'presenceExpired' ? cmd.target : cmd.actor);
     if (stored.ended || !m?.present) return { room: stored, events: [] };
   }
   if (stored.ended) throw new RuleError('ended', 'the meeting has ended');
@@ -206,6 +213,18 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
       if (actor && actor.role !== 'host' && !actor.canKick) throw new RuleError('forbidden', 'only the host may remove other members');
       events.push({ type: 'memberKicked', by: actor ? snapshot(actor) : null, target: snapshot(target) });
       removeMember(room, target, events, now);
+      return done();
+    }
+    case 'realtimeConnected': {
+      const m = findMember(room, cmd.actor)!;
+      if (m.realtime || m.session !== cmd.session) return { room: stored, events: [] };
+      own(room, m).realtime = true;
+      return { room, events, changed: true };
+    }
+    case 'presenceExpired': {
+      const m = findMember(room, cmd.target)!;
+      if (cmd.httpOnlyStays && !m.realtime) return { room: stored, events: [] };
+      removeMember(room, own(room, m), events, now);
       return done();
     }
     default:
@@ -280,10 +299,16 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
 
     case 'apply': {
       if (actor.role === 'host') throw new RuleError('forbidden', 'the host has nobody to apply to');
-      const named = room.members.find((m) => m.userId === cmd.target);
-      const host = named?.present && named.role === 'host' ? named : currentHost(room);
-      if (!host) throw new RuleError('notFound', 'the room has no host to apply to');
-      events.push({ type: 'applied', to: host.userId, from: snapshot(actor), module: cmd.module, action: cmd.action });
+      // The named member hears it if it can grant the request: the host anything, the board's
+      // creator the board (both shipped clients name the board's owner for a board apply).
+      const named = findMember(room, cmd.target);
+      const canGrant =
+        !!named?.present &&
+        named.userId !== actor.userId &&
+        (named.role === 'host' || (cmd.module === 'board' && room.boardShared && named.userId === room.boardCreatorId));
+      const to = canGrant ? named : currentHost(room);
+      if (!to) throw new RuleError('notFound', 'the room has no host to apply to');
+      events.push({ type: 'applied', to: to.userId, from: snapshot(actor), module: cmd.module, action: cmd.action });
       return done();
     }
 
@@ -435,7 +460,8 @@ function removeMember(room: Room, m: Member, events: MeetingEvent[], now: number
   if (wasHost) {
     const first = presentMembers(room)[0];
     const heir = first ? own(room, first) : undefined;
-    const changes: Presence[] = [{ member: { ...snapshot(m), role: 'host' }, present: false }];
+    // Each entry carries the role after the change: Android files every role-1 entry as a host.
+    const changes: Presence[] = [{ member: snapshot(m), present: false }];
     if (heir) {
       heir.role = 'host';
       changes.push({ member: snapshot(heir), present: true });

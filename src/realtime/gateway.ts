@@ -14,12 +14,14 @@ import type { Presence } from '../service/presence.ts';
 import type { AppRegistry } from '../service/apps.ts';
 import { enterWithRoomToken, roomTokenClaims } from '../service/roomtoken.ts';
 import { agoraMessage, memberView, roomView, type Board } from '../http/conf/views.ts';
+import { serveAsPlainHttp, wantsWebSocket } from '../http/upgrade.ts';
+import { originForm, pathOf } from '../http/scopes.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 
 /** Close codes a client can act on (4000–4999 are the application's range). */
 export const Close = {
-  badRequest: { code: 4400, reason: 'bad request: token is required, since must be a non-negative integer' },
+  badRequest: { code: 4400, reason: 'bad request: token is required once, since is a non-negative integer given at most once' },
   invalidToken: { code: 4401, reason: 'invalid or revoked token: enter the room again' },
   ended: { code: 4403, reason: 'the meeting has ended' },
   removed: { code: 4409, reason: 'you are no longer in this room' },
@@ -76,13 +78,14 @@ export class Gateway {
     this.pinger.unref();
   }
 
-  /** Take over upgrade requests for the realtime path on `server`. */
+  /** Take over WebSocket upgrades of the realtime path on `server`; any other request is plain HTTP. */
   attach(server: HttpServer): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      const path = (req.url ?? '').split('?')[0];
-      if (path !== REALTIME_PATH && path !== `/scenario/meeting${REALTIME_PATH}`) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-        return;
+      // A client may reset the connection at any moment of the handshake: that must not end the process.
+      socket.on('error', () => {});
+      const path = pathOf(req.url ?? '');
+      if ((path !== REALTIME_PATH && path !== `/scenario/meeting${REALTIME_PATH}`) || !wantsWebSocket(req)) {
+        return serveAsPlainHttp(server, req, socket, head);
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         this.accept(ws, req).catch((err) => {
@@ -110,11 +113,12 @@ export class Gateway {
 
   private async accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
     ws.on('error', () => {});
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = new URL(originForm(req.url ?? '/'), 'http://localhost');
     const token = url.searchParams.get('token');
     const sinceText = url.searchParams.get('since');
     const since = sinceText === null || sinceText === '' ? null : Number(sinceText);
-    if (!token || (since !== null && (!Number.isSafeInteger(since) || since < 0))) {
+    const repeated = url.searchParams.getAll('token').length > 1 || url.searchParams.getAll('since').length > 1;
+    if (!token || repeated || (since !== null && (!Number.isSafeInteger(since) || since < 0))) {
       return void ws.close(Close.badRequest.code, Close.badRequest.reason);
     }
     let session;
@@ -133,7 +137,7 @@ export class Gateway {
       session = await this.opts.meeting.authenticate(null, null, userToken);
     } catch (err) {
       if (!(err instanceof RuleError)) throw err;
-      const c = err.message.includes('ended') ? Close.ended : Close.invalidToken;
+      const c = err.code === 'ended' ? Close.ended : Close.invalidToken;
       return void ws.close(c.code, c.reason);
     }
     const conn: Conn = {
@@ -151,7 +155,7 @@ export class Gateway {
     let set = this.rooms.get(conn.roomId);
     if (!set) this.rooms.set(conn.roomId, (set = new Set()));
     set.add(conn);
-    this.opts.presence.connected(conn.roomId, conn.userId);
+    this.opts.presence.connected(conn.roomId, session.member);
     ws.on('pong', () => (conn.alive = true));
     ws.on('close', () => this.drop(conn));
 

@@ -6,6 +6,7 @@ import { findMember, type Member, type Room } from '../domain/room.ts';
 import { decide, RuleError, type Decision } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { App, EventRange, RoomListQuery, RoomStore, RoomSummary } from '../store/store.ts';
+import { RoomDelivery } from './delivery.ts';
 import { formatSessionToken, newId, newSecret, parseSessionToken, sameSecret } from '../tokens/session.ts';
 
 export interface MeetingOptions {
@@ -24,8 +25,9 @@ export interface EntryInput {
   roomName: string;
   password: string;
   userUuid: string;
-  userName: string;
-  avatar: string;
+  /** Absent: a returning member keeps its name (a new one is called by its userUuid). */
+  userName?: string;
+  avatar?: string;
   audio: boolean;
   video: boolean;
   /** A signed RoomToken vouches for this entry (no password asked). */
@@ -39,6 +41,15 @@ export interface Entered {
   userToken: string;
 }
 
+/** How a caller wants a command's events delivered. */
+export interface Delivery {
+  /**
+   * Hold the events until this settles (the edge passes "my answer has been written"): the room's
+   * later events wait behind them, other rooms do not.
+   */
+  publishAfter?: PromiseLike<unknown>;
+}
+
 export interface Session {
   room: Room;
   member: Member;
@@ -49,7 +60,7 @@ const MAX_ATTEMPTS = 50;
 
 export class MeetingService {
   private readonly store: RoomStore;
-  private readonly bus: EventBus;
+  private readonly delivery: RoomDelivery;
   private readonly now: () => number;
   private readonly emptyRoomTtlMs: number;
   private readonly sweepIntervalMs: number;
@@ -60,7 +71,7 @@ export class MeetingService {
 
   constructor(opts: MeetingOptions) {
     this.store = opts.store;
-    this.bus = opts.bus;
+    this.delivery = new RoomDelivery(opts.bus);
     this.now = opts.now ?? Date.now;
     this.emptyRoomTtlMs = opts.emptyRoomTtlMs ?? 300_000;
     this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(30_000, Math.max(250, this.emptyRoomTtlMs / 4));
@@ -68,14 +79,14 @@ export class MeetingService {
   }
 
   /** Enter a room by its key: the first entry creates the meeting, later ones join it. */
-  async enter(app: App, input: EntryInput): Promise<Entered> {
+  async enter(app: App, input: EntryInput, delivery: Delivery = {}): Promise<Entered> {
     const policy: EntryPolicy = { maxUsers: app.maxUsers, noAutoKickUser: app.noAutoKickUser };
     return this.serialized(`${app.appId}\u0000${input.roomUuid}`, async () => {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const room = await this.store.findRunningRoom(app.appId, input.roomUuid);
         const fresh = { roomId: newId(), boardId: newId(), userId: newId(), session: newSecret() };
         const cmd: Command = { type: 'enter', appId: app.appId, ...input, policy, fresh };
-        const decision = await this.commitDecision(room, cmd);
+        const decision = await this.commitDecision(room, cmd, delivery);
         if (!decision) continue;
         const { userId, session } = decision.entered!;
         const roomId = decision.room.roomId;
@@ -86,12 +97,12 @@ export class MeetingService {
   }
 
   /** Run a command on an existing room. Throws RuleError when the rules say no. */
-  async execute(roomId: string, cmd: RoomCommand): Promise<Decision> {
+  async execute(roomId: string, cmd: RoomCommand, delivery: Delivery = {}): Promise<Decision> {
     return this.serialized(roomId, async () => {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const room = await this.store.loadRoom(roomId);
         if (!room) throw new RuleError('notFound', 'room not found');
-        const decision = await this.commitDecision(room, cmd);
+        const decision = await this.commitDecision(room, cmd, delivery);
         if (decision) return decision;
       }
       throw new Error(`command ${cmd.type} on ${roomId} kept conflicting`);
@@ -99,12 +110,12 @@ export class MeetingService {
   }
 
   /** Decide and commit; null when another writer got there first (the caller retries). */
-  private async commitDecision(room: Room | null, cmd: Command): Promise<Decision | null> {
+  private async commitDecision(room: Room | null, cmd: Command, delivery: Delivery): Promise<Decision | null> {
     const now = this.now();
     const decision = decide(room, cmd, now);
     if (decision instanceof RuleError) throw decision;
-    // A decision without events changed nothing: there is nothing to write.
-    if (decision.events.length === 0) return decision;
+    // A decision without events changed nothing (unless it says so): there is nothing to write.
+    if (decision.events.length === 0 && !decision.changed) return decision;
     const expected = room?.version ?? 0;
     const next = decision.room;
     const logged: LoggedEvent[] = decision.events.map((event, i) => ({ seq: next.seq + 1 + i, at: now, event }));
@@ -112,7 +123,7 @@ export class MeetingService {
     next.seq += logged.length;
     const result = await this.store.commit(next, expected, logged);
     if (!result.ok) return null;
-    this.bus.publish(next.roomId, logged);
+    if (logged.length > 0) this.delivery.publish(next.roomId, logged, delivery.publishAfter);
     return decision;
   }
 
@@ -130,7 +141,7 @@ export class MeetingService {
       throw new RuleError('notInRoom', 'session invalid or replaced by a newer entry: enter the room again');
     }
     if (!allowDeparted) {
-      if (room.ended) throw new RuleError('notInRoom', 'the meeting has ended');
+      if (room.ended) throw new RuleError('ended', 'the meeting has ended');
       if (!member.present) throw new RuleError('notInRoom', 'you are no longer in this room');
     }
     return { room, member };
@@ -160,8 +171,8 @@ export class MeetingService {
   }
 
   /** End a meeting on the server's behalf (admin close). */
-  close(roomId: string): Promise<Decision> {
-    return this.execute(roomId, { type: 'close', emptySinceAtMost: null });
+  close(roomId: string, delivery: Delivery = {}): Promise<Decision> {
+    return this.execute(roomId, { type: 'close', emptySinceAtMost: null }, delivery);
   }
 
   /** Start the timers (empty rooms ending). */

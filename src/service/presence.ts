@@ -1,17 +1,25 @@
-// Presence: a member is online while one of its realtime sockets is open. When the last one
-// closes (or when it entered and never connected), a grace period lets it come back silently;
-// after that it leaves through the one write path, exactly as if it had called exit.
+// Presence: who is still in the room when nobody said goodbye. Two kinds of client meet here
+// (spec §7): an HTTP-only client (the unmodified Agora apps, curl) is seen only through its calls
+// and stays until it exits; a client on the realtime socket is present while a socket is open,
+// and when the last one closes it has a grace period to come back silently. After that it leaves
+// through the one write path, exactly as if it had called exit.
 import type { LoggedEvent } from '../domain/events.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MeetingService } from './meeting.ts';
+
+/**
+ * - `auto`: members that connected a socket in their session follow their sockets; HTTP-only ones stay.
+ * - `always`: every member without an open socket leaves after the grace period.
+ * - `off`: nobody leaves for lack of a socket.
+ */
+export type PresencePolicy = 'auto' | 'always' | 'off';
 
 export interface PresenceOptions {
   meeting: MeetingService;
   bus: EventBus;
   /** Grace period after the last socket closes, ms. */
   graceMs: number;
-  /** false: members stay until they exit (deployments whose clients only use HTTP). */
-  expiry: boolean;
+  policy: PresencePolicy;
   onError?: (err: unknown, what: string) => void;
 }
 
@@ -28,13 +36,16 @@ export class Presence {
 
   constructor(private readonly opts: PresenceOptions) {}
 
-  /** Watch entries and departures, and give members already in running rooms a grace period. */
+  /** Watch entries and departures; members of running rooms that no socket holds get a grace period. */
   async start(): Promise<void> {
     this.unsubscribe = this.opts.bus.subscribe((roomId, events) => this.observe(roomId, events));
-    if (!this.opts.expiry) return;
+    if (this.opts.policy === 'off') return;
     for (const roomId of await this.opts.meeting.activeRoomIds()) {
       const room = await this.opts.meeting.room(roomId);
-      for (const m of room?.members ?? []) if (m.present) this.away(roomId, m.userId);
+      for (const m of room?.members ?? []) {
+        // After a restart no socket is open yet: socket members must come back within the grace period.
+        if (m.present && (m.realtime || this.opts.policy === 'always')) this.away(roomId, m.userId);
+      }
     }
   }
 
@@ -44,11 +55,19 @@ export class Presence {
     this.members.clear();
   }
 
-  connected(roomId: string, userId: string): void {
-    const t = this.track(roomId, userId);
+  /**
+   * A socket of this member's session opened. The first one of a session is recorded in the room
+   * (through the write path), so that the member is known as a socket client on every restart.
+   */
+  connected(roomId: string, member: { userId: string; session: string; realtime: boolean }): void {
+    const t = this.track(roomId, member.userId);
     t.sockets++;
     if (t.timer) clearTimeout(t.timer);
     t.timer = null;
+    if (member.realtime) return;
+    this.opts.meeting
+      .execute(roomId, { type: 'realtimeConnected', actor: member.userId, session: member.session })
+      .catch((err) => this.opts.onError?.(err, 'presence connect'));
   }
 
   disconnected(roomId: string, userId: string): void {
@@ -67,11 +86,12 @@ export class Presence {
     for (const { event: e } of events) {
       if (e.type === 'membersChanged') {
         for (const c of e.changes) {
-          if (c.present) this.away(roomId, c.member.userId);
-          else this.forget(roomId, c.member.userId);
+          // Under `always` an entry that never connects expires too; under `auto` it is HTTP-only.
+          if (c.present && this.opts.policy === 'always') this.away(roomId, c.member.userId);
+          else if (!c.present) this.forget(roomId, c.member.userId);
         }
-      } else if (e.type === 'memberChanged') {
-        // A re-entry restarts the grace period of a member with no socket.
+      } else if (e.type === 'memberChanged' && this.opts.policy === 'always') {
+        // Activity over HTTP (a re-entry, a change) restarts the grace period of a member with no socket.
         this.away(roomId, e.member.userId);
       } else if (e.type === 'roomChanged' && e.ended) {
         for (const k of [...this.members.keys()]) if (k.startsWith(`${roomId}/`)) this.forget(roomId, k.slice(roomId.length + 1));
@@ -81,14 +101,17 @@ export class Presence {
 
   /** Start the grace period unless a socket is open. */
   private away(roomId: string, userId: string): void {
+    if (this.opts.policy === 'off') return;
     const t = this.track(roomId, userId);
-    if (t.sockets > 0 || !this.opts.expiry) return;
+    if (t.sockets > 0) return;
     if (t.timer) clearTimeout(t.timer);
     t.timer = setTimeout(() => {
       t.timer = null;
       if (t.sockets > 0) return;
       this.members.delete(key(roomId, userId));
-      this.opts.meeting.execute(roomId, { type: 'leave', actor: userId }).catch((err) => this.opts.onError?.(err, 'presence expiry'));
+      // The rules decide with the stored state: a member that re-entered over HTTP since is HTTP-only again.
+      const cmd = { type: 'presenceExpired' as const, target: userId, httpOnlyStays: this.opts.policy === 'auto' };
+      this.opts.meeting.execute(roomId, cmd).catch((err) => this.opts.onError?.(err, 'presence expiry'));
     }, this.opts.graceMs);
     t.timer.unref();
   }

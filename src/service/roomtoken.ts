@@ -4,11 +4,11 @@ import { RuleError } from '../domain/rules.ts';
 import type { App } from '../store/store.ts';
 import { verifyRoomToken } from '../tokens/qiniu.ts';
 import type { AppRegistry } from './apps.ts';
-import type { Entered, EntryInput, MeetingService } from './meeting.ts';
+import type { Delivery, Entered, EntryInput, MeetingService } from './meeting.ts';
 
 export type RoomTokenEntry =
   | { ok: true; entered: Entered; permission: 'user' | 'admin'; app: App }
-  | { ok: false; reason: 'unknownApp' | 'badToken' | 'roomFull' | 'duplicateLogin' };
+  | { ok: false; reason: 'unknownApp' | 'badToken' | 'roomFull' | 'duplicateLogin'; detail?: string };
 
 export async function enterWithRoomToken(
   apps: AppRegistry,
@@ -17,28 +17,32 @@ export async function enterWithRoomToken(
   token: string,
   /** What an Agora entry says about the member besides its keys. */
   details: Partial<Pick<EntryInput, 'roomName' | 'userName' | 'avatar' | 'audio' | 'video'>> = {},
+  delivery: Delivery = {},
 ): Promise<RoomTokenEntry> {
   const app = await apps.get(want.appId);
   if (!app) return { ok: false, reason: 'unknownApp' };
   const secretOf = async (ak: string) =>
     app.owner === null || app.owner === ak ? ((await apps.accessKey(ak))?.secretKey ?? null) : null;
   const verified = await verifyRoomToken(token, want, secretOf, Date.now());
-  if (!verified.ok) return { ok: false, reason: 'badToken' };
+  if (!verified.ok) return { ok: false, reason: 'badToken', detail: `room token refused: ${verified.reason}` };
   const permission = verified.access.permission;
   try {
-    const entered = await meeting.enter(app, {
-      roomUuid: want.roomName,
-      roomName: want.roomName,
-      password: '',
-      userUuid: want.userId,
-      userName: want.userId,
-      avatar: '',
-      audio: false,
-      video: false,
-      ...details,
-      vouched: true,
-      canKick: permission === 'admin',
-    });
+    // No name in the token: a returning member keeps its own (a new one is called by its user id).
+    const entered = await meeting.enter(
+      app,
+      {
+        roomUuid: want.roomName,
+        roomName: want.roomName,
+        password: '',
+        userUuid: want.userId,
+        audio: false,
+        video: false,
+        ...details,
+        vouched: true,
+        canKick: permission === 'admin',
+      },
+      delivery,
+    );
     return { ok: true, entered, permission, app };
   } catch (e) {
     if (e instanceof RuleError && (e.code === 'roomFull' || e.code === 'duplicateLogin')) return { ok: false, reason: e.code };

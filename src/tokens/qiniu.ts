@@ -42,8 +42,13 @@ export function signingData(r: SignedRequest): Buffer {
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0));
   for (const [n, v] of xq) head += `\n${n}: ${v}`;
   head += '\n\n';
-  const withBody = r.body.length > 0 && !!r.contentType && r.contentType !== 'application/octet-stream';
+  const withBody = r.body.length > 0 && bodyIsSigned(r.contentType);
   return withBody ? Buffer.concat([Buffer.from(head), r.body]) : Buffer.from(head);
+}
+
+/** Whether the `Qiniu` scheme signs a body sent with this Content-Type (§2.1): a body it does not sign must not be acted on. */
+export function bodyIsSigned(contentType: string | undefined): boolean {
+  return !!contentType && contentType !== 'application/octet-stream';
 }
 
 export function qiniuAuthorization(accessKey: string, secretKey: string, r: SignedRequest): string {
@@ -78,18 +83,29 @@ export interface VerifyOptions {
 
 /** Verify `Authorization: Qiniu <AK>:<sign>` against the request as received (§2.2). */
 export async function verifyQiniu(header: string | undefined, r: SignedRequest, opts: VerifyOptions): Promise<VerifyResult> {
-  const m = header ? /^qiniu ([^:\s]+):(\S+)$/i.exec(header.trim()) : null;
-  if (!m) return { ok: false, reason: header ? 'unsupported authorization scheme' : 'missing authorization' };
+  if (!header) return { ok: false, reason: 'missing Authorization header: sign the request as "Qiniu <AccessKey>:<sign>"' };
+  if (/^qbox\s/i.test(header.trim())) return { ok: false, reason: 'QBox tokens are not accepted here: sign with the Qiniu scheme' };
+  const m = /^qiniu ([^:\s]+):(\S+)$/i.exec(header.trim());
+  if (!m) return { ok: false, reason: 'unsupported Authorization: expected "Qiniu <AccessKey>:<sign>"' };
   const [, accessKey, sign] = m as unknown as [string, string, string];
+  if (r.body.length > 0 && !bodyIsSigned(r.contentType)) {
+    const as = r.contentType ? `as ${r.contentType}` : 'without Content-Type';
+    return { ok: false, reason: `the signature does not cover a body sent ${as}: send it as application/json` };
+  }
   const secret = await opts.secretOf(accessKey);
   if (secret === null) return { ok: false, reason: 'unknown access key' };
   const names = r.qiniuHeaders.map(([n]) => canonicalHeaderName(n));
-  if (new Set(names).size !== names.length) return { ok: false, reason: 'repeated X-Qiniu header' };
-  if (!sameText(hmacSha1(secret, signingData(r)), sign)) return { ok: false, reason: 'signature mismatch' };
+  if (new Set(names).size !== names.length) return { ok: false, reason: 'an X-Qiniu-* header is given more than once' };
+  if (!sameText(hmacSha1(secret, signingData(r)), sign)) {
+    return { ok: false, reason: 'signature mismatch: sign the method, path and query, Host, Content-Type, X-Qiniu-* headers and body as sent' };
+  }
   const date = r.qiniuHeaders.find(([n]) => canonicalHeaderName(n) === 'X-Qiniu-Date')?.[1];
   if (date !== undefined && opts.maxSkewMs > 0) {
     const t = parseQiniuDate(date);
-    if (t === null || Math.abs(opts.now - t) > opts.maxSkewMs) return { ok: false, reason: 'X-Qiniu-Date out of range' };
+    if (t === null) return { ok: false, reason: 'X-Qiniu-Date is not a date of the form yyyyMMddTHHmmssZ' };
+    if (Math.abs(opts.now - t) > opts.maxSkewMs) {
+      return { ok: false, reason: `X-Qiniu-Date is more than ${opts.maxSkewMs / 1000} s away from the server's clock` };
+    }
   }
   return { ok: true, accessKey };
 }

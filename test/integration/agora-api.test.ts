@@ -469,7 +469,8 @@ test('E1: entry emits cmd 2 with state 1 and total; re-entry emits cmd 4', async
 
   const again = await track(host.roomId, () => join(roomUuid, 'Pat', { enableVideo: 1 }));
   assert.deepEqual(tags(again), ['ch4'], 're-entry emits cmd 4 instead of cmd 2');
-  assertMember(again[0]!.data, 'cmd 4');
+  assertMember(again[0]!.data, 'cmd 4', ['state']);
+  assert.equal(again[0]!.data.state, 1, 'cmd 4 carries state 1 (Web applies it only then)');
   assert.equal(again[0]!.data.userId, pat.userId, 're-entry keeps the userId');
   assert.equal(again[0]!.data.enableVideo, 1);
 });
@@ -527,7 +528,8 @@ test('E5: host on a participant emits cmd 4 plus one peer cmd 3 per changed fiel
 
   const m1 = await track(host.roomId, () => host.changeUser(pat.userId, { enableVideo: 1, enableChat: 0 }));
   assert.deepEqual(tags(m1), ['ch4', 'peer3', 'peer3']);
-  assertMember(m1[0]!.data, 'cmd 4');
+  assertMember(m1[0]!.data, 'cmd 4', ['state']);
+  assert.equal(m1[0]!.data.state, 1, 'cmd 4 carries state 1');
   assert.equal(m1[0]!.data.userId, pat.userId, 'cmd 4 carries the target');
   assert.equal(m1[0]!.data.enableVideo, 1);
   assert.equal(m1[0]!.data.enableChat, 0);
@@ -594,7 +596,7 @@ test('E8/E16: screen share emits cmd 6 then cmd 4; one sharer at a time', async 
   assert.deepEqual(Object.keys(on[0]!.data).sort(), ['shareScreen', 'shareScreenUsers']);
   assert.equal(on[0]!.data.shareScreen, 1);
   assert.equal(on[0]!.data.shareScreenUsers.length, 1);
-  assertMember(on[0]!.data.shareScreenUsers[0], 'shareScreenUsers[0]');
+  assertMember(on[0]!.data.shareScreenUsers[0], 'shareScreenUsers[0]', ['state']);
   assert.equal(on[0]!.data.shareScreenUsers[0].userId, pat.userId);
   assert.equal(on[0]!.data.shareScreenUsers[0].grantScreen, 1);
   assert.equal(on[1]!.data.userId, pat.userId);

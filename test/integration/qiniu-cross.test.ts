@@ -61,9 +61,11 @@ test('list, message, kick and close through Qiniu reach the Agora members', asyn
   // Kick cat: cmd 8 (host fields empty) then cmd 2 to everyone; cat's socket closes; its token fails.
   const catClosed = new Promise<number>((resolve) => cat.rt.onClose((code) => resolve(code)));
   const annSees = ann.rt.waitFor((m) => m.type === 'channel' && m.cmd === 2);
+  const catSees = cat.rt.waitFor((m) => m.type === 'channel' && m.cmd === 8);
   const kicked = await sdk((cb) => qiniu.room.kickUser(appId, 'weekly', 'cat', cred, cb));
   assert.equal(kicked.err, null);
-  await annSees;
+  // The messages follow the answer (they are pushed once it is written).
+  await Promise.all([annSees, catSees]);
   for (const m of [ann, cat]) {
     const kick = m.inbox.find((x) => x.type === 'channel' && x.cmd === 8);
     assert.ok(kick && kick.type === 'channel');

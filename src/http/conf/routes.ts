@@ -1,6 +1,6 @@
 // The Agora Meeting v1 client API (spec §4): each route turns a request into one domain command
 // and answers `{code, msg, data}`. Who is calling is settled in one hook before validation.
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { presentMembers, type Member, type Room } from '../../domain/room.ts';
@@ -10,6 +10,7 @@ import type { Session } from '../../service/meeting.ts';
 import { sameSecret } from '../../tokens/session.ts';
 import { enterWithRoomToken } from '../../service/roomtoken.ts';
 import { Flag, Int } from '../schema.ts';
+import { afterAnswer } from '../answered.ts';
 import { ok, type HttpDeps } from '../server.ts';
 import { AgoraError, Code, LANGUAGES } from './codes.ts';
 import { MODULES_BY_CODE, boardFor, memberView, roomInfoJson, simpleRoomView, type Board } from './views.ts';
@@ -87,18 +88,19 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   const session = (req: FastifyRequest): Session => req.caller!.session!;
-  const run = async (req: FastifyRequest, cmd: RoomCommand) => {
-    await meeting.execute(session(req).room.roomId, cmd);
+  // The command's messages are pushed only once its answer is written (spec §5.1).
+  const run = async (req: FastifyRequest, reply: FastifyReply, cmd: RoomCommand) => {
+    await meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply));
     return ok(true);
   };
 
   // E1: create or join by roomUuid.
-  app.post('/entry', { schema: { body: EntryBody }, config: { auth: 'entry' } }, async (req) => {
+  app.post('/entry', { schema: { body: EntryBody }, config: { auth: 'entry' } }, async (req, reply) => {
     const b = req.body;
     if (b.roomToken !== undefined) {
       const want = { appId: req.caller!.app.appId, roomName: b.roomUuid, userId: b.userUuid };
       const details = { roomName: b.roomName, userName: b.userName, avatar: b.avatar ?? '', audio: b.enableAudio === 1, video: b.enableVideo === 1 };
-      const r = await enterWithRoomToken(deps.apps, meeting, want, b.roomToken, details);
+      const r = await enterWithRoomToken(deps.apps, meeting, want, b.roomToken, details, afterAnswer(reply));
       if (!r.ok) {
         if (r.reason === 'roomFull') throw new AgoraError(Code.roomFull, 'the room is full');
         if (r.reason === 'duplicateLogin') throw new AgoraError(Code.duplicateLogin, 'this user is already in the room and the app forbids a second login');
@@ -106,16 +108,20 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
       }
       return ok({ roomId: r.entered.roomId, userToken: r.entered.userToken });
     }
-    const entered = await meeting.enter(req.caller!.app, {
-      roomUuid: b.roomUuid,
-      roomName: b.roomName,
-      password: b.password ?? '',
-      userUuid: b.userUuid,
-      userName: b.userName,
-      avatar: b.avatar ?? '',
-      audio: b.enableAudio === 1,
-      video: b.enableVideo === 1,
-    });
+    const entered = await meeting.enter(
+      req.caller!.app,
+      {
+        roomUuid: b.roomUuid,
+        roomName: b.roomName,
+        password: b.password ?? '',
+        userUuid: b.userUuid,
+        userName: b.userName,
+        avatar: b.avatar ?? '',
+        audio: b.enableAudio === 1,
+        video: b.enableVideo === 1,
+      },
+      afterAnswer(reply),
+    );
     return ok({ roomId: entered.roomId, userToken: entered.userToken });
   });
 
@@ -128,9 +134,9 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E3: host changes the room; state 0 ends the meeting.
-  app.post('/:roomId', { schema: { params: RoomParams, body: ChangeRoomBody } }, async (req) => {
+  app.post('/:roomId', { schema: { params: RoomParams, body: ChangeRoomBody } }, async (req, reply) => {
     const b = req.body;
-    return run(req, {
+    return run(req, reply, {
       type: 'changeRoom',
       actor: session(req).member.userId,
       muteAllChat: b.muteAllChat as 0 | 1 | 2 | undefined,
@@ -159,10 +165,10 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E5: change a member's audio/video/chat/board.
-  app.post('/:roomId/user/:userId', { schema: { params: UserParams, body: ChangeUserBody } }, async (req) => {
+  app.post('/:roomId/user/:userId', { schema: { params: UserParams, body: ChangeUserBody } }, async (req, reply) => {
     const b = req.body;
     const flag = (v: number | undefined) => (v === undefined ? undefined : v === 1);
-    return run(req, {
+    return run(req, reply, {
       type: 'changeMember',
       actor: session(req).member.userId,
       target: req.params.userId,
@@ -174,8 +180,8 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E6: host invites a participant to open a module, or rejects its application.
-  app.post('/:roomId/user/:userId/host/invite', { schema: { params: UserParams, body: RequestBody } }, async (req) =>
-    run(req, {
+  app.post('/:roomId/user/:userId/host/invite', { schema: { params: UserParams, body: RequestBody } }, async (req, reply) =>
+    run(req, reply, {
       type: 'invite',
       actor: session(req).member.userId,
       target: req.params.userId,
@@ -185,8 +191,8 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   );
 
   // E7: participant applies to the host, or rejects the host's invitation.
-  app.post('/:roomId/user/:userId/audience/apply', { schema: { params: UserParams, body: RequestBody } }, async (req) =>
-    run(req, {
+  app.post('/:roomId/user/:userId/audience/apply', { schema: { params: UserParams, body: RequestBody } }, async (req, reply) =>
+    run(req, reply, {
       type: 'apply',
       actor: session(req).member.userId,
       target: req.params.userId,
@@ -196,36 +202,36 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   );
 
   // E8 and E16: screen share.
-  app.post('/:roomId/user/:userId/screen', { schema: { params: UserParams, body: StateBody } }, async (req) =>
-    run(req, { type: 'shareScreen', actor: session(req).member.userId, target: req.params.userId, on: req.body.state === 1 }),
+  app.post('/:roomId/user/:userId/screen', { schema: { params: UserParams, body: StateBody } }, async (req, reply) =>
+    run(req, reply, { type: 'shareScreen', actor: session(req).member.userId, target: req.params.userId, on: req.body.state === 1 }),
   );
-  app.post('/:roomId/screen', { schema: { params: RoomParams, body: StateBody } }, async (req) => {
+  app.post('/:roomId/screen', { schema: { params: RoomParams, body: StateBody } }, async (req, reply) => {
     const me = session(req).member.userId;
-    return run(req, { type: 'shareScreen', actor: me, target: me, on: req.body.state === 1 });
+    return run(req, reply, { type: 'shareScreen', actor: me, target: me, on: req.body.state === 1 });
   });
 
   // E9: whiteboard share and grants.
-  app.post('/:roomId/user/:userId/board', { schema: { params: UserParams, body: StateBody } }, async (req) =>
-    run(req, { type: 'shareBoard', actor: session(req).member.userId, target: req.params.userId, on: req.body.state === 1 }),
+  app.post('/:roomId/user/:userId/board', { schema: { params: UserParams, body: StateBody } }, async (req, reply) =>
+    run(req, reply, { type: 'shareBoard', actor: session(req).member.userId, target: req.params.userId, on: req.body.state === 1 }),
   );
 
   // E10: pass the host role.
-  app.post('/:roomId/user/:userId/host', { schema: { params: UserParams } }, async (req) =>
-    run(req, { type: 'transferHost', actor: session(req).member.userId, target: req.params.userId }),
+  app.post('/:roomId/user/:userId/host', { schema: { params: UserParams } }, async (req, reply) =>
+    run(req, reply, { type: 'transferHost', actor: session(req).member.userId, target: req.params.userId }),
   );
 
   // E11: leave (own userId, idempotent) or kick (host, another userId).
-  app.post('/:roomId/user/:userId/exit', { schema: { params: UserParams }, config: { auth: 'exit' } }, async (req) => {
+  app.post('/:roomId/user/:userId/exit', { schema: { params: UserParams }, config: { auth: 'exit' } }, async (req, reply) => {
     const { room, member } = session(req);
-    if (req.params.userId === member.userId) return run(req, { type: 'leave', actor: member.userId });
+    if (req.params.userId === member.userId) return run(req, reply, { type: 'leave', actor: member.userId });
     if (room.ended) throw new AgoraError(Code.session, 'the meeting has ended');
     if (!member.present) throw new AgoraError(Code.session, 'you are no longer in this room');
-    return run(req, { type: 'kick', actor: member.userId, target: req.params.userId });
+    return run(req, reply, { type: 'kick', actor: member.userId, target: req.params.userId });
   });
 
   // E12: chat to the room.
-  app.post('/:roomId/chat', { schema: { params: RoomParams, body: ChatBody } }, async (req) =>
-    run(req, { type: 'chat', actor: session(req).member.userId, message: req.body.message, chatType: req.body.type ?? 1 }),
+  app.post('/:roomId/chat', { schema: { params: RoomParams, body: ChatBody } }, async (req, reply) =>
+    run(req, reply, { type: 'chat', actor: session(req).member.userId, message: req.body.message, chatType: req.body.type ?? 1 }),
   );
 
   // E13: the meeting's board and a token for the caller.

@@ -50,6 +50,16 @@ function presenceView(p: Presence): AgoraMember {
   return v;
 }
 
+/**
+ * A Member inside a channel message always carries `state` (spec §5.1): the Web client applies a
+ * cmd 4 member only when `state === 1`.
+ */
+function channelMemberView(m: MemberSnapshot): AgoraMember {
+  const v = memberView(m);
+  v.state = bit(m.present);
+  return v;
+}
+
 export interface Board {
   boardId: string;
   boardToken: string;
@@ -152,15 +162,15 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
     case 'roomChanged':
       return { type: 'channel', cmd: 3, data: { muteAllChat: e.muteAllChat, muteAllAudio: e.muteAllAudio, state: e.ended ? 0 : 1 } };
     case 'memberChanged':
-      return { type: 'channel', cmd: 4, data: memberView(e.member) };
+      return { type: 'channel', cmd: 4, data: channelMemberView(e.member) };
     case 'boardChanged':
       return {
         type: 'channel',
         cmd: 5,
-        data: { shareBoard: bit(e.shared), createBoardUserId: e.creatorId, shareBoardUsers: e.users.map(memberView) },
+        data: { shareBoard: bit(e.shared), createBoardUserId: e.creatorId, shareBoardUsers: e.users.map(channelMemberView) },
       };
     case 'screenChanged':
-      return { type: 'channel', cmd: 6, data: { shareScreen: bit(e.shared), shareScreenUsers: e.users.map(memberView) } };
+      return { type: 'channel', cmd: 6, data: { shareScreen: bit(e.shared), shareScreenUsers: e.users.map(channelMemberView) } };
     case 'hostChanged':
       return { type: 'channel', cmd: 7, data: e.changes.map(presenceView) };
     case 'memberKicked':

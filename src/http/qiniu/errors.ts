@@ -1,13 +1,17 @@
 // Qiniu answers: HTTP status = the Qiniu code (612, 615, 616 are above Node's usual range, so they
-// are written on the raw response), body `{"error": …}`, the error text as the reason phrase, and
-// an `X-Reqid` header on every answer (spec qiniu-rtc-v3 §1).
+// are written on the raw response), body `{"error": …}` (plus a `reason` where it helps the
+// caller; the SDKs read only `error`), the error text as the reason phrase, and an `X-Reqid`
+// header on every answer (spec qiniu-rtc-v3 §1).
 import { randomBytes } from 'node:crypto';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { RuleError } from '../../domain/rules.ts';
 
 export class QiniuError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Why, for a person reading the answer (e.g. which part of the signature check failed). */
+    readonly reason?: string,
   ) {
     super(message);
     this.name = 'QiniuError';
@@ -18,7 +22,7 @@ export const appNotFound = () => new QiniuError(612, 'app not found');
 export const userNotFound = () => new QiniuError(612, 'user not found');
 export const roomNotActive = () => new QiniuError(615, 'room not active');
 export const hubNotMatch = () => new QiniuError(616, 'hub not match');
-export const badToken = () => new QiniuError(401, 'bad token');
+export const badToken = (reason?: string) => new QiniuError(401, 'bad token', reason);
 
 export function newReqId(): string {
   return randomBytes(12).toString('base64url');
@@ -53,5 +57,23 @@ export function sendQiniu(req: FastifyRequest, reply: FastifyReply, status: numb
 
 export function sendQiniuError(req: FastifyRequest, reply: FastifyReply, err: QiniuError): FastifyReply {
   if (err.status >= 500) req.log.error({ reqId: reqIdOf(req) }, err.message);
-  return sendQiniu(req, reply, err.status, { error: err.message }, err.message);
+  const body: { error: string; reason?: string } = { error: err.message };
+  if (err.reason) body.reason = err.reason;
+  return sendQiniu(req, reply, err.status, body, err.message);
+}
+
+/** Any error on the Qiniu API, in Qiniu's statuses and texts (spec qiniu-rtc-v3 §1.1). */
+export function asQiniuError(err: FastifyError | RuleError | QiniuError, req: FastifyRequest): QiniuError {
+  if (err instanceof QiniuError) return err;
+  if (err instanceof RuleError) {
+    if (err.code === 'inactive' || err.code === 'ended') return new QiniuError(615, 'room not active');
+    if (err.code === 'notFound' || err.code === 'notInRoom') return new QiniuError(612, 'user not found');
+    return new QiniuError(400, `invalid args: ${err.message}`);
+  }
+  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new QiniuError(413, 'request entity too large');
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    return new QiniuError(400, `invalid args: ${err.message}`);
+  }
+  req.log.error({ err, url: req.url }, 'request failed');
+  return new QiniuError(500, 'internal error');
 }

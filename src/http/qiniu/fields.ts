@@ -12,6 +12,10 @@ export function parseBody(raw: Buffer, contentType: string | undefined, allowFor
     if (!allowForm) throw new QiniuError(400, 'invalid args: this call takes a JSON body');
     return Object.fromEntries(new URLSearchParams(raw.toString('utf8')));
   }
+  // Both signing rules (Go signs only JSON and form bodies) agree on these two types alone.
+  if (type !== 'application/json') {
+    throw new QiniuError(400, `invalid args: unsupported Content-Type ${JSON.stringify(type)}: send the body as application/json`);
+  }
   let parsed: unknown;
   try {
     parsed = sjson.parse(raw.toString('utf8'), { protoAction: 'remove', constructorAction: 'remove' });

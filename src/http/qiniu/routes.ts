@@ -7,11 +7,15 @@ import { presentMembers, type Room } from '../../domain/room.ts';
 import type { App } from '../../store/store.ts';
 import { DEFAULT_MERGE_PUBLISH_RTMP, newApp, hex32 } from '../../service/apps.ts';
 import { verifyQiniu } from '../../tokens/qiniu.ts';
+import { afterAnswer } from '../answered.ts';
+import { repeatedMessage, repeatedParameters } from '../query.ts';
+import { authorityOf, originForm } from '../scopes.ts';
 import { enterWithRoomToken } from '../../service/roomtoken.ts';
 import type { HttpDeps } from '../server.ts';
 import { parseBody, read, type Body } from './fields.ts';
 import {
   QiniuError,
+  asQiniuError,
   appNotFound,
   badToken,
   hubNotMatch,
@@ -38,6 +42,13 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   // The signature covers the raw bytes: keep them, parse only after verification.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: QINIU_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  // Every answer under /v3, routed or not, is a Qiniu answer.
+  app.setErrorHandler((err, req, reply) => sendQiniuError(req, reply, asQiniuError(err as Parameters<typeof asQiniuError>[0], req)));
+  app.setNotFoundHandler((req, reply) => sendQiniuError(req, reply, new QiniuError(404, 'not found')));
+  app.addHook('onRequest', (req, _reply, done) => {
+    const repeated = repeatedParameters(req.query);
+    done(repeated ? new QiniuError(400, `invalid args: ${repeatedMessage(repeated)}`) : undefined);
+  });
 
   const secretOf = async (ak: string) => (await apps.accessKey(ak))?.secretKey ?? null;
 
@@ -48,12 +59,15 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     for (let i = 0; i < raw.length; i += 2) {
       if (raw[i]!.toLowerCase().startsWith('x-qiniu-')) qiniuHeaders.push([raw[i]!, raw[i + 1]!]);
     }
+    // An absolute-form target (`GET http://host/path`) names its host itself (RFC 9112 §3.2.2);
+    // the SDKs sign the path and the URL's host.
+    const target = req.raw.url ?? '/';
     const result = await verifyQiniu(
       req.headers.authorization,
       {
         method: req.raw.method ?? 'GET',
-        target: req.raw.url ?? '/',
-        host: req.headers.host ?? '',
+        target: originForm(target),
+        host: authorityOf(target) ?? req.headers.host ?? '',
         contentType: req.headers['content-type'],
         qiniuHeaders,
         body: Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0),
@@ -62,7 +76,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     );
     if (!result.ok) {
       req.log.info({ reason: result.reason }, 'qiniu auth refused');
-      throw badToken();
+      throw badToken(result.reason);
     }
     req.accessKey = result.accessKey;
   });
@@ -113,7 +127,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     for (;;) {
       const { rooms } = await meeting.listRooms({ appId: a.appId, activeOnly: false, prefix: '', offset: 0, limit: 100 });
       if (rooms.length === 0) break;
-      for (const r of rooms) await meeting.close(r.roomId);
+      for (const r of rooms) await meeting.close(r.roomId, afterAnswer(reply));
     }
     await apps.delete(a.appId);
     return ok(req, reply, {});
@@ -135,7 +149,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   app.delete<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName', async (req, reply) => {
     const a = await ownedApp(req, req.params.appId);
     const room = await activeRoom(a, req.params.roomName);
-    await meeting.close(room.roomId);
+    await meeting.close(room.roomId, afterAnswer(reply));
     return ok(req, reply, {});
   });
 
@@ -153,7 +167,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
       const room = await activeRoom(a, req.params.roomName);
       const member = room.members.find((m) => m.present && m.userUuid === req.params.userId);
       if (!member) throw userNotFound();
-      await meeting.execute(room.roomId, { type: 'kick', actor: null, target: member.userId });
+      await meeting.execute(room.roomId, { type: 'kick', actor: null, target: member.userId }, afterAnswer(reply));
       return ok(req, reply, {});
     },
   );
@@ -166,7 +180,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     const msgId = read.string(b, 'msgId', 128) || randomBytes(12).toString('base64url');
     const targets = read.strings(b, 'targets', 10_000, 128) ?? [];
     const room = await activeRoom(a, req.params.roomName);
-    await meeting.execute(room.roomId, { type: 'serverMessage', targets, msgId, text });
+    await meeting.execute(room.roomId, { type: 'serverMessage', targets, msgId, text }, afterAnswer(reply));
     return ok(req, reply, {});
   });
 
@@ -177,10 +191,10 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     async (req, reply) => {
       const { appId, roomName } = req.params;
       const userId = req.query.user ?? '';
-      const r = await enterWithRoomToken(apps, meeting, { appId, roomName, userId }, req.query.token ?? '');
+      const r = await enterWithRoomToken(apps, meeting, { appId, roomName, userId }, req.query.token ?? '', {}, afterAnswer(reply));
       if (!r.ok) {
         if (r.reason === 'unknownApp') throw appNotFound();
-        if (r.reason === 'badToken') throw badToken();
+        if (r.reason === 'badToken') throw badToken(r.detail);
         throw new QiniuError(403, r.reason === 'roomFull' ? 'room is full' : 'user already in the room');
       }
       return ok(req, reply, { accessToken: r.entered.userToken, appId, roomName, userId, permission: r.permission });
@@ -249,4 +263,3 @@ function appJson(a: App, credentials: boolean) {
   return json;
 }
 
-export { sendQiniuError, QiniuError };
