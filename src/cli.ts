@@ -1,58 +1,159 @@
-// `convene serve | apps ls | apps create | keys ls | rooms ls APP_ID` — operator commands that work
-// on the data directory directly (safe while the server runs: SQLite WAL allows a second reader).
-import { loadConfig } from './config.ts';
-import { SqliteStore } from './store/sqlite/store.ts';
+// `convene [serve] | apps ls | apps create | keys … | rooms ls | help` — the program's entry (npm
+// start, bin/convene.js). Apart from serve, the commands work on the database directly, safe while
+// the server runs (SQLite WAL lets a second process read and write; the server sees a new app
+// within its 2 s app cache): they take no server lock and load none of the server's modules.
+import { loadConfig, ConfigError, type Config } from './config.ts';
 import { AppRegistry, newApp, hex32 } from './service/apps.ts';
+import type { RoomStore } from './store/store.ts';
+import { OperationalError } from './ops/errors.ts';
+import { openStore } from './ops/store.ts';
+import { isProgram } from './ops/entry.ts';
 
-const USAGE = `usage: npm start -- <command>
-  serve                 start the service (default)
+export const USAGE = `usage: convene [command]
+  (from the project directory: npm start -- [command], or npx convene [command])
+
+  serve                 start the service (the default when no command is given)
   apps ls               list apps with their customer credentials
-  apps create [TITLE]   create an app for the client API
+  apps create [TITLE]   create an app for the client API and print its credentials
   keys ls               list admin access keys
   keys create           add an admin key pair (several may be active: rotate, then remove the old)
   keys rm ACCESS_KEY    remove an admin key
-  rooms ls APP_ID       list running rooms of an app`;
+  rooms ls [APP_ID]     list running rooms of an app (default: the default app)
+  help                  show this text (also -h, --help)
 
-export async function runCli(args: string[]): Promise<number> {
-  const config = loadConfig();
-  const store = new SqliteStore({ path: config.dbPath });
-  const apps = new AppRegistry(store);
-  try {
-    const [noun, verb, arg] = args;
-    if (noun === 'apps' && verb === 'ls') {
-      for (const a of await apps.list(null)) {
+The commands use the server's database (CONVENE_DATA_DIR, default ./data, or CONVENE_DB) and may
+run while the server runs; they never start a server.`;
+
+interface Command {
+  words: [string, string];
+  /** Arguments after the two words: [min, max]. */
+  args: [number, number];
+  /** Reads only: a missing database is a mistake, not something to create. */
+  reads: boolean;
+  run(store: RoomStore, args: string[], config: Config): Promise<number>;
+}
+
+const COMMANDS: Command[] = [
+  {
+    words: ['apps', 'ls'],
+    args: [0, 0],
+    reads: true,
+    async run(store) {
+      for (const a of await new AppRegistry(store).list(null)) {
         console.log(`${a.appId}  customer ${a.customerId}:${a.customerSecret}  cert ${a.certificate ?? '-'}  ${a.title}`);
       }
       return 0;
-    }
-    if (noun === 'apps' && verb === 'create') {
-      const app = newApp({ appId: hex32(), title: arg ?? '' }, Date.now());
-      await apps.put(app);
+    },
+  },
+  {
+    words: ['apps', 'create'],
+    args: [0, Infinity],
+    reads: false,
+    async run(store, args) {
+      // Unquoted words are one title: `apps create Team Room` is what an operator means.
+      const app = newApp({ appId: hex32(), title: args.join(' ') }, Date.now());
+      await new AppRegistry(store).put(app);
       console.log(JSON.stringify({ appId: app.appId, appCertificate: app.certificate, customerId: app.customerId, customerSecret: app.customerSecret }, null, 2));
       return 0;
-    }
-    if (noun === 'keys' && verb === 'ls') {
-      for (const k of await apps.listAccessKeys()) console.log(`${k.accessKey}  created ${new Date(k.createdAt).toISOString()}`);
+    },
+  },
+  {
+    words: ['keys', 'ls'],
+    args: [0, 0],
+    reads: true,
+    async run(store) {
+      for (const k of await new AppRegistry(store).listAccessKeys()) console.log(`${k.accessKey}  created ${new Date(k.createdAt).toISOString()}`);
       return 0;
-    }
-    if (noun === 'keys' && verb === 'create') {
-      const k = await apps.createAccessKey();
+    },
+  },
+  {
+    words: ['keys', 'create'],
+    args: [0, 0],
+    reads: false,
+    async run(store) {
+      const k = await new AppRegistry(store).createAccessKey();
       console.log(JSON.stringify({ accessKey: k.accessKey, secretKey: k.secretKey }, null, 2));
       return 0;
-    }
-    if (noun === 'keys' && verb === 'rm' && arg) {
-      const removed = await apps.deleteAccessKey(arg);
-      console.log(removed ? `removed ${arg}` : `no key ${arg}`);
-      return removed ? 0 : 1;
-    }
-    if (noun === 'rooms' && verb === 'ls' && arg) {
-      const { rooms } = await store.listRooms({ appId: arg, activeOnly: false, prefix: '', offset: 0, limit: 1000 });
-      for (const r of rooms) console.log(`${r.roomId}  ${r.roomUuid}  online ${r.online}  since ${new Date(r.startTime).toISOString()}`);
+    },
+  },
+  {
+    words: ['keys', 'rm'],
+    args: [1, 1],
+    reads: true,
+    async run(store, [accessKey]) {
+      if (!(await new AppRegistry(store).deleteAccessKey(accessKey!))) {
+        console.error(`convene: no access key ${accessKey}: see keys ls`);
+        return 1;
+      }
+      console.log(`removed ${accessKey}`);
       return 0;
-    }
-    console.error(USAGE);
+    },
+  },
+  {
+    words: ['rooms', 'ls'],
+    args: [0, 1],
+    reads: true,
+    async run(store, [given], config) {
+      // The same default app the server uses: CONVENE_APP_ID, else the id it stored on first start.
+      const appId = given ?? config.bootstrap.appId ?? (await store.getMeta('defaultAppId'));
+      if (!appId) {
+        console.error('convene: there is no default app yet (the server creates it on first start): give APP_ID (see apps ls)');
+        return 2;
+      }
+      const limit = 1000;
+      for (let offset = 0; ; offset += limit) {
+        const { rooms, total } = await store.listRooms({ appId, activeOnly: false, prefix: '', offset, limit });
+        for (const r of rooms) console.log(`${r.roomId}  ${r.roomUuid}  online ${r.online}  since ${new Date(r.startTime).toISOString()}`);
+        if (offset + limit >= total) return 0;
+      }
+    },
+  },
+];
+
+const HELP = new Set(['help', '-h', '--help']);
+
+export async function runCli(args: string[]): Promise<number> {
+  if (args.length === 1 && HELP.has(args[0]!)) {
+    console.log(USAGE);
+    return 0;
+  }
+  const [noun, verb, ...rest] = args;
+  const command = COMMANDS.find((c) => c.words[0] === noun && c.words[1] === verb && rest.length >= c.args[0] && rest.length <= c.args[1]);
+  if (!command) {
+    console.error(`convene: unknown command: ${args.join(' ')}\n${USAGE}`);
     return 2;
+  }
+  let config: Config;
+  let store: RoomStore;
+  try {
+    config = loadConfig();
+    if (config.dbPath === ':memory:') throw new OperationalError('CONVENE_DB=:memory: holds no data for a command to use: unset it, or set CONVENE_DATA_DIR to the server\'s data directory');
+    store = openStore(config, { mustExist: command.reads });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      return 2;
+    }
+    if (err instanceof OperationalError) {
+      console.error(`convene: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  try {
+    return await command.run(store, rest, config);
   } finally {
     await store.close();
   }
 }
+
+/** `convene [command]`: serves when no command is given (src/main.ts), otherwise runs it. */
+export async function runConvene(args: string[]): Promise<void> {
+  if (args.length === 0 || (args.length === 1 && args[0] === 'serve')) {
+    const { serve } = await import('./main.ts');
+    return serve();
+  }
+  process.exitCode = await runCli(args);
+}
+
+if (isProgram(import.meta.url)) await runConvene(process.argv.slice(2));

@@ -1,9 +1,11 @@
 // Composition root: the only place that knows which adapters exist. Builds them from the
 // configuration, starts the server, and stops everything cleanly on SIGINT/SIGTERM.
-import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { loadConfig, ConfigError, type Config } from './config.ts';
-import { SqliteStore } from './store/sqlite/store.ts';
+import { openStore } from './ops/store.ts';
+import { lockDatabase, type ServerLock } from './ops/lock.ts';
+import { operationalMessage } from './ops/errors.ts';
+import { isProgram } from './ops/entry.ts';
 import { LocalBus } from './bus/local.ts';
 import { MeetingService } from './service/meeting.ts';
 import { AppRegistry, hex32, newApp } from './service/apps.ts';
@@ -78,8 +80,7 @@ export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Con
 }
 
 export async function startConvene(config: Config): Promise<Convene & { bootstrapped: Bootstrapped }> {
-  if (config.dbPath !== ':memory:') mkdirSync(config.dataDir, { recursive: true });
-  const store = new SqliteStore({ path: config.dbPath, eventRetention: config.eventRetention });
+  const store = openStore(config);
   const bus = new LocalBus();
   const apps = new AppRegistry(store);
   const bootstrapped = await bootstrap(store, apps, config);
@@ -148,7 +149,8 @@ export function describeBootstrap(b: Bootstrapped): string {
   return lines.join('\n');
 }
 
-async function serve(): Promise<void> {
+/** `convene serve`: starts the service on the configured data directory until SIGINT/SIGTERM. */
+export async function serve(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
@@ -159,30 +161,42 @@ async function serve(): Promise<void> {
     }
     throw e;
   }
-  const convene = await startConvene(config);
+  let lock: ServerLock | null = null;
+  let convene: Awaited<ReturnType<typeof startConvene>>;
+  try {
+    lock = lockDatabase(config);
+    convene = await startConvene(config);
+  } catch (err) {
+    // What the operator can fix is one line and exit 2; anything else is a bug: print it all.
+    const message = operationalMessage(err, config);
+    if (message === null) throw err;
+    console.error(`convene: ${message}`);
+    process.exit(2);
+  }
   console.log(describeBootstrap(convene.bootstrapped));
-  console.log(`Convene listening on ${convene.url}`);
+  console.log(`Convene listening on ${convene.url} (pid ${process.pid})`);
+  let stopping = false;
   const shutdown = (signal: string) => {
+    // A terminal's Ctrl-C reaches both npm and node, and npm forwards it again: later signals
+    // must not kill the process halfway through a clean stop.
+    if (stopping) return;
+    stopping = true;
     convene.server.log.info({ signal }, 'shutting down');
     convene.stop().then(
-      () => process.exit(0),
+      () => {
+        lock?.release();
+        process.exit(0);
+      },
       (err) => {
         console.error(err);
         process.exit(1);
       },
     );
   };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-const entry = process.argv[1] ?? '';
-if (entry.endsWith('main.ts') || entry.endsWith('main.js')) {
-  const command = process.argv[2] ?? 'serve';
-  if (command !== 'serve') {
-    const { runCli } = await import('./cli.ts');
-    process.exitCode = await runCli(process.argv.slice(2));
-  } else {
-    await serve();
-  }
-}
+// `node --import tsx src/main.ts [command]` works as `npm start -- [command]`: the commands live in
+// cli.ts. Not awaited: for `serve`, cli.ts imports this module back, which must finish evaluating first.
+if (isProgram(import.meta.url)) void import('./cli.ts').then((cli) => cli.runConvene(process.argv.slice(2)));

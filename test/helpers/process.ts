@@ -1,5 +1,7 @@
-// The real server as a child process (`node --import tsx src/main.ts serve`), for tests that kill it.
-import { spawn, type ChildProcess } from 'node:child_process';
+// The real server as a child process (`node --import tsx src/main.ts serve`, or `npm start`), for
+// tests that kill it, and one-shot runs of the `convene` command.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -17,7 +19,9 @@ export async function freePort(): Promise<number> {
 }
 
 export interface ServerProcess {
+  /** The spawned process: node itself, or npm when started `via: 'npm'`. */
   child: ChildProcess;
+  port: number;
   url: string;
   stdout: () => string;
   /** Values printed as `  Name   value` lines (App ID, Customer ID, …). */
@@ -25,12 +29,21 @@ export interface ServerProcess {
   kill: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
+export interface SpawnServerOptions {
+  /** `npm` runs `npm start` as an operator would; its child is then node (or a shell). */
+  via?: 'node' | 'npm';
+  /** In its own process group, as a terminal's foreground job is. */
+  detached?: boolean;
+}
+
+export async function spawnServer(env: Record<string, string>, opts: SpawnServerOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve'], {
+  const [command, args] = opts.via === 'npm' ? ['npm', ['start']] : [process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve']];
+  const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', CONVENE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
@@ -53,6 +66,7 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
   }
   return {
     child,
+    port,
     url,
     stdout: () => out,
     printed: (name) => new RegExp(`^\\s+${name}\\s+(\\S+)$`, 'm').exec(out)?.[1],
@@ -63,4 +77,100 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
         child.kill(signal);
       }),
   };
+}
+
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Killed after `timeoutMs` (e.g. a command that started a server instead of exiting). */
+  timedOut: boolean;
+}
+
+export interface RunOptions {
+  /**
+   * `node --import tsx src/cli.ts` (what `npm start` execs), `src/main.ts` (the older entry, still
+   * supported), `npm start --`, or the package's bin through `npx convene` (never installing one).
+   */
+  via?: 'node' | 'main' | 'npm' | 'npx';
+  timeoutMs?: number;
+  spawn?: Pick<SpawnOptions, 'uid' | 'gid'>;
+}
+
+/** Runs `convene ARGS` to its end. PORT is a free port: a command that wrongly serves collides with nothing. */
+export async function runConvene(args: string[], env: Record<string, string>, opts: RunOptions = {}): Promise<Finished> {
+  const port = await freePort();
+  const via = opts.via ?? 'node';
+  const [command, prefix] =
+    via === 'npm' ? ['npm', ['start', '--']] : via === 'npx' ? ['npx', ['--yes=false', 'convene']] : [process.execPath, ['--import', 'tsx', `src/${via === 'main' ? 'main' : 'cli'}.ts`]];
+  const child = spawn(command, [...prefix, ...args], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', CONVENE_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    ...opts.spawn,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    for (const pid of descendants(child.pid!)) killQuietly(pid);
+    child.kill('SIGKILL');
+  }, opts.timeoutMs ?? 20_000);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('close', (c, s) => resolve([c, s])));
+  clearTimeout(timer);
+  return { code, signal, stdout, stderr, timedOut };
+}
+
+/** npm's own banner and warnings, which are not the command's output. */
+export function withoutNpmNoise(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/^> /.test(l) && !/^npm (warn|notice)/.test(l))
+    .join('\n')
+    .trim();
+}
+
+/** Every process below `pid` (Linux /proc), each before its own children. */
+export function descendants(pid: number): number[] {
+  let children: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      children.push(...readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
+    }
+  } catch {
+    children = [];
+  }
+  return children.flatMap((c) => [c, ...descendants(c)]);
+}
+
+/** True while `pid` runs; a zombie (exited, not yet reaped) does not count. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+export function killQuietly(pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** True when nothing listens on 127.0.0.1:port (binding it succeeds). */
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
