@@ -55,7 +55,7 @@ export interface RealtimeOptions {
 }
 
 /** Close codes after which reconnecting is pointless: the session is over. */
-export const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4409, 4410]);
+export const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4409, 4410, 4411, 4413]);
 
 export class RealtimeClient {
   /** The highest seq received (0 before anything). */

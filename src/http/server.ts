@@ -42,13 +42,16 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
       querystringParser: parseQuery,
       // Raw Node objects here: answer in the caller's envelope by hand.
       onMaxParamLength: (_path, req, res) => {
-        const msg = 'invalid argument: a path segment is longer than 512 characters';
+        const what = 'a path segment is longer than 512 characters';
         const envelope = envelopeOf(req.url ?? '');
-        res.statusCode = envelope === 'agora' ? 200 : 400;
         res.setHeader('content-type', 'application/json; charset=utf-8');
         res.setHeader('access-control-allow-origin', deps.config.corsOrigin);
-        if (envelope === 'qiniu') res.setHeader('x-reqid', newReqId());
-        res.end(JSON.stringify(envelope === 'agora' ? agoraFailure(Code.invalid, msg) : { error: msg }));
+        if (envelope === 'agora') return res.writeHead(200).end(JSON.stringify(agoraFailure(Code.invalid, `invalid argument: ${what}`)));
+        if (envelope === 'plain') return res.writeHead(400).end(JSON.stringify({ error: `invalid argument: ${what}` }));
+        // Qiniu answers carry the error text as the reason phrase and an X-Reqid (spec qiniu-rtc-v3 §1).
+        const error = `invalid args: ${what}`;
+        res.setHeader('x-reqid', newReqId());
+        res.writeHead(400, error).end(JSON.stringify({ error }));
       },
     },
     // Router failures (an undecodable URL) happen before any plugin is chosen.
@@ -95,7 +98,7 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
 function sendUnrouted(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
   const msg = `invalid argument: ${err.message}`;
   const envelope = envelopeOf(req.url);
-  if (envelope === 'qiniu') return sendQiniuError(req, reply, new QiniuError(400, msg));
+  if (envelope === 'qiniu') return sendQiniuError(req, reply, new QiniuError(400, `invalid args: ${err.message}`));
   if (envelope === 'agora') return reply.code(200).send(agoraFailure(Code.invalid, msg));
   return reply.code(400).send({ error: msg });
 }

@@ -8,7 +8,36 @@ import type { Duplex } from 'node:stream';
 
 const UPGRADE_TOKENS = /^(upgrade|http2-settings)$/i;
 
+/** Answers still being written on a connection, and what waits for them to be done. */
+interface InFlight {
+  count: number;
+  idle: (() => void)[];
+}
+
+const inFlight = new WeakMap<object, InFlight>();
+
+/**
+ * Count the answers in flight per connection: a pipelined upgrade request arrives while the
+ * answers before it are still being written, and must be fed back only after them.
+ */
+export function trackAnswers(server: Server): void {
+  server.on('request', (req: IncomingMessage, res: { once(e: 'close', f: () => void): unknown }) => {
+    const socket = req.socket;
+    let f = inFlight.get(socket);
+    if (!f) inFlight.set(socket, (f = { count: 0, idle: [] }));
+    f.count++;
+    res.once('close', () => {
+      if (--f!.count === 0) for (const run of f!.idle.splice(0)) run();
+    });
+  });
+}
+
 export function serveAsPlainHttp(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const f = inFlight.get(socket);
+  if (f && f.count > 0) {
+    f.idle.push(() => serveAsPlainHttp(server, req, socket, head));
+    return;
+  }
   const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {

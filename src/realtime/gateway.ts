@@ -14,7 +14,7 @@ import type { Presence } from '../service/presence.ts';
 import type { AppRegistry } from '../service/apps.ts';
 import { enterWithRoomToken, roomTokenClaims } from '../service/roomtoken.ts';
 import { agoraMessage, memberView, roomView, type Board } from '../http/conf/views.ts';
-import { serveAsPlainHttp, wantsWebSocket } from '../http/upgrade.ts';
+import { serveAsPlainHttp, trackAnswers, wantsWebSocket } from '../http/upgrade.ts';
 import { originForm, pathOf } from '../http/scopes.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
@@ -80,6 +80,7 @@ export class Gateway {
 
   /** Take over WebSocket upgrades of the realtime path on `server`; any other request is plain HTTP. */
   attach(server: HttpServer): void {
+    trackAnswers(server);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // A client may reset the connection at any moment of the handshake: that must not end the process.
       socket.on('error', () => {});

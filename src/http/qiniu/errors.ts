@@ -56,7 +56,8 @@ export function sendQiniu(req: FastifyRequest, reply: FastifyReply, status: numb
 }
 
 export function sendQiniuError(req: FastifyRequest, reply: FastifyReply, err: QiniuError): FastifyReply {
-  if (err.status >= 500) req.log.error({ reqId: reqIdOf(req) }, err.message);
+  // 612/615/616 are answers, not failures: only an internal error is logged as one.
+  if (err.status === 500) req.log.error({ qiniuReqId: reqIdOf(req) }, err.message);
   const body: { error: string; reason?: string } = { error: err.message };
   if (err.reason) body.reason = err.reason;
   return sendQiniu(req, reply, err.status, body, err.message);

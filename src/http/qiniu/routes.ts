@@ -19,6 +19,7 @@ import {
   appNotFound,
   badToken,
   hubNotMatch,
+  reqIdOf,
   roomNotActive,
   sendQiniu,
   sendQiniuError,
@@ -45,6 +46,11 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   // Every answer under /v3, routed or not, is a Qiniu answer.
   app.setErrorHandler((err, req, reply) => sendQiniuError(req, reply, asQiniuError(err as Parameters<typeof asQiniuError>[0], req)));
   app.setNotFoundHandler((req, reply) => sendQiniuError(req, reply, new QiniuError(404, 'not found')));
+  // Answers Fastify writes itself (a CORS preflight) carry the request id too.
+  app.addHook('onSend', (req, reply, payload, done) => {
+    reply.header('x-reqid', reqIdOf(req));
+    done(null, payload);
+  });
   app.addHook('onRequest', (req, _reply, done) => {
     const repeated = repeatedParameters(req.query);
     done(repeated ? new QiniuError(400, `invalid args: ${repeatedMessage(repeated)}`) : undefined);
@@ -53,7 +59,8 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   const secretOf = async (ak: string) => (await apps.accessKey(ak))?.secretKey ?? null;
 
   app.addHook('preHandler', async (req) => {
-    if (req.routeOptions.config.qiniuUnsigned) return;
+    // An unknown route is a 404 for anyone (spec §1.1), signed or not.
+    if (req.is404 || req.routeOptions.config.qiniuUnsigned) return;
     const qiniuHeaders: [string, string][] = [];
     const raw = req.raw.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
