@@ -55,7 +55,11 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
       },
     },
     // Router failures (an undecodable URL) happen before any plugin is chosen.
-    frameworkErrors: (err, req, reply) => sendUnrouted(err, req, reply),
+    frameworkErrors: (err, req, reply) => {
+      // The onRequest hooks (CORS) do not run for what failed before routing.
+      reply.header('Access-Control-Allow-Origin', deps.config.corsOrigin);
+      return sendUnrouted(err, req, reply);
+    },
     ajv: {
       // No silent coercion: integer flags go through the x-int keyword, which states what it accepts.
       customOptions: { coerceTypes: false, allErrors: false },
