@@ -14,6 +14,7 @@ import { agoraApi } from './conf/api.ts';
 import { intKeyword } from './schema.ts';
 import { parseQuery } from './query.ts';
 import { envelopeOf } from './scopes.ts';
+import { malformedRequestHandler } from './client-errors.ts';
 import { adminRoutes } from './admin/health.ts';
 import { qiniuRoutes } from './qiniu/routes.ts';
 import { QiniuError, newReqId, sendQiniuError } from './qiniu/errors.ts';
@@ -54,6 +55,8 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
         res.writeHead(400, error).end(JSON.stringify({ error }));
       },
     },
+    // What the HTTP parser rejects never reaches a route (client-errors.ts).
+    clientErrorHandler: malformedRequestHandler(deps.config.corsOrigin),
     // Router failures (an undecodable URL) happen before any plugin is chosen.
     frameworkErrors: (err, req, reply) => {
       // The onRequest hooks (CORS) do not run for what failed before routing.

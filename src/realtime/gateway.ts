@@ -113,7 +113,9 @@ export class Gateway {
   }
 
   private async accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
-    ws.on('error', () => {});
+    // A protocol error (a malformed frame): ws has sent its close frame and reads no more, so a
+    // peer that never answers it is cut off rather than kept for ws's 30 s closing timeout.
+    ws.on('error', () => setTimeout(() => ws.terminate(), 2_000).unref());
     const url = new URL(originForm(req.url ?? '/'), 'http://localhost');
     const token = url.searchParams.get('token');
     const sinceText = url.searchParams.get('since');

@@ -107,7 +107,11 @@ export function checkPlain(a: RawAnswer, method: string, path: string, e?: Expec
  * connection, but never a 5xx and never silence.
  */
 export function checkProtocol(r: RawResult): string[] {
-  if (r.kind === 'answer') return r.status >= 400 && r.status < 500 ? [] : [`HTTP ${r.status} to a malformed request (expected 4xx or a close)`];
+  if (r.kind === 'answer') {
+    // An Agora path gets its failure in the envelope (HTTP 200, code 400), as any Agora error.
+    const agoraFailure = r.status === 200 && typeof (r.json as { code?: unknown } | null)?.code === 'number' && (r.json as { code: number }).code !== 0;
+    return (r.status >= 400 && r.status < 500) || agoraFailure ? [] : [`HTTP ${r.status} to a malformed request (expected 4xx, an Agora failure envelope, or a close)`];
+  }
   if (r.kind === 'closed' || r.kind === 'reset') return [];
   return [`${r.kind}: ${'detail' in r ? r.detail : ''}`];
 }

@@ -27,6 +27,7 @@ import { exchange, parseResponse, type Header, type RawRequest, type RawResult }
 import { build, queryString, type Base, type Built } from './requests.ts';
 import { RawWs, frame, handshakeHeaders } from './ws.ts';
 import type { MemberModel, Sent, World } from './world.ts';
+import { qiniu as signedQiniu } from './invariants.ts';
 
 const NO_ROOM = 'noSuchRoom000000000000';
 const NO_USER = 'noSuchUser000000000000';
@@ -568,7 +569,14 @@ export async function runProtocol(w: World, a: ProtocolAction): Promise<void> {
   if (r.kind !== 'answer') await new Promise((res) => setTimeout(res, 150));
   if (r.kind !== 'answer' && !w.target.alive()) return;
   for (const p of checkProtocol(r)) w.violate(ruleOf(p), sent.label, p, sent, r);
+  // Framing errors in a small head whose request line names an API are answered in that API's envelope.
+  if (r.kind === 'answer' && a.path !== 'plain' && INSIDE_FIRST_PACKET.has(a.kind)) {
+    for (const p of checkExchange(r, 'GET', path)) w.violate(ruleOf(p), sent.label, p, sent, r);
+  }
 }
+
+/** Malformed requests whose request line the parser has read when it fails (their head is small). */
+const INSIDE_FIRST_PACKET = new Set(['dupContentLength', 'clAndTe', 'badChunk', 'unknownMethod', 'spaceInTarget', 'badRequestLine']);
 
 function readAll(port: number, bytes: Buffer): Promise<Buffer> {
   return new Promise((resolve) => {
@@ -812,6 +820,14 @@ export async function runQiniu(w: World, original: QiniuAction): Promise<void> {
     w.rooms[roomIdx]!.uncertain = true;
     if (targeted) w.addPeer(w.rooms[roomIdx]!.current, 1, targetIds, 'qiniu:message (reset)');
   }
+  // A created app may be gone without a 200 saying so: a DELETE whose answer was cut off, or a
+  // request whose method was spoiled into a DELETE. Ask the server rather than guess.
+  const createdIdx = w.createdApps.findIndex((x) => x.appId === app);
+  if (createdIdx >= 0 && (a.route === 'deleteApp' || spoil.method !== 'ok' || res.kind !== 'answer')) {
+    const check = await signedQiniu(w, 'check:app', 'GET', `/v3/apps/${app}`);
+    if (check.kind === 'answer' && check.status === 612) w.deletedApps.push(...w.createdApps.splice(createdIdx, 1).map((x) => x.appId));
+    return;
+  }
   if (res.kind !== 'answer' || res.status !== 200) return;
   const body = res.json as any;
   if (a.route === 'createApp' && typeof body?.appId === 'string') w.createdApps.push({ appId: body.appId, customerId: body.customerId, customerSecret: body.customerSecret });
@@ -1047,6 +1063,9 @@ export async function runWs(w: World, a: WsAction): Promise<void> {
   for (const j of a.junk) {
     if (!ws.open) break;
     await ws.send(junkBytes(j));
+    // Random bytes may start a frame whose payload is still to come: whatever follows is read
+    // as that payload, so no later junk can be judged as a frame of its own.
+    if (j.k === 'garbage') break;
     if (!HARMLESS.has(j.k)) {
       // A protocol error closes the connection (ws answers 1002/1007/1009 and destroys it).
       const closed = await ws.until(() => ws.ended, 3_000);

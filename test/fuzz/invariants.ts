@@ -24,7 +24,8 @@ async function call(w: World, label: string, method: string, path: string, heade
   return r;
 }
 
-async function qiniu(w: World, label: string, method: string, path: string, body?: unknown): Promise<RawResult> {
+/** A correctly signed Qiniu call with the run's admin key. */
+export async function qiniu(w: World, label: string, method: string, path: string, body?: unknown): Promise<RawResult> {
   const raw = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body));
   const auth = qiniuAuthorization(w.keys.accessKey, w.keys.secretKey, {
     method,
