@@ -6,16 +6,21 @@ import type { Delivery } from '../service/meeting.ts';
 
 const answers = new WeakMap<FastifyReply, Promise<void>>();
 
-/** Settles once the answer is handed to the socket ('finish'), or the exchange is over ('close'). */
+/**
+ * Settles once the whole answer has been written to the connection ('prefinish': every byte is
+ * handed to the socket, in order before anything written later), or the exchange is over. Not
+ * 'finish', which waits for the kernel to take the bytes: a caller that stops reading would then
+ * hold back its room's messages.
+ */
 export function answerWritten(reply: FastifyReply): Promise<void> {
   let p = answers.get(reply);
   if (!p) {
     const res = reply.raw;
     p =
-      res.writableFinished || res.destroyed
+      res.writableEnded || res.destroyed
         ? Promise.resolve()
         : new Promise<void>((resolve) => {
-            res.once('finish', resolve);
+            res.once('prefinish', resolve);
             res.once('close', resolve);
           });
     answers.set(reply, p);

@@ -5,8 +5,11 @@
 import type { LoggedEvent } from '../domain/events.ts';
 import type { EventBus } from '../bus/bus.ts';
 
-/** The longest a batch is held, whatever it waits for: a lost signal must not stall a room. */
-const MAX_HOLD_MS = 5_000;
+/**
+ * The longest a batch is held, whatever it waits for: a caller whose answer cannot be written
+ * (it pipelines requests and reads nothing) must not stall its room for longer.
+ */
+const MAX_HOLD_MS = 1_000;
 
 interface Batch {
   events: LoggedEvent[];
