@@ -69,6 +69,9 @@ async function send(w: World, label: string, built: Pick<Built, 'req' | 'reset'>
     // A dying server drops what is in flight: the crash is reported (with these requests) instead.
     await new Promise((res) => setTimeout(res, 150));
     if (!w.target.alive()) return r;
+    // A body over the limit may be answered (413) and the connection closed while the client is
+    // still sending it: the client then sees EPIPE or a reset, not the answer (HTTP/1.1 allows it).
+    if (r.kind === 'reset' && (built.req.body?.length ?? 0) > 64 * 1024) return r;
   }
   // A head over Node's 16 KiB limit is refused by the HTTP parser before any route is known.
   const headBytes = built.req.headers.reduce((n, [k, v]) => n + k.length + v.length + 4, built.req.target.length + 16);
