@@ -83,12 +83,14 @@ export class Gateway {
     trackAnswers(server);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // A client may reset the connection at any moment of the handshake: that must not end the process.
-      socket.on('error', () => {});
+      socket.on('error', ignoreError);
       const path = pathOf(req.url ?? '');
       if ((path !== REALTIME_PATH && path !== `/scenario/meeting${REALTIME_PATH}`) || !wantsWebSocket(req)) {
         return serveAsPlainHttp(server, req, socket, head);
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
+        // The WebSocket listens for its socket's errors from here on; one listener less per member.
+        socket.removeListener('error', ignoreError);
         this.accept(ws, req).catch((err) => {
           this.opts.onError?.(err, 'realtime accept');
           ws.close(1011, 'internal error');
@@ -113,9 +115,7 @@ export class Gateway {
   }
 
   private async accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
-    // A protocol error (a malformed frame): ws has sent its close frame and reads no more, so a
-    // peer that never answers it is cut off rather than kept for ws's 30 s closing timeout.
-    ws.on('error', () => setTimeout(() => ws.terminate(), 2_000).unref());
+    ws.on('error', cutOffAfterProtocolError);
     const url = new URL(originForm(req.url ?? '/'), 'http://localhost');
     const token = url.searchParams.get('token');
     const sinceText = url.searchParams.get('since');
@@ -321,6 +321,17 @@ export class Gateway {
       }
     }
   }
+}
+
+// Shared listeners: a closure per socket would cost memory for each of thousands of members.
+function ignoreError(): void {}
+
+/**
+ * A protocol error (a malformed frame): ws has sent its close frame and reads no more, so a peer
+ * that never answers it is cut off rather than kept for ws's 30 s closing timeout.
+ */
+function cutOffAfterProtocolError(this: WebSocket): void {
+  setTimeout(() => this.terminate(), 2_000).unref();
 }
 
 /** Members whose session an event may have ended or replaced; null: everyone's (meeting ended). */
