@@ -1,23 +1,19 @@
 // The HTTP server: the root of the plugin tree. Each API is an encapsulated plugin with its own
 // parsers and its own error and not-found handlers, so an answer's envelope follows the route
 // that served it; only failures before routing are placed by prefix (see scopes.ts).
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.ts';
 import type { MeetingService } from '../service/meeting.ts';
 import type { AppRegistry } from '../service/apps.ts';
 import type { AgoraTokens } from '../tokens/agora.ts';
 import type { BoardTokens } from '../tokens/board.ts';
-import { Code } from './conf/codes.ts';
-import { agoraFailure } from './conf/errors.ts';
 import { agoraApi } from './conf/api.ts';
 import { intKeyword } from './schema.ts';
 import { parseQuery } from './query.ts';
-import { envelopeOf } from './scopes.ts';
-import { malformedRequestHandler } from './client-errors.ts';
+import { malformedRequestHandler, unroutedAnswer, writeUnrouted } from './unrouted.ts';
 import { adminRoutes } from './admin/health.ts';
 import { qiniuRoutes } from './qiniu/routes.ts';
-import { QiniuError, newReqId, sendQiniuError } from './qiniu/errors.ts';
 
 export interface HttpDeps {
   config: Pick<Config, 'corsOrigin' | 'bodyLimit' | 'logLevel' | 'boardProvider' | 'qiniu'>;
@@ -41,27 +37,16 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
     routerOptions: {
       maxParamLength: 512,
       querystringParser: parseQuery,
-      // Raw Node objects here: answer in the caller's envelope by hand.
-      onMaxParamLength: (_path, req, res) => {
-        const what = 'a path segment is longer than 512 characters';
-        const envelope = envelopeOf(req.url ?? '');
-        res.setHeader('content-type', 'application/json; charset=utf-8');
-        res.setHeader('access-control-allow-origin', deps.config.corsOrigin);
-        if (envelope === 'agora') return res.writeHead(200).end(JSON.stringify(agoraFailure(Code.invalid, `invalid argument: ${what}`)));
-        if (envelope === 'plain') return res.writeHead(400).end(JSON.stringify({ error: `invalid argument: ${what}` }));
-        // Qiniu answers carry the error text as the reason phrase and an X-Reqid (spec qiniu-rtc-v3 §1).
-        const error = `invalid args: ${what}`;
-        res.setHeader('x-reqid', newReqId());
-        res.writeHead(400, error).end(JSON.stringify({ error }));
-      },
+      // Raw Node objects here, before any plugin is chosen (unrouted.ts).
+      onMaxParamLength: (_path, req, res) =>
+        writeUnrouted(res, unroutedAnswer(req.url ?? '', 400, 'a path segment is longer than 512 characters', deps.config.corsOrigin)),
     },
-    // What the HTTP parser rejects never reaches a route (client-errors.ts).
+    // What the HTTP parser rejects never reaches a route.
     clientErrorHandler: malformedRequestHandler(deps.config.corsOrigin),
-    // Router failures (an undecodable URL) happen before any plugin is chosen.
+    // Router failures (an undecodable URL) happen before any plugin is chosen, and its hooks (CORS) do not run.
     frameworkErrors: (err, req, reply) => {
-      // The onRequest hooks (CORS) do not run for what failed before routing.
-      reply.header('Access-Control-Allow-Origin', deps.config.corsOrigin);
-      return sendUnrouted(err, req, reply);
+      reply.hijack();
+      writeUnrouted(reply.raw, unroutedAnswer(req.url, 400, err.message, deps.config.corsOrigin));
     },
     ajv: {
       // No silent coercion: integer flags go through the x-int keyword, which states what it accepts.
@@ -100,12 +85,4 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
   await app.register(qiniuRoutes, { prefix: '/v3', deps });
   await app.register(adminRoutes, { deps });
   return app;
-}
-
-function sendUnrouted(err: FastifyError, req: FastifyRequest, reply: FastifyReply) {
-  const msg = `invalid argument: ${err.message}`;
-  const envelope = envelopeOf(req.url);
-  if (envelope === 'qiniu') return sendQiniuError(req, reply, new QiniuError(400, `invalid args: ${err.message}`));
-  if (envelope === 'agora') return reply.code(200).send(agoraFailure(Code.invalid, msg));
-  return reply.code(400).send({ error: msg });
 }
