@@ -68,6 +68,19 @@ export interface EventRange {
   oldestSeq: number;
 }
 
+/**
+ * The backend cannot be reached (Redis down or unreachable). Retryable: nothing was written, or the
+ * write's outcome is unknown and a retry re-decides from the stored state. Each API answers it in
+ * its own envelope (Agora code 503, Qiniu HTTP 503).
+ */
+export class StoreUnavailableError extends Error {
+  readonly retryable = true;
+  constructor(message = 'storage is unavailable; retry shortly', options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 export type CommitResult = { ok: true } | { ok: false; reason: 'conflict' | 'duplicateRoom' };
 
 export interface RoomStore {
@@ -100,6 +113,9 @@ export interface RoomStore {
   /** Small server-wide values (signing secrets). */
   getMeta(key: string): Promise<string | null>;
   setMetaIfAbsent(key: string, value: string): Promise<string>;
+
+  /** Resolves when the backend answers; throws StoreUnavailableError when it does not (readiness). */
+  ping(): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -316,6 +316,10 @@ export class SqliteStore implements RoomStore {
     return this.q.getMeta.get(key) as string;
   }
 
+  async ping(): Promise<void> {
+    this.q.getMeta.get('ping');
+  }
+
   async close(): Promise<void> {
     if (this.batch.length > 0) this.flush();
     this.cache.clear();
