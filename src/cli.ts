@@ -1,7 +1,8 @@
 // `convene [serve] | apps ls | apps create | keys … | rooms ls | help` — the program's entry (npm
-// start, bin/convene.js). Apart from serve, the commands work on the database directly, safe while
-// the server runs (SQLite WAL lets a second process read and write; the server sees a new app
-// within its 2 s app cache): they take no server lock and load none of the server's modules.
+// start, bin/convene.js). Apart from serve, the commands work on the configured store directly
+// (the SQLite file, or the cluster's Redis when REDIS_URL is set), safe while servers run (SQLite
+// WAL lets a second process read and write; servers read apps and keys from the store on every
+// request): they take no server lock and load none of the server's modules.
 import { loadConfig, ConfigError, type Config } from './config.ts';
 import { AppRegistry, newApp, hex32 } from './service/apps.ts';
 import type { RoomStore } from './store/store.ts';
@@ -128,7 +129,7 @@ export async function runCli(args: string[]): Promise<number> {
   try {
     config = loadConfig();
     if (config.dbPath === ':memory:') throw new OperationalError('CONVENE_DB=:memory: holds no data for a command to use: unset it, or set CONVENE_DATA_DIR to the server\'s data directory');
-    store = openStore(config, { mustExist: command.reads });
+    store = await openStore(config, { mustExist: command.reads });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

@@ -7,6 +7,14 @@ export interface Config {
   dataDir: string;
   /** SQLite file; defaults to <dataDir>/convene.db. ':memory:' for throwaway instances. */
   dbPath: string;
+  /** Cluster mode: state, logs, presence and fan-out in this Redis instead of SQLite. */
+  redis: {
+    url: string | null;
+    /** Every key starts with it: several deployments (or tests) can share one Redis. */
+    prefix: string;
+    /** A node silent this long (seconds) is dead: its sockets are dropped by the others. */
+    nodeTimeout: number;
+  };
   bootstrap: {
     appId?: string;
     appCertificate?: string;
@@ -92,6 +100,11 @@ export function loadConfig(env: Env = process.env): Config {
     host: str('HOST') ?? '0.0.0.0',
     dataDir,
     dbPath: str('CONVENE_DB') ?? `${dataDir.replace(/\/+$/, '')}/convene.db`,
+    redis: {
+      url: matching('REDIS_URL', /^rediss?:\/\/\S+$/, 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379') ?? null,
+      prefix: matching('CONVENE_REDIS_PREFIX', /^[^\s*?[\]]{0,64}$/, 'at most 64 characters without spaces or glob characters') ?? 'convene:',
+      nodeTimeout: int('CONVENE_NODE_TIMEOUT', 5, 1, 3600),
+    },
     bootstrap: {
       appId: matching('CONVENE_APP_ID', /^[0-9a-fA-F]{32}$/, '32 hexadecimal characters (an Agora App ID)'),
       appCertificate: matching('CONVENE_APP_CERTIFICATE', /^[0-9a-fA-F]{32}$/, '32 hexadecimal characters (an Agora App Certificate)'),

@@ -2,11 +2,10 @@
 // configuration, starts the server, and stops everything cleanly on SIGINT/SIGTERM.
 import { randomBytes } from 'node:crypto';
 import { loadConfig, ConfigError, type Config } from './config.ts';
-import { openStore } from './ops/store.ts';
+import { openBackend } from './ops/backend.ts';
 import { lockDatabase, type ServerLock } from './ops/lock.ts';
 import { operationalMessage } from './ops/errors.ts';
 import { isProgram } from './ops/entry.ts';
-import { LocalBus } from './bus/local.ts';
 import { MeetingService } from './service/meeting.ts';
 import { AppRegistry, hex32, newApp } from './service/apps.ts';
 import { AgoraTokens } from './tokens/agora.ts';
@@ -15,7 +14,8 @@ import { buildServer, type Server } from './http/server.ts';
 import type { RoomStore } from './store/store.ts';
 import { Presence } from './service/presence.ts';
 import { Gateway } from './realtime/gateway.ts';
-import { boardFor } from './http/conf/views.ts';
+import { agoraRealtimeFormat, boardFor } from './http/conf/views.ts';
+import { StoreUnavailableError } from './store/store.ts';
 
 export interface Convene {
   config: Config;
@@ -25,6 +25,8 @@ export interface Convene {
   store: RoomStore;
   gateway: Gateway;
   presence: Presence;
+  /** 'sqlite' (one process) or 'redis' (cluster node), and this node's id. */
+  backend: { kind: 'sqlite' | 'redis'; nodeId: string };
   /** The bound address, e.g. http://127.0.0.1:8080. */
   url: string;
   stop(): Promise<void>;
@@ -80,55 +82,75 @@ export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Con
 }
 
 export async function startConvene(config: Config): Promise<Convene & { bootstrapped: Bootstrapped }> {
-  const store = openStore(config);
-  const bus = new LocalBus();
-  const apps = new AppRegistry(store);
-  const bootstrapped = await bootstrap(store, apps, config);
-  const secret = await store.setMetaIfAbsent('boardSecret', randomBytes(32).toString('base64url'));
-  const agoraTokens = new AgoraTokens(config.tokenTtl);
-  const boardTokens = new BoardTokens(secret, config.tokenTtl);
   let server: Server | undefined;
-  const meeting = new MeetingService({
-    store,
-    bus,
-    emptyRoomTtlMs: config.emptyRoomTtl * 1000,
-    onError: (err, what) => server?.log.error({ err }, what),
-  });
-  server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens });
-  const onError = (err: unknown, what: string) => server!.log.error({ err }, what);
-  const presence = new Presence({
-    meeting,
-    bus,
-    graceMs: config.presence.grace * 1000,
-    policy: config.presence.expiry,
-    onError,
-  });
-  const gateway = new Gateway({
-    meeting,
-    apps,
-    bus,
-    presence,
-    maxBufferedBytes: config.realtime.maxBufferedBytes,
-    pingIntervalMs: config.realtime.pingInterval * 1000,
-    board: (room, userId) => boardFor(config.boardProvider, boardTokens, room, userId),
-    onError,
-  });
-  gateway.attach(server.server);
-  const address = await server.listen({ port: config.port, host: config.host });
-  meeting.start();
-  await presence.start();
-  const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
-  let stopping: Promise<void> | null = null;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await gateway.close();
-      presence.stop();
-      await server!.close();
-      await meeting.stop();
-      await bus.close();
-      await store.close();
-    })());
-  return { config, server, meeting, apps, store, gateway, presence, url, stop, bootstrapped };
+  // A store or bus outage is expected in a cluster and said once per failure, below error.
+  const onError = (err: unknown, what: string) => {
+    if (err instanceof StoreUnavailableError || isConnectionLoss(err)) server?.log.warn({ err: String(err) }, what);
+    else server?.log.error({ err }, what);
+  };
+  const backend = await openBackend(config, onError);
+  const { store, bus, directory } = backend;
+  let started = false;
+  try {
+    await bus.start();
+    const apps = new AppRegistry(store);
+    const bootstrapped = await bootstrap(store, apps, config);
+    const secret = await store.setMetaIfAbsent('boardSecret', randomBytes(32).toString('base64url'));
+    const agoraTokens = new AgoraTokens(config.tokenTtl);
+    const boardTokens = new BoardTokens(secret, config.tokenTtl);
+    const meeting = new MeetingService({ store, bus, emptyRoomTtlMs: config.emptyRoomTtl * 1000, onError });
+    const readiness = async () => {
+      const checks: Record<string, string> = {};
+      checks.store = await store.ping().then(
+        () => 'ok',
+        (err) => String((err as Error).message ?? err),
+      );
+      checks.bus = bus.ready ? 'ok' : 'not subscribed';
+      checks.presence = directory.ready ? 'ok' : 'unreachable';
+      return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
+    };
+    server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens, readiness });
+    const presence = new Presence({ meeting, directory, graceMs: config.presence.grace * 1000, policy: config.presence.expiry, onError });
+    const gateway = new Gateway({
+      meeting,
+      apps,
+      bus,
+      presence,
+      format: agoraRealtimeFormat((room, userId) => boardFor(config.boardProvider, boardTokens, room, userId)),
+      resyncIntervalMs: backend.resyncIntervalMs,
+      maxBufferedBytes: config.realtime.maxBufferedBytes,
+      pingIntervalMs: config.realtime.pingInterval * 1000,
+      onError,
+    });
+    gateway.attach(server.server);
+    const address = await server.listen({ port: config.port, host: config.host });
+    meeting.start();
+    await presence.start();
+    started = true;
+    const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
+    let stopping: Promise<void> | null = null;
+    const stop = () =>
+      (stopping ??= (async () => {
+        await gateway.close();
+        await presence.stop();
+        await server!.close();
+        await meeting.stop();
+        await backend.close();
+      })());
+    const kind = { kind: backend.kind, nodeId: backend.nodeId };
+    return { config, server, meeting, apps, store, gateway, presence, backend: kind, url, stop, bootstrapped };
+  } finally {
+    if (!started) {
+      await server?.close().catch(() => {});
+      await backend.close().catch(() => {});
+    }
+  }
+}
+
+/** ioredis's words for a lost connection (the bus and presence see them before the store wraps them). */
+function isConnectionLoss(err: unknown): boolean {
+  const m = String((err as Error)?.message ?? '');
+  return /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|max retries per request/i.test(m);
 }
 
 export function describeBootstrap(b: Bootstrapped): string {
@@ -164,7 +186,8 @@ export async function serve(): Promise<void> {
   let lock: ServerLock | null = null;
   let convene: Awaited<ReturnType<typeof startConvene>>;
   try {
-    lock = lockDatabase(config);
+    // Cluster nodes share Redis by design; only the embedded database belongs to one server.
+    lock = config.redis.url ? null : lockDatabase(config);
     convene = await startConvene(config);
   } catch (err) {
     // What the operator can fix is one line and exit 2; anything else is a bug: print it all.

@@ -1,13 +1,23 @@
 // The fan-out port: committed events reach every node's sockets. In-process by default; a
-// clustered deployment swaps in a pub/sub adapter.
+// clustered deployment swaps in a pub/sub adapter, which may lose or delay messages: consumers
+// that need a gap-free, ordered stream read through service/feed.ts, which fills gaps from the log.
 import type { LoggedEvent } from '../domain/events.ts';
 
 export type RoomEventsHandler = (roomId: string, events: LoggedEvent[]) => void;
 
 export interface EventBus {
-  /** Publish events that are already committed, in commit order. */
+  /** Subscribe to the other nodes (if any); resolves once the backend has acknowledged it. */
+  start(): Promise<void>;
+  /** Publish events that are already committed, in commit order. This node's handlers run at once. */
   publish(roomId: string, events: LoggedEvent[]): void;
-  /** Returns the unsubscribe function. */
+  /** Returns the unsubscribe function. Events may arrive late, twice or not at all from other nodes. */
   subscribe(handler: RoomEventsHandler): () => void;
+  /**
+   * Called when messages may have been missed (the subscription was lost and is back, or a publish
+   * failed): consumers re-read what they follow from the log. Returns the unsubscribe function.
+   */
+  onResync(handler: () => void): () => void;
+  /** Whether messages from other nodes are being received now (readiness). */
+  readonly ready: boolean;
   close(): Promise<void>;
 }

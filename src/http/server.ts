@@ -21,6 +21,13 @@ export interface HttpDeps {
   apps: AppRegistry;
   agoraTokens: AgoraTokens;
   boardTokens: BoardTokens;
+  /** Whether the store, bus and presence backends are reachable now (for /readyz). */
+  readiness: () => Promise<Readiness>;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, 'ok' | string>;
 }
 
 export type Server = FastifyInstance;

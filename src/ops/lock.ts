@@ -66,6 +66,6 @@ function heldMessage(db: Database.Database, dbPath: string): string {
   }
   return (
     `database ${dbPath} is already served by ${who}: stop it first, or give this server its own CONVENE_DATA_DIR ` +
-    `(several nodes serving the same meetings need the cluster mode with Redis, which is not built yet)`
+    `(several nodes serving the same meetings run in cluster mode: set REDIS_URL on each)`
   );
 }

@@ -1,13 +1,48 @@
-// The store, opened from the configuration in one way for the server and the CLI. A data
-// directory or database file this process cannot use becomes an OperationalError naming it.
+// The store, opened from the configuration in one way for the server and the CLI: Redis when
+// REDIS_URL is set (cluster mode), else the embedded SQLite file. A data directory, database file
+// or Redis this process cannot use becomes an OperationalError naming it.
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Config } from '../config.ts';
+import type { Redis } from 'ioredis';
 import { SqliteStore } from '../store/sqlite/store.ts';
+import { RedisStore } from '../store/redis/store.ts';
+import { connectRedis, redisReady } from '../store/redis/connection.ts';
 import type { RoomStore } from '../store/store.ts';
 import { OperationalError, errnoOf, reasonOf } from './errors.ts';
 
-export function openStore(config: Config, opts: { mustExist?: boolean } = {}): RoomStore {
+/** How long a start waits for Redis to answer before giving up with a clear message. */
+const REDIS_CONNECT_TIMEOUT_MS = 10_000;
+
+export async function openStore(config: Config, opts: { mustExist?: boolean } = {}): Promise<RoomStore> {
+  if (config.redis.url) {
+    const redis = await openRedis(config);
+    return new RedisStore({ redis, prefix: config.redis.prefix, eventRetention: config.eventRetention, ownsClient: true });
+  }
+  return openSqlite(config, opts);
+}
+
+/** A Redis connection for the configured URL, once it is ready; an OperationalError if it never is. */
+export async function openRedis(config: Config): Promise<Redis> {
+  const url = config.redis.url!;
+  const redis = connectRedis(url);
+  const shown = url.replace(/\/\/[^@/]*@/, '//***@');
+  const seen: { code?: string; message?: string }[] = [];
+  const remember = (err: { code?: string; message?: string }) => void seen.splice(0, 1, err);
+  redis.on('error', remember);
+  try {
+    await redisReady(redis, REDIS_CONNECT_TIMEOUT_MS);
+  } catch (err) {
+    redis.disconnect();
+    const why = seen[0]?.code ?? seen[0]?.message ?? (err as Error).message;
+    throw new OperationalError(`Redis at ${shown} is unreachable (${why}): start it, or fix REDIS_URL (unset it for the embedded SQLite store)`);
+  } finally {
+    redis.off('error', remember);
+  }
+  return redis;
+}
+
+function openSqlite(config: Config, opts: { mustExist?: boolean }): RoomStore {
   const path = config.dbPath;
   if (path !== ':memory:') {
     // The read-only CLI commands must not create an empty database when the path is mistyped.

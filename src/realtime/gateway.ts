@@ -6,16 +6,17 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LoggedEvent } from '../domain/events.ts';
 import { recipientsOf } from '../domain/events.ts';
-import { presentMembers, type Room } from '../domain/room.ts';
+import type { Room } from '../domain/room.ts';
 import { RuleError } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MeetingService } from '../service/meeting.ts';
 import type { Presence } from '../service/presence.ts';
 import type { AppRegistry } from '../service/apps.ts';
+import { RoomFeed } from '../service/feed.ts';
 import { enterWithRoomToken, roomTokenClaims } from '../service/roomtoken.ts';
-import { agoraMessage, memberView, roomView, type Board } from '../http/conf/views.ts';
 import { serveAsPlainHttp, trackAnswers, wantsWebSocket } from '../http/upgrade.ts';
 import { originForm, pathOf } from '../http/scopes.ts';
+import { StoreUnavailableError } from '../store/store.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 
@@ -28,25 +29,39 @@ export const Close = {
   replaced: { code: 4410, reason: 'replaced by a newer entry of the same user' },
   slow: { code: 4408, reason: 'too slow: messages were not read in time; reconnect with since=<last seq>' },
   shutdown: { code: 1001, reason: 'server shutting down; reconnect with since=<last seq>' },
+  /** Events this node could not recover (trimmed from the log before it saw them). */
+  lost: { code: 4408, reason: 'missed events; reconnect with since=<last seq>' },
+  /** The store cannot be reached: nothing could be checked. */
+  unavailable: { code: 1013, reason: 'try again later: storage unavailable' },
   full: { code: 4413, reason: 'the room is full' },
   duplicate: { code: 4411, reason: 'this user is already in the room and the app forbids a second login' },
 } as const;
+
+/** How events and snapshots look on the wire (the Agora RTM dialect; the gateway does not know it). */
+export interface RealtimeFormat {
+  event(e: LoggedEvent): Buffer;
+  snapshot(room: Room, me: { userId: string; userToken: string }): string;
+}
 
 export interface GatewayOptions {
   meeting: MeetingService;
   apps: AppRegistry;
   bus: EventBus;
   presence: Presence;
+  format: RealtimeFormat;
+  /** Compare followed rooms with the store this often (ms), for buses that may lose messages; 0: never. */
+  resyncIntervalMs?: number;
   /** Close a socket whose unsent data exceeds this many bytes. */
   maxBufferedBytes: number;
   /** Ping every this many ms; a socket that has not answered the previous ping is dropped. */
   pingIntervalMs: number;
-  board: (room: Room, userId: string) => Board;
   onError?: (err: unknown, what: string) => void;
 }
 
 interface Conn {
   ws: WebSocket;
+  /** Unique on this node: presence counts a member's sockets across nodes by it. */
+  id: string;
   roomId: string;
   userId: string;
   session: string;
@@ -56,6 +71,8 @@ interface Conn {
   pending: LoggedEvent[] | null;
   alive: boolean;
   closing: boolean;
+  /** The room is followed for this socket and presence knows of it (both undone on drop). */
+  followed: boolean;
   /** The member's session token (sent in snapshots: a RoomToken client learns it there). */
   userToken: string;
 }
@@ -68,12 +85,18 @@ const MAX_PENDING = 50_000;
 export class Gateway {
   private readonly wss: WebSocketServer;
   private readonly rooms = new Map<string, Set<Conn>>();
-  private readonly unsubscribe: () => void;
+  private readonly feed: RoomFeed;
   private readonly pinger: NodeJS.Timeout;
+  private socketIds = 0;
 
   constructor(private readonly opts: GatewayOptions) {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false, clientTracking: false });
-    this.unsubscribe = opts.bus.subscribe((roomId, events) => this.deliver(roomId, events));
+    this.feed = new RoomFeed(
+      opts.bus,
+      opts.meeting,
+      { events: (roomId, events) => this.deliver(roomId, events), lost: (roomId) => this.lost(roomId) },
+      { resyncIntervalMs: opts.resyncIntervalMs ?? 0, onError: opts.onError },
+    );
     this.pinger = setInterval(() => this.ping(), opts.pingIntervalMs);
     this.pinger.unref();
   }
@@ -92,6 +115,7 @@ export class Gateway {
         // The WebSocket listens for its socket's errors from here on; one listener less per member.
         socket.removeListener('error', ignoreError);
         this.accept(ws, req).catch((err) => {
+          if (err instanceof StoreUnavailableError) return void ws.close(Close.unavailable.code, Close.unavailable.reason);
           this.opts.onError?.(err, 'realtime accept');
           ws.close(1011, 'internal error');
         });
@@ -108,7 +132,7 @@ export class Gateway {
 
   async close(): Promise<void> {
     clearInterval(this.pinger);
-    this.unsubscribe();
+    this.feed.close();
     for (const set of this.rooms.values()) for (const c of set) this.end(c, Close.shutdown);
     this.rooms.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
@@ -145,6 +169,7 @@ export class Gateway {
     }
     const conn: Conn = {
       ws,
+      id: String(++this.socketIds),
       roomId: session.room.roomId,
       userId: session.member.userId,
       session: session.member.session,
@@ -152,15 +177,25 @@ export class Gateway {
       pending: [],
       alive: true,
       closing: false,
+      followed: false,
       userToken,
     };
-    // Registered before reading state, so that nothing committed from now on can be missed.
+    // Registered and followed before reading state, so that nothing committed from now on can be missed.
     let set = this.rooms.get(conn.roomId);
     if (!set) this.rooms.set(conn.roomId, (set = new Set()));
     set.add(conn);
-    this.opts.presence.connected(conn.roomId, session.member);
     ws.on('pong', () => (conn.alive = true));
     ws.on('close', () => this.drop(conn));
+    try {
+      await this.feed.follow(conn.roomId);
+    } catch (err) {
+      this.drop(conn);
+      throw err;
+    }
+    conn.followed = true;
+    // Closed while the feed was being set up: drop() ran before there was anything to undo.
+    if (!this.rooms.get(conn.roomId)?.has(conn)) return void this.feed.unfollow(conn.roomId);
+    this.opts.presence.connected(conn.roomId, session.member, conn.id);
 
     await this.catchUp(conn, since);
     // Live events that arrived meanwhile, paced too; new ones keep queueing until the queue is empty.
@@ -191,20 +226,7 @@ export class Gateway {
     }
     const room = await this.opts.meeting.room(conn.roomId);
     if (!room) return;
-    this.sendRaw(
-      conn,
-      JSON.stringify({
-        type: 'snapshot',
-        version: 1,
-        timestamp: Date.now(),
-        seq: room.seq,
-        data: {
-          room: roomView(room, this.opts.board(room, conn.userId)),
-          members: presentMembers(room).map(memberView),
-          me: { userId: conn.userId, userToken: conn.userToken },
-        },
-      }),
-    );
+    this.sendRaw(conn, this.opts.format.snapshot(room, { userId: conn.userId, userToken: conn.userToken }));
     conn.lastSeq = Math.max(conn.lastSeq, room.seq);
   }
 
@@ -225,7 +247,7 @@ export class Gateway {
         if (e.seq <= c.lastSeq) continue;
         c.lastSeq = e.seq;
         if (to !== null && !to.includes(c.userId)) continue;
-        frame ??= encode(e);
+        frame ??= this.opts.format.event(e);
         this.sendRaw(c, frame);
       }
       const affected = affectedMembers(e);
@@ -246,7 +268,7 @@ export class Gateway {
     conn.lastSeq = e.seq;
     const to = recipientsOf(e.event);
     if ((to !== null && !to.includes(conn.userId)) || conn.closing) return;
-    const frame = encode(e);
+    const frame = this.opts.format.event(e);
     if (conn.ws.bufferedAmount + frame.length <= this.opts.maxBufferedBytes / 2) {
       conn.ws.send(frame, { binary: false });
       return;
@@ -264,12 +286,9 @@ export class Gateway {
     });
   }
 
-  private send(conn: Conn, e: LoggedEvent): void {
-    if (e.seq <= conn.lastSeq) return;
-    conn.lastSeq = e.seq;
-    const to = recipientsOf(e.event);
-    if (to !== null && !to.includes(conn.userId)) return;
-    this.sendRaw(conn, encode(e));
+  /** The feed could not recover this room's events: its sockets start over with a snapshot. */
+  private lost(roomId: string): void {
+    for (const c of [...(this.rooms.get(roomId) ?? [])]) this.end(c, Close.lost);
   }
 
   private sendRaw(conn: Conn, data: Buffer | string): void {
@@ -305,7 +324,9 @@ export class Gateway {
     const set = this.rooms.get(conn.roomId);
     if (!set?.delete(conn)) return;
     if (set.size === 0) this.rooms.delete(conn.roomId);
-    this.opts.presence.disconnected(conn.roomId, conn.userId);
+    if (!conn.followed) return;
+    this.feed.unfollow(conn.roomId);
+    this.opts.presence.disconnected(conn.roomId, conn.userId, conn.id);
   }
 
   private ping(): void {
@@ -349,14 +370,4 @@ function affectedMembers(e: LoggedEvent): string[] | null {
     default:
       return [];
   }
-}
-
-/** The wire form of an event: the Agora RTM envelope plus Convene's `type` and `seq`. */
-export function encode(e: LoggedEvent): Buffer {
-  const m = agoraMessage(e.event);
-  const msg =
-    m.type === 'server'
-      ? { type: m.type, version: 1, timestamp: e.at, seq: e.seq, data: m.data }
-      : { type: m.type, cmd: m.cmd, version: 1, timestamp: e.at, seq: e.seq, data: m.data };
-  return Buffer.from(JSON.stringify(msg));
 }

@@ -1,5 +1,6 @@
 // Apps and access keys: who may use the client API (app + customer credentials) and who may
-// use the admin API (access keys). Apps are read on every request, so they are cached briefly.
+// use the admin API (access keys). Read from the store on every request, never cached here: an
+// app changed, deleted or a key removed on one node (or by the CLI) is refused on every node at once.
 import { randomBytes } from 'node:crypto';
 import type { AccessKey, App, MergePublishRtmp, RoomStore } from '../store/store.ts';
 
@@ -39,34 +40,18 @@ export function newApp(fields: Partial<App> & { appId: string }, now: number): A
 }
 
 export class AppRegistry {
-  private readonly cache = new Map<string, { app: App | null; at: number }>();
+  constructor(private readonly store: RoomStore) {}
 
-  constructor(
-    private readonly store: RoomStore,
-    /** How long a read app stays cached (ms); other nodes' changes show up within it. */
-    private readonly ttlMs = 2_000,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  async get(appId: string): Promise<App | null> {
-    const hit = this.cache.get(appId);
-    const now = this.now();
-    if (hit && now - hit.at < this.ttlMs) return hit.app;
-    const app = await this.store.getApp(appId);
-    this.cache.set(appId, { app, at: now });
-    if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
-    return app;
+  get(appId: string): Promise<App | null> {
+    return this.store.getApp(appId);
   }
 
-  async put(app: App): Promise<void> {
-    await this.store.putApp(app);
-    this.cache.delete(app.appId);
+  put(app: App): Promise<void> {
+    return this.store.putApp(app);
   }
 
-  async delete(appId: string): Promise<boolean> {
-    const deleted = await this.store.deleteApp(appId);
-    this.cache.delete(appId);
-    return deleted;
+  delete(appId: string): Promise<boolean> {
+    return this.store.deleteApp(appId);
   }
 
   list(owner: string | null): Promise<App[]> {

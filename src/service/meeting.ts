@@ -4,7 +4,7 @@ import type { Command, EntryPolicy, RoomCommand } from '../domain/commands.ts';
 import type { LoggedEvent } from '../domain/events.ts';
 import { findMember, type Member, type Room } from '../domain/room.ts';
 import { decide, RuleError, type Decision } from '../domain/rules.ts';
-import type { EventBus } from '../bus/bus.ts';
+import type { EventBus, RoomEventsHandler } from '../bus/bus.ts';
 import type { App, EventRange, RoomListQuery, RoomStore, RoomSummary } from '../store/store.ts';
 import { RoomDelivery } from './delivery.ts';
 import { formatSessionToken, newId, newSecret, parseSessionToken, sameSecret } from '../tokens/session.ts';
@@ -67,6 +67,8 @@ export class MeetingService {
   private readonly onError: (err: unknown, what: string) => void;
   /** Commands on one room run one after another in this process; other nodes are caught by versions. */
   private readonly queues = new Map<string, Promise<unknown>>();
+  /** Told of the events this process commits, at once (the bus tells every node, maybe later). */
+  private readonly observers = new Set<RoomEventsHandler>();
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(opts: MeetingOptions) {
@@ -123,8 +125,20 @@ export class MeetingService {
     next.seq += logged.length;
     const result = await this.store.commit(next, expected, logged);
     if (!result.ok) return null;
-    if (logged.length > 0) this.delivery.publish(next.roomId, logged, delivery.publishAfter);
+    if (logged.length > 0) {
+      for (const observer of this.observers) observer(next.roomId, logged);
+      this.delivery.publish(next.roomId, logged, delivery.publishAfter);
+    }
     return decision;
+  }
+
+  /**
+   * Watch the events committed by this process (not other nodes'): what must happen once per event
+   * in a cluster is done by the node that committed it. Returns the unsubscribe function.
+   */
+  observe(handler: RoomEventsHandler): () => void {
+    this.observers.add(handler);
+    return () => this.observers.delete(handler);
   }
 
   /**
@@ -195,8 +209,14 @@ export class MeetingService {
     const cutoff = this.now() - this.emptyRoomTtlMs;
     let ended = 0;
     for (const roomId of await this.store.emptyRoomsSince(cutoff)) {
-      const d = await this.execute(roomId, { type: 'close', emptySinceAtMost: cutoff });
-      if (d.events.length > 0) ended++;
+      try {
+        // The rules check the stored emptySince: a room someone entered since (on any node) stays.
+        const d = await this.execute(roomId, { type: 'close', emptySinceAtMost: cutoff });
+        if (d.events.length > 0) ended++;
+      } catch (err) {
+        // Another node's sweep (or an admin) ended it first: that is the one end it gets.
+        if (!(err instanceof RuleError)) throw err;
+      }
     }
     return ended;
   }

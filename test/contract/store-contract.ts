@@ -1,12 +1,23 @@
 // The contract every RoomStore adapter must keep. Each adapter's test file calls storeContract
-// with a factory for a fresh, empty store.
+// with a factory for a fresh, empty store, and sharedStoreContract with a factory for two stores
+// on one backend (two processes, or two nodes of a cluster).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RoomStore } from '../../src/store/store.ts';
 import type { Room } from '../../src/domain/room.ts';
-import type { LoggedEvent } from '../../src/domain/events.ts';
+import type { LoggedEvent, MeetingEvent } from '../../src/domain/events.ts';
+import type { RoomCommand } from '../../src/domain/commands.ts';
 import { decide, RuleError } from '../../src/domain/rules.ts';
 import { newApp } from '../../src/service/apps.ts';
+
+export interface StoreFactoryOptions {
+  eventRetention?: number;
+}
+
+export interface ContractOptions {
+  /** Skip every case, visibly, with this reason (e.g. the backend is not running). */
+  skip?: string;
+}
 
 let n = 0;
 const fresh = () => {
@@ -43,10 +54,34 @@ function entry(room: Room | null, appId: string, roomUuid: string, userUuid: str
   return { next, events, expected };
 }
 
-export function storeContract(name: string, make: () => Promise<RoomStore>): void {
-  const withStore = (title: string, fn: (s: RoomStore) => Promise<void>) =>
-    test(`${name}: ${title}`, async () => {
-      const s = await make();
+/** Run a room command as the service does: decide, then advance version and seq. */
+function run(room: Room, cmd: RoomCommand, now = 2000) {
+  const d = decide(room, cmd, now);
+  if (d instanceof RuleError) throw d;
+  if (d.room === room) throw new Error(`${cmd.type} changed nothing`);
+  const next = d.room;
+  const events: LoggedEvent[] = d.events.map((event, i) => ({ seq: room.seq + 1 + i, at: now, event }));
+  next.version = room.version + 1;
+  next.seq = room.seq + events.length;
+  return { next, events, expected: room.version };
+}
+
+/** A commit of `count` server messages on `room`, members unchanged. */
+function messages(room: Room, count: number, now = 3000) {
+  const events: LoggedEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    const event: MeetingEvent = { type: 'serverMessage', to: null, msgId: `m${room.seq + 1 + i}`, text: 'hello' };
+    events.push({ seq: room.seq + 1 + i, at: now, event });
+  }
+  return { next: { ...room, version: room.version + 1, seq: room.seq + count }, events, expected: room.version };
+}
+
+const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+export function storeContract(name: string, make: (opts?: StoreFactoryOptions) => Promise<RoomStore>, opts: ContractOptions = {}): void {
+  const withStore = (title: string, fn: (s: RoomStore) => Promise<void>, storeOpts?: StoreFactoryOptions) =>
+    test(`${name}: ${title}`, { skip: opts.skip }, async () => {
+      const s = await make(storeOpts);
       try {
         await fn(s);
       } finally {
@@ -150,5 +185,331 @@ export function storeContract(name: string, make: () => Promise<RoomStore>): voi
     assert.equal(await s.setMetaIfAbsent('k', 'v1'), 'v1');
     assert.equal(await s.setMetaIfAbsent('k', 'v2'), 'v1');
     assert.equal(await s.getMeta('k'), 'v1');
+    assert.equal(await s.getMeta('other'), null);
+  });
+
+  withStore('lists apps in the order they were added, an update keeping its place', async (s) => {
+    const ids = ['c', 'a', 'b'].map((c) => c.repeat(32));
+    for (const [i, appId] of ids.entries()) await s.putApp(newApp({ appId, owner: i === 1 ? null : 'ak1' }, i));
+    await s.putApp({ ...(await s.getApp(ids[0]!))!, title: 'renamed' });
+    assert.deepEqual((await s.listApps(null)).map((a) => a.appId), ids);
+    assert.equal((await s.listApps(null))[0]!.title, 'renamed');
+    // An owner sees its apps and the unowned ones.
+    assert.deepEqual((await s.listApps('ak2')).map((a) => a.appId), [ids[1]]);
+    assert.deepEqual((await s.listApps('ak1')).map((a) => a.appId), ids);
+    await s.deleteApp(ids[1]!);
+    assert.deepEqual((await s.listApps(null)).map((a) => a.appId), [ids[0], ids[2]]);
+  });
+
+  withStore('lists access keys by creation time and deletes them', async (s) => {
+    await s.putAccessKey({ accessKey: 'ak3', secretKey: 's3', createdAt: 30 });
+    await s.putAccessKey({ accessKey: 'ak1', secretKey: 's1', createdAt: 10 });
+    await s.putAccessKey({ accessKey: 'ak2', secretKey: 's2', createdAt: 20 });
+    assert.deepEqual(await s.listAccessKeys(), [
+      { accessKey: 'ak1', secretKey: 's1', createdAt: 10 },
+      { accessKey: 'ak2', secretKey: 's2', createdAt: 20 },
+      { accessKey: 'ak3', secretKey: 's3', createdAt: 30 },
+    ]);
+    assert.equal(await s.deleteAccessKey('ak2'), true);
+    assert.equal(await s.deleteAccessKey('ak2'), false);
+    assert.equal(await s.getAccessKey('ak2'), null);
+    assert.deepEqual((await s.listAccessKeys()).map((k) => k.accessKey), ['ak1', 'ak3']);
+  });
+
+  withStore(
+    'drops the oldest events beyond the retention and pages what it keeps',
+    async (s) => {
+      const a = entry(null, 'app1', 'r', 'ann');
+      await s.commit(a.next, 0, a.events);
+      let room = a.next;
+      for (let i = 0; i < 14; i++) {
+        const m = messages(room, 50);
+        assert.deepEqual(await s.commit(m.next, m.expected, m.events), { ok: true });
+        room = m.next;
+      }
+      const last = room.seq;
+      const first = await s.eventsSince(room.roomId, 0, 1000);
+      assert.ok(first.oldestSeq > 1, `old events are dropped (oldest ${first.oldestSeq})`);
+      assert.ok(last - first.oldestSeq + 1 >= 300, `at least the retention is kept (oldest ${first.oldestSeq} of ${last})`);
+      assert.equal(first.events[0]!.seq, first.oldestSeq);
+      const seqs: number[] = [];
+      for (let after = 0; ; ) {
+        const page = await s.eventsSince(room.roomId, after, 100);
+        assert.equal(page.oldestSeq, first.oldestSeq);
+        if (page.events.length === 0) break;
+        assert.ok(page.events.length <= 100);
+        seqs.push(...page.events.map((e) => e.seq));
+        after = page.events.at(-1)!.seq;
+      }
+      assert.deepEqual(seqs, Array.from({ length: last - first.oldestSeq + 1 }, (_, i) => first.oldestSeq + i));
+      const tail = await s.eventsSince(room.roomId, last - 3, 10);
+      assert.deepEqual(tail.events.map((e) => e.seq), [last - 2, last - 1, last]);
+      assert.deepEqual(tail.events.at(-1)!.event, { type: 'serverMessage', to: null, msgId: `m${last}`, text: 'hello' });
+      assert.deepEqual(await s.eventsSince('nosuchroom', 0, 10), { events: [], oldestSeq: 0 });
+    },
+    { eventRetention: 300 },
+  );
+
+  withStore('an ended meeting frees its key and leaves the active and empty lists', async (s) => {
+    // One meeting ends with people in it, another after everyone left.
+    const full = entry(null, 'app1', 'weekly', 'ann');
+    await s.commit(full.next, 0, full.events);
+    const lonely = entry(null, 'app1', 'lonely', 'bob');
+    await s.commit(lonely.next, 0, lonely.events);
+    const left = run(lonely.next, { type: 'leave', actor: lonely.next.members[0]!.userId }, 5000);
+    await s.commit(left.next, left.expected, left.events);
+    assert.deepEqual(await s.activeRoomIds(), [full.next.roomId]);
+    assert.deepEqual(await s.emptyRoomsSince(9000), [lonely.next.roomId]);
+
+    for (const room of [full.next, left.next]) {
+      const end = run(room, { type: 'close', emptySinceAtMost: null }, 6000);
+      assert.deepEqual(await s.commit(end.next, end.expected, end.events), { ok: true });
+      assert.equal((await s.loadRoom(room.roomId))?.ended, true);
+    }
+    assert.equal(await s.findRunningRoom('app1', 'weekly'), null);
+    assert.deepEqual(await s.activeRoomIds(), []);
+    assert.deepEqual(await s.emptyRoomsSince(9000), []);
+    for (const activeOnly of [true, false]) {
+      assert.deepEqual(await s.listRooms({ appId: 'app1', activeOnly, prefix: '', offset: 0, limit: 10 }), { rooms: [], total: 0 });
+    }
+
+    const again = entry(null, 'app1', 'weekly', 'cat', 7000);
+    assert.deepEqual(await s.commit(again.next, 0, again.events), { ok: true });
+    assert.equal((await s.findRunningRoom('app1', 'weekly'))?.roomId, again.next.roomId);
+    assert.deepEqual(await s.activeRoomIds(), [again.next.roomId]);
+    assert.equal((await s.loadRoom(full.next.roomId))?.ended, true);
+  });
+
+  withStore('lists rooms by key, byte order, with prefix, offset, limit and total', async (s) => {
+    const keys = ['b', 'a', 'ab', 'a b', 'aé', 'A', 'zz', 'a%', 'a_c', 'é', 'a'.repeat(100), '🎉x'];
+    const rooms = new Map<string, Room>();
+    for (const [i, key] of keys.entries()) {
+      const e = entry(null, 'list', key, 'ann', 1000 + i);
+      await s.commit(e.next, 0, e.events);
+      rooms.set(key, e.next);
+    }
+    const other = entry(null, 'list2', 'a', 'ann');
+    await s.commit(other.next, 0, other.events);
+    for (const key of ['ab', 'zz']) {
+      const room = rooms.get(key)!;
+      const left = run(room, { type: 'leave', actor: room.members[0]!.userId });
+      await s.commit(left.next, left.expected, left.events);
+    }
+    const b = rooms.get('b')!;
+    const end = run(b, { type: 'close', emptySinceAtMost: null });
+    await s.commit(end.next, end.expected, end.events);
+
+    const running = keys.filter((k) => k !== 'b').sort(byBytes);
+    const active = running.filter((k) => k !== 'ab' && k !== 'zz');
+    const list = (activeOnly: boolean, prefix: string, offset = 0, limit = 100) => s.listRooms({ appId: 'list', activeOnly, prefix, offset, limit });
+
+    const all = await list(false, '');
+    assert.deepEqual(all.rooms.map((r) => r.roomUuid), running);
+    assert.equal(all.total, running.length);
+    const zz = all.rooms.find((r) => r.roomUuid === 'zz')!;
+    assert.deepEqual(zz, { roomId: rooms.get('zz')!.roomId, roomUuid: 'zz', online: 0, ended: false, startTime: rooms.get('zz')!.startTime });
+    assert.equal(all.rooms.find((r) => r.roomUuid === 'A')!.online, 1);
+    assert.deepEqual((await list(true, '')).rooms.map((r) => r.roomUuid), active);
+
+    const withA = running.filter((k) => k.startsWith('a'));
+    assert.equal(withA.length, 7);
+    const page = await list(false, 'a', 2, 3);
+    assert.deepEqual(page.rooms.map((r) => r.roomUuid), withA.slice(2, 5));
+    assert.equal(page.total, 7);
+    // A prefix outside the Basic Multilingual Plane (two UTF-16 units, one character).
+    assert.deepEqual((await list(false, '🎉')).rooms.map((r) => r.roomUuid), ['🎉x']);
+    const activeA = await list(true, 'a', 1, 100);
+    assert.deepEqual(activeA.rooms.map((r) => r.roomUuid), active.filter((k) => k.startsWith('a')).slice(1));
+    assert.equal(activeA.total, 6);
+    assert.deepEqual((await list(false, 'a_')).rooms.map((r) => r.roomUuid), ['a_c']);
+    assert.deepEqual((await list(false, 'é')).rooms.map((r) => r.roomUuid), ['é']);
+    assert.deepEqual((await list(false, 'aé')).rooms.map((r) => r.roomUuid), ['aé']);
+    assert.deepEqual(await list(false, 'a', 50, 10), { rooms: [], total: 7 });
+    assert.deepEqual(await list(false, 'c'), { rooms: [], total: 0 });
+    assert.deepEqual(await list(false, 'b'), { rooms: [], total: 0 });
+    assert.deepEqual((await list(false, '', 0, 2)).rooms.map((r) => r.roomUuid), running.slice(0, 2));
+  });
+}
+
+/**
+ * The contract between two stores on one backend, as two nodes of a cluster (or two processes on
+ * one SQLite file) see it: what one commits, the other reads at once; racing writers, one winner.
+ */
+export function sharedStoreContract(name: string, makePair: () => Promise<[RoomStore, RoomStore]>, opts: ContractOptions = {}): void {
+  const withPair = (title: string, fn: (a: RoomStore, b: RoomStore) => Promise<void>) =>
+    test(`${name}: ${title}`, { skip: opts.skip }, async () => {
+      const [a, b] = await makePair();
+      try {
+        await fn(a, b);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+  withPair('what one store commits the other reads at once, even with the room cached', async (a, b) => {
+    const first = entry(null, 'app1', 'standup', 'ann');
+    await a.commit(first.next, 0, first.events);
+    const id = first.next.roomId;
+    assert.deepEqual(await b.loadRoom(id), first.next);
+    assert.deepEqual(await b.findRunningRoom('app1', 'standup'), first.next);
+
+    const second = entry(first.next, 'app1', 'standup', 'bob');
+    await a.commit(second.next, second.expected, second.events);
+    assert.deepEqual(await b.loadRoom(id), second.next);
+    const third = entry(second.next, 'app1', 'standup', 'cat');
+    await a.commit(third.next, third.expected, third.events);
+    assert.deepEqual(await b.findRunningRoom('app1', 'standup'), third.next);
+    assert.deepEqual((await b.eventsSince(id, 0, 100)).events, [...first.events, ...second.events, ...third.events]);
+    assert.deepEqual((await b.listRooms({ appId: 'app1', activeOnly: true, prefix: 'st', offset: 0, limit: 10 })).rooms.map((r) => [r.roomId, r.online]), [[id, 3]]);
+
+    // And back: b writes on the state it read, a reads it.
+    const b1 = await b.loadRoom(id);
+    const left = run(b1!, { type: 'leave', actor: b1!.members[1]!.userId });
+    assert.deepEqual(await b.commit(left.next, left.expected, left.events), { ok: true });
+    assert.deepEqual(await a.loadRoom(id), left.next);
+    assert.deepEqual(await a.findRunningRoom('app1', 'standup'), left.next);
+
+    const end = run(left.next, { type: 'close', emptySinceAtMost: null });
+    await b.commit(end.next, end.expected, end.events);
+    assert.equal(await a.findRunningRoom('app1', 'standup'), null);
+    assert.deepEqual(await a.loadRoom(id), end.next);
+    assert.deepEqual(await a.activeRoomIds(), []);
+  });
+
+  withPair('a key reused after its meeting ended elsewhere leads to the new meeting', async (a, b) => {
+    const old = entry(null, 'app1', 'daily', 'ann');
+    await a.commit(old.next, 0, old.events);
+    assert.equal((await a.findRunningRoom('app1', 'daily'))?.roomId, old.next.roomId);
+    const end = run(old.next, { type: 'close', emptySinceAtMost: null });
+    await b.commit(end.next, end.expected, end.events);
+    // The new meeting has the version a last saw of the old one.
+    const renewed = entry(null, 'app1', 'daily', 'bob');
+    await b.commit(renewed.next, 0, renewed.events);
+    assert.deepEqual(await a.findRunningRoom('app1', 'daily'), renewed.next);
+    assert.deepEqual(await a.loadRoom(old.next.roomId), end.next);
+  });
+
+  withPair('a reader many versions behind, or whose room changed members, reads the current state', async (a, b) => {
+    const first = entry(null, 'app1', 'big', 'host');
+    await a.commit(first.next, 0, first.events);
+    let room = first.next;
+    assert.deepEqual(await b.loadRoom(room.roomId), room);
+    // Members join and leave; b reads a few versions behind, then further behind than any log of
+    // recent changes a store might keep.
+    for (let i = 0; i < 160; i++) {
+      const leaver = room.members.find((m, j) => j > 0 && m.present);
+      const e = i % 3 === 2 && leaver ? run(room, { type: 'leave', actor: leaver.userId }) : entry(room, 'app1', 'big', `u${i}`);
+      assert.deepEqual(await a.commit(e.next, e.expected, e.events), { ok: true });
+      room = e.next;
+      if (i < 60 && i % 7 === 0) assert.deepEqual(await b.loadRoom(room.roomId), room);
+    }
+    assert.deepEqual(await b.loadRoom(room.roomId), room);
+    const more = entry(room, 'app1', 'big', 'one-more');
+    await a.commit(more.next, more.expected, more.events);
+    room = more.next;
+    // b writes on a's state, not on one it read itself; a, which knows the version before, reads it.
+    const fromA = run(room, { type: 'leave', actor: room.members.find((m, j) => j > 0 && m.present)!.userId });
+    assert.deepEqual(await b.commit(fromA.next, fromA.expected, fromA.events), { ok: true });
+    assert.deepEqual(await a.loadRoom(room.roomId), fromA.next);
+    assert.deepEqual(await b.loadRoom(room.roomId), fromA.next);
+    room = fromA.next;
+    // One member changed in a large room.
+    const index = room.members.findIndex((m, j) => j >= 40 && m.present);
+    const left = run(room, { type: 'leave', actor: room.members[index]!.userId });
+    assert.deepEqual(await a.commit(left.next, left.expected, left.events), { ok: true });
+    const read = await b.loadRoom(room.roomId);
+    assert.deepEqual(read, left.next);
+    assert.equal(read!.members[index]!.present, false);
+    // b writes on what it read; a, which wrote the version before, reads b's.
+    const back = entry(read!, 'app1', 'big', 'late');
+    assert.deepEqual(await b.commit(back.next, back.expected, back.events), { ok: true });
+    assert.deepEqual(await a.loadRoom(room.roomId), back.next);
+  });
+
+  withPair('members changed in a 100-member meeting persist, seen by a store that never loaded it', async (a, b) => {
+    let room: Room | null = null;
+    for (let i = 0; i < 100; i++) {
+      const e = entry(room, 'app1', 'hundred', `m${i}`);
+      assert.equal((await a.commit(e.next, e.expected, e.events)).ok, true);
+      room = e.next;
+    }
+    const left = run(room!, { type: 'leave', actor: room!.members[57]!.userId });
+    await a.commit(left.next, left.expected, left.events);
+    const read = await b.loadRoom(room!.roomId);
+    assert.deepEqual(read, left.next);
+    assert.equal(read!.members.length, 100);
+    assert.deepEqual(read!.members.filter((m) => !m.present).map((m) => m.userUuid), ['m57']);
+  });
+
+  withPair('racing commits on one room: exactly one wins each version', async (a, b) => {
+    const first = entry(null, 'app1', 'race', 'host');
+    await a.commit(first.next, 0, first.events);
+    const id = first.next.roomId;
+    const winners: string[] = [];
+    for (let round = 0; round < 50; round++) {
+      const [ra, rb] = await Promise.all([a.loadRoom(id), b.loadRoom(id)]);
+      assert.equal(ra!.version, rb!.version);
+      const ea = entry(ra, 'app1', 'race', `a${round}`);
+      const eb = entry(rb, 'app1', 'race', `b${round}`);
+      const [xa, xb] = await Promise.all([a.commit(ea.next, ea.expected, ea.events), b.commit(eb.next, eb.expected, eb.events)]);
+      const won = [xa, xb].filter((x) => x.ok);
+      assert.equal(won.length, 1, `round ${round}: ${JSON.stringify([xa, xb])}`);
+      assert.deepEqual(xa.ok ? xb : xa, { ok: false, reason: 'conflict' });
+      winners.push(xa.ok ? `a${round}` : `b${round}`);
+    }
+    for (const s of [a, b]) {
+      const room = await s.loadRoom(id);
+      assert.deepEqual(room!.members.map((m) => m.userUuid), ['host', ...winners]);
+      assert.equal(room!.version, 51);
+      const seqs = (await s.eventsSince(id, 0, 1000)).events.map((e) => e.seq);
+      assert.deepEqual(seqs, Array.from({ length: room!.seq }, (_, i) => i + 1));
+    }
+  });
+
+  withPair('racing first entries into one key create one meeting', async (a, b) => {
+    for (let round = 0; round < 20; round++) {
+      const key = `dup-${round}`;
+      const x = entry(null, 'app1', key, 'ann');
+      const y = entry(null, 'app1', key, 'bob');
+      const [rx, ry] = await Promise.all([a.commit(x.next, 0, x.events), b.commit(y.next, 0, y.events)]);
+      assert.equal([rx, ry].filter((r) => r.ok).length, 1, `round ${round}: ${JSON.stringify([rx, ry])}`);
+      assert.deepEqual(rx.ok ? ry : rx, { ok: false, reason: 'duplicateRoom' });
+      const winner = rx.ok ? x.next : y.next;
+      const loser = rx.ok ? y.next : x.next;
+      assert.equal((await a.findRunningRoom('app1', key))?.roomId, winner.roomId);
+      assert.equal((await b.findRunningRoom('app1', key))?.roomId, winner.roomId);
+      assert.equal(await a.loadRoom(loser.roomId), null);
+      assert.deepEqual((await b.eventsSince(loser.roomId, 0, 10)).events, []);
+    }
+    assert.equal((await a.listRooms({ appId: 'app1', activeOnly: false, prefix: 'dup-', offset: 0, limit: 100 })).total, 20);
+    assert.equal((await a.activeRoomIds()).length, 20);
+  });
+
+  withPair('apps, access keys and meta values are shared', async (a, b) => {
+    const app = newApp({ appId: 'd'.repeat(32), owner: 'ak1', title: 'one' }, 1);
+    await a.putApp(app);
+    assert.deepEqual(await b.getApp(app.appId), app);
+    await a.putApp({ ...app, title: 'two' });
+    assert.equal((await b.getApp(app.appId))?.title, 'two');
+    assert.deepEqual((await b.listApps('ak1')).map((x) => x.title), ['two']);
+    assert.equal(await a.deleteApp(app.appId), true);
+    assert.equal(await b.getApp(app.appId), null);
+    assert.equal(await b.deleteApp(app.appId), false);
+    assert.deepEqual(await b.listApps(null), []);
+
+    await a.putAccessKey({ accessKey: 'ak1', secretKey: 'sk1', createdAt: 1 });
+    assert.deepEqual(await b.getAccessKey('ak1'), { accessKey: 'ak1', secretKey: 'sk1', createdAt: 1 });
+    assert.deepEqual((await b.listAccessKeys()).map((k) => k.accessKey), ['ak1']);
+    assert.equal(await b.deleteAccessKey('ak1'), true);
+    assert.equal(await a.getAccessKey('ak1'), null);
+    assert.deepEqual(await a.listAccessKeys(), []);
+
+    assert.equal(await a.setMetaIfAbsent('secret', 'from-a'), 'from-a');
+    assert.equal(await b.getMeta('secret'), 'from-a');
+    assert.equal(await b.setMetaIfAbsent('secret', 'from-b'), 'from-a');
+    // Racing first writers agree on one value.
+    const [x, y] = await Promise.all([a.setMetaIfAbsent('race', 'x'), b.setMetaIfAbsent('race', 'y')]);
+    assert.equal(x, y);
   });
 }

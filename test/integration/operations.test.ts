@@ -124,7 +124,7 @@ test('one server per data directory; the lock of a killed server is taken over',
   servers.push(first);
 
   const second = await runConvene(['serve'], env, { via: 'main', timeoutMs: 15_000 });
-  assertOneLine(second, new RegExp(`database ${dir}/convene.db is already served by another Convene server \\(pid ${first.child.pid} on host .+\\): stop it first.*cluster mode with Redis, which is not built yet`));
+  assertOneLine(second, new RegExp(`database ${dir}/convene.db is already served by another Convene server \\(pid ${first.child.pid} on host .+\\): stop it first.*cluster mode: set REDIS_URL on each\\)`));
   assert.equal((await fetch(`${first.url}/healthz`)).status, 200, 'the first keeps serving');
 
   // SIGKILL leaves the lock file behind, but nobody holds it any more.

@@ -2,16 +2,23 @@
 // HTTP 200 `{code, msg, data: null}` (spec §2.3: the clients read only 2xx bodies).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { RuleError } from '../../domain/rules.ts';
+import { StoreUnavailableError } from '../../store/store.ts';
 import { AgoraError, Code, RULE_CODES } from './codes.ts';
 
 export function agoraFailure(code: number, msg: string) {
   return { code, msg, data: null };
 }
 
-export function sendAgoraError(err: FastifyError | AgoraError | RuleError, req: FastifyRequest, reply: FastifyReply) {
+export function sendAgoraError(err: FastifyError | AgoraError | RuleError | StoreUnavailableError, req: FastifyRequest, reply: FastifyReply) {
   let code: number;
   let msg: string;
-  if (err instanceof AgoraError) {
+  if (err instanceof StoreUnavailableError) {
+    // Not the caller's mistake and not a bug: said as retryable, logged below error.
+    req.log.warn({ url: req.url, cause: String(err.cause ?? '') }, 'store unavailable');
+    reply.header('retry-after', '1');
+    code = Code.unavailable;
+    msg = 'service temporarily unavailable (storage unreachable): retry shortly';
+  } else if (err instanceof AgoraError) {
     code = err.code;
     msg = err.message;
   } else if (err instanceof RuleError) {

@@ -311,12 +311,16 @@ async function identify(req: FastifyRequest, deps: HttpDeps, auth: Auth): Promis
   return { app, session };
 }
 
-/** Authorization headers already verified, by the app object they were verified against. */
-const verifiedBasic = new Map<string, App>();
+/**
+ * Authorization headers already verified, with the credentials they matched: the same header for
+ * an app whose credentials are still those needs no second decode and compare. Keyed by content,
+ * not by a cached app, so that changed credentials are refused at once on every node.
+ */
+const verifiedBasic = new Map<string, { appId: string; id: string; secret: string }>();
 
 function checkBasic(header: string | undefined, app: App): void {
-  // The same header verified against this same app record needs no second decode and compare.
-  if (header !== undefined && verifiedBasic.get(header) === app) return;
+  const hit = header === undefined ? undefined : verifiedBasic.get(header);
+  if (hit && hit.appId === app.appId && hit.id === app.customerId && hit.secret === app.customerSecret) return;
   const m = header ? /^basic\s+(\S+)\s*$/i.exec(header) : null;
   if (!m) throw new AgoraError(Code.credentials, 'missing credentials: send Authorization: Basic base64(customerId:customerSecret)');
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
@@ -328,7 +332,7 @@ function checkBasic(header: string | undefined, app: App): void {
   const secretOk = sameSecret(secret, app.customerSecret);
   if (!idOk || !secretOk) throw new AgoraError(Code.credentials, 'wrong customer ID or secret for this app');
   if (verifiedBasic.size >= 1000) verifiedBasic.clear();
-  verifiedBasic.set(header!, app);
+  verifiedBasic.set(header!, { appId: app.appId, id, secret });
 }
 
 function cursor(nextId: string | undefined): number {

@@ -1,7 +1,7 @@
 // The meeting model in the Agora v1 wire format (spec §3, §5): field names, 0/1 integers, role 1/2,
 // and the RTM message commands. The domain knows nothing of these encodings.
-import type { MeetingEvent, MemberSnapshot, Module } from '../../domain/events.ts';
-import { boardUsers, currentHost, onlineCount, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
+import type { LoggedEvent, MeetingEvent, MemberSnapshot, Module } from '../../domain/events.ts';
+import { boardUsers, currentHost, onlineCount, presentMembers, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
 import type { MediaTokens } from '../../tokens/agora.ts';
 import type { BoardTokens } from '../../tokens/board.ts';
 
@@ -206,4 +206,30 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
     case 'serverMessage':
       return { type: 'server', cmd: 0, data: { msgId: e.msgId, text: e.text } };
   }
+}
+
+/**
+ * The realtime channel's wire form: the Agora RTM envelope plus Convene's `type` and `seq`, and the
+ * snapshot a socket starts from. The gateway is given this and knows nothing of the Agora dialect.
+ */
+export function agoraRealtimeFormat(board: (room: Room, userId: string) => Board) {
+  return {
+    event(e: LoggedEvent): Buffer {
+      const m = agoraMessage(e.event);
+      const msg =
+        m.type === 'server'
+          ? { type: m.type, version: 1, timestamp: e.at, seq: e.seq, data: m.data }
+          : { type: m.type, cmd: m.cmd, version: 1, timestamp: e.at, seq: e.seq, data: m.data };
+      return Buffer.from(JSON.stringify(msg));
+    },
+    snapshot(room: Room, me: { userId: string; userToken: string }): string {
+      return JSON.stringify({
+        type: 'snapshot',
+        version: 1,
+        timestamp: Date.now(),
+        seq: room.seq,
+        data: { room: roomView(room, board(room, me.userId)), members: presentMembers(room).map(memberView), me },
+      });
+    },
+  };
 }

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { RuleError } from '../../domain/rules.ts';
+import { StoreUnavailableError } from '../../store/store.ts';
 
 export class QiniuError extends Error {
   constructor(
@@ -49,6 +50,7 @@ export function sendQiniu(req: FastifyRequest, reply: FastifyReply, status: numb
       'content-length': Buffer.byteLength(json),
       'x-reqid': reqIdOf(req),
       'access-control-allow-origin': (reply.getHeader('access-control-allow-origin') as string | undefined) ?? '*',
+      ...(status === 503 ? { 'retry-after': '1' } : {}),
     });
   }
   res.end(json);
@@ -64,8 +66,12 @@ export function sendQiniuError(req: FastifyRequest, reply: FastifyReply, err: Qi
 }
 
 /** Any error on the Qiniu API, in Qiniu's statuses and texts (spec qiniu-rtc-v3 §1.1). */
-export function asQiniuError(err: FastifyError | RuleError | QiniuError, req: FastifyRequest): QiniuError {
+export function asQiniuError(err: FastifyError | RuleError | QiniuError | StoreUnavailableError, req: FastifyRequest): QiniuError {
   if (err instanceof QiniuError) return err;
+  if (err instanceof StoreUnavailableError) {
+    req.log.warn({ url: req.url, cause: String(err.cause ?? '') }, 'store unavailable');
+    return new QiniuError(503, 'service unavailable', 'storage unreachable: retry shortly');
+  }
   if (err instanceof RuleError) {
     if (err.code === 'inactive' || err.code === 'ended') return new QiniuError(615, 'room not active');
     if (err.code === 'notFound' || err.code === 'notInRoom') return new QiniuError(612, 'user not found');

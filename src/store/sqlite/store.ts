@@ -251,8 +251,9 @@ export class SqliteStore implements RoomStore {
     const args: (string | number)[] = [q.appId];
     if (q.activeOnly) where.push('online > 0');
     if (q.prefix) {
-      where.push("substr(room_uuid, 1, ?) = ?");
-      args.push(q.prefix.length, q.prefix);
+      // length() counts characters as substr() does (JavaScript's .length counts UTF-16 units).
+      where.push('substr(room_uuid, 1, length(?)) = ?');
+      args.push(q.prefix, q.prefix);
     }
     const clause = where.join(' AND ');
     const total = this.db.prepare(`SELECT COUNT(*) FROM rooms WHERE ${clause}`).pluck().get(...args) as number;

@@ -1,0 +1,114 @@
+// The cluster bus: committed events go to this node's handlers at once and, through one Redis
+// pub/sub channel, to every other node. Pub/sub delivers at most once: a message published while a
+// subscriber is reconnecting is lost, so after every reconnection the bus asks its consumers to
+// resync from the log (service/feed.ts does), and they never rely on pub/sub alone.
+import type { Redis } from 'ioredis';
+import type { LoggedEvent } from '../domain/events.ts';
+import type { EventBus, RoomEventsHandler } from './bus.ts';
+import { StoreUnavailableError } from '../store/store.ts';
+
+export interface RedisBusOptions {
+  /** Publishing connection (may be shared with the store). */
+  pub: Redis;
+  /** A connection of its own: a subscribed connection can run no other command. */
+  sub: Redis;
+  prefix: string;
+  /** This node's id: its own messages come back through Redis and are skipped. */
+  nodeId: string;
+  onError?: (err: unknown, what: string) => void;
+}
+
+interface Wire {
+  n: string;
+  r: string;
+  e: LoggedEvent[];
+}
+
+export class RedisBus implements EventBus {
+  private readonly handlers = new Set<RoomEventsHandler>();
+  private readonly resyncs = new Set<() => void>();
+  private readonly channel: string;
+  private subscribed = false;
+  private closed = false;
+  /** The subscription dropped and is not back yet. */
+  private lost = false;
+
+  constructor(private readonly opts: RedisBusOptions) {
+    this.channel = `${opts.prefix}events`;
+    opts.sub.on('message', (channel: string, text: string) => {
+      if (channel === this.channel) this.receive(text);
+    });
+    // ioredis resubscribes by itself after a reconnection; subscribing again is harmless and tells
+    // us when Redis has acknowledged it, after which the log holds everything we may have missed.
+    opts.sub.on('ready', () => {
+      if (!this.subscribed || this.closed) return;
+      this.subscribe_().then(
+        () => {
+          this.lost = false;
+          this.resync();
+        },
+        (err) => opts.onError?.(err, 'bus resubscribe'),
+      );
+    });
+    opts.sub.on('close', () => {
+      // Said once per outage (ioredis closes again on every failed reconnection attempt).
+      if (!this.subscribed || this.lost) return;
+      this.lost = true;
+      this.opts.onError?.(new StoreUnavailableError('bus subscription lost; resyncing when Redis is back'), 'bus');
+    });
+  }
+
+  get ready(): boolean {
+    return this.subscribed && this.opts.sub.status === 'ready';
+  }
+
+  async start(): Promise<void> {
+    const sub = this.opts.sub;
+    if (sub.status !== 'ready') await new Promise<void>((resolve) => sub.once('ready', () => resolve()));
+    await this.subscribe_();
+    this.subscribed = true;
+  }
+
+  publish(roomId: string, events: LoggedEvent[]): void {
+    for (const h of this.handlers) h(roomId, events);
+    const wire: Wire = { n: this.opts.nodeId, r: roomId, e: events };
+    // A lost publish is found by the other nodes' periodic resync (see service/feed.ts).
+    this.opts.pub.publish(this.channel, JSON.stringify(wire)).catch((err) => this.opts.onError?.(err, 'bus publish'));
+  }
+
+  subscribe(handler: RoomEventsHandler): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  onResync(handler: () => void): () => void {
+    this.resyncs.add(handler);
+    return () => this.resyncs.delete(handler);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.handlers.clear();
+    this.resyncs.clear();
+    this.opts.sub.disconnect();
+  }
+
+  private async subscribe_(): Promise<void> {
+    await this.opts.sub.subscribe(this.channel);
+  }
+
+  private receive(text: string): void {
+    let wire: Wire;
+    try {
+      wire = JSON.parse(text) as Wire;
+    } catch (err) {
+      return this.opts.onError?.(err, 'bus message');
+    }
+    if (wire.n === this.opts.nodeId || !Array.isArray(wire.e) || typeof wire.r !== 'string') return;
+    for (const h of this.handlers) h(wire.r, wire.e);
+  }
+
+  private resync(): void {
+    for (const h of this.resyncs) h();
+  }
+}

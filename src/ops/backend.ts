@@ -1,0 +1,75 @@
+// What runs under the service, chosen from the configuration in this one place: the embedded
+// backend (SQLite, in-process bus and presence) or the cluster backend (all three in Redis).
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Config } from '../config.ts';
+import type { EventBus } from '../bus/bus.ts';
+import { LocalBus } from '../bus/local.ts';
+import { RedisBus } from '../bus/redis.ts';
+import type { PresenceDirectory } from '../presence/directory.ts';
+import { LocalDirectory } from '../presence/local.ts';
+import { RedisDirectory } from '../presence/redis.ts';
+import type { RoomStore } from '../store/store.ts';
+import { openRedis, openStore } from './store.ts';
+
+export interface Backend {
+  kind: 'sqlite' | 'redis';
+  /** This process's id in the cluster (for logs and presence). */
+  nodeId: string;
+  store: RoomStore;
+  bus: EventBus;
+  directory: PresenceDirectory;
+  /** How often followers re-read rooms from the store, for a bus that may lose messages (ms; 0: never). */
+  resyncIntervalMs: number;
+  close(): Promise<void>;
+}
+
+/** Resync period in cluster mode: how late an event lost by pub/sub (and by nothing else) may be. */
+const CLUSTER_RESYNC_MS = 2_000;
+
+export async function openBackend(config: Config, onError: (err: unknown, what: string) => void): Promise<Backend> {
+  const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const graceMs = config.presence.grace * 1000;
+  const store = await openStore(config);
+  if (!config.redis.url) {
+    const bus = new LocalBus();
+    return {
+      kind: 'sqlite',
+      nodeId,
+      store,
+      bus,
+      directory: new LocalDirectory(graceMs),
+      resyncIntervalMs: 0,
+      close: async () => {
+        await bus.close();
+        await store.close();
+      },
+    };
+  }
+  let redis;
+  try {
+    redis = await openRedis(config);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const sub = redis.duplicate();
+  // duplicate() copies the options, not the listeners: its outages are reported by the bus.
+  sub.on('error', () => {});
+  const prefix = config.redis.prefix;
+  const bus = new RedisBus({ pub: redis, sub, prefix, nodeId, onError });
+  const directory = new RedisDirectory({ redis, prefix, nodeId, graceMs, nodeTimeoutMs: config.redis.nodeTimeout * 1000, onError });
+  return {
+    kind: 'redis',
+    nodeId,
+    store,
+    bus,
+    directory,
+    resyncIntervalMs: CLUSTER_RESYNC_MS,
+    close: async () => {
+      await bus.close();
+      await store.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,216 @@
+// The Lua scripts of the Redis store. A script runs atomically inside Redis, so each store call is
+// one round trip and a commit is never half-written. Scripts check everything before their first
+// write: Redis does not roll a script back when it fails halfway.
+//
+// Reading a room whose id comes from an index (findRunning, listRooms) touches keys not passed in
+// KEYS. That is fine on a single Redis (or Sentinel); on Redis Cluster the prefix would need a hash
+// tag (e.g. `{convene}:`) so that every key lives in one slot.
+
+/** How many versions of member changes a room remembers, so that a reader a few versions behind loads only what changed. */
+export const CHANGE_LOG_LENGTH = 64;
+
+/** Above this many changed members a reader reloads them all (and stays clear of Lua's unpack limit). */
+const MAX_DELTA_MEMBERS = 1000;
+
+/**
+ * loadRoom(roomKey, membersKey, changesKey, cachedVersion) → false (no room); {v} (the caller's
+ * cached version is current); or {v, data, count, mode, pairs}: mode 'F' with every member as
+ * index/JSON pairs, or 'D' with only the members written after `cachedVersion`.
+ */
+const LOAD_ROOM = `
+local function loadRoom(roomKey, membersKey, changesKey, cachedVersion)
+  local h = redis.call('HMGET', roomKey, 'v', 'd', 'n')
+  local v = h[1]
+  if not v then return false end
+  if v == cachedVersion then return {v} end
+  local c = tonumber(cachedVersion)
+  local gap = tonumber(v) - c
+  if c > 0 and gap > 0 and gap <= ${CHANGE_LOG_LENGTH} then
+    local entries = redis.call('LRANGE', changesKey, -gap, -1)
+    -- Usable only if the log holds every version from the cached one to the stored one.
+    local usable, expect, fields, seen = #entries == gap, c + 1, {}, {}
+    for _, e in ipairs(entries) do
+      if not usable then break end
+      local sep = string.find(e, ':', 1, true)
+      local list = string.sub(e, sep + 1)
+      if tonumber(string.sub(e, 1, sep - 1)) ~= expect or list == '*' then
+        usable = false
+      else
+        expect = expect + 1
+        for i in string.gmatch(list, '%d+') do
+          if not seen[i] then
+            seen[i] = true
+            fields[#fields + 1] = i
+          end
+        end
+      end
+    end
+    if usable and #fields <= ${MAX_DELTA_MEMBERS} then
+      local changed = {}
+      if #fields > 0 then
+        local values = redis.call('HMGET', membersKey, unpack(fields))
+        for k = 1, #fields do
+          changed[2 * k - 1] = fields[k]
+          changed[2 * k] = values[k]
+        end
+      end
+      return {v, h[2], h[3], 'D', changed}
+    end
+  end
+  return {v, h[2], h[3], 'F', redis.call('HGETALL', membersKey)}
+end
+`;
+
+/** KEYS: room, members, changes. ARGV: cachedVersion ('0': none). */
+export const LOAD = `${LOAD_ROOM}
+return loadRoom(KEYS[1], KEYS[2], KEYS[3], ARGV[1])
+`;
+
+/**
+ * KEYS: the app's running-room index. ARGV: key prefix, roomUuid, the id the caller guesses and its
+ * cached version. → false, or {roomId, loadRoom's answer}.
+ */
+export const FIND_RUNNING = `${LOAD_ROOM}
+local id = redis.call('HGET', KEYS[1], ARGV[2])
+if not id then return false end
+local cached = '0'
+if id == ARGV[3] then cached = ARGV[4] end
+local p = ARGV[1]
+local room = loadRoom(p .. 'room:' .. id, p .. 'members:' .. id, p .. 'changes:' .. id, cached)
+if not room then return false end
+return {id, room}
+`;
+
+/**
+ * KEYS: 1 room, 2 members, 3 events, 4 changes, 5 the app's running index, 6 active set, 7 empty
+ * set, 8 the app's listed rooms, 9 the app's listed active rooms.
+ * ARGV: 1 roomId, 2 expectedVersion, 3 version, 4 seq, 5 appId, 6 roomUuid, 7 ended (0/1),
+ * 8 online, 9 emptySince ('' for none), 10 startTime, 11 room JSON without members, 12 member
+ * count, 13 event retention, 14 all members sent (0/1), 15 number of member pairs, then the
+ * (index, JSON) member pairs, then (seq, JSON) event pairs.
+ * → 'ok' | 'conflict' | 'duplicateRoom'
+ */
+export const COMMIT = `
+local stored = redis.call('HGET', KEYS[1], 'v')
+local expected = ARGV[2]
+if expected == '0' then
+  if stored or redis.call('HEXISTS', KEYS[5], ARGV[6]) == 1 then return 'duplicateRoom' end
+elseif stored ~= expected then
+  return 'conflict'
+end
+local id, uuid, ended, online = ARGV[1], ARGV[6], ARGV[7] == '1', tonumber(ARGV[8])
+local count = tonumber(ARGV[12])
+local previousCount = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
+
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 's', ARGV[4], 'appId', ARGV[5], 'roomUuid', uuid, 'ended', ARGV[7],
+  'online', ARGV[8], 'emptySince', ARGV[9], 'startTime', ARGV[10], 'd', ARGV[11], 'n', ARGV[12])
+
+local memberPairs = tonumber(ARGV[15])
+local written = {}
+for i = 0, memberPairs - 1 do
+  local index = ARGV[16 + 2 * i]
+  redis.call('HSET', KEYS[2], index, ARGV[17 + 2 * i])
+  written[#written + 1] = index
+end
+for i = count, previousCount - 1 do redis.call('HDEL', KEYS[2], tostring(i)) end
+-- '*': every member was sent (the writer had no base), so a reader must reload them all.
+local changed = table.concat(written, ',')
+if ARGV[14] == '1' then changed = '*' end
+redis.call('RPUSH', KEYS[4], ARGV[3] .. ':' .. changed)
+redis.call('LTRIM', KEYS[4], -${CHANGE_LOG_LENGTH}, -1)
+
+for i = 16 + 2 * memberPairs, #ARGV, 2 do
+  redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 1])
+end
+-- Keep the newest events only: a resume from before them gets a snapshot.
+redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[13]) - 1)
+
+local listed = uuid .. '\\0' .. id
+if ended then
+  if redis.call('HGET', KEYS[5], uuid) == id then redis.call('HDEL', KEYS[5], uuid) end
+  redis.call('SREM', KEYS[6], id)
+  redis.call('ZREM', KEYS[7], id)
+  redis.call('ZREM', KEYS[8], listed)
+  redis.call('ZREM', KEYS[9], listed)
+  return 'ok'
+end
+if expected == '0' then redis.call('HSET', KEYS[5], uuid, id) end
+redis.call('ZADD', KEYS[8], 0, listed)
+if online > 0 then
+  redis.call('SADD', KEYS[6], id)
+  redis.call('ZADD', KEYS[9], 0, listed)
+else
+  redis.call('SREM', KEYS[6], id)
+  redis.call('ZREM', KEYS[9], listed)
+end
+if ARGV[9] ~= '' then
+  redis.call('ZADD', KEYS[7], ARGV[9], id)
+else
+  redis.call('ZREM', KEYS[7], id)
+end
+return 'ok'
+`;
+
+/** KEYS: events. ARGV: afterSeq, limit. → {oldestSeq or '0', [event JSON]} */
+export const EVENTS_SINCE = `
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+local page = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, ARGV[2])
+return {first[2] or '0', page}
+`;
+
+/**
+ * KEYS: the app's listed rooms (all running, or those with someone present), members
+ * 'roomUuid\\0roomId' at score 0 so that they sort by roomUuid byte by byte, as SQLite's ORDER BY.
+ * ARGV: key prefix, roomUuid prefix, offset, limit. → {total, roomId, roomUuid, online, startTime, ...}
+ */
+export const LIST_ROOMS = `
+local min, max = '-', '+'
+if ARGV[2] ~= '' then
+  -- Byte 255 never occurs in UTF-8, so it sorts after every key that starts with the prefix.
+  min = '[' .. ARGV[2]
+  max = '(' .. ARGV[2] .. '\\255'
+end
+local out = {redis.call('ZLEXCOUNT', KEYS[1], min, max)}
+local page = redis.call('ZRANGEBYLEX', KEYS[1], min, max, 'LIMIT', ARGV[3], ARGV[4])
+for _, m in ipairs(page) do
+  -- The room id never holds a NUL: split at the last one.
+  local sep = #m - string.find(string.reverse(m), '\\0', 1, true) + 1
+  local id = string.sub(m, sep + 1)
+  local h = redis.call('HMGET', ARGV[1] .. 'room:' .. id, 'online', 'startTime')
+  out[#out + 1] = id
+  out[#out + 1] = string.sub(m, 1, sep - 1)
+  out[#out + 1] = h[1]
+  out[#out + 1] = h[2]
+end
+return out
+`;
+
+/** KEYS: apps, apps' order, order counter. ARGV: appId, JSON. An update keeps the app's place. */
+export const PUT_APP = `
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+end
+`;
+
+/** KEYS: apps, apps' order. ARGV: appId. → 1 if it existed. */
+export const DELETE_APP = `
+redis.call('ZREM', KEYS[2], ARGV[1])
+return redis.call('HDEL', KEYS[1], ARGV[1])
+`;
+
+/** KEYS: apps, apps' order. → app JSON in the order they were first stored. */
+export const LIST_APPS = `
+local out = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local app = redis.call('HGET', KEYS[1], id)
+  if app then out[#out + 1] = app end
+end
+return out
+`;
+
+/** KEYS: meta. ARGV: key, value. → the value stored (the given one if there was none). */
+export const SET_META_IF_ABSENT = `
+redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+return redis.call('HGET', KEYS[1], ARGV[1])
+`;

@@ -1,0 +1,328 @@
+// The clustered store: every node's RoomStore on one Redis. Each call is one round trip (a Lua
+// script where it reads or writes more than one key), and a commit is one atomic script, so nodes
+// never see half a commit and exactly one of two racing writers wins a version.
+import type { Redis } from 'ioredis';
+import type { LoggedEvent } from '../../domain/events.ts';
+import type { Member, Room } from '../../domain/room.ts';
+import type { AccessKey, App, CommitResult, EventRange, RoomListQuery, RoomStore, RoomSummary } from '../store.ts';
+import { unavailableOnConnectionError as guard } from './connection.ts';
+import * as lua from './scripts.ts';
+
+export interface RedisStoreOptions {
+  /** A client made by connectRedis (no keyPrefix: the store prefixes its keys itself). */
+  redis: Redis;
+  /** Starts every key, so that several deployments (or test runs) share one Redis. */
+  prefix?: string;
+  /** Events kept per room; older ones are dropped (a resume from before them gets a snapshot). */
+  eventRetention?: number;
+  /** Rooms kept parsed in memory; every load still asks Redis for the current version. */
+  cacheSize?: number;
+  /** close() quits the client only when the store owns it. */
+  ownsClient?: boolean;
+}
+
+type ScriptCall = (...args: string[]) => Promise<unknown>;
+
+/** loadRoom's answer (see scripts.ts): the version alone, or the room with all or some members. */
+type LoadReply = null | [string] | [string, string, string, 'F' | 'D', (string | null)[]];
+
+export class RedisStore implements RoomStore {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly retention: number;
+  private readonly cacheSize: number;
+  private readonly ownsClient: boolean;
+  /** Rooms by id, each the stored state at its version: a version names one state forever. */
+  private readonly cache = new Map<string, Room>();
+  /** `appId\0roomUuid` → roomId of cached running rooms, so findRunningRoom can name its cached version. */
+  private readonly runningIds = new Map<string, string>();
+  private readonly scripts: Record<
+    'load' | 'findRunning' | 'commit' | 'eventsSince' | 'listRooms' | 'putApp' | 'deleteApp' | 'listApps' | 'setMetaIfAbsent',
+    ScriptCall
+  >;
+
+  constructor(opts: RedisStoreOptions) {
+    if (opts.redis.options.keyPrefix) throw new Error('RedisStore prefixes its keys itself: give it a client without keyPrefix');
+    this.redis = opts.redis;
+    this.prefix = opts.prefix ?? 'convene:';
+    this.retention = opts.eventRetention ?? 10_000;
+    if (!Number.isInteger(this.retention) || this.retention < 1) throw new Error('eventRetention must be a positive integer');
+    this.cacheSize = opts.cacheSize ?? 10_000;
+    this.ownsClient = opts.ownsClient ?? false;
+    const define = (name: string, numberOfKeys: number, source: string): ScriptCall => {
+      // ioredis sends EVALSHA, and the source once per connection or after NOSCRIPT (a restarted Redis).
+      this.redis.defineCommand(name, { numberOfKeys, lua: source });
+      const fn = (this.redis as unknown as Record<string, ScriptCall>)[name]!;
+      return (...args) => fn.apply(this.redis, args);
+    };
+    this.scripts = {
+      load: define('conveneLoadRoom', 3, lua.LOAD),
+      findRunning: define('conveneFindRunning', 1, lua.FIND_RUNNING),
+      commit: define('conveneCommit', 9, lua.COMMIT),
+      eventsSince: define('conveneEventsSince', 1, lua.EVENTS_SINCE),
+      listRooms: define('conveneListRooms', 1, lua.LIST_ROOMS),
+      putApp: define('convenePutApp', 3, lua.PUT_APP),
+      deleteApp: define('conveneDeleteApp', 2, lua.DELETE_APP),
+      listApps: define('conveneListApps', 2, lua.LIST_APPS),
+      setMetaIfAbsent: define('conveneSetMetaIfAbsent', 1, lua.SET_META_IF_ABSENT),
+    };
+  }
+
+  private roomKeys(roomId: string): [room: string, members: string, changes: string] {
+    const p = this.prefix;
+    return [`${p}room:${roomId}`, `${p}members:${roomId}`, `${p}changes:${roomId}`];
+  }
+
+  loadRoom(roomId: string): Promise<Room | null> {
+    return guard(async () => {
+      const cached = this.cache.get(roomId);
+      const reply = (await this.scripts.load(...this.roomKeys(roomId), cached ? String(cached.version) : '0')) as LoadReply;
+      const room = this.roomFrom(roomId, reply, cached);
+      return room === undefined ? this.loadAll(roomId) : room;
+    });
+  }
+
+  findRunningRoom(appId: string, roomUuid: string): Promise<Room | null> {
+    return guard(async () => {
+      const guessId = this.runningIds.get(`${appId}\0${roomUuid}`);
+      const guess = guessId === undefined ? undefined : this.cache.get(guessId);
+      const reply = (await this.scripts.findRunning(
+        `${this.prefix}running:${appId}`,
+        this.prefix,
+        roomUuid,
+        guess?.roomId ?? '',
+        guess ? String(guess.version) : '0',
+      )) as null | [string, LoadReply];
+      if (reply === null) return null;
+      const [roomId, load] = reply;
+      const room = this.roomFrom(roomId, load, roomId === guess?.roomId ? guess : undefined);
+      return room === undefined ? this.loadAll(roomId) : room;
+    });
+  }
+
+  /** A second try with no cached base, for the (unexpected) case where a partial load left a gap. */
+  private async loadAll(roomId: string): Promise<Room | null> {
+    const reply = (await this.scripts.load(...this.roomKeys(roomId), '0')) as LoadReply;
+    const room = this.roomFrom(roomId, reply, undefined);
+    if (room === undefined) throw new Error(`room ${roomId} is damaged in Redis: members are missing`);
+    return room;
+  }
+
+  /** The room a load script answered; undefined when the members it sent do not complete the cached ones. */
+  private roomFrom(roomId: string, reply: LoadReply, cached: Room | undefined): Room | null | undefined {
+    if (reply === null) {
+      this.forget(roomId);
+      return null;
+    }
+    if (reply.length === 1) {
+      if (!cached || String(cached.version) !== reply[0]) throw new Error(`Redis answered version ${reply[0]} of room ${roomId} without its state`);
+      this.remember(cached);
+      return cached;
+    }
+    const [, data, count, mode, pairs] = reply;
+    const room = JSON.parse(data) as Room;
+    const n = Number(count);
+    // Members not sent are unchanged since the cached version: their objects are shared with it.
+    const members: Member[] = mode === 'D' && cached ? cached.members.slice(0, n) : [];
+    members.length = n;
+    for (let i = 0; i < pairs.length; i += 2) {
+      const index = Number(pairs[i]);
+      const json = pairs[i + 1];
+      if (index < n && json) members[index] = JSON.parse(json) as Member;
+    }
+    for (let i = 0; i < n; i++) if (members[i] === undefined) return undefined;
+    room.members = members;
+    this.remember(room);
+    return room;
+  }
+
+  commit(room: Room, expectedVersion: number, events: LoggedEvent[]): Promise<CommitResult> {
+    return guard(async () => {
+      // Members are immutable once stored (decisions copy on write): against the version this
+      // store last saw, only new member objects are sent. Without that base, all are.
+      const prev = this.cache.get(room.roomId);
+      const base = prev && prev.version === expectedVersion ? prev.members : null;
+      const memberArgs: string[] = [];
+      let online = 0;
+      room.members.forEach((m, i) => {
+        if (m.present) online++;
+        if (!base || base[i] !== m) memberArgs.push(String(i), JSON.stringify(m));
+      });
+      const eventArgs: string[] = [];
+      for (const e of events) eventArgs.push(String(e.seq), JSON.stringify({ seq: e.seq, at: e.at, event: e.event }));
+      const p = this.prefix;
+      const [roomKey, membersKey, changesKey] = this.roomKeys(room.roomId);
+      const result = await this.scripts.commit(
+        roomKey,
+        membersKey,
+        `${p}events:${room.roomId}`,
+        changesKey,
+        `${p}running:${room.appId}`,
+        `${p}active`,
+        `${p}empty`,
+        `${p}listed:${room.appId}`,
+        `${p}listed-active:${room.appId}`,
+        room.roomId,
+        String(expectedVersion),
+        String(room.version),
+        String(room.seq),
+        room.appId,
+        room.roomUuid,
+        room.ended ? '1' : '0',
+        String(online),
+        room.emptySince === null ? '' : String(room.emptySince),
+        String(room.startTime),
+        roomWithoutMembers(room),
+        String(room.members.length),
+        String(this.retention),
+        base ? '0' : '1',
+        String(memberArgs.length / 2),
+        ...memberArgs,
+        ...eventArgs,
+      );
+      if (result === 'ok') {
+        this.remember(room);
+        return { ok: true };
+      }
+      if (result === 'conflict' || result === 'duplicateRoom') return { ok: false, reason: result };
+      throw new Error(`unexpected commit answer from Redis: ${String(result)}`);
+    });
+  }
+
+  eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange> {
+    return guard(async () => {
+      const [oldest, page] = (await this.scripts.eventsSince(`${this.prefix}events:${roomId}`, String(afterSeq), String(limit))) as [string, string[]];
+      return { events: page.map((e) => JSON.parse(e) as LoggedEvent), oldestSeq: Number(oldest) };
+    });
+  }
+
+  listRooms(q: RoomListQuery): Promise<{ rooms: RoomSummary[]; total: number }> {
+    return guard(async () => {
+      const key = `${this.prefix}${q.activeOnly ? 'listed-active' : 'listed'}:${q.appId}`;
+      // SQLite treats a negative offset as 0 (and a negative limit as none, as Redis does).
+      const reply = (await this.scripts.listRooms(key, this.prefix, q.prefix, String(Math.max(0, q.offset)), String(q.limit))) as (string | number)[];
+      const rooms: RoomSummary[] = [];
+      for (let i = 1; i < reply.length; i += 4) {
+        rooms.push({ roomId: String(reply[i]), roomUuid: String(reply[i + 1]), online: Number(reply[i + 2]), ended: false, startTime: Number(reply[i + 3]) });
+      }
+      return { rooms, total: Number(reply[0]) };
+    });
+  }
+
+  activeRoomIds(): Promise<string[]> {
+    return guard(() => this.redis.smembers(`${this.prefix}active`));
+  }
+
+  emptyRoomsSince(before: number): Promise<string[]> {
+    return guard(() => this.redis.zrangebyscore(`${this.prefix}empty`, '-inf', before));
+  }
+
+  getApp(appId: string): Promise<App | null> {
+    return guard(async () => {
+      const json = await this.redis.hget(`${this.prefix}apps`, appId);
+      return json === null ? null : (JSON.parse(json) as App);
+    });
+  }
+
+  putApp(app: App): Promise<void> {
+    return guard(async () => {
+      const p = this.prefix;
+      await this.scripts.putApp(`${p}apps`, `${p}apps-order`, `${p}apps-counter`, app.appId, JSON.stringify(app));
+    });
+  }
+
+  deleteApp(appId: string): Promise<boolean> {
+    return guard(async () => (await this.scripts.deleteApp(`${this.prefix}apps`, `${this.prefix}apps-order`, appId)) === 1);
+  }
+
+  listApps(owner: string | null): Promise<App[]> {
+    return guard(async () => {
+      const rows = (await this.scripts.listApps(`${this.prefix}apps`, `${this.prefix}apps-order`)) as string[];
+      const apps = rows.map((r) => JSON.parse(r) as App);
+      return owner === null ? apps : apps.filter((a) => a.owner === owner || a.owner === null);
+    });
+  }
+
+  getAccessKey(accessKey: string): Promise<AccessKey | null> {
+    return guard(async () => {
+      const json = await this.redis.hget(`${this.prefix}access-keys`, accessKey);
+      return json === null ? null : (JSON.parse(json) as AccessKey);
+    });
+  }
+
+  putAccessKey(key: AccessKey): Promise<void> {
+    return guard(async () => {
+      const stored: AccessKey = { accessKey: key.accessKey, secretKey: key.secretKey, createdAt: key.createdAt };
+      await this.redis.hset(`${this.prefix}access-keys`, key.accessKey, JSON.stringify(stored));
+    });
+  }
+
+  listAccessKeys(): Promise<AccessKey[]> {
+    return guard(async () => {
+      const rows = await this.redis.hvals(`${this.prefix}access-keys`);
+      const keys = rows.map((r) => JSON.parse(r) as AccessKey);
+      return keys.sort((a, b) => a.createdAt - b.createdAt || (a.accessKey < b.accessKey ? -1 : a.accessKey > b.accessKey ? 1 : 0));
+    });
+  }
+
+  deleteAccessKey(accessKey: string): Promise<boolean> {
+    return guard(async () => (await this.redis.hdel(`${this.prefix}access-keys`, accessKey)) === 1);
+  }
+
+  getMeta(key: string): Promise<string | null> {
+    return guard(() => this.redis.hget(`${this.prefix}meta`, key));
+  }
+
+  setMetaIfAbsent(key: string, value: string): Promise<string> {
+    return guard(async () => (await this.scripts.setMetaIfAbsent(`${this.prefix}meta`, key, value)) as string);
+  }
+
+  ping(): Promise<void> {
+    return guard(async () => {
+      await this.redis.ping();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.cache.clear();
+    this.runningIds.clear();
+    if (!this.ownsClient || this.redis.status === 'end') return;
+    try {
+      await this.redis.quit();
+    } catch {
+      // Not connected (quit cannot be sent): stop reconnecting all the same.
+      this.redis.disconnect();
+    }
+  }
+
+  /** Keeps `room` as the freshest known state; the least recently used room leaves when full. */
+  private remember(room: Room): void {
+    // A load answered before this store's own later commit must not replace that commit's state.
+    const current = this.cache.get(room.roomId);
+    if (current && current.version > room.version) return;
+    const key = `${room.appId}\0${room.roomUuid}`;
+    this.cache.delete(room.roomId);
+    if (room.ended) {
+      if (this.runningIds.get(key) === room.roomId) this.runningIds.delete(key);
+      return;
+    }
+    this.cache.set(room.roomId, room);
+    this.runningIds.set(key, room.roomId);
+    if (this.cache.size > this.cacheSize) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.forget(oldest);
+    }
+  }
+
+  private forget(roomId: string): void {
+    const room = this.cache.get(roomId);
+    this.cache.delete(roomId);
+    const key = room && `${room.appId}\0${room.roomUuid}`;
+    if (key !== undefined && this.runningIds.get(key) === roomId) this.runningIds.delete(key);
+  }
+}
+
+function roomWithoutMembers(room: Room): string {
+  const { members: _members, ...rest } = room;
+  return JSON.stringify(rest);
+}

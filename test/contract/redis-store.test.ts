@@ -1,0 +1,200 @@
+// The Redis store against a real Redis: the shared contract on the server at 127.0.0.1:6379 (each
+// store under its own key prefix), and outages on a private redis-server this file kills.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { RedisStore } from '../../src/store/redis/store.ts';
+import { connectRedis, redisReady } from '../../src/store/redis/connection.ts';
+import { StoreUnavailableError, type App } from '../../src/store/store.ts';
+import { decide, RuleError } from '../../src/domain/rules.ts';
+import type { Room } from '../../src/domain/room.ts';
+import type { LoggedEvent } from '../../src/domain/events.ts';
+import { sharedStoreContract, storeContract, type StoreFactoryOptions } from './store-contract.ts';
+import { cleanupPrefix, redisServerSkip, redisSkip, SHARED_REDIS_URL, startRedisServer, uniquePrefix } from '../helpers/redis.ts';
+
+const skip = await redisSkip();
+const prefixes: string[] = [];
+
+after(async () => {
+  if (skip || prefixes.length === 0) return;
+  const admin = connectRedis(SHARED_REDIS_URL);
+  await redisReady(admin);
+  for (const p of prefixes) await cleanupPrefix(admin, p);
+  await admin.quit();
+});
+
+async function storeOn(url: string, prefix: string, opts: StoreFactoryOptions = {}): Promise<RedisStore> {
+  const redis = connectRedis(url);
+  await redisReady(redis);
+  return new RedisStore({ redis, prefix, ownsClient: true, ...opts });
+}
+
+function newPrefix(): string {
+  const p = uniquePrefix();
+  prefixes.push(p);
+  return p;
+}
+
+storeContract('redis', (opts) => storeOn(SHARED_REDIS_URL, newPrefix(), opts), { skip });
+
+// Two nodes: two connections, one prefix.
+sharedStoreContract(
+  'redis two nodes',
+  async () => {
+    const p = newPrefix();
+    return [await storeOn(SHARED_REDIS_URL, p), await storeOn(SHARED_REDIS_URL, p)];
+  },
+  { skip },
+);
+
+test('redis: keys stay under the prefix, and a store shares a client with other users', { skip }, async () => {
+  const redis = connectRedis(SHARED_REDIS_URL);
+  await redisReady(redis);
+  const p = newPrefix();
+  const s1 = new RedisStore({ redis, prefix: p });
+  const s2 = new RedisStore({ redis, prefix: `${p}other:` });
+  const a = created('app1', 'k');
+  await s1.commit(a.room, 0, a.events);
+  await s1.putApp(appFor('x'));
+  await s1.setMetaIfAbsent('m', 'v');
+  // Same client, another prefix: another deployment.
+  assert.equal(await s2.findRunningRoom('app1', 'k'), null);
+  assert.equal(await s2.getMeta('m'), null);
+  const [, keys] = await redis.scan('0', 'MATCH', `${p}*`, 'COUNT', 10_000);
+  assert.ok(keys.length > 0);
+  await s1.close();
+  // The store did not own the client: it still works.
+  assert.equal(await redis.ping(), 'PONG');
+  await redis.quit();
+});
+
+const serverSkip = skip ?? (await redisServerSkip());
+
+test('redis: unavailable at once while Redis is down, working again when it is back', { skip: serverSkip }, async (t) => {
+  const server = await startRedisServer({ appendfsync: 'always' });
+  t.after(() => server.dispose());
+  const store = await storeOn(server.url, 'outage:');
+  t.after(() => store.close());
+  const a = created('app1', 'outage');
+  assert.deepEqual(await store.commit(a.room, 0, a.events), { ok: true });
+
+  await server.kill();
+  const second = joined(a.room, 'bob');
+  const calls: [string, () => Promise<unknown>][] = [
+    ['ping', () => store.ping()],
+    ['loadRoom', () => store.loadRoom(a.room.roomId)],
+    ['findRunningRoom', () => store.findRunningRoom('app1', 'outage')],
+    ['commit', () => store.commit(second.room, 1, second.events)],
+    ['eventsSince', () => store.eventsSince(a.room.roomId, 0, 10)],
+    ['getApp', () => store.getApp('x')],
+  ];
+  for (const [name, call] of calls) {
+    const started = Date.now();
+    await assert.rejects(call(), (err: unknown) => {
+      assert.ok(err instanceof StoreUnavailableError, `${name}: ${String(err)}`);
+      assert.ok(err.cause instanceof Error, `${name} keeps the cause`);
+      return true;
+    });
+    assert.ok(Date.now() - started < 1000, `${name} failed within a second`);
+  }
+
+  await server.restart();
+  await eventually(() => store.ping());
+  // The same store works again; a fresh one (no cache) finds what was written before the crash.
+  assert.deepEqual(await store.commit(second.room, 1, second.events), { ok: true });
+  const fresh = await storeOn(server.url, 'outage:');
+  t.after(() => fresh.close());
+  assert.deepEqual(await fresh.loadRoom(a.room.roomId), second.room);
+});
+
+test('redis: a commit in flight when Redis dies fails as unavailable and is never sent again', { skip: serverSkip }, async (t) => {
+  const server = await startRedisServer({ appendfsync: 'always' });
+  t.after(() => server.dispose());
+  const store = await storeOn(server.url, 'inflight:');
+  t.after(() => store.close());
+  const control = connectRedis(server.url);
+  t.after(() => control.disconnect());
+  await redisReady(control);
+  const a = created('app1', 'inflight');
+  await store.commit(a.room, 0, a.events);
+
+  // Redis holds the next commit unanswered; then it dies.
+  await control.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+  const second = joined(a.room, 'bob');
+  let settled = false;
+  const outcome = store.commit(second.room, 1, second.events).then(
+    (r) => r,
+    (err: unknown) => err,
+  );
+  void outcome.then(() => (settled = true));
+  await sleep(100);
+  assert.equal(settled, false, 'the commit waits for Redis');
+  await server.kill();
+  assert.ok((await outcome) instanceof StoreUnavailableError);
+
+  await server.restart();
+  await eventually(() => store.ping());
+  await sleep(200);
+  // Had the client re-sent the commit after reconnecting, version 2 would be stored.
+  const fresh = await storeOn(server.url, 'inflight:');
+  t.after(() => fresh.close());
+  assert.equal((await fresh.loadRoom(a.room.roomId))?.version, 1);
+  // The retry the service makes re-decides on the stored state and succeeds.
+  assert.deepEqual(await store.commit(second.room, 1, second.events), { ok: true });
+});
+
+function created(appId: string, roomUuid: string): { room: Room; events: LoggedEvent[] } {
+  return advance(null, appId, roomUuid, 'ann');
+}
+
+function joined(room: Room, userUuid: string): { room: Room; events: LoggedEvent[] } {
+  return advance(room, room.appId, room.roomUuid, userUuid);
+}
+
+let n = 0;
+function advance(room: Room | null, appId: string, roomUuid: string, userUuid: string): { room: Room; events: LoggedEvent[] } {
+  n++;
+  const fresh = { roomId: `redisroom${n}xxxxxxxxxxxxx`.slice(0, 22), boardId: `b${n}`, userId: `u${n}`, session: `s${n}` };
+  const common = { roomName: roomUuid, password: '', userName: userUuid, avatar: '', audio: true, video: false };
+  const d = decide(room, { type: 'enter', appId, roomUuid, userUuid, ...common, policy: { maxUsers: 0, noAutoKickUser: false }, fresh }, 1000);
+  if (d instanceof RuleError) throw d;
+  const seq = room?.seq ?? 0;
+  const events = d.events.map((event, i) => ({ seq: seq + 1 + i, at: 1000, event }));
+  d.room.version = (room?.version ?? 0) + 1;
+  d.room.seq = seq + events.length;
+  return { room: d.room, events };
+}
+
+function appFor(appId: string): App {
+  return {
+    appId,
+    certificate: null,
+    tokenVersion: '007',
+    customerId: 'c',
+    customerSecret: 's',
+    owner: null,
+    hub: '',
+    title: '',
+    maxUsers: 0,
+    noAutoKickUser: false,
+    noAutoCloseRoom: false,
+    noAutoCreateRoom: false,
+    mergePublishRtmp: { enable: false, audioOnly: false, height: 0, width: 0, fps: 0, kbps: 0, url: '', streamTitle: '' },
+    createdAt: 0,
+    updatedAt: 0,
+  };
+}
+
+async function eventually(fn: () => Promise<unknown>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await fn();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(50);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
