@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { Redis } from 'ioredis';
 import { callAgora, MeetingClient, type ClientOptions } from '../../client/agora.ts';
 import { spawnServer, type ServerProcess } from '../helpers/process.ts';
 import { raw } from '../helpers/qiniu.ts';
@@ -142,9 +143,17 @@ test('Redis stopped for 10 s, then SIGKILLed under writes: retryable errors, rec
   const startA = onA.frames[0].seq as number;
   const startB = onB.frames[0].seq as number;
 
-  // Phase 1: traffic, then Redis stops for 10 s under it.
+  // Phase 1: traffic; the nodes' pub/sub connections are cut three times under it (what they miss
+  // meanwhile must come from the log), then Redis stops for 10 s.
   const w1 = writer(nodes, roomId, host.userToken, 'stop');
-  await sleep(1_500);
+  const admin = new Redis(redis.url);
+  for (let i = 0; i < 3; i++) {
+    await sleep(300);
+    const killed = await admin.client('KILL', 'TYPE', 'pubsub');
+    assert.ok(Number(killed) >= 2, 'both nodes had a subscriber to cut');
+  }
+  admin.disconnect();
+  await sleep(600);
   await redis.stop('SIGTERM');
   const outageStart = Date.now();
   await sleep(1_000);
