@@ -79,6 +79,9 @@ export interface SqliteOptions {
 export class SqliteStore implements RoomStore {
   private readonly db: Database.Database;
   private readonly cache = new Map<string, Room>();
+  /** Apps by id (read on every client-API request), dropped like rooms when another process writes. */
+  private readonly apps = new Map<string, App | null>();
+  private appsVersion = -1;
   private readonly cacheSize: number;
   private readonly retention: number;
   private readonly q;
@@ -275,15 +278,30 @@ export class SqliteStore implements RoomStore {
   }
 
   async getApp(appId: string): Promise<App | null> {
+    // Checked on every read, not once per turn as for rooms: an app or its credentials changed by
+    // another process (the CLI) must be refused by the very next request.
+    const v = this.q.dataVersion.get() as number;
+    if (v !== this.appsVersion) {
+      this.apps.clear();
+      this.appsVersion = v;
+    }
+    const hit = this.apps.get(appId);
+    if (hit !== undefined) return hit;
     const data = this.q.getApp.get(appId) as string | undefined;
-    return data === undefined ? null : (JSON.parse(data) as App);
+    const app = data === undefined ? null : (JSON.parse(data) as App);
+    // Callers never mutate an app (they copy to change one), so one object can be shared.
+    if (this.apps.size >= this.cacheSize) this.apps.clear();
+    this.apps.set(appId, app);
+    return app;
   }
 
   async putApp(app: App): Promise<void> {
     this.q.putApp.run(app.appId, app.owner, JSON.stringify(app));
+    this.apps.delete(app.appId);
   }
 
   async deleteApp(appId: string): Promise<boolean> {
+    this.apps.delete(appId);
     return this.q.deleteApp.run(appId).changes > 0;
   }
 
