@@ -1,19 +1,36 @@
 // Test harness: a real Convene on a real socket (port 0), SQLite in memory unless a data dir is given.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadConfig } from '../../src/config.ts';
 import { startConvene } from '../../src/main.ts';
+import { Redis } from 'ioredis';
+import { cleanupPrefix, SHARED_REDIS_URL, uniquePrefix } from './redis.ts';
 import { MeetingClient, type ClientOptions, type Credentials } from '../../client/agora.ts';
 
+/**
+ * CONVENE_TEST_BACKEND=redis runs the same tests on a cluster node: the shared Redis under a key
+ * prefix of its own, removed when the server closes. A test that keeps a database file across a
+ * restart (CONVENE_DB) keeps its prefix too, until that file's directory is gone.
+ */
+const persistentPrefixes = new Map<string, string>();
+
 export async function startTestServer(env: Record<string, string> = {}) {
+  const onRedis = process.env.CONVENE_TEST_BACKEND === 'redis';
   const dir = mkdtempSync(join(tmpdir(), 'convene-test-'));
+  const db = env.CONVENE_DB && env.CONVENE_DB !== ':memory:' ? env.CONVENE_DB : null;
+  let prefix = '';
+  if (onRedis) {
+    prefix = (db && persistentPrefixes.get(db)) || uniquePrefix();
+    if (db) persistentPrefixes.set(db, prefix);
+  }
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
     CONVENE_DATA_DIR: dir,
     CONVENE_DB: ':memory:',
     CONVENE_LOG_LEVEL: 'silent',
+    ...(onRedis ? { REDIS_URL: SHARED_REDIS_URL, CONVENE_REDIS_PREFIX: prefix } : {}),
     ...env,
   });
   const convene = await startConvene(config);
@@ -28,6 +45,11 @@ export async function startTestServer(env: Record<string, string> = {}) {
     async close() {
       await convene.stop();
       rmSync(dir, { recursive: true, force: true });
+      if (onRedis && !(db && existsSync(dirname(db)))) {
+        const redis = new Redis(SHARED_REDIS_URL);
+        await cleanupPrefix(redis, prefix);
+        redis.disconnect();
+      }
     },
   };
 }
