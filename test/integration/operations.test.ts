@@ -59,6 +59,13 @@ test('operational errors: one line naming the thing, exit 2, no stack', { concur
     assertOneLine(r, new RegExp(`port ${port} is already in use: stop the other process or set PORT to a free port$`));
   }));
 
+  cases.push(t.test('Redis that does not answer (cluster mode)', async (t) => {
+    const dir = tempDir(t, 'redis');
+    const port = await freePort();
+    const r = await serve({ CONVENE_DATA_DIR: dir, REDIS_URL: `redis://127.0.0.1:${port}` });
+    assertOneLine(r, new RegExp(`Redis at redis://127\\.0\\.0\\.1:${port} is unreachable \\(ECONNREFUSED\\): start it, or fix REDIS_URL`));
+  }));
+
   cases.push(t.test('HOST that does not resolve', async (t) => {
     const dir = tempDir(t, 'host');
     const r = await serve({ CONVENE_DATA_DIR: dir, HOST: 'no-such-host.invalid' });
