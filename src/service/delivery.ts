@@ -42,6 +42,12 @@ export class RoomDelivery {
     Promise.resolve(after).then(release, release);
   }
 
+  /** The first seq of this room still held back (its batch waits for an answer), or null. */
+  heldFrom(roomId: string): number | null {
+    const queue = this.queues.get(roomId);
+    return queue && queue.length > 0 ? queue[0]!.events[0]!.seq : null;
+  }
+
   private flush(roomId: string): void {
     const queue = this.queues.get(roomId);
     if (!queue) return;

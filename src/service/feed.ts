@@ -11,6 +11,11 @@ import type { EventRange } from '../store/store.ts';
 export interface FeedSource {
   room(roomId: string): Promise<Room | null>;
   eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange>;
+  /**
+   * The first seq this process committed and holds back until its HTTP answer is written: a gap
+   * is filled only up to it, and the held batch itself arrives through the bus when released.
+   */
+  heldFrom?(roomId: string): number | null;
 }
 
 export interface FeedHandler {
@@ -124,26 +129,36 @@ export class RoomFeed {
     const f = this.rooms.get(roomId);
     if (!f || events.length === 0) return;
     if (f.busy || f.retry) return void f.held.push(events);
-    this.apply(f, events);
+    if (this.apply(f, events)) this.drain(f);
   }
 
-  /** Deliver what follows on from `last`; on a gap, read the log first (later batches are held). */
-  private apply(f: Followed, events: LoggedEvent[]): void {
+  /**
+   * Deliver what follows on from `last`. On a gap the batch is kept and the log read first; false
+   * when the batch had to wait.
+   */
+  private apply(f: Followed, events: LoggedEvent[]): boolean {
     const first = events[0]!.seq;
     if (first > f.last + 1) {
       f.held.unshift(events);
-      this.work(f, () => this.fill(f, first - 1));
-      return;
+      // The missing events are this process's own, held for their answer: they come through the
+      // bus when released (within a second); reading them from the log would push them sooner.
+      const held = this.source.heldFrom?.(f.roomId) ?? null;
+      if (held === null || held > f.last + 1) this.work(f, () => this.fill(f, first - 1));
+      return false;
     }
     const fresh = first > f.last ? events : events.filter((e) => e.seq > f.last);
-    if (fresh.length === 0) return;
+    if (fresh.length === 0) return true;
     f.last = fresh[fresh.length - 1]!.seq;
     this.handler.events(f.roomId, fresh);
+    return true;
   }
 
   /** Read the log from `last` up to at least `upTo` and deliver it. */
   private async fill(f: Followed, upTo: number): Promise<void> {
     while (f.last < upTo && this.rooms.get(f.roomId) === f) {
+      // Held here for its answer: it comes through the bus when released (within a second).
+      const held = this.source.heldFrom?.(f.roomId) ?? null;
+      if (held !== null && held <= f.last + 1) return;
       const range = await this.source.eventsSince(f.roomId, f.last, PAGE);
       const next = range.events[0];
       if (!next || next.seq > f.last + 1) {
@@ -153,8 +168,9 @@ export class RoomFeed {
         this.handler.lost(f.roomId);
         return;
       }
-      f.last = range.events[range.events.length - 1]!.seq;
-      this.handler.events(f.roomId, range.events);
+      const page = held === null ? range.events : range.events.filter((e) => e.seq < held);
+      f.last = page[page.length - 1]!.seq;
+      this.handler.events(f.roomId, page);
     }
   }
 
@@ -184,6 +200,7 @@ export class RoomFeed {
   }
 
   private drain(f: Followed): void {
-    while (f.held.length > 0 && !f.busy && !f.retry) this.apply(f, f.held.shift()!);
+    if (f.held.length > 1) f.held.sort((a, b) => a[0]!.seq - b[0]!.seq);
+    while (f.held.length > 0 && !f.busy && !f.retry) if (!this.apply(f, f.held.shift()!)) break;
   }
 }

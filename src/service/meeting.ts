@@ -179,6 +179,14 @@ export class MeetingService {
     return this.store.activeRoomIds();
   }
 
+  /**
+   * The first seq of a room this process committed but still holds back (until its answer is
+   * written), or null: whoever reads the log must not deliver it, or anything after it, sooner.
+   */
+  heldFrom(roomId: string): number | null {
+    return this.delivery.heldFrom(roomId);
+  }
+
   /** A page of a room's event log after `afterSeq`. */
   eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange> {
     return this.store.eventsSince(roomId, afterSeq, limit);

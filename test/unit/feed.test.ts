@@ -105,3 +105,34 @@ test('rooms not followed are ignored; a failed log read is retried, later batche
   feed.close();
   s.feed.close();
 });
+
+test("this process's own events held for their answer are not read from the log ahead of their release", async () => {
+  const s = await setup();
+  let heldFrom: number | null = null;
+  let logReads = 0;
+  const source = {
+    room: (id: string) => s.meeting.room(id),
+    eventsSince: (id: string, after: number, limit: number) => (logReads++, s.store.eventsSince(id, after, limit)),
+    heldFrom: () => heldFrom,
+  };
+  const bus = new LocalBus();
+  const got: number[] = [];
+  const feed = new RoomFeed(bus, source, { events: (_r, e) => got.push(...e.map((x) => x.seq)), lost: () => assert.fail('nothing is lost') });
+  await feed.follow(s.roomId);
+  const base = (await s.meeting.room(s.roomId))!.seq;
+  await s.chat(3);
+  const [e1, e2, e3] = await s.log(base);
+  // e1 came from another node and was lost; e2 is ours, still held; e3 arrives from another node.
+  heldFrom = e2!.seq;
+  bus.publish(s.roomId, [e3!]);
+  await tick();
+  assert.deepEqual(got, [e1!.seq], 'the gap is filled up to our held event, not beyond');
+  assert.equal(logReads, 1);
+  // Our answer is written: the held batch is released through the bus, and e3 follows it.
+  heldFrom = null;
+  bus.publish(s.roomId, [e2!]);
+  assert.deepEqual(got, [e1!.seq, e2!.seq, e3!.seq]);
+  assert.equal(logReads, 1, 'nothing more read');
+  feed.close();
+  s.feed.close();
+});
