@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { RedisStore } from '../../src/store/redis/store.ts';
 import { connectRedis, redisReady } from '../../src/store/redis/connection.ts';
 import { StoreUnavailableError, type App } from '../../src/store/store.ts';
+import { newApp } from '../../src/service/apps.ts';
 import { decide, RuleError } from '../../src/domain/rules.ts';
 import type { Room } from '../../src/domain/room.ts';
 import type { LoggedEvent } from '../../src/domain/events.ts';
@@ -165,23 +166,7 @@ function advance(room: Room | null, appId: string, roomUuid: string, userUuid: s
 }
 
 function appFor(appId: string): App {
-  return {
-    appId,
-    certificate: null,
-    tokenVersion: '007',
-    customerId: 'c',
-    customerSecret: 's',
-    owner: null,
-    hub: '',
-    title: '',
-    maxUsers: 0,
-    noAutoKickUser: false,
-    noAutoCloseRoom: false,
-    noAutoCreateRoom: false,
-    mergePublishRtmp: { enable: false, audioOnly: false, height: 0, width: 0, fps: 0, kbps: 0, url: '', streamTitle: '' },
-    createdAt: 0,
-    updatedAt: 0,
-  };
+  return newApp({ appId, certificate: null, customerId: 'c', customerSecret: 's' }, 0);
 }
 
 async function eventually(fn: () => Promise<unknown>, timeoutMs = 5000): Promise<void> {

@@ -154,3 +154,27 @@ export async function startRedisServer(opts: RedisServerOptions = {}): Promise<R
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The environment of a cluster node in a test: a Redis, a key prefix, and fixed credentials. */
+export function clusterEnv(o: {
+  url: string;
+  prefix: string;
+  dir: string;
+  creds: { appId: string; customerId: string; customerSecret: string };
+  keys: { ak: string; sk: string };
+  graceS: number;
+  nodeTimeoutS: number;
+}): Record<string, string> {
+  return {
+    REDIS_URL: o.url,
+    CONVENE_REDIS_PREFIX: o.prefix,
+    CONVENE_DATA_DIR: o.dir,
+    CONVENE_APP_ID: o.creds.appId,
+    CONVENE_CUSTOMER_ID: o.creds.customerId,
+    CONVENE_CUSTOMER_SECRET: o.creds.customerSecret,
+    CONVENE_ACCESS_KEY: o.keys.ak,
+    CONVENE_SECRET_KEY: o.keys.sk,
+    CONVENE_PRESENCE_GRACE: String(o.graceS),
+    CONVENE_NODE_TIMEOUT: String(o.nodeTimeoutS),
+  };
+}

@@ -13,7 +13,7 @@ import WebSocket from 'ws';
 import { callAgora, MeetingClient, type ClientOptions } from '../../client/agora.ts';
 import { runConvene, spawnServer, type ServerProcess } from '../helpers/process.ts';
 import { raw } from '../helpers/qiniu.ts';
-import { cleanupPrefix, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { cleanupPrefix, clusterEnv, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
 
 const skip = await redisSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -92,18 +92,8 @@ test('three nodes on one Redis: one meeting, one sequence, no stale read, a kill
     redis.disconnect();
     rmSync(dir, { recursive: true, force: true });
   });
-  const env = {
-    REDIS_URL: SHARED_REDIS_URL,
-    CONVENE_REDIS_PREFIX: prefix,
-    CONVENE_DATA_DIR: dir,
-    CONVENE_APP_ID: creds.appId,
-    CONVENE_CUSTOMER_ID: creds.customerId,
-    CONVENE_CUSTOMER_SECRET: creds.customerSecret,
-    CONVENE_ACCESS_KEY: keys.ak,
-    CONVENE_SECRET_KEY: keys.sk,
-    CONVENE_PRESENCE_GRACE: String(GRACE_S),
-    CONVENE_NODE_TIMEOUT: String(NODE_TIMEOUT_S),
-  };
+  const env = clusterEnv({ url: SHARED_REDIS_URL, prefix, dir, creds, keys, graceS: GRACE_S, nodeTimeoutS: NODE_TIMEOUT_S });
+
   for (let i = 0; i < 3; i++) nodes.push(await spawnServer(env));
   const [A, B, C] = nodes as [ServerProcess, ServerProcess, ServerProcess];
   const optsOf = (n: ServerProcess): ClientOptions => ({ baseUrl: n.url, ...creds });

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { callAgora, MeetingClient, type ClientOptions } from '../../client/agora.ts';
 import { spawnServer, type ServerProcess } from '../helpers/process.ts';
 import { raw } from '../helpers/qiniu.ts';
-import { startRedisServer, type RedisServer } from '../helpers/redis.ts';
+import { clusterEnv, startRedisServer, type RedisServer } from '../helpers/redis.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hasRedisServer = await new Promise<boolean>((resolve) => {
@@ -116,18 +116,8 @@ test('Redis stopped for 10 s, then SIGKILLed under writes: retryable errors, rec
     await redis.dispose();
     rmSync(dir, { recursive: true, force: true });
   });
-  const env = {
-    REDIS_URL: redis.url,
-    CONVENE_REDIS_PREFIX: 'outage:',
-    CONVENE_DATA_DIR: dir,
-    CONVENE_APP_ID: creds.appId,
-    CONVENE_CUSTOMER_ID: creds.customerId,
-    CONVENE_CUSTOMER_SECRET: creds.customerSecret,
-    CONVENE_ACCESS_KEY: keys.ak,
-    CONVENE_SECRET_KEY: keys.sk,
-    CONVENE_NODE_TIMEOUT: '2',
-    CONVENE_PRESENCE_GRACE: '5',
-  };
+  const env = clusterEnv({ url: redis.url, prefix: 'outage:', dir, creds, keys, graceS: 5, nodeTimeoutS: 2 });
+
   nodes.push(await spawnServer(env), await spawnServer(env));
   const [A, B] = nodes as [ServerProcess, ServerProcess];
   const opts = (n: ServerProcess): ClientOptions => ({ baseUrl: n.url, ...creds });
