@@ -85,7 +85,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
   let server: Server | undefined;
   // A store or bus outage is expected in a cluster and said once per failure, below error.
   const onError = (err: unknown, what: string) => {
-    if (err instanceof StoreUnavailableError || isConnectionLoss(err)) server?.log.warn({ err: String(err) }, what);
+    if (err instanceof StoreUnavailableError) server?.log.warn({ err: String(err), cause: String(err.cause ?? '') }, what);
     else server?.log.error({ err }, what);
   };
   const backend = await openBackend(config, onError);
@@ -145,12 +145,6 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       await backend.close().catch(() => {});
     }
   }
-}
-
-/** ioredis's words for a lost connection (the bus and presence see them before the store wraps them). */
-function isConnectionLoss(err: unknown): boolean {
-  const m = String((err as Error)?.message ?? '');
-  return /Connection is closed|Stream isn't writeable|ECONNREFUSED|ECONNRESET|max retries per request/i.test(m);
 }
 
 export function describeBootstrap(b: Bootstrapped): string {

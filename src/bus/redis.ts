@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import type { LoggedEvent } from '../domain/events.ts';
 import type { EventBus, RoomEventsHandler } from './bus.ts';
 import { StoreUnavailableError } from '../store/store.ts';
+import { isConnectionError, unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
 
 export interface RedisBusOptions {
   /** Publishing connection (may be shared with the store). */
@@ -47,7 +48,7 @@ export class RedisBus implements EventBus {
           this.lost = false;
           this.resync();
         },
-        (err) => opts.onError?.(err, 'bus resubscribe'),
+        (err) => opts.onError?.(isConnectionError(err) ? new StoreUnavailableError('bus resubscribe failed', { cause: err }) : err, 'bus resubscribe'),
       );
     });
     opts.sub.on('close', () => {
@@ -73,7 +74,7 @@ export class RedisBus implements EventBus {
     for (const h of this.handlers) h(roomId, events);
     const wire: Wire = { n: this.opts.nodeId, r: roomId, e: events };
     // A lost publish is found by the other nodes' periodic resync (see service/feed.ts).
-    this.opts.pub.publish(this.channel, JSON.stringify(wire)).catch((err) => this.opts.onError?.(err, 'bus publish'));
+    guard(() => this.opts.pub.publish(this.channel, JSON.stringify(wire))).catch((err) => this.opts.onError?.(err, 'bus publish'));
   }
 
   subscribe(handler: RoomEventsHandler): () => void {

@@ -5,6 +5,7 @@
 // When a step fails (Redis away), the node re-sends its whole socket list on the next good beat.
 import type { Redis } from 'ioredis';
 import type { MemberRef, PresenceDirectory } from './directory.ts';
+import { unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
 
 export interface RedisDirectoryOptions {
   redis: Redis;
@@ -179,7 +180,7 @@ export class RedisDirectory implements PresenceDirectory {
     const entry = member + SEP + socketId;
     this.local.add(entry);
     await this.step(() =>
-      this.redis.presenceOpened(this.k.node, this.k.sockets(member), this.k.away, entry, this.opts.nodeId + SEP + socketId, member),
+      guard(() => this.redis.presenceOpened(this.k.node, this.k.sockets(member), this.k.away, entry, this.opts.nodeId + SEP + socketId, member)),
     );
   }
 
@@ -188,7 +189,7 @@ export class RedisDirectory implements PresenceDirectory {
     const entry = member + SEP + socketId;
     if (!this.local.delete(entry)) return;
     await this.step(() =>
-      this.redis.presenceClosed(
+      guard(() => this.redis.presenceClosed(
         this.k.node,
         this.k.sockets(member),
         this.k.away,
@@ -196,17 +197,17 @@ export class RedisDirectory implements PresenceDirectory {
         this.opts.nodeId + SEP + socketId,
         member,
         this.opts.graceMs,
-      ),
+      )),
     );
   }
 
   async away(roomId: string, userId: string, keep: boolean): Promise<void> {
     const member = roomId + SEP + userId;
-    await this.redis.presenceAway(this.k.sockets(member), this.k.away, member, this.opts.graceMs, keep ? '1' : '0');
+    await guard(() => this.redis.presenceAway(this.k.sockets(member), this.k.away, member, this.opts.graceMs, keep ? '1' : '0'));
   }
 
   async claimExpired(leaseMs: number): Promise<MemberRef[]> {
-    const flat = await this.redis.presenceClaim(this.k.away, this.opts.prefix, leaseMs, 500);
+    const flat = await guard(() => this.redis.presenceClaim(this.k.away, this.opts.prefix, leaseMs, 500));
     const out: MemberRef[] = [];
     for (let i = 0; i < flat.length; i += 2) {
       const m = flat[i]!;
@@ -217,7 +218,7 @@ export class RedisDirectory implements PresenceDirectory {
   }
 
   async settle(ref: MemberRef): Promise<void> {
-    await this.redis.presenceSettle(this.k.away, ref.roomId + SEP + ref.userId, String(ref.claim));
+    await guard(() => this.redis.presenceSettle(this.k.away, ref.roomId + SEP + ref.userId, String(ref.claim)));
   }
 
   async stop(): Promise<void> {
@@ -243,7 +244,7 @@ export class RedisDirectory implements PresenceDirectory {
   private heartbeat(): Promise<void> {
     this.beat ??= (async () => {
       try {
-        const fresh = await this.redis.presenceBeat(this.k.nodes, this.opts.nodeId);
+        const fresh = await guard(() => this.redis.presenceBeat(this.k.nodes, this.opts.nodeId));
         const now = Date.now();
         // Back from an outage of its own (or Redis's): the others could not beat either, so their
         // silence says nothing yet. They get one timeout to beat before this node reaps anyone.
@@ -251,7 +252,7 @@ export class RedisDirectory implements PresenceDirectory {
         this.lastBeatAt = now;
         if (fresh === 1 || this.dirty) await this.sync();
         if (now >= this.reapAfter) {
-          await this.redis.presenceReap(this.k.nodes, this.k.away, this.opts.prefix, this.opts.nodeTimeoutMs, this.opts.graceMs);
+          await guard(() => this.redis.presenceReap(this.k.nodes, this.k.away, this.opts.prefix, this.opts.nodeTimeoutMs, this.opts.graceMs));
         }
       } catch (err) {
         this.dirty = true;
@@ -266,7 +267,9 @@ export class RedisDirectory implements PresenceDirectory {
   private async sync(): Promise<void> {
     this.dirty = false;
     try {
-      await this.redis.presenceSync(this.k.nodes, this.k.away, this.k.node, this.opts.prefix, this.opts.nodeId, this.opts.graceMs, ...this.local);
+      await guard(() =>
+        this.redis.presenceSync(this.k.nodes, this.k.away, this.k.node, this.opts.prefix, this.opts.nodeId, this.opts.graceMs, ...this.local),
+      );
     } catch (err) {
       this.dirty = true;
       throw err;
