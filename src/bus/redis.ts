@@ -9,7 +9,7 @@ import { StoreUnavailableError } from '../store/store.ts';
 import { isConnectionError, unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
 
 export interface RedisBusOptions {
-  /** Publishing connection (may be shared with the store). */
+  /** Publishing connection (best without auto-pipelining: a publish should leave at once). */
   pub: Redis;
   /** A connection of its own: a subscribed connection can run no other command. */
   sub: Redis;
@@ -71,10 +71,11 @@ export class RedisBus implements EventBus {
   }
 
   publish(roomId: string, events: LoggedEvent[]): void {
-    for (const h of this.handlers) h(roomId, events);
+    // Other nodes first: their delivery then overlaps this node's own. A lost publish is found by
+    // the other nodes' periodic resync (see service/feed.ts).
     const wire: Wire = { n: this.opts.nodeId, r: roomId, e: events };
-    // A lost publish is found by the other nodes' periodic resync (see service/feed.ts).
     guard(() => this.opts.pub.publish(this.channel, JSON.stringify(wire))).catch((err) => this.opts.onError?.(err, 'bus publish'));
+    for (const h of this.handlers) h(roomId, events);
   }
 
   subscribe(handler: RoomEventsHandler): () => void {

@@ -47,9 +47,14 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
     };
   }
   let redis;
+  let pub;
   try {
     redis = await openRedis(config);
+    // The bus's own publishing connection writes each publish at once (no pipelining to the next
+    // tick), so that other nodes start delivering while this one does.
+    pub = await openRedis(config, { autoPipelining: false });
   } catch (err) {
+    redis?.disconnect();
     await store.close();
     throw err;
   }
@@ -57,7 +62,7 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
   // duplicate() copies the options, not the listeners: its outages are reported by the bus.
   sub.on('error', () => {});
   const prefix = config.redis.prefix;
-  const bus = new RedisBus({ pub: redis, sub, prefix, nodeId, onError });
+  const bus = new RedisBus({ pub, sub, prefix, nodeId, onError });
   const directory = new RedisDirectory({ redis, prefix, nodeId, graceMs, nodeTimeoutMs: config.redis.nodeTimeout * 1000, onError });
   return {
     kind: 'redis',
@@ -70,6 +75,7 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
       await bus.close();
       await store.close();
       redis.disconnect();
+      pub.disconnect();
     },
   };
 }

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import type { Redis } from 'ioredis';
 import { SqliteStore } from '../store/sqlite/store.ts';
 import { RedisStore } from '../store/redis/store.ts';
-import { connectRedis, redisReady } from '../store/redis/connection.ts';
+import { connectRedis, redisReady, type RedisConnectionOptions } from '../store/redis/connection.ts';
 import type { RoomStore } from '../store/store.ts';
 import { OperationalError, errnoOf, reasonOf } from './errors.ts';
 
@@ -23,9 +23,9 @@ export async function openStore(config: Config, opts: { mustExist?: boolean } = 
 }
 
 /** A Redis connection for the configured URL, once it is ready; an OperationalError if it never is. */
-export async function openRedis(config: Config): Promise<Redis> {
+export async function openRedis(config: Config, opts: RedisConnectionOptions = {}): Promise<Redis> {
   const url = config.redis.url!;
-  const redis = connectRedis(url);
+  const redis = connectRedis(url, opts);
   const shown = url.replace(/\/\/[^@/]*@/, '//***@');
   const seen: { code?: string; message?: string }[] = [];
   const remember = (err: { code?: string; message?: string }) => void seen.splice(0, 1, err);

@@ -9,6 +9,11 @@ export interface RedisConnectionOptions {
   connectTimeoutMs?: number;
   /** Connection errors as they happen (for logging); ioredis would otherwise print them itself. */
   onError?: (err: Error) => void;
+  /**
+   * Batch the commands of one tick into one write (default true). Off for a connection whose
+   * command must leave at once, before the caller goes on (the bus's publishes).
+   */
+  autoPipelining?: boolean;
 }
 
 export function connectRedis(url: string, opts: RedisConnectionOptions = {}): Redis {
@@ -20,7 +25,7 @@ export function connectRedis(url: string, opts: RedisConnectionOptions = {}): Re
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     // Commands issued in the same tick share one write: concurrent rooms commit in one round trip.
-    enableAutoPipelining: true,
+    enableAutoPipelining: opts.autoPipelining ?? true,
     lazyConnect: false,
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
     connectTimeout: opts.connectTimeoutMs ?? 5_000,
