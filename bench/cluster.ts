@@ -11,8 +11,9 @@
 import autocannon from 'autocannon';
 import os from 'node:os';
 import WebSocket from 'ws';
-import { io as sioConnect, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { freePort, percentile, startChild, type Child } from './lib/proc.ts';
+import { envelopeSampler, openSio, openWs, pool } from './lib/clients.ts';
 import { creds, PREFIX, REDIS_URL, startConveneNodes, troubles, withCleanup, type ConveneNode } from './lib/cluster.ts';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 300);
@@ -31,35 +32,6 @@ const TOGGLE_DEADLINE_MS = 10_000;
 const NODE_NAMES = 'ABCDEFGHIJ';
 
 const auth = `Basic ${Buffer.from(`${creds.customerId}:${creds.customerSecret}`).toString('base64')}`;
-
-/** Run `job` over `items` with at most `n` at a time. */
-async function pool<T>(items: T[], n: number, job: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await job(items[i]!, i);
-    }
-  }));
-}
-
-function openWs(url: string, onMessage: (text: string) => void): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.on('message', (d) => onMessage(d.toString()));
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
-function openSio(port: number, room: string, onMessage: (text: string) => void): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = sioConnect(`http://127.0.0.1:${port}`, { transports: ['websocket'], query: { room }, reconnection: false, forceNew: true });
-    s.on('m', onMessage);
-    s.once('connect', () => resolve(s));
-    s.once('connect_error', reject);
-  });
-}
 
 interface Latency {
   p50: number;
@@ -339,25 +311,14 @@ type Req = { method?: string; path?: string; headers?: Record<string, string> };
 
 /** One autocannon run; every 25th body is decoded and must carry code 0 (as bench/http.ts). */
 async function reads(name: string, url: string, perConnection: () => Req[], duration: number): Promise<Reads> {
-  let n = 0;
-  let checked = 0;
-  let bad = 0;
-  const onResponse = (_status: number, body: string) => {
-    if (++n % 25 !== 0) return;
-    checked++;
-    try {
-      if ((JSON.parse(body) as { code?: number }).code !== 0) bad++;
-    } catch {
-      bad++;
-    }
-  };
+  const { counts, onResponse } = envelopeSampler();
   const r = await autocannon({
     url,
     connections: CONNECTIONS,
     duration,
     setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(perConnection().map((q) => Object.assign(q, { onResponse }))),
   } as unknown as autocannon.Options);
-  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, requests: r.requests.total, errors: r.non2xx + r.errors + r.timeouts, badEnvelopes: bad, checked };
+  return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, requests: r.requests.total, errors: r.non2xx + r.errors + r.timeouts, badEnvelopes: counts.bad, checked: counts.checked };
 }
 
 /** Slices put together: the rate averaged over slices, latency percentiles averaged. */

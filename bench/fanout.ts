@@ -5,8 +5,9 @@
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { io as sioConnect, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { freePort, percentile, startChild, startConveneChild } from './lib/proc.ts';
+import { openSio, openWs, pool } from './lib/clients.ts';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 1000);
 const TOGGLES = Number(process.env.BENCH_TOGGLES ?? 200);
@@ -21,25 +22,6 @@ function rss(pid: number): number {
 }
 
 /** Run `jobs` with at most `n` at a time. */
-async function pool<T>(items: T[], n: number, job: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(Array.from({ length: n }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      await job(items[i]!, i);
-    }
-  }));
-}
-
-function openWs(url: string, onMessage: (text: string) => void): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false });
-    ws.on('message', (d) => onMessage(d.toString()));
-    ws.once('open', () => resolve(ws));
-    ws.once('error', reject);
-  });
-}
-
 interface Latency {
   p50: number;
   p99: number;
@@ -145,15 +127,6 @@ async function wsFanout(): Promise<Latency> {
     for (const ws of sockets) ws.terminate();
     await srv.stop();
   }
-}
-
-function openSio(port: number, room: string, onMessage: (text: string) => void): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = sioConnect(`http://127.0.0.1:${port}`, { transports: ['websocket'], query: { room }, reconnection: false, forceNew: true });
-    s.on('m', onMessage);
-    s.once('connect', () => resolve(s));
-    s.once('connect_error', reject);
-  });
 }
 
 async function sioFanout(): Promise<Latency> {

@@ -2,6 +2,7 @@
 // measured in the same run on the same machine. Each server runs alone in a child process; the
 // load generator (autocannon) runs in this process.
 //   npm run bench:http            (BENCH_DURATION=seconds, BENCH_CONNECTIONS=n to change the load)
+import { envelopeSampler } from './lib/clients.ts';
 import autocannon from 'autocannon';
 import os from 'node:os';
 import { freePort, startChild, startConveneChild } from './lib/proc.ts';
@@ -34,18 +35,7 @@ type Req = { method?: string; path?: string; headers?: Record<string, string>; b
  * machine's 2 cores with the server.
  */
 async function measure(name: string, url: string, perConnection: () => Req[], idReplacement = false, duration = DURATION, warmup = WARMUP): Promise<Figures> {
-  let checked = 0;
-  let bad = 0;
-  let n = 0;
-  const onResponse = (_status: number, body: string) => {
-    if (++n % 25 !== 0) return;
-    checked++;
-    try {
-      if ((JSON.parse(body) as { code?: number }).code !== 0) bad++;
-    } catch {
-      bad++;
-    }
-  };
+  const { counts, onResponse } = envelopeSampler();
   const run = (duration: number) =>
     autocannon({
       url,
@@ -56,8 +46,8 @@ async function measure(name: string, url: string, perConnection: () => Req[], id
         client.setRequests(perConnection().map((r) => Object.assign(r, { onResponse }))),
     } as unknown as autocannon.Options);
   if (warmup > 0) await run(warmup);
-  checked = 0;
-  bad = 0;
+  counts.checked = 0;
+  counts.bad = 0;
   const r = await run(duration);
   return {
     name,
@@ -68,8 +58,8 @@ async function measure(name: string, url: string, perConnection: () => Req[], id
     max: r.latency.max,
     requests: r.requests.total,
     non2xx: r.non2xx + r.errors + r.timeouts,
-    badEnvelopes: bad,
-    checked,
+    badEnvelopes: counts.bad,
+    checked: counts.checked,
   };
 }
 
