@@ -179,25 +179,17 @@ export class RedisDirectory implements PresenceDirectory {
     const member = roomId + SEP + userId;
     const entry = member + SEP + socketId;
     this.local.add(entry);
-    await this.step(() =>
-      guard(() => this.redis.presenceOpened(this.k.node, this.k.sockets(member), this.k.away, entry, this.opts.nodeId + SEP + socketId, member)),
-    );
+    const socket = this.opts.nodeId + SEP + socketId;
+    await this.step(() => guard(() => this.redis.presenceOpened(this.k.node, this.k.sockets(member), this.k.away, entry, socket, member)));
   }
 
   async closed(roomId: string, userId: string, socketId: string): Promise<void> {
     const member = roomId + SEP + userId;
     const entry = member + SEP + socketId;
     if (!this.local.delete(entry)) return;
+    const socket = this.opts.nodeId + SEP + socketId;
     await this.step(() =>
-      guard(() => this.redis.presenceClosed(
-        this.k.node,
-        this.k.sockets(member),
-        this.k.away,
-        entry,
-        this.opts.nodeId + SEP + socketId,
-        member,
-        this.opts.graceMs,
-      )),
+      guard(() => this.redis.presenceClosed(this.k.node, this.k.sockets(member), this.k.away, entry, socket, member, this.opts.graceMs)),
     );
   }
 
