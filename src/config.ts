@@ -43,9 +43,23 @@ export interface Config {
     maxBufferedBytes: number;
     /** Ping interval, seconds; a socket missing one pong is dropped. */
     pingInterval: number;
+    /** Open realtime sockets one member may hold at once (on this node and across a cluster). */
+    maxSocketsPerMember: number;
+    /** Catch-ups (resumes and snapshots) sent at once; others wait their turn. */
+    maxConcurrentCatchUps: number;
   };
   /** Events kept per room for resumes; older ones need a snapshot. */
   eventRetention: number;
+  /** Ended meetings (state, members, log) are deleted this many seconds after their end. */
+  roomRetention: number;
+  limits: {
+    /** A request (headers and body) not complete within this many seconds is cut off (408). */
+    requestTimeout: number;
+    /** Open HTTP/WebSocket connections from one client address; 0 = unlimited. */
+    maxConnectionsPerIp: number;
+    /** Trust X-Forwarded-For from these proxies for the client address ('' = none). */
+    trustProxy: string;
+  };
   qiniu: {
     /** Largest accepted X-Qiniu-Date skew, seconds; 0 disables the check. */
     maxDateSkew: number;
@@ -127,8 +141,16 @@ export function loadConfig(env: Env = process.env): Config {
     realtime: {
       maxBufferedBytes: int('CONVENE_WS_MAX_BUFFER', 1024 * 1024, 1024, 1024 * 1024 * 1024),
       pingInterval: int('CONVENE_WS_PING_INTERVAL', 25, 1, 3600),
+      maxSocketsPerMember: int('CONVENE_MAX_SOCKETS_PER_MEMBER', 8, 1, 1000),
+      maxConcurrentCatchUps: int('CONVENE_MAX_CATCH_UPS', 16, 1, 10_000),
     },
     eventRetention: int('CONVENE_EVENT_RETENTION', 10_000, 100, 10_000_000),
+    roomRetention: int('CONVENE_ROOM_RETENTION', 3 * 86_400, 0, 3650 * 86_400),
+    limits: {
+      requestTimeout: int('CONVENE_REQUEST_TIMEOUT', 30, 1, 3600),
+      maxConnectionsPerIp: int('CONVENE_MAX_CONNECTIONS_PER_IP', 1000, 0, 1_000_000),
+      trustProxy: str('CONVENE_TRUST_PROXY') ?? '',
+    },
     qiniu: {
       maxDateSkew: int('CONVENE_QINIU_DATE_SKEW', 900, 0, 86_400),
       hubs: (str('CONVENE_QINIU_HUBS') ?? '').split(',').map((h) => h.trim()).filter(Boolean),
