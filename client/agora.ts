@@ -39,6 +39,8 @@ export interface AgoraRoom {
   shareBoardUsers: AgoraMember[];
   shareScreen: 0 | 1;
   shareScreenUsers: AgoraMember[];
+  /** Convene: 1 while the room is locked (no new entries). */
+  locked: 0 | 1;
   boardId: string;
   boardToken: string;
 }

@@ -9,6 +9,10 @@ import type { RoomStore } from './store/store.ts';
 import { OperationalError } from './ops/errors.ts';
 import { openStore } from './ops/store.ts';
 import { isProgram } from './ops/entry.ts';
+import { MeetingService } from './service/meeting.ts';
+import { LocalBus } from './bus/local.ts';
+import type { Room } from './domain/room.ts';
+import { RuleError } from './domain/rules.ts';
 
 export const USAGE = `usage: convene [command]
   (from the project directory: npm start -- [command], or npx convene [command])
@@ -20,10 +24,16 @@ export const USAGE = `usage: convene [command]
   keys create           add an admin key pair (several may be active: rotate, then remove the old)
   keys rm ACCESS_KEY    remove an admin key
   rooms ls [APP_ID]     list running rooms of an app (default: the default app)
+  rooms kick APP_ID ROOM_UUID USER_UUID [BAN_SECONDS]
+                        remove a member; with BAN_SECONDS it may not enter again for that long
+  rooms lock APP_ID ROOM_UUID     no new entries (members inside stay)
+  rooms unlock APP_ID ROOM_UUID   entries allowed again
   help                  show this text (also -h, --help)
 
-The commands use the server's database (CONVENE_DATA_DIR, default ./data, or CONVENE_DB) and may
-run while the server runs; they never start a server.`;
+The commands use the server's database (CONVENE_DATA_DIR, default ./data, or CONVENE_DB), or the
+cluster's Redis (REDIS_URL, CONVENE_REDIS_PREFIX), and may run while servers run; they never start
+one. Kick and lock go through the same rules as the APIs; members' sockets hear of them within
+about two seconds (the servers find the change in the room's log).`;
 
 interface Command {
   words: [string, string];
@@ -109,7 +119,63 @@ const COMMANDS: Command[] = [
       }
     },
   },
+  {
+    words: ['rooms', 'kick'],
+    args: [3, 4],
+    reads: true,
+    async run(store, [appId, roomUuid, userUuid, banText]) {
+      if (banText !== undefined && !(/^\d{1,9}$/.test(banText) && Number(banText) <= 30 * 86_400)) {
+        console.error('convene: BAN_SECONDS must be a number of seconds from 0 to 2592000 (30 days)');
+        return 2;
+      }
+      return inRoom(store, appId!, roomUuid!, async (meeting, room) => {
+        const member = room.members.find((m) => m.present && m.userUuid === userUuid);
+        if (!member) {
+          console.error(`convene: no member ${userUuid} in room ${roomUuid}`);
+          return 2;
+        }
+        await meeting.execute(room.roomId, { type: 'kick', actor: null, target: member.userId, banMs: Number(banText ?? 0) * 1000 });
+        console.log(`removed ${userUuid} from ${roomUuid}${banText ? `; banned for ${banText} s` : ''}`);
+        return 0;
+      });
+    },
+  },
+  ...(['lock', 'unlock'] as const).map(
+    (verb): Command => ({
+      words: ['rooms', verb],
+      args: [2, 2],
+      reads: true,
+      async run(store, [appId, roomUuid]) {
+        return inRoom(store, appId!, roomUuid!, async (meeting, room) => {
+          await meeting.execute(room.roomId, { type: 'lockRoom', locked: verb === 'lock' });
+          console.log(`${roomUuid} ${verb}ed`);
+          return 0;
+        });
+      },
+    }),
+  ),
 ];
+
+/**
+ * Run a command on the running meeting `roomUuid` of `appId` through the one write path. Its events
+ * are in the room's log; the servers deliver them from there (see service/feed.ts).
+ */
+async function inRoom(store: RoomStore, appId: string, roomUuid: string, work: (meeting: MeetingService, room: Room) => Promise<number>): Promise<number> {
+  const meeting = new MeetingService({ store, bus: new LocalBus() });
+  const room = await meeting.runningRoom(appId, roomUuid);
+  if (!room) {
+    console.error(`convene: no running meeting ${roomUuid} in app ${appId} (see rooms ls ${appId})`);
+    return 2;
+  }
+  try {
+    return await work(meeting, room);
+  } catch (err) {
+    // What the rules refuse (the meeting ended meanwhile, …) is an answer, not a failure.
+    if (!(err instanceof RuleError)) throw err;
+    console.error(`convene: ${err.message}`);
+    return 2;
+  }
+}
 
 const HELP = new Set(['help', '-h', '--help']);
 

@@ -39,6 +39,14 @@ export interface ChangeRoom {
   muteAllAudio?: MuteLevel;
   end?: boolean;
   shareBoard?: boolean;
+  /** Lock (no new entries; members inside stay) or unlock the room. */
+  locked?: boolean;
+}
+
+/** Lock or unlock a room on behalf of the server (admin API, CLI). */
+export interface LockRoom {
+  type: 'lockRoom';
+  locked: boolean;
 }
 
 export interface ChangeMember {
@@ -116,6 +124,8 @@ export interface Kick {
   type: 'kick';
   actor: string | null;
   target: string;
+  /** Also keep the member's userUuid out of this meeting for this long (ms); 0 or absent: no ban. */
+  banMs?: number;
 }
 
 export interface Chat {
@@ -155,6 +165,7 @@ export type Command =
   | Kick
   | Chat
   | Close
+  | LockRoom
   | ServerMessage;
 
 export type RoomCommand = Exclude<Command, Enter>;

@@ -14,12 +14,12 @@ export interface Presence {
 export type MeetingEvent =
   | { type: 'chatSent'; from: MemberSnapshot; message: string; chatType: number }
   | { type: 'membersChanged'; changes: Presence[]; total: number }
-  | { type: 'roomChanged'; muteAllChat: MuteLevel; muteAllAudio: MuteLevel; ended: boolean }
+  | { type: 'roomChanged'; muteAllChat: MuteLevel; muteAllAudio: MuteLevel; ended: boolean; locked: boolean }
   | { type: 'memberChanged'; member: MemberSnapshot }
   | { type: 'boardChanged'; shared: boolean; creatorId: string; users: MemberSnapshot[] }
   | { type: 'screenChanged'; shared: boolean; users: MemberSnapshot[] }
   | { type: 'hostChanged'; changes: Presence[] }
-  | { type: 'memberKicked'; by: MemberSnapshot | null; target: MemberSnapshot }
+  | { type: 'memberKicked'; by: MemberSnapshot | null; target: MemberSnapshot; bannedUntil: number | null }
   // Peer events: delivered to one member only.
   | { type: 'invited'; to: string; from: MemberSnapshot; module: Module; action: 'invite' | 'rejectApply' }
   | { type: 'applied'; to: string; from: MemberSnapshot; module: Module; action: 'apply' | 'rejectInvite' }

@@ -55,6 +55,10 @@ export interface Room {
   boardShared: boolean;
   boardCreatorId: string;
   screenSharerId: string;
+  /** No new entries while set (members inside stay). Absent in rooms stored before locks existed. */
+  locked?: boolean;
+  /** Who may not enter again before when (kicked with a ban). Absent in older rooms. */
+  bans?: Ban[];
   /** Every member who ever entered, in first-entry order. */
   members: Member[];
   nextOrder: number;
@@ -62,6 +66,17 @@ export interface Room {
   version: number;
   /** Sequence number of the last event in the room's log. */
   seq: number;
+}
+
+export interface Ban {
+  userUuid: string;
+  /** Epoch ms. */
+  until: number;
+}
+
+/** The ban keeping `userUuid` out at `now`, if any. */
+export function banOf(room: Room, userUuid: string, now: number): Ban | undefined {
+  return room.bans?.find((b) => b.userUuid === userUuid && b.until > now);
 }
 
 export function presentMembers(room: Room): Member[] {

@@ -14,6 +14,7 @@ import {
   screenSharers,
   type Member,
   type Room,
+  banOf,
 } from './room.ts';
 
 export type RuleCode =
@@ -28,7 +29,9 @@ export type RuleCode =
   | 'duplicateLogin'
   | 'ended'
   | 'notInRoom'
-  | 'inactive';
+  | 'inactive'
+  | 'locked'
+  | 'banned';
 
 export class RuleError extends Error {
   constructor(
@@ -115,6 +118,10 @@ function enter(existing: Room | null, cmd: Enter, now: number): Decision {
     return { room, events, entered: { userId: member.userId, session: member.session } };
   }
 
+  // A member inside may enter again (a new session); nobody else while the room is locked.
+  if (room.locked) throw new RuleError('locked', 'the room is locked: no new entries');
+  const ban = banOf(room, cmd.userUuid, now);
+  if (ban) throw new RuleError('banned', `you were removed from this meeting and may not enter again before ${new Date(ban.until).toISOString()}`);
   if (cmd.policy.maxUsers > 0 && onlineCount(room) >= cmd.policy.maxUsers) {
     throw new RuleError('roomFull', `the room is full (${cmd.policy.maxUsers} members)`);
   }
@@ -184,6 +191,12 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
   const done = (): Decision => ({ room, events });
 
   switch (cmd.type) {
+    case 'lockRoom': {
+      if ((room.locked === true) === cmd.locked) return { room: stored, events: [] };
+      room.locked = cmd.locked;
+      events.push(roomChanged(room));
+      return done();
+    }
     case 'close': {
       if (cmd.emptySinceAtMost !== null && (room.emptySince === null || room.emptySince > cmd.emptySinceAtMost)) {
         return { room: stored, events: [] };
@@ -211,7 +224,13 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
         return done();
       }
       if (actor && actor.role !== 'host' && !actor.canKick) throw new RuleError('forbidden', 'only the host may remove other members');
-      events.push({ type: 'memberKicked', by: actor ? snapshot(actor) : null, target: snapshot(target) });
+      let bannedUntil: number | null = null;
+      if (cmd.banMs && cmd.banMs > 0) {
+        bannedUntil = now + cmd.banMs;
+        // Expired bans go as a new one comes: the list holds only bans still in force.
+        room.bans = [...(room.bans ?? []).filter((b) => b.until > now && b.userUuid !== target.userUuid), { userUuid: target.userUuid, until: bannedUntil }];
+      }
+      events.push({ type: 'memberKicked', by: actor ? snapshot(actor) : null, target: snapshot(target), bannedUntil });
       removeMember(room, target, events, now);
       return done();
     }
@@ -245,12 +264,13 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
         // Clients apply the same rule on receipt of the room change, so no per-member events.
         if (cmd.muteAllAudio !== 0) for (const m of room.members) if (m.role !== 'host' && m.audio) own(room, m).audio = false;
       }
+      if (cmd.locked !== undefined) room.locked = cmd.locked;
       if (cmd.shareBoard === true && !room.boardShared) startBoard(room, actor, events, false);
       if (cmd.shareBoard === false && room.boardShared) stopBoard(room, events);
       if (cmd.end) {
         endMeeting(room, events, now);
-      } else if (cmd.muteAllChat !== undefined || cmd.muteAllAudio !== undefined) {
-        events.push({ type: 'roomChanged', muteAllChat: room.muteAllChat, muteAllAudio: room.muteAllAudio, ended: false });
+      } else if (cmd.muteAllChat !== undefined || cmd.muteAllAudio !== undefined || cmd.locked !== undefined) {
+        events.push(roomChanged(room));
       }
       return done();
     }
@@ -471,6 +491,10 @@ function removeMember(room: Room, m: Member, events: MeetingEvent[], now: number
   if (onlineCount(room) === 0) room.emptySince = now;
 }
 
+function roomChanged(room: Room): MeetingEvent {
+  return { type: 'roomChanged', muteAllChat: room.muteAllChat, muteAllAudio: room.muteAllAudio, ended: room.ended, locked: room.locked === true };
+}
+
 function endMeeting(room: Room, events: MeetingEvent[], now: number): void {
   room.ended = true;
   room.endedAt = now;
@@ -483,5 +507,5 @@ function endMeeting(room: Room, events: MeetingEvent[], now: number): void {
     m.boardGrant = false;
     m.sharingScreen = false;
   }
-  events.push({ type: 'roomChanged', muteAllChat: room.muteAllChat, muteAllAudio: room.muteAllAudio, ended: true });
+  events.push(roomChanged(room));
 }

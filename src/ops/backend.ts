@@ -26,6 +26,7 @@ export interface Backend {
 
 /** Resync period in cluster mode: how late an event lost by pub/sub (and by nothing else) may be. */
 const CLUSTER_RESYNC_MS = 2_000;
+const SQLITE_RESYNC_MS = 1_000;
 
 export async function openBackend(config: Config, onError: (err: unknown, what: string) => void): Promise<Backend> {
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -39,7 +40,9 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
       store,
       bus,
       directory: new LocalDirectory(graceMs),
-      resyncIntervalMs: 0,
+      // Another process (the CLI) may commit to the same file: its events reach the sockets from
+      // the log. A check is a cached read unless the file changed.
+      resyncIntervalMs: SQLITE_RESYNC_MS,
       close: async () => {
         await bus.close();
         await store.close();

@@ -8,7 +8,7 @@ import type { Delivery, Entered, EntryInput, MeetingService } from './meeting.ts
 
 export type RoomTokenEntry =
   | { ok: true; entered: Entered; permission: 'user' | 'admin'; app: App }
-  | { ok: false; reason: 'unknownApp' | 'badToken' | 'roomFull' | 'duplicateLogin'; detail?: string };
+  | { ok: false; reason: 'unknownApp' | 'badToken' | 'roomFull' | 'duplicateLogin' | 'locked' | 'banned'; detail?: string };
 
 export async function enterWithRoomToken(
   apps: AppRegistry,
@@ -45,7 +45,10 @@ export async function enterWithRoomToken(
     );
     return { ok: true, entered, permission, app };
   } catch (e) {
-    if (e instanceof RuleError && (e.code === 'roomFull' || e.code === 'duplicateLogin')) return { ok: false, reason: e.code };
+    // A RoomToken vouches for the password, never past a lock or a ban.
+    if (e instanceof RuleError && (e.code === 'roomFull' || e.code === 'duplicateLogin' || e.code === 'locked' || e.code === 'banned')) {
+      return { ok: false, reason: e.code, detail: e.message };
+    }
     throw e;
   }
 }

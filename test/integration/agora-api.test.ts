@@ -123,7 +123,7 @@ const tags = (ms: Msg[]) => ms.map(tag);
 const MEMBER_FIELDS = ['userId', 'userName', 'role', 'enableChat', 'enableVideo', 'enableAudio', 'grantBoard', 'grantScreen', 'uid', 'screenId'];
 const ROOM_FIELDS = [
   'roomId', 'roomUuid', 'roomName', 'channelName', 'password', 'muteAllChat', 'muteAllAudio', 'state', 'startTime',
-  'onlineUsers', 'hosts', 'shareBoard', 'createBoardUserId', 'shareBoardUsers', 'shareScreen', 'shareScreenUsers',
+  'onlineUsers', 'hosts', 'shareBoard', 'createBoardUserId', 'shareBoardUsers', 'shareScreen', 'shareScreenUsers', 'locked',
   'boardId', 'boardToken',
 ];
 const ME_EXTRA = ['userUuid', 'rtcToken', 'rtmToken', 'screenToken', 'state'];
@@ -483,7 +483,7 @@ test('E3: muteAllAudio/muteAllChat emit one cmd 3 always carrying all three fiel
 
   const m1 = await track(host.roomId, () => host.changeRoom({ muteAllAudio: 2 }));
   assert.deepEqual(tags(m1), ['ch3'], 'mute-all audio emits cmd 3 only');
-  assert.deepEqual(m1[0]!.data, { muteAllChat: 0, muteAllAudio: 2, state: 1 });
+  assert.deepEqual(m1[0]!.data, { muteAllChat: 0, muteAllAudio: 2, state: 1, locked: 0 });
   const after1 = await host.info();
   assert.equal(after1.room.muteAllAudio, 2);
   assert.equal((await pat.info()).user.enableAudio, 0, 'non-hosts muted in the same commit');
@@ -491,11 +491,11 @@ test('E3: muteAllAudio/muteAllChat emit one cmd 3 always carrying all three fiel
 
   const m2 = await track(host.roomId, () => host.changeRoom({ muteAllChat: 1 }));
   assert.deepEqual(tags(m2), ['ch3']);
-  assert.deepEqual(m2[0]!.data, { muteAllChat: 1, muteAllAudio: 2, state: 1 }, 'cmd 3 carries all three fields');
+  assert.deepEqual(m2[0]!.data, { muteAllChat: 1, muteAllAudio: 2, state: 1, locked: 0 }, 'cmd 3 carries all four fields');
 
   const m3 = await track(host.roomId, () => host.changeRoom({ muteAllAudio: 0, muteAllChat: 0 }));
   assert.deepEqual(tags(m3), ['ch3'], 'one cmd 3 for a combined change');
-  assert.deepEqual(m3[0]!.data, { muteAllChat: 0, muteAllAudio: 0, state: 1 });
+  assert.deepEqual(m3[0]!.data, { muteAllChat: 0, muteAllAudio: 0, state: 1, locked: 0 });
   assert.equal((await pat.info()).user.enableAudio, 0, 'muteAllAudio 0 re-enables nobody');
 
   const m4 = await track(host.roomId, () => host.changeRoom({ shareBoard: 1 }));
@@ -505,7 +505,7 @@ test('E3: muteAllAudio/muteAllChat emit one cmd 3 always carrying all three fiel
 
   const end = await track(host.roomId, () => host.changeRoom({ state: 0 }));
   assert.deepEqual(tags(end), ['ch3']);
-  assert.deepEqual(end[0]!.data, { muteAllChat: 0, muteAllAudio: 0, state: 0 });
+  assert.deepEqual(end[0]!.data, { muteAllChat: 0, muteAllAudio: 0, state: 0, locked: 0 });
   assertCode(await http('GET', roomPath('client', `/${host.roomId}`), { token: host.userToken }), 401, 'host token after end');
   assertCode(await http('GET', roomPath('client', `/${host.roomId}`), { token: pat.userToken }), 401, 'participant token after end');
   assertCode(await http('GET', roomPath('client', `/${host.roomId}/simple`)), 404, 'E15 on an ended room');
@@ -673,7 +673,7 @@ test('E11: kick emits cmd 8 then cmd 2 and revokes the token; self-exit stays id
 
   const kick = await track(host.roomId, () => host.exit(pat.userId));
   assert.deepEqual(tags(kick), ['ch8', 'ch2']);
-  assert.deepEqual(kick[0]!.data, { hostUserId: host.userId, hostUserName: 'Host', userId: pat.userId, userName: 'Pat' });
+  assert.deepEqual(kick[0]!.data, { hostUserId: host.userId, hostUserName: 'Host', userId: pat.userId, userName: 'Pat', bannedUntil: 0 });
   assert.equal(kick[1]!.data.total, 2);
   assert.equal(kick[1]!.data.list.length, 1);
   assert.equal(kick[1]!.data.list[0].userId, pat.userId);

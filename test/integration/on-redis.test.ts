@@ -11,6 +11,7 @@ const SUITES = [
   'concurrent-entry',
   'empty-room',
   'media-tokens',
+  'moderation',
   'qiniu-conformance',
   'qiniu-cross',
   'qiniu-sweep',

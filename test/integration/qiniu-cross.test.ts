@@ -69,7 +69,7 @@ test('list, message, kick and close through Qiniu reach the Agora members', asyn
   for (const m of [ann, cat]) {
     const kick = m.inbox.find((x) => x.type === 'channel' && x.cmd === 8);
     assert.ok(kick && kick.type === 'channel');
-    assert.deepEqual(kick.data, { hostUserId: '', hostUserName: '', userId: cat.c.userId, userName: 'CAT' });
+    assert.deepEqual(kick.data, { hostUserId: '', hostUserName: '', userId: cat.c.userId, userName: 'CAT', bannedUntil: 0 });
   }
   assert.equal(await catClosed, 4409);
   assert.equal((await callAgora(s.opts, 'GET', `/${cat.c.roomId}`, undefined, cat.c.userToken)).code, 401);

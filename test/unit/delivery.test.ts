@@ -6,7 +6,7 @@ import { LocalBus } from '../../src/bus/local.ts';
 import { RoomDelivery } from '../../src/service/delivery.ts';
 import type { LoggedEvent } from '../../src/domain/events.ts';
 
-const ev = (seq: number): LoggedEvent => ({ seq, at: 0, event: { type: 'roomChanged', muteAllChat: 0, muteAllAudio: 0, ended: false } });
+const ev = (seq: number): LoggedEvent => ({ seq, at: 0, event: { type: 'roomChanged', muteAllChat: 0, muteAllAudio: 0, ended: false, locked: false } });
 
 function setup() {
   const bus = new LocalBus();

@@ -90,7 +90,7 @@ test('rooms not followed are ignored; a failed log read is retried, later batche
     { events: (_r, e) => got.push(...e.map((x) => x.seq)), lost: () => assert.fail('nothing is lost') },
     { onError: (err) => errors.push(err) },
   );
-  bus.publish('other', [{ seq: 1, at: 0, event: { type: 'roomChanged', muteAllChat: 0, muteAllAudio: 0, ended: false } }]);
+  bus.publish('other', [{ seq: 1, at: 0, event: { type: 'roomChanged', muteAllChat: 0, muteAllAudio: 0, ended: false, locked: false } }]);
   await feed.follow(s.roomId);
   const base = (await s.meeting.room(s.roomId))!.seq;
   await s.chat(4);

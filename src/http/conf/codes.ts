@@ -18,6 +18,10 @@ export const Code = {
   unmuteForbidden: 1005,
   busy: 1006,
   duplicateLogin: 1007,
+  /** The room is locked: no new entries (members inside stay). */
+  locked: 1008,
+  /** Removed with a ban: this user may not enter this meeting again before the ban ends. */
+  banned: 1009,
 } as const;
 
 export type AgoraCode = (typeof Code)[keyof typeof Code];
@@ -46,6 +50,8 @@ export const RULE_CODES: Record<RuleCode, AgoraCode> = {
   ended: Code.session,
   notInRoom: Code.session,
   inactive: Code.notFound,
+  locked: Code.locked,
+  banned: Code.banned,
 };
 
 export const LANGUAGES: Record<'en-us' | 'zh-cn', Record<string, string>> = {
@@ -64,6 +70,8 @@ export const LANGUAGES: Record<'en-us' | 'zh-cn', Record<string, string>> = {
     '1005': 'The host has muted everyone. Apply to the host to unmute.',
     '1006': 'Someone else is already sharing',
     '1007': 'This user is already in the room',
+    '1008': 'The room is locked',
+    '1009': 'You were removed from this meeting and cannot enter again yet',
   },
   'zh-cn': {
     '0': '成功',
@@ -80,5 +88,7 @@ export const LANGUAGES: Record<'en-us' | 'zh-cn', Record<string, string>> = {
     '1005': '主持人已全员静音，请向主持人申请发言',
     '1006': '已有其他成员正在共享',
     '1007': '该用户已在房间中',
+    '1008': '房间已锁定',
+    '1009': '你已被移出本次会议，暂时无法再次进入',
   },
 };

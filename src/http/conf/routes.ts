@@ -55,7 +55,11 @@ const ChangeRoomBody = Type.Object({
   // 1 = running (no-op); 0 ends the meeting, and so does 2 (an iOS header comment, spec §3.4).
   state: Type.Optional(Flag([0, 1, 2])),
   shareBoard: Type.Optional(Flag()),
+  /** Convene: 1 locks the room (no new entries; members inside stay), 0 unlocks it. */
+  locked: Type.Optional(Flag()),
 });
+/** Convene: a kick may keep the member out for `ban` seconds (at most 30 days). */
+const ExitBody = Type.Object({ ban: Type.Optional(Int(0, 30 * 86_400)) });
 const ChangeUserBody = Type.Object({
   enableChat: Type.Optional(Flag()),
   enableVideo: Type.Optional(Flag()),
@@ -104,6 +108,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
       if (!r.ok) {
         if (r.reason === 'roomFull') throw new AgoraError(Code.roomFull, 'the room is full');
         if (r.reason === 'duplicateLogin') throw new AgoraError(Code.duplicateLogin, 'this user is already in the room and the app forbids a second login');
+        if (r.reason === 'locked' || r.reason === 'banned') throw new AgoraError(Code[r.reason], r.detail ?? r.reason);
         throw new AgoraError(Code.credentials, 'invalid room token for this app, room and user');
       }
       return ok({ roomId: r.entered.roomId, userToken: r.entered.userToken });
@@ -143,6 +148,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
       muteAllAudio: b.muteAllAudio as 0 | 1 | 2 | undefined,
       end: b.state === 0 || b.state === 2 ? true : undefined,
       shareBoard: b.shareBoard === undefined ? undefined : b.shareBoard === 1,
+      locked: b.locked === undefined ? undefined : b.locked === 1,
     });
   });
 
@@ -221,12 +227,13 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   );
 
   // E11: leave (own userId, idempotent) or kick (host, another userId).
-  app.post('/:roomId/user/:userId/exit', { schema: { params: UserParams }, config: { auth: 'exit' } }, async (req, reply) => {
+  app.post('/:roomId/user/:userId/exit', { schema: { params: UserParams, body: ExitBody }, config: { auth: 'exit' } }, async (req, reply) => {
     const { room, member } = session(req);
     if (req.params.userId === member.userId) return run(req, reply, { type: 'leave', actor: member.userId });
     if (room.ended) throw new AgoraError(Code.session, 'the meeting has ended');
     if (!member.present) throw new AgoraError(Code.session, 'you are no longer in this room');
-    return run(req, reply, { type: 'kick', actor: member.userId, target: req.params.userId });
+    const banMs = (req.body.ban ?? 0) * 1000;
+    return run(req, reply, { type: 'kick', actor: member.userId, target: req.params.userId, banMs });
   });
 
   // E12: chat to the room.

@@ -86,6 +86,7 @@ export function roomView(room: Room, board: Board) {
     shareBoardUsers: boardUsers(room).map(memberView),
     shareScreen: bit(room.screenSharerId !== ''),
     shareScreenUsers: screenSharers(room).map(memberView),
+    locked: bit(room.locked === true),
     boardId: board.boardId,
     boardToken: board.boardToken,
   };
@@ -154,7 +155,7 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
     case 'membersChanged':
       return { type: 'channel', cmd: 2, data: { total: e.total, list: e.changes.map((c) => channelMemberView(c.member)) } };
     case 'roomChanged':
-      return { type: 'channel', cmd: 3, data: { muteAllChat: e.muteAllChat, muteAllAudio: e.muteAllAudio, state: e.ended ? 0 : 1 } };
+      return { type: 'channel', cmd: 3, data: { muteAllChat: e.muteAllChat, muteAllAudio: e.muteAllAudio, state: e.ended ? 0 : 1, locked: bit(e.locked === true) } };
     case 'memberChanged':
       return { type: 'channel', cmd: 4, data: channelMemberView(e.member) };
     case 'boardChanged':
@@ -176,6 +177,8 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
           hostUserName: e.by?.userName ?? '',
           userId: e.target.userId,
           userName: e.target.userName,
+          // Convene: when the kicked member may enter again (epoch ms); 0 when not banned.
+          bannedUntil: e.bannedUntil ?? 0,
         },
       };
     case 'invited':

@@ -38,6 +38,9 @@ declare module 'fastify' {
 /** Bodies over this get 413 (§1). */
 export const QINIU_BODY_LIMIT = 1024 * 1024;
 
+/** The longest ban a kick may carry (30 days). */
+const MAX_BAN_S = 30 * 86_400;
+
 export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, { deps }) => {
   const { meeting, apps } = deps;
   // The signature covers the raw bytes: keep them, parse only after verification.
@@ -174,10 +177,26 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
       const room = await activeRoom(a, req.params.roomName);
       const member = room.members.find((m) => m.present && m.userUuid === req.params.userId);
       if (!member) throw userNotFound();
-      await meeting.execute(room.roomId, { type: 'kick', actor: null, target: member.userId }, afterAnswer(reply));
+      // Convene: `?ban=<seconds>` also keeps the user out of this meeting for that long.
+      const ban = (req.query as { ban?: string }).ban;
+      if (ban !== undefined && !(/^\d{1,9}$/.test(ban) && Number(ban) <= MAX_BAN_S)) {
+        throw new QiniuError(400, `invalid args: ban must be a number of seconds from 0 to ${MAX_BAN_S}`);
+      }
+      const banMs = Number(ban ?? 0) * 1000;
+      await meeting.execute(room.roomId, { type: 'kick', actor: null, target: member.userId, banMs }, afterAnswer(reply));
       return ok(req, reply, {});
     },
   );
+
+  // Convene: lock (no new entries; members inside stay) or unlock a running room.
+  app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/lock', async (req, reply) => {
+    const a = await ownedApp(req, req.params.appId);
+    const locked = read.bool(body(req), 'locked') ?? true;
+    const room = await meeting.runningRoom(a.appId, req.params.roomName);
+    if (!room) throw roomNotActive();
+    await meeting.execute(room.roomId, { type: 'lockRoom', locked }, afterAnswer(reply));
+    return ok(req, reply, { locked });
+  });
 
   app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/message', async (req, reply) => {
     const a = await ownedApp(req, req.params.appId);
@@ -202,7 +221,8 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
       if (!r.ok) {
         if (r.reason === 'unknownApp') throw appNotFound();
         if (r.reason === 'badToken') throw badToken(r.detail);
-        throw new QiniuError(403, r.reason === 'roomFull' ? 'room is full' : 'user already in the room');
+        const refused = { roomFull: 'room is full', duplicateLogin: 'user already in the room', locked: 'room is locked', banned: 'user is banned' } as const;
+        throw new QiniuError(403, refused[r.reason], r.detail);
       }
       return ok(req, reply, { accessToken: r.entered.userToken, appId, roomName, userId, permission: r.permission });
     },
