@@ -59,6 +59,27 @@ export interface Config {
     maxConnectionsPerIp: number;
     /** Trust X-Forwarded-For from these proxies for the client address ('' = none). */
     trustProxy: string;
+    /** Members in one meeting at once, whatever an app allows (its maxUsers may be lower); 0 = no cap. */
+    maxRoomMembers: number;
+    /** Running meetings of one app at once; 0 = no cap. */
+    maxRoomsPerApp: number;
+  };
+  /** Requests allowed per window; 0 turns a limit off. */
+  rates: {
+    /** Window of every limit, seconds. */
+    window: number;
+    /** Chat messages per member (on by default, above what a person types). */
+    chat: number;
+    /** Invites and applies per member. */
+    requests: number;
+    /** Entries per client address (off by default: behind a proxy every client shares one). */
+    entriesPerIp: number;
+    /** Entries per app. */
+    entriesPerApp: number;
+    /** Server-API calls per client address. */
+    qiniuPerIp: number;
+    /** Server-API calls per access key. */
+    qiniuPerKey: number;
   };
   qiniu: {
     /** Largest accepted X-Qiniu-Date skew, seconds; 0 disables the check. */
@@ -150,6 +171,17 @@ export function loadConfig(env: Env = process.env): Config {
       requestTimeout: int('CONVENE_REQUEST_TIMEOUT', 30, 1, 3600),
       maxConnectionsPerIp: int('CONVENE_MAX_CONNECTIONS_PER_IP', 1000, 0, 1_000_000),
       trustProxy: str('CONVENE_TRUST_PROXY') ?? '',
+      maxRoomMembers: int('CONVENE_MAX_ROOM_MEMBERS', 10_000, 0, 1_000_000),
+      maxRoomsPerApp: int('CONVENE_MAX_ROOMS_PER_APP', 10_000, 0, 10_000_000),
+    },
+    rates: {
+      window: int('CONVENE_RATE_WINDOW', 10, 1, 3600),
+      chat: int('CONVENE_RATE_CHAT', 30, 0, 1_000_000),
+      requests: int('CONVENE_RATE_REQUESTS', 30, 0, 1_000_000),
+      entriesPerIp: int('CONVENE_RATE_ENTRIES_PER_IP', 0, 0, 1_000_000),
+      entriesPerApp: int('CONVENE_RATE_ENTRIES_PER_APP', 0, 0, 1_000_000),
+      qiniuPerIp: int('CONVENE_RATE_QINIU_PER_IP', 0, 0, 1_000_000),
+      qiniuPerKey: int('CONVENE_RATE_QINIU_PER_KEY', 0, 0, 1_000_000),
     },
     qiniu: {
       maxDateSkew: int('CONVENE_QINIU_DATE_SKEW', 900, 0, 86_400),

@@ -98,7 +98,14 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     const secret = await store.setMetaIfAbsent('boardSecret', randomBytes(32).toString('base64url'));
     const agoraTokens = new AgoraTokens(config.tokenTtl);
     const boardTokens = new BoardTokens(secret, config.tokenTtl);
-    const meeting = new MeetingService({ store, bus, emptyRoomTtlMs: config.emptyRoomTtl * 1000, onError });
+    const meeting = new MeetingService({
+      store,
+      bus,
+      emptyRoomTtlMs: config.emptyRoomTtl * 1000,
+      maxRoomMembers: config.limits.maxRoomMembers,
+      maxRoomsPerApp: config.limits.maxRoomsPerApp,
+      onError,
+    });
     const readiness = async () => {
       const checks: Record<string, string> = {};
       checks.store = await store.ping().then(
@@ -109,7 +116,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       checks.presence = directory.ready ? 'ok' : 'unreachable';
       return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
     };
-    server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens, readiness });
+    server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens, readiness, limiter: backend.limiter });
     const presence = new Presence({ meeting, directory, graceMs: config.presence.grace * 1000, policy: config.presence.expiry, onError });
     const gateway = new Gateway({
       meeting,

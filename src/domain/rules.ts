@@ -31,7 +31,8 @@ export type RuleCode =
   | 'notInRoom'
   | 'inactive'
   | 'locked'
-  | 'banned';
+  | 'banned'
+  | 'tooManyRooms';
 
 export class RuleError extends Error {
   constructor(

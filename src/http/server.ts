@@ -8,6 +8,7 @@ import type { MeetingService } from '../service/meeting.ts';
 import type { AppRegistry } from '../service/apps.ts';
 import type { AgoraTokens } from '../tokens/agora.ts';
 import type { BoardTokens } from '../tokens/board.ts';
+import type { RateLimiter } from '../limits/limiter.ts';
 import { agoraApi } from './conf/api.ts';
 import { intKeyword } from './schema.ts';
 import { parseQuery } from './query.ts';
@@ -16,11 +17,13 @@ import { adminRoutes } from './admin/health.ts';
 import { qiniuRoutes } from './qiniu/routes.ts';
 
 export interface HttpDeps {
-  config: Pick<Config, 'corsOrigin' | 'bodyLimit' | 'logLevel' | 'boardProvider' | 'qiniu'>;
+  config: Pick<Config, 'corsOrigin' | 'bodyLimit' | 'logLevel' | 'boardProvider' | 'qiniu' | 'rates'>;
   meeting: MeetingService;
   apps: AppRegistry;
   agoraTokens: AgoraTokens;
   boardTokens: BoardTokens;
+  /** Rate-limit counters (config.rates says how many). */
+  limiter: RateLimiter;
   /** Whether the store, bus and presence backends are reachable now (for /readyz). */
   readiness: () => Promise<Readiness>;
 }

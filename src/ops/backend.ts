@@ -10,6 +10,8 @@ import type { PresenceDirectory } from '../presence/directory.ts';
 import { LocalDirectory } from '../presence/local.ts';
 import { RedisDirectory } from '../presence/redis.ts';
 import type { RoomStore } from '../store/store.ts';
+import { LocalLimiter, type RateLimiter } from '../limits/limiter.ts';
+import { RedisLimiter } from '../limits/redis.ts';
 import { openRedis, openStore } from './store.ts';
 
 export interface Backend {
@@ -19,6 +21,8 @@ export interface Backend {
   store: RoomStore;
   bus: EventBus;
   directory: PresenceDirectory;
+  /** Rate-limit counters: this process's, or the cluster's. */
+  limiter: RateLimiter;
   /** How often followers re-read rooms from the store, for a bus that may lose messages (ms; 0: never). */
   resyncIntervalMs: number;
   close(): Promise<void>;
@@ -40,6 +44,7 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
       store,
       bus,
       directory: new LocalDirectory(graceMs),
+      limiter: new LocalLimiter(),
       // Another process (the CLI) may commit to the same file: its events reach the sockets from
       // the log. A check is a cached read unless the file changed.
       resyncIntervalMs: SQLITE_RESYNC_MS,
@@ -73,6 +78,7 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
     store,
     bus,
     directory,
+    limiter: new RedisLimiter(redis, prefix),
     resyncIntervalMs: CLUSTER_RESYNC_MS,
     close: async () => {
       await bus.close();

@@ -17,6 +17,10 @@ export interface MeetingOptions {
   emptyRoomTtlMs?: number;
   /** How often timers look for work (ms). */
   sweepIntervalMs?: number;
+  /** Members in one meeting at once, whatever the app allows; 0: no cap. */
+  maxRoomMembers?: number;
+  /** Running meetings of one app; 0: no cap (checked when a meeting starts, so racing starts may pass it by a few). */
+  maxRoomsPerApp?: number;
   onError?: (err: unknown, what: string) => void;
 }
 
@@ -64,6 +68,8 @@ export class MeetingService {
   private readonly now: () => number;
   private readonly emptyRoomTtlMs: number;
   private readonly sweepIntervalMs: number;
+  private readonly maxRoomMembers: number;
+  private readonly maxRoomsPerApp: number;
   private readonly onError: (err: unknown, what: string) => void;
   /** Commands on one room run one after another in this process; other nodes are caught by versions. */
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -78,14 +84,19 @@ export class MeetingService {
     this.emptyRoomTtlMs = opts.emptyRoomTtlMs ?? 300_000;
     this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(30_000, Math.max(250, this.emptyRoomTtlMs / 4));
     this.onError = opts.onError ?? (() => {});
+    this.maxRoomMembers = opts.maxRoomMembers ?? 0;
+    this.maxRoomsPerApp = opts.maxRoomsPerApp ?? 0;
   }
 
   /** Enter a room by its key: the first entry creates the meeting, later ones join it. */
   async enter(app: App, input: EntryInput, delivery: Delivery = {}): Promise<Entered> {
-    const policy: EntryPolicy = { maxUsers: app.maxUsers, noAutoKickUser: app.noAutoKickUser };
+    // The tighter of the app's limit and the server's cap (0 is no limit on either side).
+    const caps = [app.maxUsers, this.maxRoomMembers].filter((n) => n > 0);
+    const policy: EntryPolicy = { maxUsers: caps.length > 0 ? Math.min(...caps) : 0, noAutoKickUser: app.noAutoKickUser };
     return this.serialized(`${app.appId}\u0000${input.roomUuid}`, async () => {
       for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         const room = await this.store.findRunningRoom(app.appId, input.roomUuid);
+        if (!room && this.maxRoomsPerApp > 0) await this.checkRoomCount(app.appId);
         const fresh = { roomId: newId(), boardId: newId(), userId: newId(), session: newSecret() };
         const cmd: Command = { type: 'enter', appId: app.appId, ...input, policy, fresh };
         const decision = await this.commitDecision(room, cmd, delivery);
@@ -96,6 +107,13 @@ export class MeetingService {
       }
       throw new Error(`entry into ${input.roomUuid} kept conflicting`);
     });
+  }
+
+  private async checkRoomCount(appId: string): Promise<void> {
+    const { total } = await this.store.listRooms({ appId, activeOnly: false, prefix: '', offset: 0, limit: 1 });
+    if (total >= this.maxRoomsPerApp) {
+      throw new RuleError('tooManyRooms', `this app already runs ${total} meetings, the most allowed (CONVENE_MAX_ROOMS_PER_APP): end one first`);
+    }
   }
 
   /** Run a command on an existing room. Throws RuleError when the rules say no. */

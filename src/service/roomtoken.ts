@@ -8,7 +8,11 @@ import type { Delivery, Entered, EntryInput, MeetingService } from './meeting.ts
 
 export type RoomTokenEntry =
   | { ok: true; entered: Entered; permission: 'user' | 'admin'; app: App }
-  | { ok: false; reason: 'unknownApp' | 'badToken' | 'roomFull' | 'duplicateLogin' | 'locked' | 'banned'; detail?: string };
+  | { ok: false; reason: 'unknownApp' | 'badToken' | RefusedEntry; detail?: string };
+
+/** What the rules may refuse an entry for, which a RoomToken does not get past. */
+const REFUSED = ['roomFull', 'duplicateLogin', 'locked', 'banned', 'tooManyRooms'] as const;
+type RefusedEntry = (typeof REFUSED)[number];
 
 export async function enterWithRoomToken(
   apps: AppRegistry,
@@ -46,9 +50,7 @@ export async function enterWithRoomToken(
     return { ok: true, entered, permission, app };
   } catch (e) {
     // A RoomToken vouches for the password, never past a lock or a ban.
-    if (e instanceof RuleError && (e.code === 'roomFull' || e.code === 'duplicateLogin' || e.code === 'locked' || e.code === 'banned')) {
-      return { ok: false, reason: e.code, detail: e.message };
-    }
+    if (e instanceof RuleError && (REFUSED as readonly string[]).includes(e.code)) return { ok: false, reason: e.code as RefusedEntry, detail: e.message };
     throw e;
   }
 }

@@ -22,6 +22,10 @@ export const Code = {
   locked: 1008,
   /** Removed with a ban: this user may not enter this meeting again before the ban ends. */
   banned: 1009,
+  /** The app runs as many meetings as the server allows (CONVENE_MAX_ROOMS_PER_APP). */
+  tooManyRooms: 1010,
+  /** Too many requests of this kind: `msg` says when to retry (also the Retry-After header). */
+  rateLimited: 1011,
 } as const;
 
 export type AgoraCode = (typeof Code)[keyof typeof Code];
@@ -52,6 +56,7 @@ export const RULE_CODES: Record<RuleCode, AgoraCode> = {
   inactive: Code.notFound,
   locked: Code.locked,
   banned: Code.banned,
+  tooManyRooms: Code.tooManyRooms,
 };
 
 export const LANGUAGES: Record<'en-us' | 'zh-cn', Record<string, string>> = {
@@ -72,6 +77,8 @@ export const LANGUAGES: Record<'en-us' | 'zh-cn', Record<string, string>> = {
     '1007': 'This user is already in the room',
     '1008': 'The room is locked',
     '1009': 'You were removed from this meeting and cannot enter again yet',
+    '1010': 'Too many meetings are running. Please try again later.',
+    '1011': 'Too many requests. Please slow down and try again.',
   },
   'zh-cn': {
     '0': '成功',
@@ -90,5 +97,7 @@ export const LANGUAGES: Record<'en-us' | 'zh-cn', Record<string, string>> = {
     '1007': '该用户已在房间中',
     '1008': '房间已锁定',
     '1009': '你已被移出本次会议，暂时无法再次进入',
+    '1010': '进行中的会议过多，请稍后再试',
+    '1011': '请求过于频繁，请稍后再试',
   },
 };

@@ -11,6 +11,7 @@ import { sameSecret } from '../../tokens/session.ts';
 import { enterWithRoomToken } from '../../service/roomtoken.ts';
 import { Flag, Int } from '../schema.ts';
 import { afterAnswer } from '../answered.ts';
+import { overLimit, type Rate } from '../rates.ts';
 import { ok, type HttpDeps } from '../server.ts';
 import { AgoraError, Code, LANGUAGES } from './codes.ts';
 import { MODULES_BY_CODE, boardFor, memberView, roomInfoJson, simpleRoomView, type Board } from './views.ts';
@@ -97,10 +98,18 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
     await meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply));
     return ok(true);
   };
+  /** Refuse the call with 1011 when it is over a rate limit (see http/rates.ts). */
+  const limited = async (reply: FastifyReply, rate: Rate, key: string) => {
+    const r = await overLimit(deps, reply, rate, key);
+    if (r) throw new AgoraError(Code.rateLimited, r.message);
+  };
+  const perMember = (req: FastifyRequest) => `${session(req).room.roomId}/${session(req).member.userId}`;
 
   // E1: create or join by roomUuid.
   app.post('/entry', { schema: { body: EntryBody }, config: { auth: 'entry' } }, async (req, reply) => {
     const b = req.body;
+    await limited(reply, 'entriesPerIp', req.ip);
+    await limited(reply, 'entriesPerApp', req.caller!.app.appId);
     if (b.roomToken !== undefined) {
       const want = { appId: req.caller!.app.appId, roomName: b.roomUuid, userId: b.userUuid };
       const details = { roomName: b.roomName, userName: b.userName, avatar: b.avatar ?? '', audio: b.enableAudio === 1, video: b.enableVideo === 1 };
@@ -108,7 +117,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
       if (!r.ok) {
         if (r.reason === 'roomFull') throw new AgoraError(Code.roomFull, 'the room is full');
         if (r.reason === 'duplicateLogin') throw new AgoraError(Code.duplicateLogin, 'this user is already in the room and the app forbids a second login');
-        if (r.reason === 'locked' || r.reason === 'banned') throw new AgoraError(Code[r.reason], r.detail ?? r.reason);
+        if (r.reason === 'locked' || r.reason === 'banned' || r.reason === 'tooManyRooms') throw new AgoraError(Code[r.reason], r.detail ?? r.reason);
         throw new AgoraError(Code.credentials, 'invalid room token for this app, room and user');
       }
       return ok({ roomId: r.entered.roomId, userToken: r.entered.userToken });
@@ -186,26 +195,28 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E6: host invites a participant to open a module, or rejects its application.
-  app.post('/:roomId/user/:userId/host/invite', { schema: { params: UserParams, body: RequestBody } }, async (req, reply) =>
-    run(req, reply, {
+  app.post('/:roomId/user/:userId/host/invite', { schema: { params: UserParams, body: RequestBody } }, async (req, reply) => {
+    await limited(reply, 'requests', perMember(req));
+    return run(req, reply, {
       type: 'invite',
       actor: session(req).member.userId,
       target: req.params.userId,
       module: MODULES_BY_CODE[req.body.type] as 'audio' | 'video' | 'board',
       action: req.body.action === 1 ? 'invite' : 'rejectApply',
-    }),
-  );
+    });
+  });
 
   // E7: participant applies to the host, or rejects the host's invitation.
-  app.post('/:roomId/user/:userId/audience/apply', { schema: { params: UserParams, body: RequestBody } }, async (req, reply) =>
-    run(req, reply, {
+  app.post('/:roomId/user/:userId/audience/apply', { schema: { params: UserParams, body: RequestBody } }, async (req, reply) => {
+    await limited(reply, 'requests', perMember(req));
+    return run(req, reply, {
       type: 'apply',
       actor: session(req).member.userId,
       target: req.params.userId,
       module: MODULES_BY_CODE[req.body.type] as 'audio' | 'video' | 'board',
       action: req.body.action === 1 ? 'apply' : 'rejectInvite',
-    }),
-  );
+    });
+  });
 
   // E8 and E16: screen share.
   app.post('/:roomId/user/:userId/screen', { schema: { params: UserParams, body: StateBody } }, async (req, reply) =>
@@ -237,9 +248,10 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E12: chat to the room.
-  app.post('/:roomId/chat', { schema: { params: RoomParams, body: ChatBody } }, async (req, reply) =>
-    run(req, reply, { type: 'chat', actor: session(req).member.userId, message: req.body.message, chatType: req.body.type ?? 1 }),
-  );
+  app.post('/:roomId/chat', { schema: { params: RoomParams, body: ChatBody } }, async (req, reply) => {
+    await limited(reply, 'chat', perMember(req));
+    return run(req, reply, { type: 'chat', actor: session(req).member.userId, message: req.body.message, chatType: req.body.type ?? 1 });
+  });
 
   // E13: the meeting's board and a token for the caller.
   app.get('/:roomId/board', { schema: { params: RoomParams } }, async (req) => {

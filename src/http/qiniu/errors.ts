@@ -13,6 +13,8 @@ export class QiniuError extends Error {
     message: string,
     /** Why, for a person reading the answer (e.g. which part of the signature check failed). */
     readonly reason?: string,
+    /** Seconds after which a retry may pass (429, 503): sent as Retry-After. */
+    readonly retryAfter?: number,
   ) {
     super(message);
     this.name = 'QiniuError';
@@ -40,7 +42,7 @@ export function reqIdOf(req: FastifyRequest): string {
 }
 
 /** Write a Qiniu answer directly on the socket (statuses ≥ 600 bypass Fastify's range check). */
-export function sendQiniu(req: FastifyRequest, reply: FastifyReply, status: number, body: unknown, reason?: string): FastifyReply {
+export function sendQiniu(req: FastifyRequest, reply: FastifyReply, status: number, body: unknown, reason?: string, retryAfter?: number): FastifyReply {
   const json = JSON.stringify(body);
   reply.hijack();
   const res = reply.raw;
@@ -50,7 +52,7 @@ export function sendQiniu(req: FastifyRequest, reply: FastifyReply, status: numb
       'content-length': Buffer.byteLength(json),
       'x-reqid': reqIdOf(req),
       'access-control-allow-origin': (reply.getHeader('access-control-allow-origin') as string | undefined) ?? '*',
-      ...(status === 503 ? { 'retry-after': '1' } : {}),
+      ...(retryAfter !== undefined ? { 'retry-after': String(retryAfter) } : {}),
     });
   }
   res.end(json);
@@ -62,7 +64,7 @@ export function sendQiniuError(req: FastifyRequest, reply: FastifyReply, err: Qi
   if (err.status === 500) req.log.error({ qiniuReqId: reqIdOf(req) }, err.message);
   const body: { error: string; reason?: string } = { error: err.message };
   if (err.reason) body.reason = err.reason;
-  return sendQiniu(req, reply, err.status, body, err.message);
+  return sendQiniu(req, reply, err.status, body, err.message, err.retryAfter);
 }
 
 /** Any error on the Qiniu API, in Qiniu's statuses and texts (spec qiniu-rtc-v3 §1.1). */
@@ -70,7 +72,7 @@ export function asQiniuError(err: FastifyError | RuleError | QiniuError | StoreU
   if (err instanceof QiniuError) return err;
   if (err instanceof StoreUnavailableError) {
     req.log.warn({ url: req.url, cause: String(err.cause ?? '') }, 'store unavailable');
-    return new QiniuError(503, 'service unavailable', 'storage unreachable: retry shortly');
+    return new QiniuError(503, 'service unavailable', 'storage unreachable: retry shortly', 1);
   }
   if (err instanceof RuleError) {
     if (err.code === 'inactive' || err.code === 'ended') return new QiniuError(615, 'room not active');

@@ -8,6 +8,7 @@ import type { App } from '../../store/store.ts';
 import { DEFAULT_MERGE_PUBLISH_RTMP, newApp, hex32 } from '../../service/apps.ts';
 import { verifyQiniu } from '../../tokens/qiniu.ts';
 import { afterAnswer } from '../answered.ts';
+import { overLimit, type Rate } from '../rates.ts';
 import { repeatedMessage, repeatedParameters } from '../query.ts';
 import { authorityOf, originForm } from '../scopes.ts';
 import { enterWithRoomToken } from '../../service/roomtoken.ts';
@@ -61,9 +62,18 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
 
   const secretOf = async (ak: string) => (await apps.accessKey(ak))?.secretKey ?? null;
 
-  app.addHook('preHandler', async (req) => {
+  /** Refuse the call with 429 when it is over a rate limit (see http/rates.ts). */
+  const limited = async (reply: FastifyReply, rate: Rate, key: string) => {
+    const r = await overLimit(deps, reply, rate, key);
+    if (r) throw new QiniuError(429, 'too many requests', r.message, r.retryAfter);
+  };
+
+  app.addHook('preHandler', async (req, reply) => {
     // An unknown route is a 404 for anyone (spec §1.1), signed or not.
-    if (req.is404 || req.routeOptions.config.qiniuUnsigned) return;
+    if (req.is404) return;
+    // Counted before the signature is checked: a flood of forged calls is limited too.
+    await limited(reply, 'qiniuPerIp', req.ip);
+    if (req.routeOptions.config.qiniuUnsigned) return;
     const qiniuHeaders: [string, string][] = [];
     const raw = req.raw.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
@@ -89,6 +99,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
       throw badToken(result.reason);
     }
     req.accessKey = result.accessKey;
+    await limited(reply, 'qiniuPerKey', result.accessKey);
   });
 
   const body = (req: FastifyRequest, allowForm = false): Body =>
@@ -221,7 +232,13 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
       if (!r.ok) {
         if (r.reason === 'unknownApp') throw appNotFound();
         if (r.reason === 'badToken') throw badToken(r.detail);
-        const refused = { roomFull: 'room is full', duplicateLogin: 'user already in the room', locked: 'room is locked', banned: 'user is banned' } as const;
+        const refused = {
+          roomFull: 'room is full',
+          duplicateLogin: 'user already in the room',
+          locked: 'room is locked',
+          banned: 'user is banned',
+          tooManyRooms: 'too many rooms',
+        } as const;
         throw new QiniuError(403, refused[r.reason], r.detail);
       }
       return ok(req, reply, { accessToken: r.entered.userToken, appId, roomName, userId, permission: r.permission });

@@ -1,0 +1,130 @@
+// Rate limits and caps: each one hit, answered in its API's envelope with when to retry; the
+// per-member limits on by default, the per-address and per-app ones off until configured; counted
+// across a cluster when nodes share Redis.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { raw } from '../helpers/qiniu.ts';
+import { cleanupPrefix, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { callAgora, type ClientOptions } from '../../client/agora.ts';
+
+const entry = (room: string, user: string) => ({ roomName: room, roomUuid: room, userName: user, userUuid: user });
+
+async function member(opts: ClientOptions, room: string, user: string) {
+  const r = await callAgora<{ roomId: string; userToken: string }>(opts, 'POST', '/entry', entry(room, user));
+  assert.equal(r.code, 0, JSON.stringify(r));
+  return r.data!;
+}
+
+/** A raw Agora call, for the headers. */
+async function agoraRaw(s: TestServer, path: string, body: unknown, token?: string) {
+  const res = await fetch(`${s.url}/apps/${s.creds.appId}/v1/room${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Basic ${Buffer.from(`${s.creds.customerId}:${s.creds.customerSecret}`).toString('base64')}`,
+      ...(token ? { token } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), json: (await res.json()) as { code: number; msg: string } };
+}
+
+test('chat and invite/apply limits per member are on by default; a script meets them, a person does not', async (t) => {
+  const s = await startTestServer({ CONVENE_RATE_CHAT: '5', CONVENE_RATE_REQUESTS: '3', CONVENE_RATE_WINDOW: '2', CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(() => s.close());
+  const host = await member(s.opts, 'r', 'host');
+  const ann = await member(s.opts, 'r', 'ann');
+  for (let i = 0; i < 5; i++) assert.equal((await agoraRaw(s, `/${host.roomId}/chat`, { message: `m${i}` }, host.userToken)).json.code, 0);
+  const over = await agoraRaw(s, `/${host.roomId}/chat`, { message: 'one too many' }, host.userToken);
+  assert.equal(over.status, 200);
+  assert.equal(over.json.code, 1011);
+  assert.match(over.json.msg, /too many chat messages from this member: at most 5 per 2 s; retry in [12] s/);
+  assert.ok(Number(over.retryAfter) >= 1 && Number(over.retryAfter) <= 2, `Retry-After ${over.retryAfter}`);
+  assert.equal((await agoraRaw(s, `/${host.roomId}/chat`, { message: 'ann may' }, ann.userToken)).json.code, 0, 'another member is not limited');
+  await new Promise((r) => setTimeout(r, Number(over.retryAfter) * 1000 + 50));
+  assert.equal((await agoraRaw(s, `/${host.roomId}/chat`, { message: 'again' }, host.userToken)).json.code, 0, 'after the window');
+
+  const annId = (await callAgora<any>(s.opts, 'GET', `/${host.roomId}`, undefined, ann.userToken)).data.user.userId;
+  const codes: number[] = [];
+  for (let i = 0; i < 4; i++) codes.push((await agoraRaw(s, `/${host.roomId}/user/${annId}/host/invite`, { type: 1, action: 1 }, host.userToken)).json.code);
+  assert.deepEqual(codes, [0, 0, 0, 1011], 'invites per member');
+  // The defaults are above any person's pace.
+  const d = await startTestServer();
+  t.after(() => d.close());
+  const h = await member(d.opts, 'r', 'h');
+  for (let i = 0; i < 20; i++) assert.equal((await agoraRaw(d, `/${h.roomId}/chat`, { message: `m${i}` }, h.userToken)).json.code, 0);
+});
+
+test('entries per address and per app, and the server API per address and per key, when configured', async (t) => {
+  const s = await startTestServer({ CONVENE_RATE_ENTRIES_PER_IP: '3', CONVENE_RATE_QINIU_PER_KEY: '3', CONVENE_RATE_QINIU_PER_IP: '5', CONVENE_RATE_WINDOW: '60' });
+  t.after(() => s.close());
+  const codes: number[] = [];
+  for (let i = 0; i < 4; i++) codes.push((await agoraRaw(s, '/entry', entry('r', `u${i}`))).json.code);
+  assert.deepEqual(codes, [0, 0, 0, 1011]);
+  const port = Number(new URL(s.url).port);
+  const keys = { ak: s.bootstrapped.accessKey, sk: s.bootstrapped.secretKey };
+  const list = () => raw(port, { method: 'GET', path: `/v3/apps/${s.bootstrapped.appId}/rooms`, keys });
+  const statuses: number[] = [];
+  for (let i = 0; i < 4; i++) statuses.push((await list()).status);
+  assert.deepEqual(statuses, [200, 200, 200, 429], 'per key');
+  const refused = await list();
+  assert.equal(refused.json.error, 'too many requests');
+  assert.match(refused.json.reason, /server-API calls with this access key: at most 3 per 60 s/);
+  assert.ok(Number(refused.headers['retry-after']) > 0);
+  // Forged calls count against the address before their signature is even checked.
+  const forged = await raw(port, { method: 'GET', path: `/v3/apps/${s.bootstrapped.appId}/rooms`, auth: 'Qiniu nobody:forged' });
+  assert.equal(forged.status, 429, 'over the per-address limit');
+
+  const app = await startTestServer({ CONVENE_RATE_ENTRIES_PER_APP: '2' });
+  t.after(() => app.close());
+  const perApp: number[] = [];
+  for (let i = 0; i < 3; i++) perApp.push((await agoraRaw(app, '/entry', entry(`room${i}`, `u${i}`))).json.code);
+  assert.deepEqual(perApp, [0, 0, 1011]);
+});
+
+test('room and app caps: members per room, meetings per app', async (t) => {
+  const s = await startTestServer({ CONVENE_MAX_ROOM_MEMBERS: '3', CONVENE_MAX_ROOMS_PER_APP: '2' });
+  t.after(() => s.close());
+  for (const u of ['a', 'b', 'c']) await member(s.opts, 'one', u);
+  const full = await agoraRaw(s, '/entry', entry('one', 'd'));
+  assert.equal(full.json.code, 1003);
+  assert.match(full.json.msg, /the room is full \(3 members\)/);
+  await member(s.opts, 'two', 'a');
+  const third = await agoraRaw(s, '/entry', entry('three', 'a'));
+  assert.equal(third.json.code, 1010);
+  assert.match(third.json.msg, /already runs 2 meetings/);
+  const port = Number(new URL(s.url).port);
+  const { qiniu } = await import('../helpers/qiniu.ts');
+  const cred = new qiniu.Credentials(s.bootstrapped.accessKey, s.bootstrapped.secretKey);
+  const token = qiniu.room.getRoomToken({ appId: s.bootstrapped.appId, roomName: 'three', userId: 'zed', expireAt: Math.floor(Date.now() / 1000) + 600, permission: 'user' }, cred);
+  const auth = await raw(port, { method: 'GET', path: `/v3/apps/${s.bootstrapped.appId}/rooms/three/auth?user=zed&token=${encodeURIComponent(token)}`, auth: null, contentType: null });
+  assert.equal(auth.status, 403, auth.body);
+  assert.equal(auth.json.error, 'too many rooms');
+});
+
+const skip = await redisSkip();
+
+test('two nodes on one Redis count one member\'s chats together', { skip }, async (t) => {
+  const prefix = uniquePrefix();
+  const redis = new Redis(SHARED_REDIS_URL);
+  after(async () => {
+    await cleanupPrefix(redis, prefix);
+    redis.disconnect();
+  });
+  const env = { REDIS_URL: SHARED_REDIS_URL, CONVENE_REDIS_PREFIX: prefix, CONVENE_RATE_CHAT: '5', CONVENE_RATE_WINDOW: '60', CONVENE_RATE_QINIU_PER_KEY: '4' };
+  const a = await startTestServer(env);
+  t.after(() => a.close());
+  const b = await startTestServer(env);
+  t.after(() => b.close());
+  assert.equal(a.creds.appId, b.creds.appId, 'one app for the cluster');
+  const host = await member(a.opts, 'r', 'host');
+  const codes: number[] = [];
+  for (let i = 0; i < 6; i++) codes.push((await agoraRaw(i % 2 ? b : a, `/${host.roomId}/chat`, { message: `m${i}` }, host.userToken)).json.code);
+  assert.deepEqual(codes, [0, 0, 0, 0, 0, 1011], 'the sixth, on either node, is over');
+  const keys = { ak: a.bootstrapped.accessKey, sk: a.bootstrapped.secretKey };
+  const statuses: number[] = [];
+  for (let i = 0; i < 5; i++) statuses.push((await raw(Number(new URL((i % 2 ? b : a).url).port), { method: 'GET', path: `/v3/apps/${a.bootstrapped.appId}/rooms`, keys })).status);
+  assert.deepEqual(statuses, [200, 200, 200, 200, 429]);
+});
