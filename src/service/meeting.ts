@@ -1,7 +1,7 @@
 // The one write path: every change to a meeting, whoever asks for it, is a command executed here:
 // load the room → decide (pure) → commit the new state and its events atomically → publish.
 import type { Command, EntryPolicy, RoomCommand } from '../domain/commands.ts';
-import type { LoggedEvent } from '../domain/events.ts';
+import type { LoggedEvent, MeetingEvent } from '../domain/events.ts';
 import { findMember, type Member, type Room } from '../domain/room.ts';
 import { decide, RuleError, type Decision } from '../domain/rules.ts';
 import type { EventBus, RoomEventsHandler } from '../bus/bus.ts';
@@ -61,6 +61,41 @@ export interface Session {
 
 /** Contention retries before a command gives up (only reachable under pathological load). */
 const MAX_ATTEMPTS = 50;
+/** Commands decided and committed together at most. */
+const MAX_BATCH = 500;
+
+interface Pending {
+  /** The app of an entry (for the meetings-per-app cap); null for a command on a room. */
+  appId: string | null;
+  /** Built per attempt: an entry draws fresh ids each time it is decided. */
+  command: () => Command;
+  delivery: Delivery;
+  resolve: (d: Decision) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * One message for membership changes that follow one another (a batch of entries or departures):
+ * cmd 2 lists many members, as the client format allows, so a storm costs one frame per socket per
+ * batch, not per member.
+ */
+function coalesced(events: MeetingEvent[]): MeetingEvent[] {
+  const out: MeetingEvent[] = [];
+  for (const e of events) {
+    const last = out[out.length - 1];
+    if (last?.type === 'membersChanged' && e.type === 'membersChanged') {
+      out[out.length - 1] = { type: 'membersChanged', changes: [...last.changes, ...e.changes], total: e.total };
+    } else out.push(e);
+  }
+  return out;
+}
+
+/** A batch's events wait for every answer that asked them to (each hold is capped by RoomDelivery). */
+function publishAfterAll(batch: Pending[]): PromiseLike<unknown> | undefined {
+  const waits = batch.map((p) => p.delivery.publishAfter).filter((w): w is PromiseLike<unknown> => w !== undefined);
+  if (waits.length === 0) return undefined;
+  return waits.length === 1 ? waits[0] : Promise.allSettled(waits);
+}
 
 export class MeetingService {
   private readonly store: RoomStore;
@@ -71,8 +106,13 @@ export class MeetingService {
   private readonly maxRoomMembers: number;
   private readonly maxRoomsPerApp: number;
   private readonly onError: (err: unknown, what: string) => void;
-  /** Commands on one room run one after another in this process; other nodes are caught by versions. */
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /**
+   * Commands waiting for their room (by room id, or app and roomUuid for entries), and the batch
+   * being committed: in this process a room's commands run one batch at a time; other nodes are
+   * caught by versions.
+   */
+  private readonly pending = new Map<string, { load: () => Promise<Room | null>; items: Pending[] }>();
+  private readonly runners = new Map<string, Promise<void>>();
   /** Told of the events this process commits, at once (the bus tells every node, maybe later). */
   private readonly observers = new Set<RoomEventsHandler>();
   private sweeper: NodeJS.Timeout | null = null;
@@ -93,20 +133,15 @@ export class MeetingService {
     // The tighter of the app's limit and the server's cap (0 is no limit on either side).
     const caps = [app.maxUsers, this.maxRoomMembers].filter((n) => n > 0);
     const policy: EntryPolicy = { maxUsers: caps.length > 0 ? Math.min(...caps) : 0, noAutoKickUser: app.noAutoKickUser };
-    return this.serialized(`${app.appId}\u0000${input.roomUuid}`, async () => {
-      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const room = await this.store.findRunningRoom(app.appId, input.roomUuid);
-        if (!room && this.maxRoomsPerApp > 0) await this.checkRoomCount(app.appId);
-        const fresh = { roomId: newId(), boardId: newId(), userId: newId(), session: newSecret() };
-        const cmd: Command = { type: 'enter', appId: app.appId, ...input, policy, fresh };
-        const decision = await this.commitDecision(room, cmd, delivery);
-        if (!decision) continue;
-        const { userId, session } = decision.entered!;
-        const roomId = decision.room.roomId;
-        return { roomId, userId, userToken: formatSessionToken({ roomId, userId, secret: session }) };
-      }
-      throw new Error(`entry into ${input.roomUuid} kept conflicting`);
+    const key = `${app.appId}\u0000${input.roomUuid}`;
+    const decision = await this.submit(key, () => this.store.findRunningRoom(app.appId, input.roomUuid), {
+      appId: app.appId,
+      delivery,
+      command: () => ({ type: 'enter', appId: app.appId, ...input, policy, fresh: { roomId: newId(), boardId: newId(), userId: newId(), session: newSecret() } }),
     });
+    const { userId, session } = decision.entered!;
+    const roomId = decision.room.roomId;
+    return { roomId, userId, userToken: formatSessionToken({ roomId, userId, secret: session }) };
   }
 
   private async checkRoomCount(appId: string): Promise<void> {
@@ -117,37 +152,87 @@ export class MeetingService {
   }
 
   /** Run a command on an existing room. Throws RuleError when the rules say no. */
-  async execute(roomId: string, cmd: RoomCommand, delivery: Delivery = {}): Promise<Decision> {
-    return this.serialized(roomId, async () => {
-      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const room = await this.store.loadRoom(roomId);
-        if (!room) throw new RuleError('notFound', 'room not found');
-        const decision = await this.commitDecision(room, cmd, delivery);
-        if (decision) return decision;
+  execute(roomId: string, cmd: RoomCommand, delivery: Delivery = {}): Promise<Decision> {
+    return this.submit(roomId, () => this.store.loadRoom(roomId), { appId: null, delivery, command: () => cmd });
+  }
+
+  /**
+   * Queue a command for its room. Commands that arrive while the room's previous batch is being
+   * committed are decided together, one after another on the same state, and committed at once:
+   * a storm of entries or departures in a large room costs one write and one fan-out per batch,
+   * not one per member, and never starves the room's other commands.
+   */
+  private submit(key: string, load: () => Promise<Room | null>, item: Omit<Pending, 'resolve' | 'reject'>): Promise<Decision> {
+    return new Promise<Decision>((resolve, reject) => {
+      let q = this.pending.get(key);
+      if (!q) {
+        q = { load, items: [] };
+        this.pending.set(key, q);
       }
-      throw new Error(`command ${cmd.type} on ${roomId} kept conflicting`);
+      q.items.push({ ...item, resolve, reject });
+      if (!this.runners.has(key)) this.runners.set(key, this.drain(key));
     });
   }
 
-  /** Decide and commit; null when another writer got there first (the caller retries). */
-  private async commitDecision(room: Room | null, cmd: Command, delivery: Delivery): Promise<Decision | null> {
-    const now = this.now();
-    const decision = decide(room, cmd, now);
-    if (decision instanceof RuleError) throw decision;
-    // A decision without events changed nothing (unless it says so): there is nothing to write.
-    if (decision.events.length === 0 && !decision.changed) return decision;
-    const expected = room?.version ?? 0;
-    const next = decision.room;
-    const logged: LoggedEvent[] = decision.events.map((event, i) => ({ seq: next.seq + 1 + i, at: now, event }));
-    next.version = expected + 1;
-    next.seq += logged.length;
-    const result = await this.store.commit(next, expected, logged);
-    if (!result.ok) return null;
-    if (logged.length > 0) {
-      for (const observer of this.observers) observer(next.roomId, logged);
-      this.delivery.publish(next.roomId, logged, delivery.publishAfter);
+  private async drain(key: string): Promise<void> {
+    try {
+      for (;;) {
+        const q = this.pending.get(key);
+        if (!q || q.items.length === 0) break;
+        const batch = q.items.splice(0, MAX_BATCH);
+        try {
+          await this.runBatch(q.load, batch);
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.pending.delete(key);
+      this.runners.delete(key);
     }
-    return decision;
+  }
+
+  /** Decide every command of a batch in order on one state, commit once; retried whole on a conflict. */
+  private async runBatch(load: () => Promise<Room | null>, batch: Pending[]): Promise<void> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const stored = await load();
+      const entering = batch.find((p) => p.appId !== null);
+      if (!stored && entering && this.maxRoomsPerApp > 0) await this.checkRoomCount(entering.appId!);
+      const now = this.now();
+      const outcomes: (Decision | RuleError)[] = [];
+      const events: MeetingEvent[] = [];
+      let current = stored;
+      let changed = false;
+      for (const p of batch) {
+        const cmd = p.command();
+        const d = current === null && cmd.type !== 'enter' ? new RuleError('notFound', 'room not found') : decide(current, cmd, now);
+        outcomes.push(d);
+        // A decision without events changed nothing (unless it says so): nothing to write for it.
+        if (d instanceof RuleError || (d.events.length === 0 && !d.changed)) continue;
+        current = d.room;
+        events.push(...d.events);
+        changed = true;
+      }
+      if (changed && current) {
+        const expected = stored?.version ?? 0;
+        const logged: LoggedEvent[] = coalesced(events).map((event, i) => ({ seq: current!.seq + 1 + i, at: now, event }));
+        current.version = expected + 1;
+        current.seq += logged.length;
+        const result = await this.store.commit(current, expected, logged);
+        if (!result.ok) continue;
+        if (logged.length > 0) {
+          for (const observer of this.observers) observer(current.roomId, logged);
+          this.delivery.publish(current.roomId, logged, publishAfterAll(batch));
+        }
+      }
+      batch.forEach((p, i) => {
+        const d = outcomes[i]!;
+        if (d instanceof RuleError) p.reject(d);
+        else p.resolve(d);
+      });
+      return;
+    }
+    throw new Error(`${batch.length} command(s) on one room kept conflicting`);
   }
 
   /**
@@ -227,7 +312,7 @@ export class MeetingService {
   async stop(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
-    await Promise.allSettled([...this.queues.values()]);
+    await Promise.allSettled([...this.runners.values()]);
   }
 
   /** End every meeting that has been empty for the TTL. */
@@ -247,14 +332,4 @@ export class MeetingService {
     return ended;
   }
 
-  private serialized<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const prev = this.queues.get(key) ?? Promise.resolve();
-    const run = prev.then(work, work);
-    const tail = run.catch(() => {});
-    this.queues.set(key, tail);
-    void tail.then(() => {
-      if (this.queues.get(key) === tail) this.queues.delete(key);
-    });
-    return run;
-  }
 }

@@ -96,20 +96,21 @@ export class Presence {
     this.ticking ??= (async () => {
       try {
         const due = await this.opts.directory.claimExpired(LEASE_MS);
-        for (const ref of due) {
-          // The rules decide with the stored state: a member that re-entered over HTTP since is HTTP-only again.
-          const cmd = { type: 'presenceExpired' as const, target: ref.userId, httpOnlyStays: this.opts.policy === 'auto' };
-          try {
-            await this.opts.meeting.execute(ref.roomId, cmd);
-          } catch (err) {
-            // A room that ended or is gone needs nothing more; anything else is retried after the lease.
-            if (!(err instanceof RuleError)) {
-              this.opts.onError?.(err, 'presence expiry');
-              continue;
+        // All at once: the departures from one room are decided and committed together (one cmd 2
+        // for many members), so an expiry storm takes a few writes, not one per member.
+        await Promise.all(
+          due.map(async (ref) => {
+            // The rules decide with the stored state: a member that re-entered over HTTP since is HTTP-only again.
+            const cmd = { type: 'presenceExpired' as const, target: ref.userId, httpOnlyStays: this.opts.policy === 'auto' };
+            try {
+              await this.opts.meeting.execute(ref.roomId, cmd);
+            } catch (err) {
+              // A room that ended or is gone needs nothing more; anything else is retried after the lease.
+              if (!(err instanceof RuleError)) return this.opts.onError?.(err, 'presence expiry');
             }
-          }
-          await this.opts.directory.settle(ref);
-        }
+            await this.opts.directory.settle(ref);
+          }),
+        );
       } catch (err) {
         this.opts.onError?.(err, 'presence expiry');
       } finally {

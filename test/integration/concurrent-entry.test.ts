@@ -34,9 +34,14 @@ test('50 members entering one room at once: one host, 50 members, seq 1..N witho
 
   const { events } = await s.store.eventsSince(roomId, 0, 10_000);
   assert.deepEqual(events.map((e) => e.seq), Array.from({ length: events.length }, (_, i) => i + 1));
-  assert.equal(events.length, 50);
+  // Entries arriving together are committed together: one cmd 2 may list many members.
+  const joined = events.flatMap((e) => (e.event.type === 'membersChanged' ? e.event.changes.filter((c) => c.present).map((c) => c.member.userId) : []));
+  assert.equal(joined.length, 50, 'each join announced once');
+  assert.equal(new Set(joined).size, 50);
   const totals = events.map((e) => (e.event.type === 'membersChanged' ? e.event.total : -1));
-  assert.deepEqual(totals, Array.from({ length: 50 }, (_, i) => i + 1), 'each join counted once, in order');
+  assert.ok(totals.every((n, i) => n > 0 && (i === 0 || n > totals[i - 1]!)), `totals grow: ${totals}`);
+  assert.equal(totals.at(-1), 50);
+  t.diagnostic(`50 entries in ${events.length} commits`);
 });
 
 test('20 members mutating one room at once lose no update', async (t) => {

@@ -48,8 +48,8 @@ function visibleSeqs(events: LoggedEvent[], userId: string): number[] {
 }
 
 test('200 disconnect/reconnect cycles during 1,000 changes: no event lost or repeated', { timeout: 120_000 }, async (t) => {
-  // Chat is this test's event generator: a script, so the per-member chat limit is off.
-  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off', CONVENE_RATE_CHAT: '0' });
+  // Chat and invitations are this test's event generator: a script, so the per-member limits are off.
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off', CONVENE_RATE_CHAT: '0', CONVENE_RATE_REQUESTS: '0' });
   t.after(() => s.close());
   const random = rng(42);
   const host = s.client();
