@@ -2,7 +2,7 @@
 // load the room → decide (pure) → commit the new state and its events atomically → publish.
 import type { Command, EntryPolicy, RoomCommand } from '../domain/commands.ts';
 import type { LoggedEvent, MeetingEvent } from '../domain/events.ts';
-import { findMember, type Member, type Room } from '../domain/room.ts';
+import { findMember, onlineCount, type Member, type Room } from '../domain/room.ts';
 import { decide, RuleError, type Decision } from '../domain/rules.ts';
 import type { EventBus, RoomEventsHandler } from '../bus/bus.ts';
 import type { App, EventRange, RoomListQuery, RoomStore, RoomSummary } from '../store/store.ts';
@@ -63,6 +63,9 @@ export interface Session {
 const MAX_ATTEMPTS = 50;
 /** Commands decided and committed together at most. */
 const MAX_BATCH = 500;
+/** How long a room under a storm of commands lets the next batch gather (ms), at least and at most. */
+const STORM_LINGER_MS = 50;
+const STORM_LINGER_MAX_MS = 500;
 
 interface Pending {
   /** The app of an entry (for the meetings-per-app cap); null for a command on a room. */
@@ -180,10 +183,18 @@ export class MeetingService {
         const q = this.pending.get(key);
         if (!q || q.items.length === 0) break;
         const batch = q.items.splice(0, MAX_BATCH);
+        let online = 0;
         try {
-          await this.runBatch(q.load, batch);
+          online = await this.runBatch(q.load, batch);
         } catch (err) {
           for (const p of batch) p.reject(err);
+        }
+        // Several commands waited for the last batch: a storm. Let the next batch gather a moment
+        // longer, so that it costs one commit and one fan-out to every member for many changes; the
+        // larger the room, the costlier a fan-out, the longer the wait (at most half a second).
+        if (batch.length > 1 && q.items.length < MAX_BATCH) {
+          const linger = Math.min(STORM_LINGER_MAX_MS, Math.max(STORM_LINGER_MS, online / 10));
+          await new Promise((r) => setTimeout(r, linger));
         }
       }
     } finally {
@@ -192,8 +203,11 @@ export class MeetingService {
     }
   }
 
-  /** Decide every command of a batch in order on one state, commit once; retried whole on a conflict. */
-  private async runBatch(load: () => Promise<Room | null>, batch: Pending[]): Promise<void> {
+  /**
+   * Decide every command of a batch in order on one state, commit once; retried whole on a conflict.
+   * Returns how many members the room has present after it.
+   */
+  private async runBatch(load: () => Promise<Room | null>, batch: Pending[]): Promise<number> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const stored = await load();
       const entering = batch.find((p) => p.appId !== null);
@@ -230,7 +244,7 @@ export class MeetingService {
         if (d instanceof RuleError) p.reject(d);
         else p.resolve(d);
       });
-      return;
+      return current ? onlineCount(current) : 0;
     }
     throw new Error(`${batch.length} command(s) on one room kept conflicting`);
   }
