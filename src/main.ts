@@ -13,6 +13,7 @@ import { BoardTokens } from './tokens/board.ts';
 import { buildServer, type Server } from './http/server.ts';
 import type { RoomStore } from './store/store.ts';
 import { Presence } from './service/presence.ts';
+import { RoomRetention } from './service/retention.ts';
 import { Gateway } from './realtime/gateway.ts';
 import { agoraRealtimeFormat, boardFor } from './http/conf/views.ts';
 import { StoreUnavailableError } from './store/store.ts';
@@ -106,6 +107,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       maxRoomsPerApp: config.limits.maxRoomsPerApp,
       onError,
     });
+    const retention = new RoomRetention({ store, retentionMs: config.roomRetention * 1000, onError });
     const readiness = async () => {
       const checks: Record<string, string> = {};
       checks.store = await store.ping().then(
@@ -133,6 +135,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     const address = await server.listen({ port: config.port, host: config.host });
     meeting.start();
     await presence.start();
+    retention.start();
     started = true;
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     let stopping: Promise<void> | null = null;
@@ -142,6 +145,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
         await presence.stop();
         await server!.close();
         await meeting.stop();
+        await retention.stop();
         await backend.close();
       })());
     const kind = { kind: backend.kind, nodeId: backend.nodeId };

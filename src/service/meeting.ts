@@ -63,6 +63,8 @@ export interface Session {
 const MAX_ATTEMPTS = 50;
 /** Commands decided and committed together at most. */
 const MAX_BATCH = 500;
+/** Decisions between two yields to the event loop within one batch. */
+const YIELD_EVERY = 50;
 /** How long a room under a storm of commands lets the next batch gather (ms), at least and at most. */
 const STORM_LINGER_MS = 50;
 const STORM_LINGER_MAX_MS = 500;
@@ -217,7 +219,10 @@ export class MeetingService {
       const events: MeetingEvent[] = [];
       let current = stored;
       let changed = false;
-      for (const p of batch) {
+      for (const [i, p] of batch.entries()) {
+        // A long batch in a large room yields now and then: other rooms' commands and everyone's
+        // reads go on meanwhile (this room's next commands wait in its queue).
+        if (i > 0 && i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
         const cmd = p.command();
         const d = current === null && cmd.type !== 'enter' ? new RuleError('notFound', 'room not found') : decide(current, cmd, now);
         outcomes.push(d);

@@ -99,6 +99,12 @@ export interface RoomStore {
   activeRoomIds(): Promise<string[]>;
   /** Running rooms nobody has been in since at least `before` (epoch ms). */
   emptyRoomsSince(before: number): Promise<string[]>;
+  /**
+   * Delete up to `limit` meetings that ended at or before `endedBefore` (epoch ms): the room, its
+   * members, its event log and every index entry. Running rooms are never touched. Returns how many
+   * were deleted; fewer than `limit` means none is left to purge. Idempotent, so every node may run it.
+   */
+  purgeEnded(endedBefore: number, limit: number): Promise<number>;
 
   getApp(appId: string): Promise<App | null>;
   putApp(app: App): Promise<void>;

@@ -2,6 +2,7 @@
 // store under its own key prefix), and outages on a private redis-server this file kills.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Redis } from 'ioredis';
 import { RedisStore } from '../../src/store/redis/store.ts';
 import { connectRedis, redisReady } from '../../src/store/redis/connection.ts';
 import { StoreUnavailableError, type App } from '../../src/store/store.ts';
@@ -67,6 +68,76 @@ test('redis: keys stay under the prefix, and a store shares a client with other 
   assert.equal(await redis.ping(), 'PONG');
   await redis.quit();
 });
+
+test('redis: a purge leaves no key of the meetings it deleted, and the index of ended meetings empty', { skip }, async () => {
+  const redis = connectRedis(SHARED_REDIS_URL);
+  await redisReady(redis);
+  const p = newPrefix();
+  const s = new RedisStore({ redis, prefix: p });
+  try {
+    const keep = created('app1', 'keep');
+    await s.commit(keep.room, 0, keep.events);
+    const before = new Set(await keysUnder(redis, p));
+    const gone = await endedAt(s, created('app1', 'gone'), 5000);
+    assert.ok((await keysUnder(redis, p)).some((k) => k.endsWith(gone.roomId)));
+    assert.deepEqual(await redis.zrange(`${p}ended`, 0, -1, 'WITHSCORES'), [gone.roomId, '5000']);
+    assert.equal(await s.purgeEnded(5000, 10), 1);
+    // Only the meta flag of the one-time indexing (below) is new; the running meeting is whole.
+    assert.deepEqual((await keysUnder(redis, p)).filter((k) => !before.has(k)), [`${p}meta`]);
+    assert.equal(await redis.exists(`${p}ended`), 0);
+    assert.deepEqual(await s.loadRoom(keep.room.roomId), keep.room);
+  } finally {
+    await s.close();
+    await redis.quit();
+  }
+});
+
+test('redis: meetings ended before the ended index existed are indexed once, then purged', { skip }, async () => {
+  const redis = connectRedis(SHARED_REDIS_URL);
+  await redisReady(redis);
+  const p = newPrefix();
+  try {
+    const writer = new RedisStore({ redis, prefix: p });
+    const old = await endedAt(writer, created('app1', 'old'), 3000);
+    const older = await endedAt(writer, created('app1', 'older'), 2000);
+    const running = created('app1', 'running');
+    await writer.commit(running.room, 0, running.events);
+    // As the previous release left them: ended, in no index.
+    await redis.del(`${p}ended`);
+    const s = new RedisStore({ redis, prefix: p });
+    assert.equal(await s.purgeEnded(2500, 10), 1);
+    assert.equal(await s.loadRoom(older.roomId), null);
+    assert.deepEqual(await s.loadRoom(old.roomId), old);
+    assert.equal(await redis.hget(`${p}meta`, 'endedIndexed'), '1');
+    assert.equal(await s.purgeEnded(3000, 10), 1);
+    assert.equal(await s.loadRoom(old.roomId), null);
+    assert.deepEqual(await s.loadRoom(running.room.roomId), running.room);
+  } finally {
+    await redis.quit();
+  }
+});
+
+async function endedAt(s: RedisStore, r: { room: Room; events: LoggedEvent[] }, at: number): Promise<Room> {
+  assert.deepEqual(await s.commit(r.room, 0, r.events), { ok: true });
+  const d = decide(r.room, { type: 'close', emptySinceAtMost: null }, at);
+  if (d instanceof RuleError) throw d;
+  const events = d.events.map((event, i) => ({ seq: r.room.seq + 1 + i, at, event }));
+  d.room.version = r.room.version + 1;
+  d.room.seq = r.room.seq + events.length;
+  assert.deepEqual(await s.commit(d.room, r.room.version, events), { ok: true });
+  return d.room;
+}
+
+async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, page] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    keys.push(...page);
+    cursor = next;
+  } while (cursor !== '0');
+  return keys.sort();
+}
 
 const serverSkip = skip ?? (await redisServerSkip());
 

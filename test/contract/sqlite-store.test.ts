@@ -1,8 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite/store.ts';
+import { decide, RuleError } from '../../src/domain/rules.ts';
+import type { Room } from '../../src/domain/room.ts';
+import type { LoggedEvent } from '../../src/domain/events.ts';
 import { sharedStoreContract, storeContract } from './store-contract.ts';
 
 storeContract('sqlite :memory:', async (opts) => new SqliteStore({ path: ':memory:', ...opts }));
@@ -17,3 +22,103 @@ sharedStoreContract('sqlite two connections', async () => {
   const path = join(dir, `shared${i++}.db`);
   return [new SqliteStore({ path }), new SqliteStore({ path })];
 });
+
+// What the contract cannot see: the rows themselves, and databases made before rooms had ended_at.
+const rows = (path: string) => {
+  const db = new Database(path, { readonly: true });
+  try {
+    const count = (table: string) => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+    return { rooms: count('rooms'), members: count('members'), events: count('events') };
+  } finally {
+    db.close();
+  }
+};
+
+test('sqlite: a purge deletes the rows of ended meetings (rooms, members, events) and no others', async () => {
+  const path = join(dir, `rows${i++}.db`);
+  const s = new SqliteStore({ path });
+  try {
+    const old = [await meeting(s, 'old-a', 5, 1000), await meeting(s, 'old-b', 3, 2000)];
+    const recent = await meeting(s, 'recent', 4, 9000);
+    const running = await meeting(s, 'running', 6, null);
+    const all = [...old, recent, running];
+    const sum = (rs: typeof all, k: 'members' | 'events') => rs.reduce((n, r) => n + r[k], 0);
+    assert.deepEqual(rows(path), { rooms: 4, members: sum(all, 'members'), events: sum(all, 'events') });
+
+    assert.equal(await s.purgeEnded(5000, 100), 2);
+    const kept = [recent, running];
+    assert.deepEqual(rows(path), { rooms: 2, members: sum(kept, 'members'), events: sum(kept, 'events') });
+    assert.deepEqual(await s.loadRoom(recent.room.roomId), recent.room);
+    assert.deepEqual(await s.loadRoom(running.room.roomId), running.room);
+
+    assert.equal(await s.purgeEnded(Number.MAX_SAFE_INTEGER, 100), 1);
+    assert.deepEqual(rows(path), { rooms: 1, members: running.members, events: running.events });
+  } finally {
+    await s.close();
+  }
+});
+
+test('sqlite: the purge finds ended meetings through an index, not by reading every room', async () => {
+  const path = join(dir, `plan${i++}.db`);
+  await new SqliteStore({ path }).close();
+  const db = new Database(path, { readonly: true });
+  const plan = db
+    .prepare('EXPLAIN QUERY PLAN SELECT room_id FROM rooms WHERE ended = 1 AND ended_at <= ? ORDER BY ended_at LIMIT ?')
+    .all(1, 1) as { detail: string }[];
+  db.close();
+  assert.match(plan.map((p) => p.detail).join('; '), /USING INDEX rooms_ended/);
+});
+
+test('sqlite: a database made before ended_at existed is migrated, and its ended meetings purged', async () => {
+  const path = join(dir, `old${i++}.db`);
+  const s = new SqliteStore({ path });
+  const ended = await meeting(s, 'ended-before', 3, 4000);
+  const running = await meeting(s, 'running', 2, null);
+  await s.close();
+  // Back to the schema of the previous release: no ended_at column, no index on it.
+  const db = new Database(path);
+  db.exec('DROP INDEX rooms_ended; ALTER TABLE rooms DROP COLUMN ended_at');
+  db.close();
+
+  // Two connections open it at once (the server and the CLI): one migrates, neither fails.
+  const [a, b] = [new SqliteStore({ path }), new SqliteStore({ path })];
+  try {
+    assert.deepEqual(await a.loadRoom(ended.room.roomId), ended.room);
+    assert.equal(await a.purgeEnded(3999, 100), 0, 'kept until its retention has passed');
+    assert.equal(await b.purgeEnded(4000, 100), 1);
+    assert.deepEqual(rows(path), { rooms: 1, members: running.members, events: running.events });
+    assert.equal(await a.loadRoom(ended.room.roomId), null);
+    assert.deepEqual(await a.loadRoom(running.room.roomId), running.room);
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
+
+/** A meeting of `size` members with a few messages, ended at `endedAt` (null: still running). */
+async function meeting(s: SqliteStore, roomUuid: string, size: number, endedAt: number | null) {
+  let room: Room | null = null;
+  let events = 0;
+  const apply = async (d: ReturnType<typeof decide>) => {
+    if (d instanceof RuleError) throw d;
+    const logged: LoggedEvent[] = d.events.map((event, k) => ({ seq: d.room.seq + 1 + k, at: 1, event }));
+    const expected = room?.version ?? 0;
+    d.room.version = expected + 1;
+    d.room.seq += logged.length;
+    assert.deepEqual(await s.commit(d.room, expected, logged), { ok: true });
+    room = d.room;
+    events += logged.length;
+  };
+  for (let m = 0; m < size; m++) {
+    const fresh = { roomId: `${roomUuid}-${i}-${Date.now()}`.slice(0, 22), boardId: 'b', userId: `${roomUuid}-u${m}`, session: 's' };
+    await apply(
+      decide(
+        room,
+        { type: 'enter', appId: 'app1', roomUuid, roomName: roomUuid, password: '', userUuid: `u${m}`, userName: `u${m}`, avatar: '', audio: true, video: false, policy: { maxUsers: 0, noAutoKickUser: false }, fresh },
+        (endedAt ?? 10_000) - 100,
+      ),
+    );
+  }
+  if (endedAt !== null) await apply(decide(room, { type: 'close', emptySinceAtMost: null }, endedAt));
+  return { room: room!, members: size, events };
+}

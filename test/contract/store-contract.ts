@@ -78,6 +78,32 @@ function messages(room: Room, count: number, now = 3000) {
 
 const byBytes = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
+/** A meeting of two that ran and ended at `endedAt`, committed to `s`; returns its last state. */
+async function endedMeeting(s: RoomStore, appId: string, roomUuid: string, endedAt: number): Promise<Room> {
+  const a = entry(null, appId, roomUuid, 'ann', endedAt - 500);
+  assert.deepEqual(await s.commit(a.next, 0, a.events), { ok: true });
+  const b = entry(a.next, appId, roomUuid, 'bob', endedAt - 400);
+  assert.deepEqual(await s.commit(b.next, b.expected, b.events), { ok: true });
+  const m = messages(b.next, 5, endedAt - 300);
+  assert.deepEqual(await s.commit(m.next, m.expected, m.events), { ok: true });
+  const end = run(m.next, { type: 'close', emptySinceAtMost: null }, endedAt);
+  assert.deepEqual(await s.commit(end.next, end.expected, end.events), { ok: true });
+  assert.equal(end.next.endedAt, endedAt);
+  return end.next;
+}
+
+/** Asserts that nothing of `room` is left for a reader. */
+async function assertPurged(s: RoomStore, room: Room): Promise<void> {
+  assert.equal(await s.loadRoom(room.roomId), null, `${room.roomUuid} is gone`);
+  assert.deepEqual(await s.eventsSince(room.roomId, 0, 100), { events: [], oldestSeq: 0 }, `${room.roomUuid}'s log is gone`);
+  assert.ok(!(await s.activeRoomIds()).includes(room.roomId));
+  assert.ok(!(await s.emptyRoomsSince(Number.MAX_SAFE_INTEGER)).includes(room.roomId));
+  for (const activeOnly of [true, false]) {
+    const listed = await s.listRooms({ appId: room.appId, activeOnly, prefix: '', offset: 0, limit: 1000 });
+    assert.ok(!listed.rooms.some((r) => r.roomId === room.roomId));
+  }
+}
+
 export function storeContract(name: string, make: (opts?: StoreFactoryOptions) => Promise<RoomStore>, opts: ContractOptions = {}): void {
   const withStore = (title: string, fn: (s: RoomStore) => Promise<void>, storeOpts?: StoreFactoryOptions) =>
     test(`${name}: ${title}`, { skip: opts.skip }, async () => {
@@ -280,6 +306,86 @@ export function storeContract(name: string, make: (opts?: StoreFactoryOptions) =
     assert.equal((await s.loadRoom(full.next.roomId))?.ended, true);
   });
 
+  withStore('purges the meetings ended at or before the cutoff, with their members and log; the rest stay', async (s) => {
+    const old1 = await endedMeeting(s, 'app1', 'old-one', 5000);
+    const old2 = await endedMeeting(s, 'app2', 'old-two', 6000);
+    const atCutoff = await endedMeeting(s, 'app1', 'at-cutoff', 8000);
+    const recent = await endedMeeting(s, 'app1', 'recent', 8001);
+    // Running meetings, however old: one with people in it, one empty for long.
+    const busy = entry(null, 'app1', 'busy', 'ann', 100);
+    await s.commit(busy.next, 0, busy.events);
+    const quiet = entry(null, 'app1', 'quiet', 'bob', 100);
+    await s.commit(quiet.next, 0, quiet.events);
+    const left = run(quiet.next, { type: 'leave', actor: quiet.next.members[0]!.userId }, 200);
+    await s.commit(left.next, left.expected, left.events);
+    const recentEvents = (await s.eventsSince(recent.roomId, 0, 100)).events;
+    assert.equal(recentEvents.length, recent.seq);
+
+    assert.equal(await s.purgeEnded(8000, 100), 3);
+    for (const room of [old1, old2, atCutoff]) await assertPurged(s, room);
+    assert.deepEqual(await s.loadRoom(recent.roomId), recent);
+    assert.deepEqual(await s.eventsSince(recent.roomId, 0, 100), { events: recentEvents, oldestSeq: 1 });
+    assert.deepEqual(await s.loadRoom(busy.next.roomId), busy.next);
+    assert.deepEqual(await s.loadRoom(left.next.roomId), left.next);
+    assert.deepEqual((await s.eventsSince(left.next.roomId, 0, 100)).events, [...quiet.events, ...left.events]);
+    assert.deepEqual(await s.activeRoomIds(), [busy.next.roomId]);
+    assert.deepEqual(await s.emptyRoomsSince(200), [left.next.roomId]);
+    const listed = await s.listRooms({ appId: 'app1', activeOnly: false, prefix: '', offset: 0, limit: 10 });
+    assert.deepEqual(listed.rooms.map((r) => r.roomUuid), ['busy', 'quiet']);
+    assert.equal((await s.findRunningRoom('app1', 'busy'))?.roomId, busy.next.roomId);
+
+    // Again: nothing more to do. A later cutoff takes the recent one too, never a running one.
+    assert.equal(await s.purgeEnded(8000, 100), 0);
+    assert.equal(await s.purgeEnded(Number.MAX_SAFE_INTEGER, 100), 1);
+    await assertPurged(s, recent);
+    assert.equal(await s.purgeEnded(Number.MAX_SAFE_INTEGER, 100), 0);
+    assert.deepEqual(await s.loadRoom(busy.next.roomId), busy.next);
+    assert.deepEqual(await s.loadRoom(left.next.roomId), left.next);
+  });
+
+  withStore('purges at most `limit` meetings per call, the longest ended first', async (s) => {
+    const rooms: Room[] = [];
+    for (const [i, endedAt] of [4000, 2000, 5000, 1000, 3000].entries()) rooms.push(await endedMeeting(s, 'app1', `m${i}`, endedAt));
+    const byEnd = [...rooms].sort((a, b) => a.endedAt! - b.endedAt!);
+    assert.equal(await s.purgeEnded(10_000, 0), 0);
+    assert.equal(await s.purgeEnded(10_000, 2), 2);
+    for (const room of byEnd.slice(0, 2)) await assertPurged(s, room);
+    for (const room of byEnd.slice(2)) assert.deepEqual(await s.loadRoom(room.roomId), room);
+    assert.equal(await s.purgeEnded(10_000, 2), 2);
+    assert.equal(await s.purgeEnded(10_000, 2), 1);
+    assert.equal(await s.purgeEnded(10_000, 2), 0);
+    for (const room of rooms) await assertPurged(s, room);
+  });
+
+  withStore('a key whose meeting was purged starts a new meeting; purging an older one leaves the new one', async (s) => {
+    const first = await endedMeeting(s, 'app1', 'weekly', 5000);
+    const second = await endedMeeting(s, 'app1', 'weekly', 7000);
+    // The third meeting of the key runs while the first two are purged.
+    const third = entry(null, 'app1', 'weekly', 'cat', 7500);
+    assert.deepEqual(await s.commit(third.next, 0, third.events), { ok: true });
+    assert.equal(await s.purgeEnded(6000, 100), 1);
+    await assertPurged(s, first);
+    assert.equal(await s.purgeEnded(7000, 100), 1);
+    await assertPurged(s, second);
+    assert.deepEqual(await s.findRunningRoom('app1', 'weekly'), third.next);
+    assert.deepEqual(await s.activeRoomIds(), [third.next.roomId]);
+    const listed = await s.listRooms({ appId: 'app1', activeOnly: true, prefix: '', offset: 0, limit: 10 });
+    assert.deepEqual(listed.rooms.map((r) => r.roomId), [third.next.roomId]);
+    const joined = entry(third.next, 'app1', 'weekly', 'dan', 7600);
+    assert.deepEqual(await s.commit(joined.next, joined.expected, joined.events), { ok: true });
+    assert.deepEqual(await s.loadRoom(third.next.roomId), joined.next);
+
+    // All gone: the key starts afresh, and that meeting works as any other.
+    const end = run(joined.next, { type: 'close', emptySinceAtMost: null }, 8000);
+    await s.commit(end.next, end.expected, end.events);
+    assert.equal(await s.purgeEnded(8000, 100), 1);
+    const fourth = entry(null, 'app1', 'weekly', 'eve', 9000);
+    assert.deepEqual(await s.commit(fourth.next, 0, fourth.events), { ok: true });
+    assert.deepEqual(await s.findRunningRoom('app1', 'weekly'), fourth.next);
+    assert.deepEqual((await s.eventsSince(fourth.next.roomId, 0, 100)).events, fourth.events);
+    assert.equal(await s.purgeEnded(Number.MAX_SAFE_INTEGER, 100), 0);
+  });
+
   withStore('lists rooms by key, byte order, with prefix, offset, limit and total', async (s) => {
     const keys = ['b', 'a', 'ab', 'a b', 'aé', 'A', 'zz', 'a%', 'a_c', 'é', 'a'.repeat(100), '🎉x'];
     const rooms = new Map<string, Room>();
@@ -375,6 +481,26 @@ export function sharedStoreContract(name: string, makePair: () => Promise<[RoomS
     assert.equal(await a.findRunningRoom('app1', 'standup'), null);
     assert.deepEqual(await a.loadRoom(id), end.next);
     assert.deepEqual(await a.activeRoomIds(), []);
+  });
+
+  withPair('a meeting purged by one store is gone for the other, which has read it before', async (a, b) => {
+    const first = entry(null, 'app1', 'gone', 'ann', 1000);
+    await a.commit(first.next, 0, first.events);
+    assert.deepEqual(await b.loadRoom(first.next.roomId), first.next);
+    const end = run(first.next, { type: 'close', emptySinceAtMost: null }, 2000);
+    await a.commit(end.next, end.expected, end.events);
+    assert.deepEqual(await b.loadRoom(first.next.roomId), end.next);
+    assert.equal(await a.purgeEnded(2000, 10), 1);
+    assert.equal(await b.loadRoom(first.next.roomId), null);
+    assert.deepEqual(await b.eventsSince(first.next.roomId, 0, 10), { events: [], oldestSeq: 0 });
+    // Both purging (two nodes each running the timer): each meeting is deleted once.
+    const more = [await endedMeeting(a, 'app1', 'x', 3000), await endedMeeting(b, 'app1', 'y', 3000)];
+    const [na, nb] = await Promise.all([a.purgeEnded(3000, 10), b.purgeEnded(3000, 10)]);
+    assert.equal(na + nb, 2);
+    for (const room of more) {
+      assert.equal(await a.loadRoom(room.roomId), null);
+      assert.equal(await b.loadRoom(room.roomId), null);
+    }
   });
 
   withPair('a key reused after its meeting ended elsewhere leads to the new meeting', async (a, b) => {

@@ -83,11 +83,11 @@ return {id, room}
 
 /**
  * KEYS: 1 room, 2 members, 3 events, 4 changes, 5 the app's running index, 6 active set, 7 empty
- * set, 8 the app's listed rooms, 9 the app's listed active rooms.
+ * set, 8 the app's listed rooms, 9 the app's listed active rooms, 10 ended rooms by end time.
  * ARGV: 1 roomId, 2 expectedVersion, 3 version, 4 seq, 5 appId, 6 roomUuid, 7 ended (0/1),
  * 8 online, 9 emptySince ('' for none), 10 startTime, 11 room JSON without members, 12 member
- * count, 13 event retention, 14 all members sent (0/1), 15 number of member pairs, then the
- * (index, JSON) member pairs, then (seq, JSON) event pairs.
+ * count, 13 event retention, 14 all members sent (0/1), 15 number of member pairs, 16 endedAt
+ * ('' while running), then the (index, JSON) member pairs, then (seq, JSON) event pairs.
  * → 'ok' | 'conflict' | 'duplicateRoom'
  */
 export const COMMIT = `
@@ -108,8 +108,8 @@ redis.call('HSET', KEYS[1], 'v', ARGV[3], 's', ARGV[4], 'appId', ARGV[5], 'roomU
 local memberPairs = tonumber(ARGV[15])
 local written = {}
 for i = 0, memberPairs - 1 do
-  local index = ARGV[16 + 2 * i]
-  redis.call('HSET', KEYS[2], index, ARGV[17 + 2 * i])
+  local index = ARGV[17 + 2 * i]
+  redis.call('HSET', KEYS[2], index, ARGV[18 + 2 * i])
   written[#written + 1] = index
 end
 for i = count, previousCount - 1 do redis.call('HDEL', KEYS[2], tostring(i)) end
@@ -119,7 +119,7 @@ if ARGV[14] == '1' then changed = '*' end
 redis.call('RPUSH', KEYS[4], ARGV[3] .. ':' .. changed)
 redis.call('LTRIM', KEYS[4], -${CHANGE_LOG_LENGTH}, -1)
 
-for i = 16 + 2 * memberPairs, #ARGV, 2 do
+for i = 17 + 2 * memberPairs, #ARGV, 2 do
   redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 1])
 end
 -- Keep the newest events only: a resume from before them gets a snapshot.
@@ -132,6 +132,8 @@ if ended then
   redis.call('ZREM', KEYS[7], id)
   redis.call('ZREM', KEYS[8], listed)
   redis.call('ZREM', KEYS[9], listed)
+  -- Found by the purge once the retention has passed (see PURGE_ENDED).
+  redis.call('ZADD', KEYS[10], ARGV[16], id)
   return 'ok'
 end
 if expected == '0' then redis.call('HSET', KEYS[5], uuid, id) end
@@ -149,6 +151,54 @@ else
   redis.call('ZREM', KEYS[7], id)
 end
 return 'ok'
+`;
+
+/**
+ * KEYS: ended rooms by end time. ARGV: key prefix, endedBefore, limit. Deletes up to `limit` rooms
+ * that ended at or before `endedBefore` with all their keys and index entries (the commit that
+ * ended a room already left the running ones; removed here too, so a purge never leaves a dangling
+ * id whatever wrote the room). UNLINK frees a large event log off Redis's main thread.
+ * → the ids of the rooms deleted.
+ */
+export const PURGE_ENDED = `
+local p = ARGV[1]
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, ARGV[3])
+local purged = {}
+for _, id in ipairs(ids) do
+  local roomKey = p .. 'room:' .. id
+  local h = redis.call('HMGET', roomKey, 'ended', 'appId', 'roomUuid')
+  -- Never a running room: a stale entry (there should be none) is only dropped from the index.
+  if h[1] == '1' then
+    local appId, uuid = h[2], h[3]
+    local listed = uuid .. '\\0' .. id
+    if redis.call('HGET', p .. 'running:' .. appId, uuid) == id then redis.call('HDEL', p .. 'running:' .. appId, uuid) end
+    redis.call('SREM', p .. 'active', id)
+    redis.call('ZREM', p .. 'empty', id)
+    redis.call('ZREM', p .. 'listed:' .. appId, listed)
+    redis.call('ZREM', p .. 'listed-active:' .. appId, listed)
+    redis.call('UNLINK', roomKey, p .. 'members:' .. id, p .. 'events:' .. id, p .. 'changes:' .. id)
+    purged[#purged + 1] = id
+  end
+  redis.call('ZREM', KEYS[1], id)
+end
+return purged
+`;
+
+/**
+ * Indexes the ended rooms of a database written before the ended index existed. KEYS: ended rooms
+ * by end time. ARGV: the room keys' common start (`<prefix>room:`), now (the end assumed for a room
+ * without one: its retention counts from now), then room keys (from a SCAN).
+ */
+export const INDEX_ENDED = `
+local start = #ARGV[1] + 1
+for i = 3, #ARGV do
+  local h = redis.call('HMGET', ARGV[i], 'ended', 'd')
+  if h[1] == '1' then
+    local endedAt = cjson.decode(h[2]).endedAt
+    if type(endedAt) ~= 'number' then endedAt = ARGV[2] end
+    redis.call('ZADD', KEYS[1], 'NX', endedAt, string.sub(ARGV[i], start))
+  end
+end
 `;
 
 /** KEYS: events. ARGV: afterSeq, limit. → {oldestSeq or '0', [event JSON]} */

@@ -23,6 +23,9 @@ export interface RedisStoreOptions {
 
 type ScriptCall = (...args: string[]) => Promise<unknown>;
 
+/** The meta field saying that rooms ended before the ended index was kept have been indexed. */
+const ENDED_INDEXED = 'endedIndexed';
+
 /** loadRoom's answer (see scripts.ts): the version alone, or the room with all or some members. */
 type LoadReply = null | [string] | [string, string, string, 'F' | 'D', (string | null)[]];
 
@@ -36,8 +39,20 @@ export class RedisStore implements RoomStore {
   private readonly cache = new Map<string, Room>();
   /** `appId\0roomUuid` → roomId of cached running rooms, so findRunningRoom can name its cached version. */
   private readonly runningIds = new Map<string, string>();
+  /** The ended index covers rooms ended before it existed (see indexEndedOnce). */
+  private endedIndexed = false;
   private readonly scripts: Record<
-    'load' | 'findRunning' | 'commit' | 'eventsSince' | 'listRooms' | 'putApp' | 'deleteApp' | 'listApps' | 'setMetaIfAbsent',
+    | 'load'
+    | 'findRunning'
+    | 'commit'
+    | 'eventsSince'
+    | 'listRooms'
+    | 'purgeEnded'
+    | 'indexEnded'
+    | 'putApp'
+    | 'deleteApp'
+    | 'listApps'
+    | 'setMetaIfAbsent',
     ScriptCall
   >;
 
@@ -58,9 +73,11 @@ export class RedisStore implements RoomStore {
     this.scripts = {
       load: define('conveneLoadRoom', 3, lua.LOAD),
       findRunning: define('conveneFindRunning', 1, lua.FIND_RUNNING),
-      commit: define('conveneCommit', 9, lua.COMMIT),
+      commit: define('conveneCommit', 10, lua.COMMIT),
       eventsSince: define('conveneEventsSince', 1, lua.EVENTS_SINCE),
       listRooms: define('conveneListRooms', 1, lua.LIST_ROOMS),
+      purgeEnded: define('convenePurgeEnded', 1, lua.PURGE_ENDED),
+      indexEnded: define('conveneIndexEnded', 1, lua.INDEX_ENDED),
       putApp: define('convenePutApp', 3, lua.PUT_APP),
       deleteApp: define('conveneDeleteApp', 2, lua.DELETE_APP),
       listApps: define('conveneListApps', 2, lua.LIST_APPS),
@@ -162,6 +179,7 @@ export class RedisStore implements RoomStore {
         `${p}empty`,
         `${p}listed:${room.appId}`,
         `${p}listed-active:${room.appId}`,
+        `${p}ended`,
         room.roomId,
         String(expectedVersion),
         String(room.version),
@@ -177,6 +195,8 @@ export class RedisStore implements RoomStore {
         String(this.retention),
         base ? '0' : '1',
         String(memberArgs.length / 2),
+        // A meeting ended without an end time (none should be) is kept for the retention from now.
+        room.ended ? String(room.endedAt ?? Date.now()) : '',
         ...memberArgs,
         ...eventArgs,
       );
@@ -215,6 +235,38 @@ export class RedisStore implements RoomStore {
 
   emptyRoomsSince(before: number): Promise<string[]> {
     return guard(() => this.redis.zrangebyscore(`${this.prefix}empty`, '-inf', before));
+  }
+
+  purgeEnded(endedBefore: number, limit: number): Promise<number> {
+    return guard(async () => {
+      if (limit <= 0) return 0;
+      await this.indexEndedOnce();
+      const ids = (await this.scripts.purgeEnded(`${this.prefix}ended`, this.prefix, String(endedBefore), String(limit))) as string[];
+      for (const id of ids) this.forget(id);
+      return ids.length;
+    });
+  }
+
+  /**
+   * Rooms that ended before the ended index existed are in no index: found once per database by a
+   * SCAN (in steps, so Redis serves others in between), then marked done in meta. Nodes racing
+   * through it add the same entries.
+   */
+  private async indexEndedOnce(): Promise<void> {
+    if (this.endedIndexed) return;
+    const meta = `${this.prefix}meta`;
+    if ((await this.redis.hget(meta, ENDED_INDEXED)) === null) {
+      const start = `${this.prefix}room:`;
+      const pattern = `${start.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        if (keys.length > 0) await this.scripts.indexEnded(`${this.prefix}ended`, start, String(Date.now()), ...keys);
+        cursor = next;
+      } while (cursor !== '0');
+      await this.redis.hset(meta, ENDED_INDEXED, '1');
+    }
+    this.endedIndexed = true;
   }
 
   getApp(appId: string): Promise<App | null> {

@@ -24,11 +24,13 @@ CREATE TABLE IF NOT EXISTS rooms (
   start_time  INTEGER NOT NULL,
   version     INTEGER NOT NULL,
   seq         INTEGER NOT NULL,
-  data        TEXT NOT NULL
+  data        TEXT NOT NULL,
+  ended_at    INTEGER
 );
 -- At most one running meeting per (app, roomUuid): concurrent first entries create one room.
 CREATE UNIQUE INDEX IF NOT EXISTS rooms_running ON rooms(app_id, room_uuid) WHERE ended = 0;
 CREATE INDEX IF NOT EXISTS rooms_empty ON rooms(empty_since) WHERE ended = 0 AND empty_since IS NOT NULL;
+-- (rooms_ended, on ended_at, is created by migrate(): databases made before that column lack it.)
 -- Members apart from their room: a change to one member of a large meeting rewrites one row.
 CREATE TABLE IF NOT EXISTS members (
   room_id TEXT NOT NULL,
@@ -98,8 +100,19 @@ export class SqliteStore implements RoomStore {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.exec(SCHEMA);
+    this.migrate();
     const db = this.db;
     this.commitBatch = db.transaction((batch: PendingCommit[]) => batch.map((b) => this.commitTx(b.room, b.expectedVersion, b.events)));
+    this.purgeBatch = db.transaction((endedBefore: number, limit: number) => {
+      const ids = this.q.endedBefore.all(endedBefore, limit) as string[];
+      for (const id of ids) {
+        this.q.deleteEvents.run(id);
+        this.q.deleteMembers.run(id);
+        this.q.deleteRoom.run(id);
+        this.cache.delete(id);
+      }
+      return ids.length;
+    });
     this.q = {
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       room: db.prepare('SELECT data FROM rooms WHERE room_id = ?').pluck(),
@@ -107,12 +120,12 @@ export class SqliteStore implements RoomStore {
       putMember: db.prepare('INSERT OR REPLACE INTO members (room_id, ord, data) VALUES (?, ?, ?)'),
       running: db.prepare('SELECT room_id FROM rooms WHERE app_id = ? AND room_uuid = ? AND ended = 0').pluck(),
       insertRoom: db.prepare(
-        `INSERT INTO rooms (room_id, app_id, room_uuid, ended, online, empty_since, start_time, version, seq, data)
-         VALUES (@roomId, @appId, @roomUuid, @ended, @online, @emptySince, @startTime, @version, @seq, @data)`,
+        `INSERT INTO rooms (room_id, app_id, room_uuid, ended, online, empty_since, start_time, version, seq, data, ended_at)
+         VALUES (@roomId, @appId, @roomUuid, @ended, @online, @emptySince, @startTime, @version, @seq, @data, @endedAt)`,
       ),
       updateRoom: db.prepare(
         `UPDATE rooms SET ended = @ended, online = @online, empty_since = @emptySince, version = @version,
-           seq = @seq, data = @data WHERE room_id = @roomId AND version = @expected`,
+           seq = @seq, data = @data, ended_at = @endedAt WHERE room_id = @roomId AND version = @expected`,
       ),
       insertEvent: db.prepare('INSERT INTO events (room_id, seq, at, data) VALUES (?, ?, ?, ?)'),
       eventsSince: db.prepare('SELECT seq, at, data FROM events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
@@ -120,6 +133,10 @@ export class SqliteStore implements RoomStore {
       trimEvents: db.prepare('DELETE FROM events WHERE room_id = ? AND seq <= ?'),
       active: db.prepare('SELECT room_id FROM rooms WHERE ended = 0 AND online > 0').pluck(),
       emptySince: db.prepare('SELECT room_id FROM rooms WHERE ended = 0 AND empty_since IS NOT NULL AND empty_since <= ?').pluck(),
+      endedBefore: db.prepare('SELECT room_id FROM rooms WHERE ended = 1 AND ended_at <= ? ORDER BY ended_at LIMIT ?').pluck(),
+      deleteRoom: db.prepare('DELETE FROM rooms WHERE room_id = ? AND ended = 1'),
+      deleteMembers: db.prepare('DELETE FROM members WHERE room_id = ?'),
+      deleteEvents: db.prepare('DELETE FROM events WHERE room_id = ?'),
       getApp: db.prepare('SELECT data FROM apps WHERE app_id = ?').pluck(),
       putApp: db.prepare('INSERT INTO apps (app_id, owner, data) VALUES (?, ?, ?) ON CONFLICT(app_id) DO UPDATE SET owner = excluded.owner, data = excluded.data'),
       deleteApp: db.prepare('DELETE FROM apps WHERE app_id = ?'),
@@ -132,6 +149,24 @@ export class SqliteStore implements RoomStore {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       insertMeta: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
     };
+  }
+
+  /**
+   * Brings a database made by an older version up to this schema. Under a write lock, so that a
+   * server and an operator's CLI opening the same old file at once migrate it once.
+   */
+  private migrate(): void {
+    const db = this.db;
+    db.transaction(() => {
+      const columns = db.prepare("SELECT name FROM pragma_table_info('rooms')").pluck().all() as string[];
+      if (!columns.includes('ended_at')) {
+        db.exec('ALTER TABLE rooms ADD COLUMN ended_at INTEGER');
+        // Meetings that ended before the column existed: their end is in the JSON; without one,
+        // the retention counts from now, so nothing is deleted earlier than it should be.
+        db.prepare("UPDATE rooms SET ended_at = COALESCE(json_extract(data, '$.endedAt'), ?) WHERE ended = 1").run(Date.now());
+      }
+      db.exec('CREATE INDEX IF NOT EXISTS rooms_ended ON rooms(ended_at) WHERE ended = 1');
+    }).immediate();
   }
 
   async loadRoom(roomId: string): Promise<Room | null> {
@@ -185,6 +220,8 @@ export class SqliteStore implements RoomStore {
       version: room.version,
       seq: room.seq,
       data: roomWithoutMembers(room),
+      // A meeting ended without an end time (none should be) is kept for the retention from now.
+      endedAt: room.ended ? (room.endedAt ?? Date.now()) : null,
       expected: expectedVersion,
     };
     if (expectedVersion === 0) {
@@ -213,6 +250,7 @@ export class SqliteStore implements RoomStore {
   };
 
   private readonly commitBatch: (batch: PendingCommit[]) => CommitResult[];
+  private readonly purgeBatch: (endedBefore: number, limit: number) => number;
   private batch: PendingCommit[] = [];
 
   /**
@@ -275,6 +313,16 @@ export class SqliteStore implements RoomStore {
 
   async emptyRoomsSince(before: number): Promise<string[]> {
     return this.q.emptySince.all(before) as string[];
+  }
+
+  /**
+   * One transaction per call: the caller keeps `limit` small so that commits wait for little. The
+   * freed pages go to SQLite's free list and are reused by later rooms, so the file stops growing
+   * (no VACUUM, which would rewrite the whole file under a lock).
+   */
+  async purgeEnded(endedBefore: number, limit: number): Promise<number> {
+    if (limit <= 0) return 0;
+    return this.purgeBatch(endedBefore, limit);
   }
 
   async getApp(appId: string): Promise<App | null> {
