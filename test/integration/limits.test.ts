@@ -106,14 +106,22 @@ test('room and app caps: members per room, meetings per app', async (t) => {
 
 const skip = await redisSkip();
 
-test('two nodes on one Redis count one member\'s chats together', { skip }, async (t) => {
+test('two nodes on one Redis share the limits and the caps', { skip }, async (t) => {
   const prefix = uniquePrefix();
   const redis = new Redis(SHARED_REDIS_URL);
   after(async () => {
     await cleanupPrefix(redis, prefix);
     redis.disconnect();
   });
-  const env = { REDIS_URL: SHARED_REDIS_URL, CONVENE_REDIS_PREFIX: prefix, CONVENE_RATE_CHAT: '5', CONVENE_RATE_WINDOW: '60', CONVENE_RATE_QINIU_PER_KEY: '4' };
+  const env = {
+    REDIS_URL: SHARED_REDIS_URL,
+    CONVENE_REDIS_PREFIX: prefix,
+    CONVENE_RATE_CHAT: '5',
+    CONVENE_RATE_WINDOW: '60',
+    CONVENE_RATE_QINIU_PER_KEY: '4',
+    CONVENE_MAX_ROOM_MEMBERS: '3',
+    CONVENE_MAX_ROOMS_PER_APP: '2',
+  };
   const a = await startTestServer(env);
   t.after(() => a.close());
   const b = await startTestServer(env);
@@ -127,4 +135,11 @@ test('two nodes on one Redis count one member\'s chats together', { skip }, asyn
   const statuses: number[] = [];
   for (let i = 0; i < 5; i++) statuses.push((await raw(Number(new URL((i % 2 ? b : a).url).port), { method: 'GET', path: `/v3/apps/${a.bootstrapped.appId}/rooms`, keys })).status);
   assert.deepEqual(statuses, [200, 200, 200, 200, 429]);
+
+  // The caps hold for the cluster: the room's members and the app's meetings are counted in Redis.
+  await member(b.opts, 'r', 'ann');
+  await member(a.opts, 'r', 'bob');
+  assert.equal((await agoraRaw(b, '/entry', entry('r', 'cat'))).json.code, 1003, 'the fourth member, on the other node');
+  await member(b.opts, 'second', 'ann');
+  assert.equal((await agoraRaw(a, '/entry', entry('third', 'ann'))).json.code, 1010, 'the third meeting, on the other node');
 });
