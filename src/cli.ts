@@ -13,6 +13,7 @@ import { MeetingService } from './service/meeting.ts';
 import { LocalBus } from './bus/local.ts';
 import type { Room } from './domain/room.ts';
 import { RuleError } from './domain/rules.ts';
+import { MAX_BAN_SECONDS } from './domain/commands.ts';
 
 export const USAGE = `usage: convene [command]
   (from the project directory: npm start -- [command], or npx convene [command])
@@ -124,8 +125,8 @@ const COMMANDS: Command[] = [
     args: [3, 4],
     reads: true,
     async run(store, [appId, roomUuid, userUuid, banText]) {
-      if (banText !== undefined && !(/^\d{1,9}$/.test(banText) && Number(banText) <= 30 * 86_400)) {
-        console.error('convene: BAN_SECONDS must be a number of seconds from 0 to 2592000 (30 days)');
+      if (banText !== undefined && !(/^\d{1,9}$/.test(banText) && Number(banText) <= MAX_BAN_SECONDS)) {
+        console.error(`convene: BAN_SECONDS must be a number of seconds from 0 to ${MAX_BAN_SECONDS} (30 days)`);
         return 2;
       }
       return inRoom(store, appId!, roomUuid!, async (meeting, room) => {

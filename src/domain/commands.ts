@@ -119,6 +119,9 @@ export interface PresenceExpired {
   httpOnlyStays: boolean;
 }
 
+/** The longest ban a kick may carry, seconds (30 days): every edge refuses more. */
+export const MAX_BAN_SECONDS = 30 * 86_400;
+
 /** Remove a member. `actor` null: the server itself (admin API). */
 export interface Kick {
   type: 'kick';

@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestServer } from '../helpers/server.ts';
-import { qiniu, raw, routeGlobalHttpTo } from '../helpers/qiniu.ts';
+import { qiniu, qiniuServer, raw } from '../helpers/qiniu.ts';
 import { runConvene, spawnServer } from '../helpers/process.ts';
 import { RealtimeClient, type RealtimeMessage } from '../../client/realtime.ts';
 import { callAgora, MeetingClient, type ClientOptions } from '../../client/agora.ts';
@@ -26,8 +25,7 @@ async function watch(baseUrl: string, token: string, since?: number) {
 const entryBody = (userUuid: string) => ({ roomName: 'Mod', roomUuid: 'mod', userName: userUuid, userUuid, role: 'participant' });
 
 test('the host locks and unlocks the room; a kick with a ban keeps the user out, also with a RoomToken', async (t) => {
-  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
-  t.after(() => s.close());
+  const { s, port, cred } = await qiniuServer(t);
   const host = s.client();
   await host.enter({ roomName: 'Mod', roomUuid: 'mod', userName: 'Host', userUuid: 'host' });
   const ann = s.client();
@@ -66,10 +64,6 @@ test('the host locks and unlocks the room; a kick with a ban keeps the user out,
   const bad = await callAgora(s.opts, 'POST', `/${host.roomId}/user/${bobId}/exit`, { ban: -1 }, host.userToken);
   assert.equal(bad.code, 400, 'a ban is a number of seconds');
 
-  const port = Number(new URL(s.url).port);
-  const restore = routeGlobalHttpTo(port);
-  t.after(restore);
-  const cred = new qiniu.Credentials(s.bootstrapped.accessKey, s.bootstrapped.secretKey);
   const roomToken = qiniu.room.getRoomToken({ appId: s.bootstrapped.appId, roomName: 'mod', userId: 'bob', expireAt: Math.floor(Date.now() / 1000) + 3600, permission: 'user' }, cred);
   const auth = await raw(port, { method: 'GET', path: `/v3/apps/${s.bootstrapped.appId}/rooms/mod/auth?user=bob&token=${encodeURIComponent(roomToken)}`, auth: null, contentType: null });
   assert.equal(auth.status, 403);
@@ -95,10 +89,7 @@ test('the host locks and unlocks the room; a kick with a ban keeps the user out,
 });
 
 test('the server API locks a room and kicks with a ban; answers in its own envelope', async (t) => {
-  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
-  t.after(() => s.close());
-  const port = Number(new URL(s.url).port);
-  const keys = { ak: s.bootstrapped.accessKey, sk: s.bootstrapped.secretKey };
+  const { s, port, keys } = await qiniuServer(t);
   const appId = s.bootstrapped.appId;
   const host = s.client();
   await host.enter({ roomName: 'Mod', roomUuid: 'mod', userName: 'Host', userUuid: 'host' });

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { presentMembers, type Member, type Room } from '../../domain/room.ts';
-import type { RoomCommand } from '../../domain/commands.ts';
+import { MAX_BAN_SECONDS, type RoomCommand } from '../../domain/commands.ts';
 import type { App } from '../../store/store.ts';
 import type { Session } from '../../service/meeting.ts';
 import { sameSecret } from '../../tokens/session.ts';
@@ -60,7 +60,7 @@ const ChangeRoomBody = Type.Object({
   locked: Type.Optional(Flag()),
 });
 /** Convene: a kick may keep the member out for `ban` seconds (at most 30 days). */
-const ExitBody = Type.Object({ ban: Type.Optional(Int(0, 30 * 86_400)) });
+const ExitBody = Type.Object({ ban: Type.Optional(Int(0, MAX_BAN_SECONDS)) });
 const ChangeUserBody = Type.Object({
   enableChat: Type.Optional(Flag()),
   enableVideo: Type.Optional(Flag()),

@@ -1,6 +1,7 @@
 // The Qiniu RTC v3 server API (spec qiniu-rtc-v3 §3): app management and room management behind
 // Qiniu request signing. Rooms are named by the business's own keys (§7): RoomName = roomUuid,
 // UserID = userUuid; kicks, closes and messages are the same domain commands as the client API.
+import { MAX_BAN_SECONDS } from '../../domain/commands.ts';
 import { randomBytes } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { presentMembers, type Room } from '../../domain/room.ts';
@@ -38,9 +39,6 @@ declare module 'fastify' {
 
 /** Bodies over this get 413 (§1). */
 export const QINIU_BODY_LIMIT = 1024 * 1024;
-
-/** The longest ban a kick may carry (30 days). */
-const MAX_BAN_S = 30 * 86_400;
 
 export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, { deps }) => {
   const { meeting, apps } = deps;
@@ -190,8 +188,8 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
       if (!member) throw userNotFound();
       // Convene: `?ban=<seconds>` also keeps the user out of this meeting for that long.
       const ban = (req.query as { ban?: string }).ban;
-      if (ban !== undefined && !(/^\d{1,9}$/.test(ban) && Number(ban) <= MAX_BAN_S)) {
-        throw new QiniuError(400, `invalid args: ban must be a number of seconds from 0 to ${MAX_BAN_S}`);
+      if (ban !== undefined && !(/^\d{1,9}$/.test(ban) && Number(ban) <= MAX_BAN_SECONDS)) {
+        throw new QiniuError(400, `invalid args: ban must be a number of seconds from 0 to ${MAX_BAN_SECONDS}`);
       }
       const banMs = Number(ban ?? 0) * 1000;
       await meeting.execute(room.roomId, { type: 'kick', actor: null, target: member.userId, banMs }, afterAnswer(reply));
