@@ -14,6 +14,8 @@ const TOGGLES = Number(process.env.BENCH_TOGGLES ?? 200);
 const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
 const IDLE_ROOMS = Number(process.env.BENCH_IDLE_ROOMS ?? 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Every client here connects from 127.0.0.1: the per-address connection cap (default 1,000) is off. */
+const SERVER_ENV = { CONVENE_MAX_CONNECTIONS_PER_IP: '0' };
 
 /** Resident memory of a process, bytes. */
 function rss(pid: number): number {
@@ -67,7 +69,7 @@ function arrivalBook(expected: number) {
 }
 
 async function conveneFanout(): Promise<Latency> {
-  const c = await startConveneChild();
+  const c = await startConveneChild(SERVER_ENV);
   const sockets: WebSocket[] = [];
   try {
     const { appId, customerId, customerSecret } = c.creds;
@@ -161,7 +163,7 @@ async function settleRss(pid: number): Promise<number> {
 }
 
 async function conveneIdle(): Promise<Memory> {
-  const c = await startConveneChild();
+  const c = await startConveneChild(SERVER_ENV);
   const sockets: WebSocket[] = [];
   try {
     const base = await settleRss(c.proc.pid!);

@@ -30,15 +30,31 @@ export interface ServerMessage {
   data: { msgId: string; text: string };
 }
 
+/** Which page of a snapshot's members a frame carries: `index` (from 0) of `total`. */
+export interface MembersPage {
+  index: number;
+  total: number;
+}
+
 export interface SnapshotMessage {
   type: 'snapshot';
   version: 1;
   timestamp: number;
   seq: number;
-  data: { room: AgoraRoom; members: AgoraMember[] };
+  /** `members` is the first page; pages 1 … total − 1 follow as snapshotMembers messages. */
+  data: { room: AgoraRoom; members: AgoraMember[]; me: { userId: string; userToken: string }; membersPage: MembersPage };
 }
 
-export type RealtimeMessage = ChannelMessage | PeerMessage | ServerMessage | SnapshotMessage;
+/** A further page of the members of the snapshot just received (same `seq`), before any other message. */
+export interface SnapshotMembersMessage {
+  type: 'snapshotMembers';
+  version: 1;
+  timestamp: number;
+  seq: number;
+  data: { members: AgoraMember[]; membersPage: MembersPage };
+}
+
+export type RealtimeMessage = ChannelMessage | PeerMessage | ServerMessage | SnapshotMessage | SnapshotMembersMessage;
 
 export interface RealtimeOptions {
   /** http(s)://host:port of Convene. */
@@ -54,8 +70,11 @@ export interface RealtimeOptions {
   maxRetries?: number;
 }
 
-/** Close codes after which reconnecting is pointless: the session is over. */
-export const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4409, 4410, 4411, 4413]);
+/**
+ * Close codes after which reconnecting is pointless: the session is over, or (4429) the member
+ * already holds as many sockets as the server allows, which a retry would not change.
+ */
+export const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4409, 4410, 4411, 4413, 4429]);
 
 export class RealtimeClient {
   /** The highest seq received (0 before anything). */
@@ -157,7 +176,8 @@ export class RealtimeClient {
 
   private receive(m: RealtimeMessage): void {
     if (m.version !== 1) return;
-    if (m.type !== 'snapshot' && m.seq <= this.lastSeq) return;
+    // A snapshot's member pages carry its seq.
+    if (m.type !== 'snapshot' && m.type !== 'snapshotMembers' && m.seq <= this.lastSeq) return;
     this.lastSeq = Math.max(this.lastSeq, m.seq);
     this.state.apply(m);
     for (const h of this.handlers) h(m);
@@ -175,6 +195,8 @@ export class MeetingState {
   readonly chat: { userId: string; userName: string; message: string; seq: number }[] = [];
   readonly inbox: (PeerMessage | ServerMessage)[] = [];
   kicked = false;
+  /** Member pages of the last snapshot still to come: the member list is whole when 0. */
+  pagesToCome = 0;
 
   apply(m: RealtimeMessage): void {
     if (m.type === 'snapshot') {
@@ -183,6 +205,13 @@ export class MeetingState {
       this.onlineUsers = onlineUsers;
       this.members.clear();
       for (const mem of m.data.members) this.members.set(mem.userId, strip(mem));
+      // A server before paged snapshots sends every member in this frame and no membersPage.
+      this.pagesToCome = m.data.membersPage ? m.data.membersPage.total - 1 - m.data.membersPage.index : 0;
+      return;
+    }
+    if (m.type === 'snapshotMembers') {
+      for (const mem of m.data.members) this.members.set(mem.userId, strip(mem));
+      this.pagesToCome = m.data.membersPage.total - 1 - m.data.membersPage.index;
       return;
     }
     if (m.type !== 'channel') {

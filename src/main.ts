@@ -11,6 +11,7 @@ import { AppRegistry, hex32, newApp } from './service/apps.ts';
 import { AgoraTokens } from './tokens/agora.ts';
 import { BoardTokens } from './tokens/board.ts';
 import { buildServer, type Server } from './http/server.ts';
+import { ConnectionGuard, trustProxyFrom } from './http/connections.ts';
 import type { RoomStore } from './store/store.ts';
 import { Presence } from './service/presence.ts';
 import { RoomRetention } from './service/retention.ts';
@@ -118,7 +119,9 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       checks.presence = directory.ready ? 'ok' : 'unreachable';
       return { ready: Object.values(checks).every((c) => c === 'ok'), checks };
     };
-    server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens, readiness, limiter: backend.limiter });
+    // One count of connections per address for HTTP and the realtime upgrades.
+    const connections = new ConnectionGuard(config.limits.maxConnectionsPerIp, trustProxyFrom(config.limits.trustProxy));
+    server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens, readiness, limiter: backend.limiter, connections });
     const presence = new Presence({ meeting, directory, graceMs: config.presence.grace * 1000, policy: config.presence.expiry, onError });
     const gateway = new Gateway({
       meeting,
@@ -128,6 +131,9 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       format: agoraRealtimeFormat((room, userId) => boardFor(config.boardProvider, boardTokens, room, userId)),
       resyncIntervalMs: backend.resyncIntervalMs,
       maxBufferedBytes: config.realtime.maxBufferedBytes,
+      maxSocketsPerMember: config.realtime.maxSocketsPerMember,
+      maxConcurrentCatchUps: config.realtime.maxConcurrentCatchUps,
+      connections,
       pingIntervalMs: config.realtime.pingInterval * 1000,
       onError,
     });

@@ -1,7 +1,7 @@
 // The HTTP server: the root of the plugin tree. Each API is an encapsulated plugin with its own
 // parsers and its own error and not-found handlers, so an answer's envelope follows the route
 // that served it; only failures before routing are placed by prefix (see scopes.ts).
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.ts';
 import type { MeetingService } from '../service/meeting.ts';
@@ -15,9 +15,14 @@ import { parseQuery } from './query.ts';
 import { malformedRequestHandler, unroutedAnswer, writeUnrouted } from './unrouted.ts';
 import { adminRoutes } from './admin/health.ts';
 import { qiniuRoutes } from './qiniu/routes.ts';
+import { ConnectionGuard, trustProxyFrom } from './connections.ts';
+import { envelopeOf } from './scopes.ts';
+import { AgoraError, Code } from './conf/codes.ts';
+import { QiniuError } from './qiniu/errors.ts';
+import { qiniuEarlyAuth } from './qiniu/early.ts';
 
 export interface HttpDeps {
-  config: Pick<Config, 'corsOrigin' | 'bodyLimit' | 'logLevel' | 'boardProvider' | 'qiniu' | 'rates'>;
+  config: Pick<Config, 'corsOrigin' | 'bodyLimit' | 'logLevel' | 'boardProvider' | 'qiniu' | 'rates' | 'limits'>;
   meeting: MeetingService;
   apps: AppRegistry;
   agoraTokens: AgoraTokens;
@@ -26,6 +31,8 @@ export interface HttpDeps {
   limiter: RateLimiter;
   /** Whether the store, bus and presence backends are reachable now (for /readyz). */
   readiness: () => Promise<Readiness>;
+  /** The per-address connection cap, shared with the realtime gateway; built from config.limits if absent. */
+  connections?: ConnectionGuard;
 }
 
 export interface Readiness {
@@ -40,10 +47,27 @@ export function ok(data: unknown) {
 }
 
 export async function buildServer(deps: HttpDeps): Promise<Server> {
+  const limits = deps.config.limits;
+  const connections = deps.connections ?? new ConnectionGuard(limits.maxConnectionsPerIp, trustProxyFrom(limits.trustProxy));
+  const requestTimeout = limits.requestTimeout * 1000;
   const app = Fastify({
     logger: { level: deps.config.logLevel },
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.config.bodyLimit,
+    // A request (head and body) not in within this is cut off with a 408 (unrouted.ts), whoever sends it.
+    requestTimeout,
+    // A connection silent this long in the middle of a request (e.g. not reading its answer) is dropped;
+    // between requests the keep-alive timeout (Fastify's 72 s, above common load balancers' 60 s) applies.
+    connectionTimeout: Math.max(60_000, 2 * requestTimeout),
+    http: {
+      requestTimeout,
+      headersTimeout: Math.min(requestTimeout, 60_000),
+      // How often Node looks for requests past their deadline: the cut-off comes at most this late
+      // (an eighth of the timeout, 1 s at most: 250 ms for 2 s, 1 s for the default 30 s).
+      connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(requestTimeout / 8))),
+    },
+    // req.ip is the client's address as the trusted proxies forward it (CONVENE_TRUST_PROXY).
+    trustProxy: connections.trust ?? false,
     routerOptions: {
       maxParamLength: 512,
       querystringParser: parseQuery,
@@ -65,9 +89,16 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  connections.watch(app.server);
+  app.addHook('preClose', (done) => {
+    connections.closeUnused();
+    done();
+  });
+
   // Callback-style hooks: on the hot read path, an async hook costs a promise per request.
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('Access-Control-Allow-Origin', deps.config.corsOrigin);
+    if (connections.isRefused(req.raw.socket)) return done(refuseConnection(req.url, reply, connections.refusal));
     if (req.method !== 'OPTIONS') return done();
     reply
       .header('Access-Control-Allow-Headers', 'Authorization, token, Content-Type')
@@ -92,7 +123,31 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
   await app.register(agoraApi, { prefix: '/apps', deps, rooms: ['/:appId/v1/room'], apps: [] });
   await app.register(agoraApi, { prefix: '/scenario', deps, rooms: ['/meeting/apps/:appId/v1/room'], apps: ['/meeting/v1'] });
   await app.register(agoraApi, { prefix: '/v1', deps, rooms: [], apps: [''] });
-  await app.register(qiniuRoutes, { prefix: '/v3', deps });
+  await app.register(
+    async (v3) => {
+      // The signature covers the body, but a request without a usable Authorization is refused before it.
+      v3.addHook('onRequest', qiniuEarlyAuth(deps));
+      await v3.register(qiniuRoutes, { deps });
+    },
+    { prefix: '/v3' },
+  );
   await app.register(adminRoutes, { deps });
   return app;
+}
+
+/**
+ * The answer to a request on a connection over its address's cap, in the envelope of the API asked
+ * (each API's error handler writes it); the connection closes after it.
+ */
+function refuseConnection(url: string, reply: FastifyReply, message: string): Error {
+  reply.raw.shouldKeepAlive = false;
+  reply.header('connection', 'close').header('retry-after', '1');
+  switch (envelopeOf(url)) {
+    case 'agora':
+      return new AgoraError(Code.rateLimited, message);
+    case 'qiniu':
+      return new QiniuError(429, 'too many requests', message, 1);
+    default:
+      return Object.assign(new Error(message), { statusCode: 429 });
+  }
 }

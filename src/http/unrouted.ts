@@ -50,10 +50,15 @@ export function malformedRequestHandler(corsOrigin: string) {
         : err.code === 'HPE_HEADER_OVERFLOW'
           ? [431, 'the request headers are too large']
           : [400, 'malformed HTTP request'];
-    // The bytes the parser was reading name the target when they hold the request line.
+    // A request whose head is in (its body timed out) has an answer object, which names the target
+    // and says whether an answer has begun; otherwise the bytes the parser was reading may hold the
+    // request line.
+    const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
     const seen = Buffer.isBuffer(err.rawPacket) ? err.rawPacket.toString('latin1', 0, 8192) : '';
-    const a = unroutedAnswer(/^[A-Z]+ (\S+)/.exec(seen)?.[1] ?? '', status, what, corsOrigin);
-    if (socket.writable) {
+    const target = inFlight?.req?.url ?? /^[A-Z]+ (\S+)/.exec(seen)?.[1] ?? '';
+    const a = unroutedAnswer(target, status, what, corsOrigin);
+    // Only a connection with no answer begun can take one (bytes after a half-written answer would be garbage).
+    if (socket.writable && !inFlight?.headersSent) {
       const head = Object.entries({ ...a.headers, 'content-length': String(Buffer.byteLength(a.body)), connection: 'close' })
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join('');

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LoggedEvent } from '../domain/events.ts';
 import { recipientsOf } from '../domain/events.ts';
-import type { Room } from '../domain/room.ts';
+import { presentMembers, type Member, type Room } from '../domain/room.ts';
 import { RuleError } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MeetingService } from '../service/meeting.ts';
@@ -17,6 +17,9 @@ import { enterWithRoomToken, roomTokenClaims } from '../service/roomtoken.ts';
 import { serveAsPlainHttp, trackAnswers, wantsWebSocket } from '../http/upgrade.ts';
 import { originForm, pathOf } from '../http/scopes.ts';
 import { StoreUnavailableError } from '../store/store.ts';
+import type { ConnectionGuard } from '../http/connections.ts';
+import { CatchUpPacer, type Turn } from './pacer.ts';
+import { closeReadably, discard, push, writable, type OutboxLimits, type Outgoing } from './outbox.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 
@@ -35,12 +38,26 @@ export const Close = {
   unavailable: { code: 1013, reason: 'try again later: storage unavailable' },
   full: { code: 4413, reason: 'the room is full' },
   duplicate: { code: 4411, reason: 'this user is already in the room and the app forbids a second login' },
+  /** The member already holds CONVENE_MAX_SOCKETS_PER_MEMBER sockets on this node. */
+  tooManySockets: { code: 4429, reason: 'too many realtime sockets for this member: close another one first' },
+  /** The client's address holds CONVENE_MAX_CONNECTIONS_PER_IP connections. */
+  tooManyConnections: { code: 1013, reason: 'try again later: too many connections from this address' },
 } as const;
+
+/** A page of a snapshot's members: `index` of `total` pages (0 is in the snapshot frame itself). */
+export interface SnapshotPage {
+  members: readonly Member[];
+  index: number;
+  total: number;
+}
 
 /** How events and snapshots look on the wire (the Agora RTM dialect; the gateway does not know it). */
 export interface RealtimeFormat {
   event(e: LoggedEvent): Buffer;
-  snapshot(room: Room, me: { userId: string; userToken: string }): string;
+  /** A snapshot's first frame: the room as of `room.seq` and the first page of its members. */
+  snapshot(room: Room, me: { userId: string; userToken: string }, page: SnapshotPage): Buffer;
+  /** Each further page of the snapshot's members. */
+  snapshotMembers(seq: number, page: SnapshotPage): Buffer;
 }
 
 export interface GatewayOptions {
@@ -53,12 +70,18 @@ export interface GatewayOptions {
   resyncIntervalMs?: number;
   /** Close a socket whose unsent data exceeds this many bytes. */
   maxBufferedBytes: number;
+  /** Open sockets one member may hold on this node. */
+  maxSocketsPerMember: number;
+  /** Catch-ups (replays and snapshots) sent at once; others wait their turn. */
+  maxConcurrentCatchUps: number;
+  /** The per-address connection cap, applied to upgrades too; none: no cap. */
+  connections?: ConnectionGuard;
   /** Ping every this many ms; a socket that has not answered the previous ping is dropped. */
   pingIntervalMs: number;
   onError?: (err: unknown, what: string) => void;
 }
 
-interface Conn {
+interface Conn extends Outgoing {
   ws: WebSocket;
   /** Unique on this node: presence counts a member's sockets across nodes by it. */
   id: string;
@@ -75,9 +98,17 @@ interface Conn {
   followed: boolean;
   /** The member's session token (sent in snapshots: a RoomToken client learns it there). */
   userToken: string;
+  /** Counts this socket among its member's (see memberSockets). */
+  memberKey: string;
 }
 
-const LOG_PAGE = 500;
+/** Events read from the log at a time: a small read, about one slice. */
+const LOG_PAGE = 100;
+/** A socket's low watermark: it is handed frames while ws holds less than this unsent. */
+const LOW_WATERMARK = 64 * 1024;
+/** Members per snapshot frame: at most about 130 KB with 1 KB avatars, 20 KB without. */
+const SNAPSHOT_PAGE = 100;
+/** A catch-up whose socket does not drain under the low watermark for this long is cut off. */
 const DRAIN_TIMEOUT_MS = 10_000;
 /** Live events queued for a socket still catching up, beyond which it is cut off as too slow. */
 const MAX_PENDING = 50_000;
@@ -87,9 +118,16 @@ export class Gateway {
   private readonly rooms = new Map<string, Set<Conn>>();
   private readonly feed: RoomFeed;
   private readonly pinger: NodeJS.Timeout;
+  private readonly pacer: CatchUpPacer;
+  /** Open sockets per member on this node (`roomId` newline `userId`). */
+  private readonly memberSockets = new Map<string, number>();
+  private readonly limits: OutboxLimits;
   private socketIds = 0;
 
   constructor(private readonly opts: GatewayOptions) {
+    this.pacer = new CatchUpPacer(opts.maxConcurrentCatchUps);
+    // ws holds at most the low watermark and a slice (or one frame) per socket.
+    this.limits = { low: Math.min(LOW_WATERMARK, Math.floor(opts.maxBufferedBytes / 2)), max: opts.maxBufferedBytes };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false, clientTracking: false });
     this.feed = new RoomFeed(
       opts.bus,
@@ -111,13 +149,15 @@ export class Gateway {
       if ((path !== REALTIME_PATH && path !== `/scenario/meeting${REALTIME_PATH}`) || !wantsWebSocket(req)) {
         return serveAsPlainHttp(server, req, socket, head);
       }
+      const admitted = this.opts.connections?.admitRealtime(req, socket) ?? true;
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         // The WebSocket listens for its socket's errors from here on; one listener less per member.
         socket.removeListener('error', ignoreError);
-        this.accept(ws, req).catch((err) => {
-          if (err instanceof StoreUnavailableError) return void ws.close(Close.unavailable.code, Close.unavailable.reason);
+        if (!admitted) return refuse(ws, socket, Close.tooManyConnections);
+        this.accept(ws, req, socket).catch((err) => {
+          if (err instanceof StoreUnavailableError) return refuse(ws, socket, Close.unavailable);
           this.opts.onError?.(err, 'realtime accept');
-          ws.close(1011, 'internal error');
+          refuse(ws, socket, { code: 1011, reason: 'internal error' });
         });
       });
     });
@@ -130,6 +170,11 @@ export class Gateway {
     return n;
   }
 
+  /** Catch-ups running and waiting for their turn (for tests and metrics). */
+  get catchUps(): { running: number; waiting: number } {
+    return this.pacer.load;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.pinger);
     this.feed.close();
@@ -138,7 +183,7 @@ export class Gateway {
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
   }
 
-  private async accept(ws: WebSocket, req: IncomingMessage): Promise<void> {
+  private async accept(ws: WebSocket, req: IncomingMessage, socket: Duplex): Promise<void> {
     ws.on('error', cutOffAfterProtocolError);
     const url = new URL(originForm(req.url ?? '/'), 'http://localhost');
     const token = url.searchParams.get('token');
@@ -146,7 +191,7 @@ export class Gateway {
     const since = sinceText === null || sinceText === '' ? null : Number(sinceText);
     const repeated = url.searchParams.getAll('token').length > 1 || url.searchParams.getAll('since').length > 1;
     if (!token || repeated || (since !== null && (!Number.isSafeInteger(since) || since < 0))) {
-      return void ws.close(Close.badRequest.code, Close.badRequest.reason);
+      return refuse(ws, socket, Close.badRequest);
     }
     let session;
     let userToken = token;
@@ -156,7 +201,7 @@ export class Gateway {
       const r = await enterWithRoomToken(this.opts.apps, this.opts.meeting, claims, token);
       if (!r.ok) {
         const c = r.reason === 'roomFull' ? Close.full : r.reason === 'duplicateLogin' ? Close.duplicate : Close.invalidToken;
-        return void ws.close(c.code, c.reason);
+        return refuse(ws, socket, c);
       }
       userToken = r.entered.userToken;
     }
@@ -165,10 +210,18 @@ export class Gateway {
     } catch (err) {
       if (!(err instanceof RuleError)) throw err;
       const c = err.code === 'ended' ? Close.ended : Close.invalidToken;
-      return void ws.close(c.code, c.reason);
+      return refuse(ws, socket, c);
     }
+    const memberKey = `${session.room.roomId}\n${session.member.userId}`;
+    const open = this.memberSockets.get(memberKey) ?? 0;
+    if (open >= this.opts.maxSocketsPerMember) return refuse(ws, socket, Close.tooManySockets);
     const conn: Conn = {
       ws,
+      socket,
+      queue: null,
+      queued: 0,
+      flushing: false,
+      memberKey,
       id: String(++this.socketIds),
       roomId: session.room.roomId,
       userId: session.member.userId,
@@ -184,6 +237,7 @@ export class Gateway {
     let set = this.rooms.get(conn.roomId);
     if (!set) this.rooms.set(conn.roomId, (set = new Set()));
     set.add(conn);
+    this.memberSockets.set(memberKey, open + 1);
     ws.on('pong', () => (conn.alive = true));
     ws.on('close', () => this.drop(conn));
     try {
@@ -197,37 +251,58 @@ export class Gateway {
     if (!this.rooms.get(conn.roomId)?.has(conn)) return void this.feed.unfollow(conn.roomId);
     this.opts.presence.connected(conn.roomId, session.member, conn.id);
 
-    await this.catchUp(conn, since);
-    // Live events that arrived meanwhile, paced too; new ones keep queueing until the queue is empty.
-    while (conn.pending && conn.pending.length > 0 && !conn.closing) {
-      const batch = conn.pending.splice(0);
-      for (const e of batch) await this.sendPaced(conn, e);
+    // The catch-up waits for its turn; live events queue meanwhile, and are sent after it, paced too.
+    const turn = await this.pacer.take();
+    const slice = { frames: 0, bytes: 0 };
+    try {
+      if (!conn.closing) await this.catchUp(conn, since, turn, slice);
+      while (conn.pending && conn.pending.length > 0 && !conn.closing) {
+        const batch = conn.pending.splice(0);
+        for (const e of batch) if (!(await this.sendPaced(conn, e, turn, slice))) break;
+      }
+    } finally {
+      endSlice(conn, slice);
+      turn.end();
     }
+    // In the same turn as the last check of the queue: from here on, live events go straight out.
     conn.pending = null;
     if (!conn.closing) await this.checkSessions(conn.roomId, [conn]);
   }
 
   /** Bring a new socket up to date: the missed events from the log, or a snapshot. */
-  private async catchUp(conn: Conn, since: number | null): Promise<void> {
+  private async catchUp(conn: Conn, since: number | null, turn: Turn, slice: Slice): Promise<void> {
     const meeting = this.opts.meeting;
     if (since !== null) {
-      const room = await this.opts.meeting.room(conn.roomId);
-      if (room && since <= room.seq) {
+      const latest = (await meeting.room(conn.roomId))?.seq;
+      if (latest !== undefined && since <= latest) {
         let after = since;
         for (;;) {
           const range = await meeting.eventsSince(conn.roomId, after, LOG_PAGE);
           // The log no longer reaches back to `since`: only a snapshot can bring the client up to date.
-          if (after === since && since < room.seq && (range.oldestSeq === 0 || range.oldestSeq > since + 1)) break;
-          for (const e of range.events) await this.sendPaced(conn, e);
+          if (after === since && since < latest && (range.oldestSeq === 0 || range.oldestSeq > since + 1)) break;
+          for (const e of range.events) if (!(await this.sendPaced(conn, e, turn, slice))) return;
           if (conn.closing || range.events.length < LOG_PAGE) return;
           after = range.events[range.events.length - 1]!.seq;
         }
       }
     }
-    const room = await this.opts.meeting.room(conn.roomId);
-    if (!room) return;
-    this.sendRaw(conn, this.opts.format.snapshot(room, { userId: conn.userId, userToken: conn.userToken }));
+    const room = await meeting.room(conn.roomId);
+    if (!room || conn.closing) return;
+    // Only the member list is kept while the pages go out: members are shared between a room's
+    // versions (decisions copy on write), so a slow snapshot holds little of an old version.
+    const members = presentMembers(room);
+    const total = Math.max(1, Math.ceil(members.length / SNAPSHOT_PAGE));
+    const me = { userId: conn.userId, userToken: conn.userToken };
+    await this.sendCatchUp(conn, this.opts.format.snapshot(room, me, { members: members.slice(0, SNAPSHOT_PAGE), index: 0, total }), turn, slice);
     conn.lastSeq = Math.max(conn.lastSeq, room.seq);
+    await this.sendMemberPages(conn, room.seq, members, total, turn, slice);
+  }
+
+  private async sendMemberPages(conn: Conn, seq: number, members: Member[], total: number, turn: Turn, slice: Slice): Promise<void> {
+    for (let index = 1; index < total && !conn.closing; index++) {
+      const page = members.slice(index * SNAPSHOT_PAGE, (index + 1) * SNAPSHOT_PAGE);
+      if (!(await this.sendCatchUp(conn, this.opts.format.snapshotMembers(seq, { members: page, index, total }), turn, slice))) return;
+    }
   }
 
   private deliver(roomId: string, events: LoggedEvent[]): void {
@@ -259,31 +334,36 @@ export class Gateway {
     if (conns.length > 0) this.checkSessions(roomId, conns).catch((err) => this.opts.onError?.(err, 'realtime session check'));
   }
 
-  /**
-   * A catch-up send: when the socket's backlog passes half the limit, wait until it is written out
-   * rather than tripping the slow-consumer limit; a reader that stalls for DRAIN_TIMEOUT_MS is cut off.
-   */
-  private async sendPaced(conn: Conn, e: LoggedEvent): Promise<void> {
-    if (e.seq <= conn.lastSeq) return;
+  /** A catch-up's event: sent if it is meant for this socket and newer than what it has. */
+  private async sendPaced(conn: Conn, e: LoggedEvent, turn: Turn, slice: Slice): Promise<boolean> {
+    if (e.seq <= conn.lastSeq) return !conn.closing;
     conn.lastSeq = e.seq;
     const to = recipientsOf(e.event);
-    if ((to !== null && !to.includes(conn.userId)) || conn.closing) return;
-    const frame = this.opts.format.event(e);
-    if (conn.ws.bufferedAmount + frame.length <= this.opts.maxBufferedBytes / 2) {
-      conn.ws.send(frame, { binary: false });
-      return;
+    if ((to !== null && !to.includes(conn.userId)) || conn.closing) return !conn.closing;
+    return this.sendCatchUp(conn, this.opts.format.event(e), turn, slice);
+  }
+
+  /**
+   * A catch-up's frame. After each slice (its share of the pacer's budget per turn) the event loop is given back;
+   * when the socket holds more than the low watermark unsent, the catch-up gives its turn up until it
+   * drains, and a socket that does not drain within DRAIN_TIMEOUT_MS is cut off. False: stop.
+   */
+  private async sendCatchUp(conn: Conn, frame: Buffer, turn: Turn, slice: Slice): Promise<boolean> {
+    if (conn.closing) return false;
+    // A slice's frames leave in one write rather than a system call each.
+    if (slice.frames === 0) conn.socket.cork();
+    conn.ws.send(frame, { binary: false });
+    slice.frames++;
+    slice.bytes += frame.length;
+    if (slice.frames < this.pacer.sliceFrames && slice.bytes < this.pacer.sliceBytes) return true;
+    endSlice(conn, slice);
+    await turn.breathe();
+    if (conn.closing) return false;
+    if (conn.ws.bufferedAmount > this.limits.low && !(await turn.away(writable(conn, this.limits.low, DRAIN_TIMEOUT_MS)))) {
+      this.end(conn, Close.slow);
+      return false;
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.end(conn, Close.slow);
-        resolve();
-      }, DRAIN_TIMEOUT_MS);
-      // The callback runs once this frame, and so everything before it, has been written out.
-      conn.ws.send(frame, { binary: false }, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return !conn.closing;
   }
 
   /** The feed could not recover this room's events: its sockets start over with a snapshot. */
@@ -291,11 +371,10 @@ export class Gateway {
     for (const c of [...(this.rooms.get(roomId) ?? [])]) this.end(c, Close.lost);
   }
 
-  private sendRaw(conn: Conn, data: Buffer | string): void {
+  private sendRaw(conn: Conn, frame: Buffer): void {
     if (conn.closing) return;
     // A reader that falls behind is cut off rather than buffered without bound; it can resume.
-    if (conn.ws.bufferedAmount > this.opts.maxBufferedBytes) return this.end(conn, Close.slow);
-    conn.ws.send(data, { binary: false });
+    if (!push(conn, frame, this.limits)) this.end(conn, Close.slow);
   }
 
   /** Close the sockets of members who left, were removed or replaced, or whose meeting ended. */
@@ -314,16 +393,21 @@ export class Gateway {
   private end(conn: Conn, why: { code: number; reason: string }): void {
     if (conn.closing) return;
     conn.closing = true;
-    conn.ws.close(why.code, why.reason);
-    // A peer that does not read will not complete the closing handshake either.
-    setTimeout(() => conn.ws.terminate(), 2_000).unref();
+    // What waited is dropped: the close frame goes out next, ahead of any backlog.
+    discard(conn);
+    closeReadably(conn, why.code, why.reason);
     this.drop(conn);
   }
 
   private drop(conn: Conn): void {
+    // Nothing more is sent to it: a catch-up still waiting for its turn stops when the turn comes.
+    conn.closing = true;
     const set = this.rooms.get(conn.roomId);
     if (!set?.delete(conn)) return;
     if (set.size === 0) this.rooms.delete(conn.roomId);
+    const open = (this.memberSockets.get(conn.memberKey) ?? 1) - 1;
+    if (open > 0) this.memberSockets.set(conn.memberKey, open);
+    else this.memberSockets.delete(conn.memberKey);
     if (!conn.followed) return;
     this.feed.unfollow(conn.roomId);
     this.opts.presence.disconnected(conn.roomId, conn.userId, conn.id);
@@ -333,6 +417,7 @@ export class Gateway {
     for (const set of this.rooms.values()) {
       for (const c of set) {
         if (!c.alive) {
+          discard(c);
           c.ws.terminate();
           this.drop(c);
           continue;
@@ -342,6 +427,24 @@ export class Gateway {
       }
     }
   }
+}
+
+/** Close a socket that was not accepted; a peer that never answers the close is cut 2 s after it is written. */
+function refuse(ws: WebSocket, socket: Duplex, why: { code: number; reason: string }): void {
+  closeReadably({ ws, socket }, why.code, why.reason);
+}
+
+/** What a catch-up has sent since it last gave the event loop back (the socket is corked meanwhile). */
+interface Slice {
+  frames: number;
+  bytes: number;
+}
+
+function endSlice(conn: Conn, slice: Slice): void {
+  if (slice.frames === 0) return;
+  slice.frames = 0;
+  slice.bytes = 0;
+  conn.socket.uncork();
 }
 
 // Shared listeners: a closure per socket would cost memory for each of thousands of members.

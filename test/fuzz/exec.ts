@@ -330,10 +330,13 @@ export async function runAgora(w: World, a: AgoraAction, concurrent = false): Pr
   const built = build(base, a.spoil);
 
   // What the request's outcome must be, where the spec leaves no choice. Checked in the order the
-  // server settles a call: app (404), body parse (400), Basic (1001), member token (401).
+  // server settles a call: app (404), body parse (400), Basic (1001), member token (401); but a call
+  // with a body other than an entry is authenticated before its body is read (http/conf/early.ts):
+  // app, Basic, member token, then body parse.
   let expect: Expect | undefined;
   const isPost = base.method === 'POST';
   const parseFails = isPost && (built.unparseable || built.huge);
+  const authFirst = parseFails && a.ep !== 'entry';
   const basicBad = !['good', 'lowercase'].includes(basicSel) && !(usesRoomToken && a.spoil.body.kind === 'valid');
   const tokenStale = a.token === 'own' || a.token === 'query' ? actor.token === null : ['none', 'junk', 'forged', 'revoked', 'long', 'empty'].includes(a.token) || (a.token === 'otherRoom' && a.roomSel !== 'otherRoom');
   const wrongRoomForToken = (a.token === 'own' || a.token === 'query') && actor.token !== null && (a.roomSel === 'otherRoom' || a.roomSel === 'ended') && roomId !== actor.roomId;
@@ -344,13 +347,18 @@ export async function runAgora(w: World, a: AgoraAction, concurrent = false): Pr
   if (built.benign && !built.reset && longSegment) expect = { codes: [400], why: 'over-long path segment' };
   else if (built.benign && !built.reset && !(junkInPath && /%/.test(a.junkId)) && !(usesRoomToken && a.spoil.body.kind !== 'valid')) {
     if (a.app === 'long') expect = { codes: [400], why: 'over-long path segment' };
-    else if (parseFails && a.app !== 'junk') expect = { codes: [400], why: built.huge ? 'body over the limit' : 'body is not JSON' };
+    else if (parseFails && a.app !== 'junk' && !authFirst) expect = { codes: [400], why: built.huge ? 'body over the limit' : 'body is not JSON' };
     else if (a.app === 'unknown') expect = { codes: [404], why: 'unknown app' };
     else if (onDefaultApp) {
       if (basicBad) expect = { codes: [1001], why: `Basic credentials ${basicSel}` };
       else if (MEMBER_AUTH.has(a.ep) && (tokenStale || wrongRoomForToken) && a.roomSel !== 'junk') {
         expect = { codes: [401], why: wrongRoomForToken ? 'token of another room' : `member token ${a.token}${actor.token === null ? ' (none yet)' : ''}` };
-      } else if (UNSUPPORTED.has(a.ep) && a.roomSel !== 'junk') expect = { codes: [404], why: 'unsupported endpoint (§4.4)' };
+      } else if (authFirst && a.roomSel !== 'junk') {
+        // The model does not follow every departure (a kick, an expiry): a member token it deems
+        // valid may already be refused (401), which now comes before the body.
+        expect = { codes: MEMBER_AUTH.has(a.ep) ? [400, 401] : [400], why: built.huge ? 'body over the limit' : 'body is not JSON' };
+      }
+      else if (UNSUPPORTED.has(a.ep) && a.roomSel !== 'junk') expect = { codes: [404], why: 'unsupported endpoint (§4.4)' };
       else if (a.ep === 'simple' && a.roomSel === 'ended' && roomId !== NO_ROOM) expect = { codes: [404], why: 'E15 on an ended meeting' };
       else if (entry && a.spoil.body.kind === 'valid' && built.parsed) {
         if (entry.variant === 'normal' || entry.variant === 'roomToken') expect = { codes: room.uncertain ? [0, 1002] : [0], why: 'valid entry' };

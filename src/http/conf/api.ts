@@ -8,6 +8,7 @@ import { repeatedMessage, repeatedParameters } from '../query.ts';
 import { AgoraError, Code } from './codes.ts';
 import { agoraFailure, sendAgoraError, sendAgoraNotFound } from './errors.ts';
 import { confAppRoutes, confRoomRoutes } from './routes.ts';
+import { agoraEarlyAuth } from './early.ts';
 
 export interface AgoraApiOptions {
   deps: HttpDeps;
@@ -33,7 +34,16 @@ export const agoraApi: FastifyPluginAsync<AgoraApiOptions> = async (app, { deps,
   app.setErrorHandler((err, req, reply) => sendAgoraError(err as Parameters<typeof sendAgoraError>[0], req, reply));
   app.setNotFoundHandler((req, reply) => sendAgoraNotFound(req, reply));
 
-  for (const prefix of rooms) await app.register(confRoomRoutes, { prefix, deps });
+  for (const prefix of rooms) {
+    await app.register(
+      async (room) => {
+        // Credentials are checked as soon as a request's head is in, before its body (early.ts).
+        room.addHook('onRequest', agoraEarlyAuth(deps));
+        await room.register(confRoomRoutes, { deps });
+      },
+      { prefix },
+    );
+  }
   for (const prefix of apps) {
     await app.register(confAppRoutes, { prefix });
     // The realtime channel lives here too, for WebSocket upgrades only: say so to a plain request.

@@ -1,9 +1,10 @@
 // The meeting model in the Agora v1 wire format (spec §3, §5): field names, 0/1 integers, role 1/2,
 // and the RTM message commands. The domain knows nothing of these encodings.
 import type { LoggedEvent, MeetingEvent, MemberSnapshot, Module } from '../../domain/events.ts';
-import { boardUsers, currentHost, onlineCount, presentMembers, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
+import { boardUsers, currentHost, onlineCount, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
 import type { MediaTokens } from '../../tokens/agora.ts';
 import type { BoardTokens } from '../../tokens/board.ts';
+import type { RealtimeFormat, SnapshotPage } from '../../realtime/gateway.ts';
 
 export interface AgoraMember {
   userId: string;
@@ -215,7 +216,7 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
  * The realtime channel's wire form: the Agora RTM envelope plus Convene's `type` and `seq`, and the
  * snapshot a socket starts from. The gateway is given this and knows nothing of the Agora dialect.
  */
-export function agoraRealtimeFormat(board: (room: Room, userId: string) => Board) {
+export function agoraRealtimeFormat(board: (room: Room, userId: string) => Board): RealtimeFormat {
   return {
     event(e: LoggedEvent): Buffer {
       const m = agoraMessage(e.event);
@@ -225,14 +226,16 @@ export function agoraRealtimeFormat(board: (room: Room, userId: string) => Board
           : { type: m.type, cmd: m.cmd, version: 1, timestamp: e.at, seq: e.seq, data: m.data };
       return Buffer.from(JSON.stringify(msg));
     },
-    snapshot(room: Room, me: { userId: string; userToken: string }): string {
-      return JSON.stringify({
-        type: 'snapshot',
-        version: 1,
-        timestamp: Date.now(),
-        seq: room.seq,
-        data: { room: roomView(room, board(room, me.userId)), members: presentMembers(room).map(memberView), me },
-      });
+    /** The snapshot's first frame: the room, the first page of its members, and how many pages there are. */
+    snapshot(room: Room, me: { userId: string; userToken: string }, page: SnapshotPage): Buffer {
+      const membersPage = { index: page.index, total: page.total };
+      const data = { room: roomView(room, board(room, me.userId)), members: page.members.map(memberView), me, membersPage };
+      return Buffer.from(JSON.stringify({ type: 'snapshot', version: 1, timestamp: Date.now(), seq: room.seq, data }));
+    },
+    /** A further page of the snapshot's members (`seq`: the snapshot's). */
+    snapshotMembers(seq: number, page: SnapshotPage): Buffer {
+      const data = { members: page.members.map(memberView), membersPage: { index: page.index, total: page.total } };
+      return Buffer.from(JSON.stringify({ type: 'snapshotMembers', version: 1, timestamp: Date.now(), seq, data }));
     },
   };
 }
