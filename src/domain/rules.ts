@@ -1,11 +1,13 @@
 // The rules of a meeting: decide(room, command, now) → the new room and what happened, or why not.
-// Pure: the same inputs always give the same outputs, and the input room is never mutated.
+// Pure: the same inputs always give the same outputs, and the input room is never mutated (unless
+// the caller hands it over, see decide's `reuse`).
 import type { Command, Enter, RoomCommand } from './commands.ts';
 import { snapshot, type MeetingEvent, type Module, type Presence } from './events.ts';
 import {
+  addMember,
   boardUsers,
   currentHost,
-  draftOf,
+  firstPresent,
   own,
   findByUuid,
   findMember,
@@ -15,6 +17,8 @@ import {
   type Member,
   type Room,
   banOf,
+  draftOf,
+  takeBack,
 } from './room.ts';
 
 export type RuleCode =
@@ -55,15 +59,33 @@ export interface Decision {
 
 export const MAX_CHAT_LENGTH = 4000;
 
-export function decide(room: Room | null, cmd: Command, now: number): Decision | RuleError {
+/**
+ * `reuse`: the caller hands `room` over (a draft of its own from an earlier decision, see draftOf)
+ * and will use only the returned room from now on, unless the decision is refused or changes
+ * nothing: `room` is then as it was.
+ */
+export function decide(room: Room | null, cmd: Command, now: number, reuse = false): Decision | RuleError {
+  const made: Room[] = [];
+  const draft = (base: Room): Room => {
+    const d = draftOf(base, reuse);
+    made.push(d);
+    return d;
+  };
   try {
-    if (cmd.type === 'enter') return enter(room, cmd, now);
-    if (!room) throw new RuleError('notFound', 'room not found');
-    return decideInRoom(room, cmd, now);
+    const d = cmd.type === 'enter' ? enter(room, cmd, now, draft) : room ? decideInRoom(room, cmd, now, draft) : notFound();
+    // Nothing happened, or a draft was set aside: what it touched is undone (see `reuse`).
+    const nothing = d.events.length === 0 && !d.changed && room !== null;
+    for (const m of made) if (nothing || m !== d.room) takeBack(m);
+    return nothing ? { ...d, room } : d;
   } catch (e) {
+    for (const m of made) takeBack(m);
     if (e instanceof RuleError) return e;
     throw e;
   }
+}
+
+function notFound(): never {
+  throw new RuleError('notFound', 'room not found');
 }
 
 /** A fresh meeting for an entry that found no running room. */
@@ -92,9 +114,9 @@ export function newRoom(cmd: Enter, now: number): Room {
   };
 }
 
-function enter(existing: Room | null, cmd: Enter, now: number): Decision {
+function enter(existing: Room | null, cmd: Enter, now: number, draft: (base: Room) => Room): Decision {
   if (existing?.ended) throw new RuleError('ended', 'the meeting has ended');
-  const room = draftOf(existing ?? newRoom(cmd, now));
+  const room = draft(existing ?? newRoom(cmd, now));
   if (existing && !cmd.vouched && room.password !== '' && cmd.password !== room.password) {
     throw new RuleError('wrongPassword', 'wrong room password');
   }
@@ -150,8 +172,7 @@ function enter(existing: Room | null, cmd: Enter, now: number): Decision {
       realtime: false,
       session: cmd.fresh.session,
     };
-    room.members.push(member);
-    member = own(room, member);
+    member = addMember(room, member);
   }
   Object.assign(member, {
     userName: cmd.userName ?? member.userName,
@@ -179,7 +200,7 @@ function mayUnmute(room: Room, m: Member): boolean {
   return m.role === 'host' || room.muteAllAudio === 0;
 }
 
-function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
+function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base: Room) => Room): Decision {
   // Leaving is idempotent, even after the member was removed or the meeting ended; presence
   // reports may arrive after the member is gone: both then change nothing.
   if (cmd.type === 'leave' || cmd.type === 'presenceExpired' || cmd.type === 'realtimeConnected') {
@@ -187,7 +208,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
     if (stored.ended || !m?.present) return { room: stored, events: [] };
   }
   if (stored.ended) throw new RuleError('ended', 'the meeting has ended');
-  const room = draftOf(stored);
+  const room = draft(stored);
   const events: MeetingEvent[] = [];
   const done = (): Decision => ({ room, events });
 
@@ -206,12 +227,11 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number): Decision {
       return done();
     }
     case 'serverMessage': {
-      const present = presentMembers(room);
-      if (present.length === 0) throw new RuleError('inactive', 'room not active');
+      if (onlineCount(room) === 0) throw new RuleError('inactive', 'room not active');
       const to: string[] = [];
       for (const uuid of cmd.targets) {
-        const m = present.find((p) => p.userUuid === uuid);
-        if (!m) throw new RuleError('notFound', 'user not found');
+        const m = findByUuid(room, uuid);
+        if (!m?.present) throw new RuleError('notFound', 'user not found');
         to.push(m.userId);
       }
       events.push({ type: 'serverMessage', to: to.length ? to : null, msgId: cmd.msgId, text: cmd.text });
@@ -479,7 +499,7 @@ function removeMember(room: Room, m: Member, events: MeetingEvent[], now: number
   m.boardGrant = false;
   m.sharingScreen = false;
   if (wasHost) {
-    const first = presentMembers(room)[0];
+    const first = firstPresent(room);
     const heir = first ? own(room, first) : undefined;
     // Each entry carries the role after the change: Android files every role-1 entry as a host.
     const changes: Presence[] = [{ member: snapshot(m), present: false }];

@@ -2,7 +2,7 @@
 // load the room → decide (pure) → commit the new state and its events atomically → publish.
 import type { Command, EntryPolicy, RoomCommand } from '../domain/commands.ts';
 import type { LoggedEvent, MeetingEvent } from '../domain/events.ts';
-import { findMember, onlineCount, type Member, type Room } from '../domain/room.ts';
+import { findMember, liveCount, type Member, type Room } from '../domain/room.ts';
 import { decide, RuleError, type Decision } from '../domain/rules.ts';
 import type { EventBus, RoomEventsHandler } from '../bus/bus.ts';
 import type { App, EventRange, RoomListQuery, RoomStore, RoomSummary } from '../store/store.ts';
@@ -65,9 +65,11 @@ const MAX_ATTEMPTS = 50;
 const MAX_BATCH = 500;
 /** Decisions between two yields to the event loop within one batch. */
 const YIELD_EVERY = 50;
-/** How long a room under a storm of commands lets the next batch gather (ms), at least and at most. */
+/** How long a room under a storm of commands may let the next batch gather (ms): 50, up to 500 in large rooms. */
 const STORM_LINGER_MS = 50;
 const STORM_LINGER_MAX_MS = 500;
+/** It gathers in steps of this long, while each step brings more commands. */
+const STORM_STEP_MS = 10;
 
 interface Pending {
   /** The app of an entry (for the meetings-per-app cap); null for a command on a room. */
@@ -185,18 +187,28 @@ export class MeetingService {
         const q = this.pending.get(key);
         if (!q || q.items.length === 0) break;
         const batch = q.items.splice(0, MAX_BATCH);
-        let online = 0;
+        let live = 0;
         try {
-          online = await this.runBatch(q.load, batch);
+          live = await this.runBatch(q.load, batch);
         } catch (err) {
           for (const p of batch) p.reject(err);
         }
-        // Several commands waited for the last batch: a storm. Let the next batch gather a moment
-        // longer, so that it costs one commit and one fan-out to every member for many changes; the
-        // larger the room, the costlier a fan-out, the longer the wait (at most half a second).
-        if (batch.length > 1 && q.items.length < MAX_BATCH) {
-          const linger = Math.min(STORM_LINGER_MAX_MS, Math.max(STORM_LINGER_MS, online / 10));
-          await new Promise((r) => setTimeout(r, linger));
+        // Several commands waited for the last batch: a storm. Let the next batch gather, so that
+        // it costs one commit and one fan-out to every member for many changes. The more sockets a
+        // fan-out reaches, the longer it waits in any case (0.1 ms per socket, at most half a
+        // second); beyond that it keeps gathering (up to 50 ms, or that bound) only while each step
+        // brings more commands: clients that wait for their answers before sending more, in a room
+        // whose members have no sockets here to tell, are not held up for nothing.
+        if (batch.length > 1) {
+          const start = Date.now();
+          const bound = Math.min(STORM_LINGER_MAX_MS, live / 10);
+          if (bound > 0 && q.items.length < MAX_BATCH) await new Promise((r) => setTimeout(r, bound));
+          const until = start + Math.max(STORM_LINGER_MS, bound);
+          let seen = -1;
+          while (q.items.length !== seen && q.items.length < MAX_BATCH && Date.now() < until) {
+            seen = q.items.length;
+            await new Promise((r) => setTimeout(r, STORM_STEP_MS));
+          }
         }
       }
     } finally {
@@ -207,7 +219,7 @@ export class MeetingService {
 
   /**
    * Decide every command of a batch in order on one state, commit once; retried whole on a conflict.
-   * Returns how many members the room has present after it.
+   * Returns how many present members the room has with a realtime socket after it.
    */
   private async runBatch(load: () => Promise<Room | null>, batch: Pending[]): Promise<number> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -224,7 +236,9 @@ export class MeetingService {
         // reads go on meanwhile (this room's next commands wait in its queue).
         if (i > 0 && i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
         const cmd = p.command();
-        const d = current === null && cmd.type !== 'enter' ? new RuleError('notFound', 'room not found') : decide(current, cmd, now);
+        // After the first change, `current` is this batch's own draft: the next decision may reuse
+        // its members array rather than copy it (a storm into a huge room copies it once).
+        const d = current === null && cmd.type !== 'enter' ? new RuleError('notFound', 'room not found') : decide(current, cmd, now, current !== stored);
         outcomes.push(d);
         // A decision without events changed nothing (unless it says so): nothing to write for it.
         if (d instanceof RuleError || (d.events.length === 0 && !d.changed)) continue;
@@ -247,9 +261,11 @@ export class MeetingService {
       batch.forEach((p, i) => {
         const d = outcomes[i]!;
         if (d instanceof RuleError) p.reject(d);
-        else p.resolve(d);
+        // The batch's rooms before the last were handed on to the next decision: each answer names
+        // the room as committed.
+        else p.resolve(current && d.room !== current ? { ...d, room: current } : d);
       });
-      return current ? onlineCount(current) : 0;
+      return current ? liveCount(current) : 0;
     }
     throw new Error(`${batch.length} command(s) on one room kept conflicting`);
   }

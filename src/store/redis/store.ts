@@ -3,7 +3,7 @@
 // never see half a commit and exactly one of two racing writers wins a version.
 import type { Redis } from 'ioredis';
 import type { LoggedEvent } from '../../domain/events.ts';
-import type { Member, Room } from '../../domain/room.ts';
+import { changedPositions, onlineCount, saved, type Member, type Room } from '../../domain/room.ts';
 import type { AccessKey, App, CommitResult, EventRange, RoomListQuery, RoomStore, RoomSummary } from '../store.ts';
 import { unavailableOnConnectionError as guard } from './connection.ts';
 import * as lua from './scripts.ts';
@@ -157,14 +157,21 @@ export class RedisStore implements RoomStore {
     return guard(async () => {
       // Members are immutable once stored (decisions copy on write): against the version this
       // store last saw, only new member objects are sent. Without that base, all are.
+      // The draft names what changed since the version it was made from (checked by the script),
+      // so a commit in a room of thousands sends a few members without a pass over all of them.
+      const changed = changedPositions(room);
       const prev = this.cache.get(room.roomId);
-      const base = prev && prev.version === expectedVersion ? prev.members : null;
+      const base = changed ? null : prev && prev.version === expectedVersion ? prev.members : null;
+      const partial = changed !== null || base !== null;
       const memberArgs: string[] = [];
-      let online = 0;
-      room.members.forEach((m, i) => {
-        if (m.present) online++;
-        if (!base || base[i] !== m) memberArgs.push(String(i), JSON.stringify(m));
-      });
+      if (changed) {
+        for (const i of changed) if (i < room.members.length) memberArgs.push(String(i), JSON.stringify(room.members[i]));
+      } else {
+        room.members.forEach((m, i) => {
+          if (!base || base[i] !== m) memberArgs.push(String(i), JSON.stringify(m));
+        });
+      }
+      const online = onlineCount(room);
       const eventArgs: string[] = [];
       for (const e of events) eventArgs.push(String(e.seq), JSON.stringify({ seq: e.seq, at: e.at, event: e.event }));
       const p = this.prefix;
@@ -193,7 +200,7 @@ export class RedisStore implements RoomStore {
         roomWithoutMembers(room),
         String(room.members.length),
         String(this.retention),
-        base ? '0' : '1',
+        partial ? '0' : '1',
         String(memberArgs.length / 2),
         // A meeting ended without an end time (none should be) is kept for the retention from now.
         room.ended ? String(room.endedAt ?? Date.now()) : '',
@@ -201,6 +208,7 @@ export class RedisStore implements RoomStore {
         ...eventArgs,
       );
       if (result === 'ok') {
+        saved(room);
         this.remember(room);
         return { ok: true };
       }

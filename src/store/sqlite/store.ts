@@ -2,7 +2,7 @@
 // A room and the events of one command are written in a single transaction.
 import Database from 'better-sqlite3';
 import type { LoggedEvent } from '../../domain/events.ts';
-import type { Member, Room } from '../../domain/room.ts';
+import { changedPositions, onlineCount, saved, type Member, type Room } from '../../domain/room.ts';
 import type {
   AccessKey,
   App,
@@ -207,8 +207,7 @@ export class SqliteStore implements RoomStore {
   }
 
   private readonly commitTx = (room: Room, expectedVersion: number, events: LoggedEvent[]): CommitResult => {
-    let online = 0;
-    for (const m of room.members) if (m.present) online++;
+    const online = onlineCount(room);
     const row = {
       roomId: room.roomId,
       appId: room.appId,
@@ -234,12 +233,19 @@ export class SqliteStore implements RoomStore {
     } else if (this.q.updateRoom.run(row).changes === 0) {
       return { ok: false, reason: 'conflict' };
     }
-    // Members are immutable once committed (decisions copy on write): only new objects are written.
-    const prev = this.cache.get(room.roomId);
-    const known = prev && prev.version === expectedVersion ? prev.members : [];
-    room.members.forEach((m, i) => {
-      if (known[i] !== m) this.q.putMember.run(room.roomId, i, JSON.stringify(m));
-    });
+    // Only the members the decisions changed are written: those the draft says (in a room of
+    // thousands, not a pass over all of them), else those that are not the objects of the cached
+    // version (members are immutable once committed: decisions copy on write).
+    const changed = changedPositions(room);
+    if (changed) {
+      for (const i of changed) if (i < room.members.length) this.q.putMember.run(room.roomId, i, JSON.stringify(room.members[i]));
+    } else {
+      const prev = this.cache.get(room.roomId);
+      const known = prev && prev.version === expectedVersion ? prev.members : [];
+      room.members.forEach((m, i) => {
+        if (known[i] !== m) this.q.putMember.run(room.roomId, i, JSON.stringify(m));
+      });
+    }
     for (const e of events) this.q.insertEvent.run(room.roomId, e.seq, e.at, JSON.stringify(e.event));
     // Trim in steps of 256 events so that the delete runs rarely.
     const first = room.seq - events.length + 1;
@@ -276,7 +282,10 @@ export class SqliteStore implements RoomStore {
       return;
     }
     batch.forEach((b, i) => {
-      if (results[i]!.ok) this.remember(b.room);
+      if (results[i]!.ok) {
+        saved(b.room);
+        this.remember(b.room);
+      }
       b.resolve(results[i]!);
     });
   };
