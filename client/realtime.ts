@@ -71,10 +71,11 @@ export interface RealtimeOptions {
 }
 
 /**
- * Close codes after which reconnecting is pointless: the session is over, or (4429) the member
- * already holds as many sockets as the server allows, which a retry would not change.
+ * Close codes after which reconnecting is pointless: the session is over, the entry was refused
+ * (a RoomToken: full 4413, locked 4423, banned 4424, the app's meeting cap 4430), or (4429) the
+ * member already holds as many sockets as the server allows, which a retry would not change.
  */
-export const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4409, 4410, 4411, 4413, 4429]);
+export const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4409, 4410, 4411, 4413, 4423, 4424, 4429, 4430]);
 
 export class RealtimeClient {
   /** The highest seq received (0 before anything). */

@@ -12,6 +12,7 @@ import { AgoraTokens } from './tokens/agora.ts';
 import { BoardTokens } from './tokens/board.ts';
 import { buildServer, type Server } from './http/server.ts';
 import { ConnectionGuard, trustProxyFrom } from './http/connections.ts';
+import { refusal } from './http/rates.ts';
 import type { RoomStore } from './store/store.ts';
 import { Presence } from './service/presence.ts';
 import { RoomRetention } from './service/retention.ts';
@@ -134,6 +135,11 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       maxSocketsPerMember: config.realtime.maxSocketsPerMember,
       maxConcurrentCatchUps: config.realtime.maxConcurrentCatchUps,
       connections,
+      admitEntry: async (ip, appId) => {
+        const deps = { config, limiter: backend.limiter };
+        const r = (await refusal(deps, 'entriesPerIp', ip)) ?? (await refusal(deps, 'entriesPerApp', appId));
+        return r?.message ?? null;
+      },
       pingIntervalMs: config.realtime.pingInterval * 1000,
       onError,
     });

@@ -115,6 +115,12 @@ export class ConnectionGuard {
     return true;
   }
 
+  /** The client's address: the peer's, or the one a trusted proxy forwards. */
+  clientOf(req: IncomingMessage): string {
+    const peer = req.socket.remoteAddress ?? '';
+    return this.trust && peer && this.trust(peer, 0) ? proxyAddr(req, this.trust) : peer;
+  }
+
   /** Connections counted now for `ip` (for tests). */
   openFrom(ip: string): number {
     return this.open.get(ip) ?? 0;

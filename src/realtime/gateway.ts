@@ -13,7 +13,7 @@ import type { MeetingService } from '../service/meeting.ts';
 import type { Presence } from '../service/presence.ts';
 import type { AppRegistry } from '../service/apps.ts';
 import { RoomFeed } from '../service/feed.ts';
-import { enterWithRoomToken, roomTokenClaims } from '../service/roomtoken.ts';
+import { enterWithRoomToken, roomTokenClaims, type RoomTokenEntry } from '../service/roomtoken.ts';
 import { serveAsPlainHttp, trackAnswers, wantsWebSocket } from '../http/upgrade.ts';
 import { originForm, pathOf } from '../http/scopes.ts';
 import { StoreUnavailableError } from '../store/store.ts';
@@ -42,6 +42,12 @@ export const Close = {
   tooManySockets: { code: 4429, reason: 'too many realtime sockets for this member: close another one first' },
   /** The client's address holds CONVENE_MAX_CONNECTIONS_PER_IP connections. */
   tooManyConnections: { code: 1013, reason: 'try again later: too many connections from this address' },
+  /** RoomToken entry refused: the host locked the room. */
+  locked: { code: 4423, reason: 'the room is locked: no new entries' },
+  /** RoomToken entry refused: this user was kicked with a ban (the reason says until when). */
+  banned: { code: 4424, reason: 'you were removed from this meeting and may not enter again yet' },
+  /** RoomToken entry refused: the app already runs CONVENE_MAX_ROOMS_PER_APP meetings. */
+  tooManyRooms: { code: 4430, reason: 'this app runs the most meetings allowed: end one first' },
 } as const;
 
 /** A page of a snapshot's members: `index` of `total` pages (0 is in the snapshot frame itself). */
@@ -76,6 +82,8 @@ export interface GatewayOptions {
   maxConcurrentCatchUps: number;
   /** The per-address connection cap, applied to upgrades too; none: no cap. */
   connections?: ConnectionGuard;
+  /** Counts a RoomToken entry against the entry rate limits: null when it may pass, else why not. */
+  admitEntry?: (ip: string, appId: string) => Promise<string | null>;
   /** Ping every this many ms; a socket that has not answered the previous ping is dropped. */
   pingIntervalMs: number;
   onError?: (err: unknown, what: string) => void;
@@ -198,11 +206,11 @@ export class Gateway {
     // A Qiniu RoomToken (AK:sign:payload) enters the room it names, then binds like a userToken.
     const claims = token.split(':').length === 3 ? roomTokenClaims(token) : null;
     if (claims) {
+      // An entry like any other: counted against the entry rate limits of its address and app.
+      const over = await this.opts.admitEntry?.(this.opts.connections?.clientOf(req) ?? req.socket.remoteAddress ?? '', claims.appId);
+      if (over) return refuse(ws, socket, { code: 1013, reason: `try again later: ${over}`.slice(0, 120) });
       const r = await enterWithRoomToken(this.opts.apps, this.opts.meeting, claims, token);
-      if (!r.ok) {
-        const c = r.reason === 'roomFull' ? Close.full : r.reason === 'duplicateLogin' ? Close.duplicate : Close.invalidToken;
-        return refuse(ws, socket, c);
-      }
+      if (!r.ok) return refuse(ws, socket, entryRefusal(r.reason, r.detail));
       userToken = r.entered.userToken;
     }
     try {
@@ -426,6 +434,27 @@ export class Gateway {
         c.ws.ping();
       }
     }
+  }
+}
+
+/** Why a RoomToken entry was refused, as a close code (the reasons of the HTTP entry's codes). */
+function entryRefusal(reason: Extract<RoomTokenEntry, { ok: false }>['reason'], detail?: string): { code: number; reason: string } {
+  switch (reason) {
+    case 'roomFull':
+      return Close.full;
+    case 'duplicateLogin':
+      return Close.duplicate;
+    case 'locked':
+      return Close.locked;
+    case 'banned': {
+      // The rules say until when; a close reason holds at most 123 bytes.
+      const until = /\d{4}-\d\d-\d\dT[\d:.]+Z/.exec(detail ?? '')?.[0];
+      return until ? { code: Close.banned.code, reason: `removed from this meeting: may enter again at ${until}` } : Close.banned;
+    }
+    case 'tooManyRooms':
+      return Close.tooManyRooms;
+    default:
+      return Close.invalidToken;
   }
 }
 

@@ -108,3 +108,11 @@ export async function qiniuServer(t: { after: (fn: () => unknown) => void }) {
   const { accessKey, secretKey } = s.bootstrapped;
   return { s, port, cred: new qiniu.Credentials(accessKey, secretKey), keys: { ak: accessKey, sk: secretKey } };
 }
+
+/** Open a realtime socket with `token` (a userToken or a RoomToken) and wait for how it closes. */
+export async function realtimeClose(baseUrl: string, token: string): Promise<{ code: number; reason: string }> {
+  const { WebSocket } = await import('ws');
+  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/realtime?token=${encodeURIComponent(token)}`);
+  ws.on('error', () => {});
+  return new Promise((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+}

@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { raw } from '../helpers/qiniu.ts';
+import { qiniu, raw, realtimeClose } from '../helpers/qiniu.ts';
 import { cleanupPrefix, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
 import { callAgora, type ClientOptions } from '../../client/agora.ts';
 
@@ -63,6 +63,12 @@ test('entries per address and per app, and the server API per address and per ke
   const codes: number[] = [];
   for (let i = 0; i < 4; i++) codes.push((await agoraRaw(s, '/entry', entry('r', `u${i}`))).json.code);
   assert.deepEqual(codes, [0, 0, 0, 1011]);
+  // A RoomToken entry on the realtime channel is an entry too: refused over the limit, try again later.
+  const cred = new qiniu.Credentials(s.bootstrapped.accessKey, s.bootstrapped.secretKey);
+  const overWs = qiniu.room.getRoomToken({ appId: s.bootstrapped.appId, roomName: 'r', userId: 'ws', expireAt: Math.floor(Date.now() / 1000) + 600, permission: 'user' }, cred);
+  const closed = await realtimeClose(s.url, overWs);
+  assert.equal(closed.code, 1013, closed.reason);
+  assert.match(closed.reason, /too many entries from this address/);
   const port = Number(new URL(s.url).port);
   const keys = { ak: s.bootstrapped.accessKey, sk: s.bootstrapped.secretKey };
   const list = () => raw(port, { method: 'GET', path: `/v3/apps/${s.bootstrapped.appId}/rooms`, keys });
@@ -96,12 +102,16 @@ test('room and app caps: members per room, meetings per app', async (t) => {
   assert.equal(third.json.code, 1010);
   assert.match(third.json.msg, /already runs 2 meetings/);
   const port = Number(new URL(s.url).port);
-  const { qiniu } = await import('../helpers/qiniu.ts');
   const cred = new qiniu.Credentials(s.bootstrapped.accessKey, s.bootstrapped.secretKey);
   const token = qiniu.room.getRoomToken({ appId: s.bootstrapped.appId, roomName: 'three', userId: 'zed', expireAt: Math.floor(Date.now() / 1000) + 600, permission: 'user' }, cred);
   const auth = await raw(port, { method: 'GET', path: `/v3/apps/${s.bootstrapped.appId}/rooms/three/auth?user=zed&token=${encodeURIComponent(token)}`, auth: null, contentType: null });
   assert.equal(auth.status, 403, auth.body);
   assert.equal(auth.json.error, 'too many rooms');
+  // The same RoomToken on the realtime channel: its own close code, not "invalid token".
+  const ws = await realtimeClose(s.url, token);
+  assert.deepEqual(ws, { code: 4430, reason: 'this app runs the most meetings allowed: end one first' });
+  const fullToken = qiniu.room.getRoomToken({ appId: s.bootstrapped.appId, roomName: 'one', userId: 'zed', expireAt: Math.floor(Date.now() / 1000) + 600, permission: 'user' }, cred);
+  assert.equal((await realtimeClose(s.url, fullToken)).code, 4413, 'a full room');
 });
 
 const skip = await redisSkip();
@@ -142,4 +152,42 @@ test('two nodes on one Redis share the limits and the caps', { skip }, async (t)
   assert.equal((await agoraRaw(b, '/entry', entry('r', 'cat'))).json.code, 1003, 'the fourth member, on the other node');
   await member(b.opts, 'second', 'ann');
   assert.equal((await agoraRaw(a, '/entry', entry('third', 'ann'))).json.code, 1010, 'the third meeting, on the other node');
+});
+
+test('two nodes on one Redis share the entry limits per address and per app, the invite limit and the server-API limit per address', { skip }, async (t) => {
+  const prefix = uniquePrefix();
+  const redis = new Redis(SHARED_REDIS_URL);
+  after(async () => {
+    await cleanupPrefix(redis, prefix);
+    await cleanupPrefix(redis, `${prefix}app:`);
+    redis.disconnect();
+  });
+  const env = { REDIS_URL: SHARED_REDIS_URL, CONVENE_REDIS_PREFIX: prefix, CONVENE_RATE_WINDOW: '60', CONVENE_RATE_ENTRIES_PER_IP: '4', CONVENE_RATE_REQUESTS: '2', CONVENE_RATE_QINIU_PER_IP: '3' };
+  const a = await startTestServer(env);
+  t.after(() => a.close());
+  const b = await startTestServer(env);
+  t.after(() => b.close());
+  const host = await member(a.opts, 'r', 'host');
+  const ann = await member(b.opts, 'r', 'ann');
+  const entries = [(await agoraRaw(a, '/entry', entry('r', 'u1'))).json.code, (await agoraRaw(b, '/entry', entry('r', 'u2'))).json.code];
+  const fifth = await agoraRaw(a, '/entry', entry('r', 'u3'));
+  assert.deepEqual([...entries, fifth.json.code], [0, 0, 1011], 'the fifth entry from this address, counted over both nodes');
+  assert.match(fifth.json.msg, /too many entries from this address: at most 4 per 60 s/);
+
+  const annId = (await callAgora<any>(b.opts, 'GET', `/${host.roomId}`, undefined, ann.userToken)).data.user.userId;
+  const invites: number[] = [];
+  for (const node of [a, b, a]) invites.push((await agoraRaw(node, `/${host.roomId}/user/${annId}/host/invite`, { type: 1, action: 1 }, host.userToken)).json.code);
+  assert.deepEqual(invites, [0, 0, 1011], 'the third invitation, on either node');
+
+  const statuses: number[] = [];
+  for (const node of [a, b, a, b]) statuses.push((await raw(Number(new URL(node.url).port), { method: 'GET', path: `/v3/apps/${a.bootstrapped.appId}/rooms`, auth: 'Qiniu nobody:forged' })).status);
+  assert.deepEqual(statuses, [401, 401, 401, 429], 'the fourth server-API call from this address, forged or not');
+
+  const perApp = { REDIS_URL: SHARED_REDIS_URL, CONVENE_REDIS_PREFIX: `${prefix}app:`, CONVENE_RATE_ENTRIES_PER_APP: '2', CONVENE_RATE_WINDOW: '60' };
+  const c = await startTestServer(perApp);
+  t.after(() => c.close());
+  const d = await startTestServer(perApp);
+  t.after(() => d.close());
+  const codes = [(await agoraRaw(c, '/entry', entry('x', 'p'))).json.code, (await agoraRaw(d, '/entry', entry('y', 'q'))).json.code, (await agoraRaw(c, '/entry', entry('z', 'r'))).json.code];
+  assert.deepEqual(codes, [0, 0, 1011], 'the third entry into this app, on either node');
 });
