@@ -1,227 +1,169 @@
-// `convene [serve] | apps ls | apps create | keys … | rooms ls | help` — the program's entry (npm
-// start, bin/convene.js). Apart from serve, the commands work on the configured store directly
-// (the SQLite file, or the cluster's Redis when REDIS_URL is set), safe while servers run (SQLite
-// WAL lets a second process read and write; servers read apps and keys from the store on every
-// request): they take no server lock and load none of the server's modules.
+// `convene [serve] | apps … | keys … | rooms … | help` — the program's entry (npm start,
+// bin/convene.js). The commands live in src/cli/ (the table is src/cli/commands.ts). Apart from
+// serve, they work on the configured store directly (the SQLite file, or the cluster's Redis when
+// REDIS_URL is set), safe while servers run (SQLite WAL lets a second process read and write;
+// servers read apps and keys from the store on every request and find meetings' events in their
+// logs): they take no server lock and load none of the server's modules.
 import { loadConfig, ConfigError, type Config } from './config.ts';
-import { AppRegistry, newApp, hex32 } from './service/apps.ts';
 import type { RoomStore } from './store/store.ts';
+import { StoreUnavailableError } from './store/store.ts';
 import { OperationalError } from './ops/errors.ts';
 import { openStore } from './ops/store.ts';
 import { isProgram } from './ops/entry.ts';
-import { MeetingService } from './service/meeting.ts';
-import { LocalBus } from './bus/local.ts';
-import type { Room } from './domain/room.ts';
 import { RuleError } from './domain/rules.ts';
-import { MAX_BAN_SECONDS } from './domain/commands.ts';
-
-export const USAGE = `usage: convene [command]
-  (from the project directory: npm start -- [command], or npx convene [command])
-
-  serve                 start the service (the default when no command is given)
-  apps ls               list apps with their customer credentials
-  apps create [TITLE]   create an app for the client API and print its credentials
-  keys ls               list admin access keys
-  keys create           add an admin key pair (several may be active: rotate, then remove the old)
-  keys rm ACCESS_KEY    remove an admin key
-  rooms ls [APP_ID]     list running rooms of an app (default: the default app)
-  rooms kick APP_ID ROOM_UUID USER_UUID [BAN_SECONDS]
-                        remove a member; with BAN_SECONDS it may not enter again for that long
-  rooms lock APP_ID ROOM_UUID     no new entries (members inside stay)
-  rooms unlock APP_ID ROOM_UUID   entries allowed again
-  help                  show this text (also -h, --help)
-
-The commands use the server's database (CONVENE_DATA_DIR, default ./data, or CONVENE_DB), or the
-cluster's Redis (REDIS_URL, CONVENE_REDIS_PREFIX), and may run while servers run; they never start
-one. Kick and lock go through the same rules as the APIs; members' sockets hear of them within
-about two seconds (the servers find the change in the room's log).`;
-
-interface Command {
-  words: [string, string];
-  /** Arguments after the two words: [min, max]. */
-  args: [number, number];
-  /** Reads only: a missing database is a mistake, not something to create. */
-  reads: boolean;
-  run(store: RoomStore, args: string[], config: Config): Promise<number>;
-}
-
-const COMMANDS: Command[] = [
-  {
-    words: ['apps', 'ls'],
-    args: [0, 0],
-    reads: true,
-    async run(store) {
-      for (const a of await new AppRegistry(store).list(null)) {
-        console.log(`${a.appId}  customer ${a.customerId}:${a.customerSecret}  cert ${a.certificate ?? '-'}  ${a.title}`);
-      }
-      return 0;
-    },
-  },
-  {
-    words: ['apps', 'create'],
-    args: [0, Infinity],
-    reads: false,
-    async run(store, args) {
-      // Unquoted words are one title: `apps create Team Room` is what an operator means.
-      const app = newApp({ appId: hex32(), title: args.join(' ') }, Date.now());
-      await new AppRegistry(store).put(app);
-      console.log(JSON.stringify({ appId: app.appId, appCertificate: app.certificate, customerId: app.customerId, customerSecret: app.customerSecret }, null, 2));
-      return 0;
-    },
-  },
-  {
-    words: ['keys', 'ls'],
-    args: [0, 0],
-    reads: true,
-    async run(store) {
-      for (const k of await new AppRegistry(store).listAccessKeys()) console.log(`${k.accessKey}  created ${new Date(k.createdAt).toISOString()}`);
-      return 0;
-    },
-  },
-  {
-    words: ['keys', 'create'],
-    args: [0, 0],
-    reads: false,
-    async run(store) {
-      const k = await new AppRegistry(store).createAccessKey();
-      console.log(JSON.stringify({ accessKey: k.accessKey, secretKey: k.secretKey }, null, 2));
-      return 0;
-    },
-  },
-  {
-    words: ['keys', 'rm'],
-    args: [1, 1],
-    reads: true,
-    async run(store, [accessKey]) {
-      if (!(await new AppRegistry(store).deleteAccessKey(accessKey!))) {
-        console.error(`convene: no access key ${accessKey}: see keys ls`);
-        return 1;
-      }
-      console.log(`removed ${accessKey}`);
-      return 0;
-    },
-  },
-  {
-    words: ['rooms', 'ls'],
-    args: [0, 1],
-    reads: true,
-    async run(store, [given], config) {
-      // The same default app the server uses: CONVENE_APP_ID, else the id it stored on first start.
-      const appId = given ?? config.bootstrap.appId ?? (await store.getMeta('defaultAppId'));
-      if (!appId) {
-        console.error('convene: there is no default app yet (the server creates it on first start): give APP_ID (see apps ls)');
-        return 2;
-      }
-      const limit = 1000;
-      for (let offset = 0; ; offset += limit) {
-        const { rooms, total } = await store.listRooms({ appId, activeOnly: false, prefix: '', offset, limit });
-        for (const r of rooms) console.log(`${r.roomId}  ${r.roomUuid}  online ${r.online}  since ${new Date(r.startTime).toISOString()}`);
-        if (offset + limit >= total) return 0;
-      }
-    },
-  },
-  {
-    words: ['rooms', 'kick'],
-    args: [3, 4],
-    reads: true,
-    async run(store, [appId, roomUuid, userUuid, banText]) {
-      if (banText !== undefined && !(/^\d{1,9}$/.test(banText) && Number(banText) <= MAX_BAN_SECONDS)) {
-        console.error(`convene: BAN_SECONDS must be a number of seconds from 0 to ${MAX_BAN_SECONDS} (30 days)`);
-        return 2;
-      }
-      return inRoom(store, appId!, roomUuid!, async (meeting, room) => {
-        const member = room.members.find((m) => m.present && m.userUuid === userUuid);
-        if (!member) {
-          console.error(`convene: no member ${userUuid} in room ${roomUuid}`);
-          return 2;
-        }
-        await meeting.execute(room.roomId, { type: 'kick', actor: null, target: member.userId, banMs: Number(banText ?? 0) * 1000 });
-        console.log(`removed ${userUuid} from ${roomUuid}${banText ? `; banned for ${banText} s` : ''}`);
-        return 0;
-      });
-    },
-  },
-  ...(['lock', 'unlock'] as const).map(
-    (verb): Command => ({
-      words: ['rooms', verb],
-      args: [2, 2],
-      reads: true,
-      async run(store, [appId, roomUuid]) {
-        return inRoom(store, appId!, roomUuid!, async (meeting, room) => {
-          await meeting.execute(room.roomId, { type: 'lockRoom', locked: verb === 'lock' });
-          console.log(`${roomUuid} ${verb}ed`);
-          return 0;
-        });
-      },
-    }),
-  ),
-];
-
-/**
- * Run a command on the running meeting `roomUuid` of `appId` through the one write path. Its events
- * are in the room's log; the servers deliver them from there (see service/feed.ts).
- */
-async function inRoom(store: RoomStore, appId: string, roomUuid: string, work: (meeting: MeetingService, room: Room) => Promise<number>): Promise<number> {
-  const meeting = new MeetingService({ store, bus: new LocalBus() });
-  const room = await meeting.runningRoom(appId, roomUuid);
-  if (!room) {
-    console.error(`convene: no running meeting ${roomUuid} in app ${appId} (see rooms ls ${appId})`);
-    return 2;
-  }
-  try {
-    return await work(meeting, room);
-  } catch (err) {
-    // What the rules refuse (the meeting ended meanwhile, …) is an answer, not a failure.
-    if (!(err instanceof RuleError)) throw err;
-    console.error(`convene: ${err.message}`);
-    return 2;
-  }
-}
+import { Exit, Refused, UsageError, type Command, type Context } from './cli/command.ts';
+import { asksForHelp, parseArgs, type Parsed } from './cli/args.ts';
+import { COMMANDS, groupOf } from './cli/commands.ts';
+import { commandHelp, groupHelp, mainHelp, usageLine } from './cli/help.ts';
 
 const HELP = new Set(['help', '-h', '--help']);
 
+const fail = (message: string) => process.stderr.write(`convene: ${message}\n`);
+
+/** The command named by the first words of `args` (longest match), and the words after them. */
+function commandOf(args: string[]): { command: Command; rest: string[] } | null {
+  const matches = COMMANDS.filter((c) => c.words.every((w, i) => args[i] === w)).sort((a, b) => b.words.length - a.words.length);
+  const command = matches[0];
+  return command ? { command, rest: args.slice(command.words.length) } : null;
+}
+
+/** `help`, `help rooms`, `help rooms kick`: the text asked for, or null for an unknown topic. */
+function helpOn(topic: string[]): string | null {
+  if (topic.length === 0) return mainHelp(COMMANDS);
+  const found = commandOf(topic);
+  if (found && found.rest.length === 0) return commandHelp(found.command);
+  const group = groupOf(topic[0]!);
+  if (group.length > 0 && topic.length === 1) return groupHelp(topic[0]!, group);
+  return null;
+}
+
 export async function runCli(args: string[]): Promise<number> {
-  if (args.length === 1 && HELP.has(args[0]!)) {
-    console.log(USAGE);
-    return 0;
+  if (args.length > 0 && HELP.has(args[0]!)) {
+    const text = helpOn(args.slice(1));
+    if (text === null) {
+      fail(`no command ${args.slice(1).join(' ')}\n${mainHelp(COMMANDS)}`);
+      return Exit.usage;
+    }
+    console.log(text);
+    return Exit.done;
   }
-  const [noun, verb, ...rest] = args;
-  const command = COMMANDS.find((c) => c.words[0] === noun && c.words[1] === verb && rest.length >= c.args[0] && rest.length <= c.args[1]);
-  if (!command) {
-    console.error(`convene: unknown command: ${args.join(' ')}\n${USAGE}`);
-    return 2;
+  const found = commandOf(args);
+  if (!found) {
+    const group = groupOf(args[0]!);
+    if (group.length > 0) {
+      // `convene rooms --help` asks for the group; `convene rooms` alone, or a wrong verb, is a mistake.
+      if (args.length === 2 && HELP.has(args[1]!)) {
+        console.log(groupHelp(args[0]!, group));
+        return Exit.done;
+      }
+      fail(`${args.length === 1 ? `${args[0]}: which command?` : `unknown command: ${args.join(' ')}`}\n${groupHelp(args[0]!, group)}`);
+      return Exit.usage;
+    }
+    fail(`unknown command: ${args.join(' ')}\n${mainHelp(COMMANDS)}`);
+    return Exit.usage;
   }
+  const { command, rest } = found;
+  const name = command.words.join(' ');
+  if (asksForHelp(rest)) {
+    console.log(commandHelp(command));
+    return Exit.done;
+  }
+  const usageError = (message: string) => {
+    fail(`${name}: ${message}\nusage: ${usageLine(command)}\n(convene ${name} --help says more)`);
+    return Exit.usage;
+  };
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs(command, rest);
+  } catch (err) {
+    if (err instanceof UsageError) return usageError(err.message);
+    throw err;
+  }
+  if (command.store === 'none') {
+    await command.run(contextOf(parsed, null, null, new AbortController().signal));
+    return Exit.done;
+  }
+
   let config: Config;
   let store: RoomStore;
   try {
     config = loadConfig();
-    if (config.dbPath === ':memory:') throw new OperationalError('CONVENE_DB=:memory: holds no data for a command to use: unset it, or set CONVENE_DATA_DIR to the server\'s data directory');
-    store = await openStore(config, { mustExist: command.reads });
+    if (config.dbPath === ':memory:' && !config.redis.url) {
+      throw new OperationalError('CONVENE_DB=:memory: holds no data for a command to use: unset it, or set CONVENE_DATA_DIR to the server\'s data directory');
+    }
+    store = await openStore(config, { mustExist: command.store === 'existing' });
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);
-      return 2;
+      return Exit.usage;
     }
     if (err instanceof OperationalError) {
-      console.error(`convene: ${err.message}`);
-      return 2;
+      fail(err.message);
+      return Exit.usage;
     }
     throw err;
   }
+
+  // Only a command that follows something waits for a signal; the others end by themselves, and a
+  // Ctrl-C while one waits (e.g. for Redis) should stop it at once, as by default.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  if (command.follows) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
   try {
-    return await command.run(store, rest, config);
+    await command.run(contextOf(parsed, store, config, stop.signal));
+    return Exit.done;
+  } catch (err) {
+    if (err instanceof UsageError) return usageError(err.message);
+    // What the rules refuse (the meeting ended meanwhile, …) is an answer, as is a thing not there.
+    if (err instanceof Refused || err instanceof RuleError) {
+      fail(err.message);
+      return Exit.notDone;
+    }
+    if (err instanceof StoreUnavailableError) {
+      fail(`${err.message} (is Redis running at REDIS_URL?)`);
+      return Exit.notDone;
+    }
+    throw err;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await store.close();
   }
 }
 
+function contextOf(parsed: Parsed, store: RoomStore | null, config: Config | null, stopped: AbortSignal): Context {
+  return {
+    args: parsed.args,
+    option: (name) => parsed.options.get(name),
+    get store(): RoomStore {
+      if (!store) throw new Error('this command opens no store');
+      return store;
+    },
+    get config(): Config {
+      if (!config) throw new Error('this command reads no configuration');
+      return config;
+    },
+    stopped,
+    print: (line) => void process.stdout.write(`${line}\n`),
+    printJson: (value, pretty = false) => void process.stdout.write(`${JSON.stringify(value, null, pretty ? 2 : undefined)}\n`),
+  };
+}
+
 /** `convene [command]`: serves when no command is given (src/main.ts), otherwise runs it. */
 export async function runConvene(args: string[]): Promise<void> {
-  if (args.length === 0 || (args.length === 1 && args[0] === 'serve')) {
-    const { serve } = await import('./main.ts');
-    return serve();
+  const command = args.length === 0 ? ['serve'] : args;
+  // A command's output piped into a reader that stopped (`… | head`) ends it quietly, as for other
+  // tools. Not the server's: a supervisor that lost its pipe is not a reason to stop serving quietly.
+  if (command[0] !== 'serve') {
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(Exit.done);
+    });
   }
-  process.exitCode = await runCli(args);
+  process.exitCode = await runCli(command);
 }
 
 if (isProgram(import.meta.url)) await runConvene(process.argv.slice(2));

@@ -20,6 +20,7 @@ import { envelopeOf } from './scopes.ts';
 import { AgoraError, Code } from './conf/codes.ts';
 import { QiniuError } from './qiniu/errors.ts';
 import { qiniuEarlyAuth } from './qiniu/early.ts';
+import { registerDocs, registerOpenApi } from './openapi.ts';
 
 export interface HttpDeps {
   config: Pick<Config, 'corsOrigin' | 'bodyLimit' | 'logLevel' | 'boardProvider' | 'qiniu' | 'rates' | 'limits'>;
@@ -88,6 +89,11 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
       plugins: [intKeyword],
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  // Response schemas document (openapi.ts); answers are written as the handlers build them, with
+  // every field, as without a schema (a compiled serializer would drop what a schema omits).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // Before the routes: it collects their schemas as they are registered.
+  await registerOpenApi(app);
 
   connections.watch(app.server);
   app.addHook('preClose', (done) => {
@@ -132,6 +138,8 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
     { prefix: '/v3' },
   );
   await app.register(adminRoutes, { deps });
+  // GET /openapi.json and /docs: outside both APIs, plain JSON errors like the health routes.
+  await registerDocs(app);
   return app;
 }
 

@@ -91,9 +91,10 @@ export interface Finished {
 export interface RunOptions {
   /**
    * `node --import tsx src/cli.ts` (what `npm start` execs), `src/main.ts` (the older entry, still
-   * supported), `npm start --`, or the package's bin through `npx convene` (never installing one).
+   * supported), `npm start --`, the package's bin through `npx convene` (never installing one), or
+   * that bin run by node itself (`node bin/convene.js`).
    */
-  via?: 'node' | 'main' | 'npm' | 'npx';
+  via?: 'node' | 'main' | 'npm' | 'npx' | 'bin';
   timeoutMs?: number;
   spawn?: Pick<SpawnOptions, 'uid' | 'gid'>;
 }
@@ -103,7 +104,13 @@ export async function runConvene(args: string[], env: Record<string, string>, op
   const port = await freePort();
   const via = opts.via ?? 'node';
   const [command, prefix] =
-    via === 'npm' ? ['npm', ['start', '--']] : via === 'npx' ? ['npx', ['--yes=false', 'convene']] : [process.execPath, ['--import', 'tsx', `src/${via === 'main' ? 'main' : 'cli'}.ts`]];
+    via === 'npm'
+      ? ['npm', ['start', '--']]
+      : via === 'npx'
+        ? ['npx', ['--yes=false', 'convene']]
+        : via === 'bin'
+          ? [process.execPath, ['bin/convene.js']]
+          : [process.execPath, ['--import', 'tsx', `src/${via === 'main' ? 'main' : 'cli'}.ts`]];
   const child = spawn(command, [...prefix, ...args], {
     cwd: root,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', CONVENE_LOG_LEVEL: 'warn', ...env },

@@ -104,8 +104,10 @@ test('help prints the usage and exits; an unknown command exits 2', async (t) =>
   for (const r of [unknown, extra]) {
     assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^convene: unknown command: /);
     assert.match(r.stderr, /^usage: convene/m);
   }
+  assert.match(unknown.stderr, /^convene: unknown command: apps frobnicate\n/);
+  // serve is a command; what follows it is not one of its arguments, and the message says which.
+  assert.match(extra.stderr, /^convene: serve: unexpected argument "now"\nusage: convene serve\n/);
   assert.equal(existsSync(env.CONVENE_DATA_DIR), false, 'no command touched the data directory');
 });

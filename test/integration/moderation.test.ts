@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { qiniu, qiniuServer, raw } from '../helpers/qiniu.ts';
+import { qiniu, qiniuServer, raw, realtimeClose } from '../helpers/qiniu.ts';
 import { runConvene, spawnServer } from '../helpers/process.ts';
 import { RealtimeClient, type RealtimeMessage } from '../../client/realtime.ts';
 import { callAgora, MeetingClient, type ClientOptions } from '../../client/agora.ts';
@@ -42,6 +42,9 @@ test('the host locks and unlocks the room; a kick with a ban keeps the user out,
   assert.equal((await host.info()).room.locked, 1, 'room info says locked');
   const refused = await callAgora(s.opts, 'POST', '/entry', entryBody('bob'));
   assert.equal(refused.code, 1008, JSON.stringify(refused));
+  // A RoomToken on the realtime channel does not pass the lock either, and says why.
+  const eveToken = qiniu.room.getRoomToken({ appId: s.bootstrapped.appId, roomName: 'mod', userId: 'eve', expireAt: Math.floor(Date.now() / 1000) + 3600, permission: 'user' }, cred);
+  assert.deepEqual(await realtimeClose(s.url, eveToken), { code: 4423, reason: 'the room is locked: no new entries' });
   assert.equal((await callAgora(s.opts, 'POST', '/entry', entryBody('dan'))).code, 0, 'a member inside may enter again');
   const participant = await callAgora(s.opts, 'POST', `/${host.roomId}`, { locked: 0 }, ann.userToken);
   assert.equal(participant.code, 403, 'only the host locks and unlocks');
@@ -74,6 +77,9 @@ test('the host locks and unlocks the room; a kick with a ban keeps the user out,
     body: JSON.stringify({ ...entryBody('bob'), roomToken }),
   });
   assert.equal(((await viaToken.json()) as { code: number }).code, 1009, 'a RoomToken does not pass a ban');
+  const wsBanned = await realtimeClose(s.url, roomToken);
+  assert.equal(wsBanned.code, 4424, wsBanned.reason);
+  assert.equal(wsBanned.reason, `removed from this meeting: may enter again at ${new Date(until).toISOString()}`);
   // Another user is not affected.
   assert.equal((await callAgora(s.opts, 'POST', '/entry', entryBody('cat'))).code, 0);
 
@@ -153,6 +159,6 @@ test('the CLI locks, unlocks and kicks with a ban beside a running server; socke
   assert.ok(((await kickedMsg).data as { bannedUntil: number }).bannedUntil > Date.now());
   assert.equal((await callAgora(opts, 'POST', '/entry', entryBody('bob'))).code, 1009);
   const missing = await runConvene(['rooms', 'kick', appId, 'mod', 'nobody'], env);
-  assert.equal(missing.code, 2);
+  assert.equal(missing.code, 1, 'not there: exit 1 (2 is for usage)');
   assert.match(missing.stderr, /no member nobody in room mod/);
 });

@@ -9,6 +9,8 @@ import { AgoraError, Code } from './codes.ts';
 import { agoraFailure, sendAgoraError, sendAgoraNotFound } from './errors.ts';
 import { confAppRoutes, confRoomRoutes } from './routes.ts';
 import { agoraEarlyAuth } from './early.ts';
+import { agoraAnswers } from './answers.ts';
+import { Type } from 'typebox';
 
 export interface AgoraApiOptions {
   deps: HttpDeps;
@@ -47,10 +49,23 @@ export const agoraApi: FastifyPluginAsync<AgoraApiOptions> = async (app, { deps,
   for (const prefix of apps) {
     await app.register(confAppRoutes, { prefix });
     // The realtime channel lives here too, for WebSocket upgrades only: say so to a plain request.
-    app.get(`${prefix}/realtime`, async () =>
+    app.get(`${prefix}/realtime`, { schema: REALTIME_SCHEMA }, async () =>
       agoraFailure(Code.invalid, 'invalid argument: the realtime channel needs a WebSocket upgrade (GET with Upgrade: websocket)'),
     );
   }
+};
+
+/** Documents the socket's URL; a plain GET (this route) is always refused, whatever the query. */
+const REALTIME_SCHEMA = {
+  summary: 'the realtime channel: a WebSocket upgrade only (docs/realtime.md)',
+  description:
+    'Connect with `Upgrade: websocket`; every committed change of the room arrives as one JSON text frame. ' +
+    'A plain GET (without the upgrade) is answered code 400.',
+  querystring: Type.Object({
+    token: Type.Optional(Type.String({ description: 'the userToken from entry, or a Qiniu RoomToken' })),
+    since: Type.Optional(Type.String({ description: 'the last seq received: resume from there' })),
+  }),
+  response: agoraAnswers(null),
 };
 
 function parseJsonBody(body: Buffer, done: (err: Error | null, body?: unknown) => void): void {

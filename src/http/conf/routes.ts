@@ -15,6 +15,7 @@ import { overLimit, type Rate } from '../rates.ts';
 import { ok, type HttpDeps } from '../server.ts';
 import { AgoraError, Code, LANGUAGES } from './codes.ts';
 import { MODULES_BY_CODE, boardFor, memberView, roomInfoJson, simpleRoomView, type Board } from './views.ts';
+import { AppVersion, BoardAnswer, Done, Entered, Languages, MemberPage, RoomAndMe, SimpleRoom, Tokens, agoraAnswers } from './answers.ts';
 
 /** How a route identifies its caller: the app only (Basic credentials), or also a member token. */
 type Auth = 'app' | 'entry' | 'member' | 'exit';
@@ -79,6 +80,59 @@ const PageQuery = Type.Object({
   count: Type.Optional(Int(1, 2_147_483_647)),
 });
 
+/** Echoed back; anything is accepted (osType and terminalType read as integers, else 0). */
+const VersionQuery = Type.Object({
+  appCode: Type.Optional(Type.String()),
+  osType: Type.Optional(Type.String({ description: 'an integer; anything else reads as 0' })),
+  terminalType: Type.Optional(Type.String({ description: 'an integer; anything else reads as 0' })),
+  appVersion: Type.Optional(Type.String()),
+});
+
+/** Each endpoint's schemas (docs/agora-api.md §6): the request parts are validated, the answers documented. */
+const E = {
+  entry: { summary: 'E1 enter: create or join a meeting by roomUuid', body: EntryBody, response: agoraAnswers(Entered) },
+  roomInfo: { summary: 'E2 the room and me', params: RoomParams, response: agoraAnswers(RoomAndMe) },
+  changeRoom: {
+    summary: 'E3 change the room (host): mute all, chat off, lock, board, end the meeting',
+    params: RoomParams,
+    body: ChangeRoomBody,
+    response: agoraAnswers(Done),
+  },
+  page: { summary: 'E4 members by role, paged', params: RoomParams, querystring: PageQuery, response: agoraAnswers(MemberPage) },
+  changeUser: {
+    summary: "E5 change a member's audio, video, chat or board",
+    params: UserParams,
+    body: ChangeUserBody,
+    response: agoraAnswers(Done),
+  },
+  invite: {
+    summary: 'E6 the host invites a member to open a module, or rejects its application',
+    params: UserParams,
+    body: RequestBody,
+    response: agoraAnswers(Done),
+  },
+  apply: {
+    summary: "E7 a participant applies to open a module, or rejects the host's invitation",
+    params: UserParams,
+    body: RequestBody,
+    response: agoraAnswers(Done),
+  },
+  screen: { summary: "E8 start or stop a member's screen share", params: UserParams, body: StateBody, response: agoraAnswers(Done) },
+  myScreen: { summary: 'E16 start or stop my screen share', params: RoomParams, body: StateBody, response: agoraAnswers(Done) },
+  board: { summary: 'E9 share the whiteboard, grant or revoke it', params: UserParams, body: StateBody, response: agoraAnswers(Done) },
+  host: { summary: 'E10 pass the host role', params: UserParams, response: agoraAnswers(Done) },
+  exit: { summary: 'E11 leave (own userId) or kick (host)', params: UserParams, body: ExitBody, response: agoraAnswers(Done) },
+  chat: { summary: 'E12 chat to the room', params: RoomParams, body: ChatBody, response: agoraAnswers(Done) },
+  boardInfo: { summary: "E13 the meeting's board and a token for me", params: RoomParams, response: agoraAnswers(BoardAnswer) },
+  refresh: { summary: 'E14 fresh RTC, RTM and screen tokens', params: RoomParams, response: agoraAnswers(Tokens) },
+  simple: { summary: 'E15 invite-link info (app credentials only)', params: RoomParams, response: agoraAnswers(SimpleRoom) },
+  languages: { summary: 'the texts of the error codes, in English and Chinese', response: agoraAnswers(Languages) },
+  version: { summary: 'app version check: always "no upgrade"', querystring: VersionQuery, response: agoraAnswers(AppVersion) },
+};
+
+/** An edu-era leftover (§4.4): documented without a params schema, so nothing is checked before its 404. */
+const unsupportedSchema = (summary: string) => ({ summary: `${summary} (not supported: code 404)`, response: agoraAnswers(null) });
+
 export const PAGE_MAX = 100;
 
 export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (plain, { deps }) => {
@@ -106,7 +160,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   const perMember = (req: FastifyRequest) => `${session(req).room.roomId}/${session(req).member.userId}`;
 
   // E1: create or join by roomUuid.
-  app.post('/entry', { schema: { body: EntryBody }, config: { auth: 'entry' } }, async (req, reply) => {
+  app.post('/entry', { schema: E.entry, config: { auth: 'entry' } }, async (req, reply) => {
     const b = req.body;
     await limited(reply, 'entriesPerIp', req.ip);
     await limited(reply, 'entriesPerApp', req.caller!.app.appId);
@@ -140,7 +194,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E2: the room and the caller.
-  app.get('/:roomId', { schema: { params: RoomParams } }, async (req, reply) => {
+  app.get('/:roomId', { schema: E.roomInfo }, async (req, reply) => {
     const { room, member } = session(req);
     const tokens = deps.agoraTokens.forMember(req.caller!.app, memberSubject(room, member));
     reply.type('application/json; charset=utf-8');
@@ -148,7 +202,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E3: host changes the room; state 0 ends the meeting.
-  app.post('/:roomId', { schema: { params: RoomParams, body: ChangeRoomBody } }, async (req, reply) => {
+  app.post('/:roomId', { schema: E.changeRoom }, async (req, reply) => {
     const b = req.body;
     return run(req, reply, {
       type: 'changeRoom',
@@ -162,7 +216,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E4: online members by role, in join order, with a cursor that always moves forward.
-  app.get('/:roomId/user/page', { schema: { params: RoomParams, querystring: PageQuery } }, async (req) => {
+  app.get('/:roomId/user/page', { schema: E.page }, async (req) => {
     const { role, nextId, count } = req.query;
     const after = cursor(nextId);
     const limit = Math.min(count ?? PAGE_MAX, PAGE_MAX);
@@ -180,7 +234,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E5: change a member's audio/video/chat/board.
-  app.post('/:roomId/user/:userId', { schema: { params: UserParams, body: ChangeUserBody } }, async (req, reply) => {
+  app.post('/:roomId/user/:userId', { schema: E.changeUser }, async (req, reply) => {
     const b = req.body;
     const flag = (v: number | undefined) => (v === undefined ? undefined : v === 1);
     return run(req, reply, {
@@ -195,7 +249,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E6: host invites a participant to open a module, or rejects its application.
-  app.post('/:roomId/user/:userId/host/invite', { schema: { params: UserParams, body: RequestBody } }, async (req, reply) => {
+  app.post('/:roomId/user/:userId/host/invite', { schema: E.invite }, async (req, reply) => {
     await limited(reply, 'requests', perMember(req));
     return run(req, reply, {
       type: 'invite',
@@ -207,7 +261,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E7: participant applies to the host, or rejects the host's invitation.
-  app.post('/:roomId/user/:userId/audience/apply', { schema: { params: UserParams, body: RequestBody } }, async (req, reply) => {
+  app.post('/:roomId/user/:userId/audience/apply', { schema: E.apply }, async (req, reply) => {
     await limited(reply, 'requests', perMember(req));
     return run(req, reply, {
       type: 'apply',
@@ -219,26 +273,26 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E8 and E16: screen share.
-  app.post('/:roomId/user/:userId/screen', { schema: { params: UserParams, body: StateBody } }, async (req, reply) =>
+  app.post('/:roomId/user/:userId/screen', { schema: E.screen }, async (req, reply) =>
     run(req, reply, { type: 'shareScreen', actor: session(req).member.userId, target: req.params.userId, on: req.body.state === 1 }),
   );
-  app.post('/:roomId/screen', { schema: { params: RoomParams, body: StateBody } }, async (req, reply) => {
+  app.post('/:roomId/screen', { schema: E.myScreen }, async (req, reply) => {
     const me = session(req).member.userId;
     return run(req, reply, { type: 'shareScreen', actor: me, target: me, on: req.body.state === 1 });
   });
 
   // E9: whiteboard share and grants.
-  app.post('/:roomId/user/:userId/board', { schema: { params: UserParams, body: StateBody } }, async (req, reply) =>
+  app.post('/:roomId/user/:userId/board', { schema: E.board }, async (req, reply) =>
     run(req, reply, { type: 'shareBoard', actor: session(req).member.userId, target: req.params.userId, on: req.body.state === 1 }),
   );
 
   // E10: pass the host role.
-  app.post('/:roomId/user/:userId/host', { schema: { params: UserParams } }, async (req, reply) =>
+  app.post('/:roomId/user/:userId/host', { schema: E.host }, async (req, reply) =>
     run(req, reply, { type: 'transferHost', actor: session(req).member.userId, target: req.params.userId }),
   );
 
   // E11: leave (own userId, idempotent) or kick (host, another userId).
-  app.post('/:roomId/user/:userId/exit', { schema: { params: UserParams, body: ExitBody }, config: { auth: 'exit' } }, async (req, reply) => {
+  app.post('/:roomId/user/:userId/exit', { schema: E.exit, config: { auth: 'exit' } }, async (req, reply) => {
     const { room, member } = session(req);
     if (req.params.userId === member.userId) return run(req, reply, { type: 'leave', actor: member.userId });
     if (room.ended) throw new AgoraError(Code.session, 'the meeting has ended');
@@ -248,25 +302,25 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   // E12: chat to the room.
-  app.post('/:roomId/chat', { schema: { params: RoomParams, body: ChatBody } }, async (req, reply) => {
+  app.post('/:roomId/chat', { schema: E.chat }, async (req, reply) => {
     await limited(reply, 'chat', perMember(req));
     return run(req, reply, { type: 'chat', actor: session(req).member.userId, message: req.body.message, chatType: req.body.type ?? 1 });
   });
 
   // E13: the meeting's board and a token for the caller.
-  app.get('/:roomId/board', { schema: { params: RoomParams } }, async (req) => {
+  app.get('/:roomId/board', { schema: E.boardInfo }, async (req) => {
     const { room, member } = session(req);
     return ok(board(deps, room, member));
   });
 
   // E14: fresh media tokens.
-  app.post('/:roomId/token/refresh', { schema: { params: RoomParams } }, async (req) => {
+  app.post('/:roomId/token/refresh', { schema: E.refresh }, async (req) => {
     const { room, member } = session(req);
     return ok(deps.agoraTokens.refresh(req.caller!.app, memberSubject(room, member)));
   });
 
   // E15: what an invite link needs to prefill the join form; the unguessable roomId is the capability.
-  app.get('/:roomId/simple', { schema: { params: RoomParams }, config: { auth: 'app' } }, async (req) => {
+  app.get('/:roomId/simple', { schema: E.simple, config: { auth: 'app' } }, async (req) => {
     const room = await meeting.room(req.params.roomId);
     if (!room || room.appId !== req.caller!.app.appId || room.ended) throw new AgoraError(Code.notFound, 'room not found');
     return ok(simpleRoomView(room));
@@ -276,19 +330,19 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   const unsupported = async () => {
     throw new AgoraError(Code.notFound, 'not supported');
   };
-  const none = { config: { auth: 'app' as const } };
-  app.post('/:roomId/record/start', none, unsupported);
-  app.post('/:roomId/record/:recordId/stop', none, unsupported);
-  app.get('/:roomId/records', none, unsupported);
-  app.get('/:roomId/record/:recordId', none, unsupported);
-  app.post('/:roomId/exit', none, unsupported);
-  app.post('/:roomId/covideo', none, unsupported);
+  const none = (summary: string) => ({ schema: unsupportedSchema(summary), config: { auth: 'app' as const } });
+  app.post('/:roomId/record/start', none('start recording'), unsupported);
+  app.post('/:roomId/record/:recordId/stop', none('stop recording'), unsupported);
+  app.get('/:roomId/records', none('list recordings'), unsupported);
+  app.get('/:roomId/record/:recordId', none('a recording'), unsupported);
+  app.post('/:roomId/exit', none('room-level exit (iOS)'), unsupported);
+  app.post('/:roomId/covideo', none('co-video (iOS)'), unsupported);
 };
 
 /** App-level endpoints (§4.3): no credentials needed. */
 export const confAppRoutes: FastifyPluginAsync = async (app: FastifyInstance) => {
-  app.get('/multi/language', async () => ok(LANGUAGES));
-  app.get('/app/version', async (req) => {
+  app.get('/multi/language', { schema: E.languages }, async () => ok(LANGUAGES));
+  app.get('/app/version', { schema: E.version }, async (req) => {
     const q = req.query as Record<string, string | undefined>;
     const int = (v: string | undefined) => (v !== undefined && /^\d{1,9}$/.test(v) ? Number(v) : 0);
     return ok({
@@ -308,8 +362,8 @@ export const confAppRoutes: FastifyPluginAsync = async (app: FastifyInstance) =>
   const unsupported = async () => {
     throw new AgoraError(Code.notFound, 'not supported');
   };
-  app.get('/log/params', unsupported);
-  app.post('/log/sts/callback', unsupported);
+  app.get('/log/params', { schema: unsupportedSchema('client log upload parameters') }, unsupported);
+  app.post('/log/sts/callback', { schema: unsupportedSchema('client log upload callback') }, unsupported);
 };
 
 /** Settle the caller: the app (404), its Basic credentials (1001), then the member token (401). */

@@ -15,6 +15,8 @@ import { authorityOf, originForm } from '../scopes.ts';
 import { enterWithRoomToken } from '../../service/roomtoken.ts';
 import type { HttpDeps } from '../server.ts';
 import { parseBody, read, type Body } from './fields.ts';
+import { checked, compileChecks } from './validate.ts';
+import { CALLS } from './schemas.ts';
 import {
   QiniuError,
   asQiniuError,
@@ -45,6 +47,10 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   // The signature covers the raw bytes: keep them, parse only after verification.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: QINIU_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  // For the same reason Fastify validates nothing here (its validation runs before any preHandler):
+  // the route schemas are checked by the handlers, once the request is signed (validate.ts).
+  app.setValidatorCompiler(() => () => true);
+  app.addHook('onRoute', compileChecks);
   // Every answer under /v3, routed or not, is a Qiniu answer.
   app.setErrorHandler((err, req, reply) => sendQiniuError(req, reply, asQiniuError(err as Parameters<typeof asQiniuError>[0], req)));
   app.setNotFoundHandler((req, reply) => sendQiniuError(req, reply, new QiniuError(404, 'not found')));
@@ -100,8 +106,9 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     await limited(reply, 'qiniuPerKey', result.accessKey);
   });
 
+  /** The body, parsed and checked against the route's schema (the signature is verified by now). */
   const body = (req: FastifyRequest, allowForm = false): Body =>
-    parseBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), req.headers['content-type'], allowForm);
+    checked<Body>(req, 'body', parseBody(Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), req.headers['content-type'], allowForm));
   const ok = (req: FastifyRequest, reply: FastifyReply, data: unknown) => sendQiniu(req, reply, 200, data);
 
   /** The app if the signing key owns it (apps registered without an owner serve every key). */
@@ -117,7 +124,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   };
 
   // ---- Apps (§3.1)
-  app.post('/apps', async (req, reply) => {
+  app.post('/apps', { schema: CALLS.createApp }, async (req, reply) => {
     const b = body(req, true);
     const now = Date.now();
     const created = applyAppFields(newApp({ appId: newQiniuAppId(), owner: req.accessKey! }, now), b, deps.config.qiniu.hubs, now);
@@ -125,13 +132,13 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     return ok(req, reply, appJson(created, true));
   });
 
-  app.get('/apps', async (req, reply) => ok(req, reply, (await apps.list(req.accessKey!)).map((a) => appJson(a, false))));
+  app.get('/apps', { schema: CALLS.listApps }, async (req, reply) => ok(req, reply, (await apps.list(req.accessKey!)).map((a) => appJson(a, false))));
 
-  app.get<{ Params: { appId: string } }>('/apps/:appId', async (req, reply) => {
+  app.get<{ Params: { appId: string } }>('/apps/:appId', { schema: CALLS.getApp }, async (req, reply) => {
     return ok(req, reply, appJson(await ownedApp(req, req.params.appId), true));
   });
 
-  app.post<{ Params: { appId: string } }>('/apps/:appId', async (req, reply) => {
+  app.post<{ Params: { appId: string } }>('/apps/:appId', { schema: CALLS.updateApp }, async (req, reply) => {
     const existing = await ownedApp(req, req.params.appId);
     const b = body(req, true);
     const now = Date.now();
@@ -140,7 +147,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     return ok(req, reply, appJson(updated, true));
   });
 
-  app.delete<{ Params: { appId: string } }>('/apps/:appId', async (req, reply) => {
+  app.delete<{ Params: { appId: string } }>('/apps/:appId', { schema: CALLS.deleteApp }, async (req, reply) => {
     const a = await ownedApp(req, req.params.appId);
     // Deleting an app ends its meetings first, so that nobody is left in a room of no app.
     for (;;) {
@@ -153,9 +160,9 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   });
 
   // ---- Rooms (§3.2)
-  app.get<{ Params: { appId: string }; Querystring: Record<string, string | undefined> }>('/apps/:appId/rooms', async (req, reply) => {
+  app.get<{ Params: { appId: string } }>('/apps/:appId/rooms', { schema: CALLS.listActiveRooms }, async (req, reply) => {
     const a = await ownedApp(req, req.params.appId);
-    const q = req.query;
+    const q = checked<{ prefix?: string; offset?: string; limit?: string }>(req, 'querystring', req.query);
     const num = (v: string | undefined, def: number, max: number) =>
       v !== undefined && /^\d{1,9}$/.test(v) ? Math.min(Number(v), max) : def;
     const offset = num(q.offset, 0, 1_000_000_000);
@@ -165,14 +172,14 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     return ok(req, reply, { end: next >= total, offset: next, rooms: rooms.map((r) => r.roomUuid) });
   });
 
-  app.delete<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName', async (req, reply) => {
+  app.delete<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName', { schema: CALLS.closeRoom }, async (req, reply) => {
     const a = await ownedApp(req, req.params.appId);
     const room = await activeRoom(a, req.params.roomName);
     await meeting.close(room.roomId, afterAnswer(reply));
     return ok(req, reply, {});
   });
 
-  app.get<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/users', async (req, reply) => {
+  app.get<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/users', { schema: CALLS.listUsers }, async (req, reply) => {
     const a = await ownedApp(req, req.params.appId);
     const room = await meeting.runningRoom(a.appId, req.params.roomName);
     const users = room ? presentMembers(room).map((m) => ({ userId: m.userUuid })) : [];
@@ -181,13 +188,15 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
 
   app.delete<{ Params: { appId: string; roomName: string; userId: string } }>(
     '/apps/:appId/rooms/:roomName/users/:userId',
+    { schema: CALLS.kickUser },
     async (req, reply) => {
       const a = await ownedApp(req, req.params.appId);
       const room = await activeRoom(a, req.params.roomName);
       const member = room.members.find((m) => m.present && m.userUuid === req.params.userId);
       if (!member) throw userNotFound();
       // Convene: `?ban=<seconds>` also keeps the user out of this meeting for that long.
-      const ban = (req.query as { ban?: string }).ban;
+      const { ban } = checked<{ ban?: string }>(req, 'querystring', req.query);
+      // The schema checks the digits; the bound is checked here.
       if (ban !== undefined && !(/^\d{1,9}$/.test(ban) && Number(ban) <= MAX_BAN_SECONDS)) {
         throw new QiniuError(400, `invalid args: ban must be a number of seconds from 0 to ${MAX_BAN_SECONDS}`);
       }
@@ -198,7 +207,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   );
 
   // Convene: lock (no new entries; members inside stay) or unlock a running room.
-  app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/lock', async (req, reply) => {
+  app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/lock', { schema: CALLS.lockRoom }, async (req, reply) => {
     const a = await ownedApp(req, req.params.appId);
     const locked = read.bool(body(req), 'locked') ?? true;
     const room = await meeting.runningRoom(a.appId, req.params.roomName);
@@ -207,7 +216,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     return ok(req, reply, { locked });
   });
 
-  app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/message', async (req, reply) => {
+  app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/message', { schema: CALLS.message }, async (req, reply) => {
     const a = await ownedApp(req, req.params.appId);
     const b = body(req);
     const text = read.string(b, 'text', 4000);
@@ -220,13 +229,14 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   });
 
   // ---- RoomToken check for joining clients (§3.3): not signed with a management token.
-  app.get<{ Params: { appId: string; roomName: string }; Querystring: { user?: string; token?: string } }>(
+  app.get<{ Params: { appId: string; roomName: string } }>(
     '/apps/:appId/rooms/:roomName/auth',
-    { config: { qiniuUnsigned: true } },
+    { schema: CALLS.roomTokenCheck, config: { qiniuUnsigned: true } },
     async (req, reply) => {
       const { appId, roomName } = req.params;
-      const userId = req.query.user ?? '';
-      const r = await enterWithRoomToken(apps, meeting, { appId, roomName, userId }, req.query.token ?? '', {}, afterAnswer(reply));
+      const query = checked<{ user?: string; token?: string }>(req, 'querystring', req.query);
+      const userId = query.user ?? '';
+      const r = await enterWithRoomToken(apps, meeting, { appId, roomName, userId }, query.token ?? '', {}, afterAnswer(reply));
       if (!r.ok) {
         if (r.reason === 'unknownApp') throw appNotFound();
         if (r.reason === 'badToken') throw badToken(r.detail);
