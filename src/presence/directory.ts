@@ -29,6 +29,11 @@ export interface PresenceDirectory {
   claimExpired(leaseMs: number): Promise<MemberRef[]>;
   /** A claimed member was dealt with (it left, or the rules kept it). */
   settle(ref: MemberRef): Promise<void>;
+  /**
+   * Sockets the member holds across the deployment, as recorded (one opened a moment ago on another
+   * node may not count yet): for the per-member socket cap.
+   */
+  socketCount(roomId: string, userId: string): Promise<number>;
   /** Whether the directory's backend is reachable (readiness). */
   readonly ready: boolean;
   stop(): Promise<void>;

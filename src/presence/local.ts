@@ -24,6 +24,10 @@ export class LocalDirectory implements PresenceDirectory {
     this.deadlines.delete(k);
   }
 
+  async socketCount(roomId: string, userId: string): Promise<number> {
+    return this.sockets.get(roomId + SEP + userId)?.size ?? 0;
+  }
+
   async closed(roomId: string, userId: string, socketId: string): Promise<void> {
     const k = roomId + SEP + userId;
     const set = this.sockets.get(k);

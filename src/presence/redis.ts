@@ -193,6 +193,10 @@ export class RedisDirectory implements PresenceDirectory {
     );
   }
 
+  async socketCount(roomId: string, userId: string): Promise<number> {
+    return guard(() => this.redis.scard(this.k.sockets(roomId + SEP + userId)));
+  }
+
   async away(roomId: string, userId: string, keep: boolean): Promise<void> {
     const member = roomId + SEP + userId;
     await guard(() => this.redis.presenceAway(this.k.sockets(member), this.k.away, member, this.opts.graceMs, keep ? '1' : '0'));

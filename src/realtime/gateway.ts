@@ -220,9 +220,17 @@ export class Gateway {
       const c = err.code === 'ended' ? Close.ended : Close.invalidToken;
       return refuse(ws, socket, c);
     }
+    // The cap counts the member's sockets on every node (as the presence directory records them),
+    // and on this node at once (a socket opened here a moment ago may not be recorded yet).
     const memberKey = `${session.room.roomId}\n${session.member.userId}`;
+    const max = this.opts.maxSocketsPerMember;
+    if ((this.memberSockets.get(memberKey) ?? 0) >= max || (await this.opts.presence.socketCount(session.room.roomId, session.member.userId)) >= max) {
+      return refuse(ws, socket, Close.tooManySockets);
+    }
+    // Closed by its peer while it was being checked: its 'close' has passed, nothing to register.
+    if (ws.readyState !== ws.OPEN) return;
     const open = this.memberSockets.get(memberKey) ?? 0;
-    if (open >= this.opts.maxSocketsPerMember) return refuse(ws, socket, Close.tooManySockets);
+    if (open >= max) return refuse(ws, socket, Close.tooManySockets);
     const conn: Conn = {
       ws,
       socket,

@@ -75,6 +75,11 @@ export class Presence {
       .catch((err) => this.opts.onError?.(err, 'presence connect'));
   }
 
+  /** The member's open sockets on every node (as recorded), for the per-member socket cap. */
+  socketCount(roomId: string, userId: string): Promise<number> {
+    return this.opts.directory.socketCount(roomId, userId);
+  }
+
   disconnected(roomId: string, userId: string, socketId: string): void {
     this.opts.directory.closed(roomId, userId, socketId).catch((err) => this.opts.onError?.(err, 'presence disconnect'));
   }

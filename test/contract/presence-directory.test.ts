@@ -54,7 +54,10 @@ function contract(name: string, make: () => Promise<PresenceDirectory>, opts: { 
   withDir('a member whose last socket closed is claimed once after the grace period', async (d) => {
     await d.opened('r', 'u', 's1');
     await d.opened('r', 'u', 's2');
+    assert.equal(await d.socketCount('r', 'u'), 2, 'both sockets counted');
+    assert.equal(await d.socketCount('r', 'other'), 0);
     await d.closed('r', 'u', 's1');
+    assert.equal(await d.socketCount('r', 'u'), 1);
     await sleep(GRACE + 50);
     assert.deepEqual(await d.claimExpired(10_000), [], 'one socket is still open');
     await d.closed('r', 'u', 's2');
@@ -112,6 +115,7 @@ test('redis: a member moving between nodes stays; racing nodes claim each expiry
   await Promise.all([n1.start(), n2.start()]);
   await n1.opened('r', 'm', 'a');
   await n2.opened('r', 'm', 'b');
+  assert.deepEqual([await n1.socketCount('r', 'm'), await n2.socketCount('r', 'm')], [2, 2], 'each node counts both nodes’ sockets');
   await n1.closed('r', 'm', 'a');
   await sleep(GRACE + 50);
   assert.deepEqual([...(await n1.claimExpired(10_000)), ...(await n2.claimExpired(10_000))], [], 'its socket on n2 holds it');

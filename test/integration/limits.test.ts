@@ -191,3 +191,46 @@ test('two nodes on one Redis share the entry limits per address and per app, the
   const codes = [(await agoraRaw(c, '/entry', entry('x', 'p'))).json.code, (await agoraRaw(d, '/entry', entry('y', 'q'))).json.code, (await agoraRaw(c, '/entry', entry('z', 'r'))).json.code];
   assert.deepEqual(codes, [0, 0, 1011], 'the third entry into this app, on either node');
 });
+
+test('two nodes on one Redis share the cap on one member’s realtime sockets', { skip }, async (t) => {
+  const prefix = uniquePrefix();
+  const redis = new Redis(SHARED_REDIS_URL);
+  after(async () => {
+    await cleanupPrefix(redis, prefix);
+    redis.disconnect();
+  });
+  const env = { REDIS_URL: SHARED_REDIS_URL, CONVENE_REDIS_PREFIX: prefix, CONVENE_MAX_SOCKETS_PER_MEMBER: '3', CONVENE_PRESENCE_EXPIRY: 'off' };
+  const a = await startTestServer(env);
+  t.after(() => a.close());
+  const b = await startTestServer(env);
+  t.after(() => b.close());
+  const ann = await member(a.opts, 'r', 'ann');
+  const { WebSocket } = await import('ws');
+  const open: InstanceType<typeof WebSocket>[] = [];
+  t.after(() => open.forEach((ws) => ws.terminate()));
+  /** Open a socket on `node`; resolves with its first message, or with its close code. */
+  const connect = (node: TestServer, token: string) =>
+    new Promise<{ code: number } | { message: string }>((resolve) => {
+      const ws = new WebSocket(`${node.url.replace(/^http/, 'ws')}/v1/realtime?token=${encodeURIComponent(token)}`);
+      open.push(ws);
+      ws.on('error', () => {});
+      ws.once('message', (m) => resolve({ message: String(m) }));
+      ws.once('close', (code) => resolve({ code }));
+    });
+  // Two on A, one on B: three in all, each recorded in Redis before the next opens.
+  const outcomes: string[] = [];
+  for (const node of [a, b, a]) {
+    const r = await connect(node, ann.userToken);
+    outcomes.push('code' in r ? `closed ${r.code}` : 'open');
+    // The directory records a socket just after it is accepted: wait until it counts.
+    for (let i = 0; i < 50 && (await redis.keys(`${prefix}presence:sockets:*`)).length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual(outcomes, ['open', 'open', 'open']);
+  // The fourth, on B (which holds only one of them): over the member's cap across the cluster.
+  assert.deepEqual(await connect(b, ann.userToken), { code: 4429 });
+  assert.deepEqual(await connect(a, ann.userToken), { code: 4429 });
+  // Another member is not affected.
+  const bob = await member(b.opts, 'r', 'bob');
+  assert.ok('message' in (await connect(b, bob.userToken)));
+});
