@@ -84,6 +84,22 @@ export function decide(room: Room | null, cmd: Command, now: number, reuse = fal
   }
 }
 
+/** The number of code points in `s` (its UTF-16 length less its surrogate pairs). */
+function codePoints(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length - 1; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n--;
+        i++;
+      }
+    }
+  }
+  return n;
+}
+
 function notFound(): never {
   throw new RuleError('notFound', 'room not found');
 }
@@ -423,7 +439,8 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
     }
 
     case 'chat': {
-      if (cmd.message.length === 0 || cmd.message.length > MAX_CHAT_LENGTH) {
+      // Characters are code points, as the edge's schema counts them (an emoji is one, not two).
+      if (cmd.message.length === 0 || (cmd.message.length > MAX_CHAT_LENGTH && codePoints(cmd.message) > MAX_CHAT_LENGTH)) {
         throw new RuleError('invalid', `message must be 1 to ${MAX_CHAT_LENGTH} characters`);
       }
       if (!actor.chat) throw new RuleError('chatMuted', 'your chat has been disabled by the host');

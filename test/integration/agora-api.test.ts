@@ -977,3 +977,12 @@ test('§2.1: ?token= query fallback works', async () => {
   assert.equal(page.total, 1);
   assertCode(await http('GET', roomPath('client', `/${host.roomId}?token=nope`)), 401, 'bad query token');
 });
+
+test('E12: 4,000 characters are 4,000 code points at the edge and in the rules (emoji included); 4,001 is code 400', async () => {
+  const c = s.client();
+  await c.enter({ roomName: 'Long chat', roomUuid: `long-${randomUUID()}`, userName: 'Ann', userUuid: 'ann' });
+  const send = (message: string) => callAgora(s.opts, 'POST', `/${c.roomId}/chat`, { message, type: 1 }, c.userToken);
+  assert.equal((await send('😀'.repeat(4000))).code, 0);
+  const over = await send('😀'.repeat(4001));
+  assert.equal(over.code, 400, JSON.stringify(over));
+});

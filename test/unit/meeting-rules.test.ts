@@ -228,3 +228,14 @@ test('decide never mutates its input and events carry no session secret', () => 
   }
   assert.equal(JSON.stringify(room), snapshot);
 });
+
+test('a chat message may hold 4,000 characters counted as code points, as the edge counts them', () => {
+  const room = roomOf('ann');
+  const ann = id(room, 'ann');
+  const chat = (message: string) => run(room, { type: 'chat', actor: ann, message, chatType: 1 });
+  ok(chat('😀'.repeat(4000)));
+  refused(chat('😀'.repeat(4001)), 'invalid');
+  ok(chat('x'.repeat(4000)));
+  refused(chat('x'.repeat(3999) + '😀😀'), 'invalid');
+  refused(chat(''), 'invalid');
+});
