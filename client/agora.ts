@@ -97,6 +97,13 @@ export function roomPrefix(form: ClientOptions['form'], appId: string): string {
   }
 }
 
+/** Base64 of the UTF-8 bytes of `text`, in browsers as in Node (no Buffer). */
+function base64(text: string): string {
+  let binary = '';
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
 /** The low-level call: returns the whole envelope, whatever its code. */
 export async function callAgora<T = unknown>(
   opts: ClientOptions,
@@ -106,7 +113,7 @@ export async function callAgora<T = unknown>(
   token?: string,
 ): Promise<Envelope<T>> {
   const headers: Record<string, string> = {
-    authorization: `Basic ${Buffer.from(`${opts.customerId}:${opts.customerSecret}`).toString('base64')}`,
+    authorization: `Basic ${base64(`${opts.customerId}:${opts.customerSecret}`)}`,
     'content-type': 'application/json',
   };
   if (token) headers.token = token;

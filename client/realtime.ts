@@ -1,8 +1,37 @@
 // A typed client for Convene's realtime channel: connect with a userToken, receive the Agora RTM
 // messages with their seq, resume after a disconnect from the last seq seen, and (optionally)
 // keep a local copy of the meeting state that equals GET room info.
-import WebSocket from 'ws';
+// It runs in browsers and in Node: it speaks the standard WebSocket interface (the browser's own;
+// in Node the global one where there is one, else the `ws` package's, loaded only then).
 import type { AgoraMember, AgoraRoom } from './agora.ts';
+
+/** The part of the standard WebSocket this client uses (browsers, Node 22+, and `ws` all have it). */
+export interface StandardWebSocket {
+  readonly readyState: number;
+  addEventListener(type: 'open', listener: () => void): void;
+  addEventListener(type: 'message', listener: (e: { data: unknown }) => void): void;
+  addEventListener(type: 'close', listener: (e: { code: number; reason: string }) => void): void;
+  addEventListener(type: 'error', listener: (e: unknown) => void): void;
+  close(code?: number, reason?: string): void;
+  /** `ws` only: drop the connection without a closing handshake. */
+  terminate?(): void;
+}
+
+export type WebSocketConstructor = new (url: string) => StandardWebSocket;
+
+const CLOSED = 3;
+
+let fallback: Promise<WebSocketConstructor> | null = null;
+
+/** The platform's WebSocket, or (Node without one) the `ws` package's, imported on first use. */
+function platformWebSocket(): Promise<WebSocketConstructor> {
+  const native = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  if (native) return Promise.resolve(native);
+  // A name in a variable: bundlers building for browsers leave this import alone.
+  const name = 'ws';
+  fallback ??= import(/* @vite-ignore */ name).then((m: { default: WebSocketConstructor }) => m.default);
+  return fallback;
+}
 
 export interface ChannelMessage {
   type: 'channel';
@@ -68,6 +97,8 @@ export interface RealtimeOptions {
   reconnectDelayMs?: number;
   /** Give up after this many reconnects in a row that never opened (default 20). */
   maxRetries?: number;
+  /** The WebSocket to use (default: the platform's, or the `ws` package in Node without one). */
+  WebSocket?: WebSocketConstructor;
 }
 
 /**
@@ -81,7 +112,7 @@ export class RealtimeClient {
   /** The highest seq received (0 before anything). */
   lastSeq: number;
   readonly state = new MeetingState();
-  private ws: WebSocket | null = null;
+  private ws: StandardWebSocket | null = null;
   private readonly handlers = new Set<(m: RealtimeMessage) => void>();
   private readonly closeHandlers = new Set<(code: number, reason: string) => void>();
   private stopped = false;
@@ -95,38 +126,46 @@ export class RealtimeClient {
   }
 
   /** Resolves once the socket is open. */
-  connect(): Promise<void> {
+  async connect(): Promise<void> {
     this.stopped = false;
+    const WebSocketImpl = this.opts.WebSocket ?? (await platformWebSocket());
     const base = this.opts.baseUrl.replace(/^http/, 'ws');
     const q = new URLSearchParams({ token: this.opts.token });
     // Without a seq yet the server starts with a snapshot; with one it sends what was missed.
     if (this.lastSeq > 0 || this.opts.since !== undefined) q.set('since', String(this.lastSeq));
-    const ws = new WebSocket(`${base}/v1/realtime?${q}`);
+    const ws = new WebSocketImpl(`${base}/v1/realtime?${q}`);
     this.ws = ws;
     this.closeCode = null;
     // Frames still arriving on a socket already replaced are ignored: the new one resumes them.
-    ws.on('message', (raw) => {
-      if (this.ws === ws) this.receive(JSON.parse(raw.toString()) as RealtimeMessage);
+    ws.addEventListener('message', (e) => {
+      if (this.ws === ws && typeof e.data === 'string') this.receive(JSON.parse(e.data) as RealtimeMessage);
     });
+    let settled = false;
     this.opened = new Promise<void>((resolve, reject) => {
-      ws.once('open', () => {
+      ws.addEventListener('open', () => {
+        settled = true;
         this.failures = 0;
         resolve();
       });
-      ws.once('error', (err) => reject(err));
+      ws.addEventListener('error', (err) => {
+        if (settled) return;
+        settled = true;
+        reject(err instanceof Error ? err : new Error('the realtime socket could not be opened'));
+      });
     });
-    ws.on('error', () => {});
-    ws.on('close', (code, reason) => {
+    ws.addEventListener('close', (e) => {
       if (this.ws !== ws) return;
-      this.closeCode = code;
-      this.closeReason = reason.toString();
-      for (const h of this.closeHandlers) h(code, this.closeReason);
-      if (this.stopped || this.opts.reconnect === false || FINAL_CLOSE_CODES.has(code)) return;
+      this.closeCode = e.code;
+      this.closeReason = String(e.reason);
+      for (const h of this.closeHandlers) h(e.code, this.closeReason);
+      if (this.stopped || this.opts.reconnect === false || FINAL_CLOSE_CODES.has(e.code)) return;
       if (this.failures >= (this.opts.maxRetries ?? 20)) return;
       const delay = Math.min(5_000, (this.opts.reconnectDelayMs ?? 200) * 2 ** this.failures++);
-      setTimeout(() => {
+      const timer = setTimeout(() => {
         if (!this.stopped) this.connect().catch(() => {});
-      }, delay).unref();
+      }, delay);
+      // In Node, a pending resume does not keep the process alive.
+      (timer as { unref?: () => void }).unref?.();
     });
     return this.opened;
   }
@@ -141,18 +180,24 @@ export class RealtimeClient {
     return () => this.closeHandlers.delete(handler);
   }
 
-  /** Drop the connection as a network failure would (no closing handshake); it resumes if enabled. */
+  /**
+   * Drop the connection as a network failure would (no closing handshake, where the WebSocket can:
+   * `ws` in Node; a browser's always closes cleanly); it resumes if enabled.
+   */
   drop(): void {
-    this.ws?.terminate();
+    const ws = this.ws;
+    if (!ws) return;
+    if (ws.terminate) ws.terminate();
+    else ws.close(4000, 'dropped by the client');
   }
 
   /** Close for good. */
   close(): Promise<void> {
     this.stopped = true;
     const ws = this.ws;
-    if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    if (!ws || ws.readyState === CLOSED) return Promise.resolve();
     return new Promise((resolve) => {
-      ws.once('close', () => resolve());
+      ws.addEventListener('close', () => resolve());
       ws.close(1000);
     });
   }
