@@ -140,8 +140,7 @@ export class MeetingService {
     // The tighter of the app's limit and the server's cap (0 is no limit on either side).
     const caps = [app.maxUsers, this.maxRoomMembers].filter((n) => n > 0);
     const policy: EntryPolicy = { maxUsers: caps.length > 0 ? Math.min(...caps) : 0, noAutoKickUser: app.noAutoKickUser };
-    const key = `${app.appId}\u0000${input.roomUuid}`;
-    const decision = await this.submit(key, () => this.store.findRunningRoom(app.appId, input.roomUuid), {
+    const decision = await this.submitEntry(app.appId, input.roomUuid, {
       appId: app.appId,
       delivery,
       command: () => ({ type: 'enter', appId: app.appId, ...input, policy, fresh: { roomId: newId(), boardId: newId(), userId: newId(), session: newSecret() } }),
@@ -149,6 +148,25 @@ export class MeetingService {
     const { userId, session } = decision.entered!;
     const roomId = decision.room.roomId;
     return { roomId, userId, userToken: formatSessionToken({ roomId, userId, secret: session }) };
+  }
+
+  /**
+   * One queue per meeting: an entry into a running meeting waits in line with the meeting's other
+   * commands. In a queue of its own it would race them for every commit and, in a storm (big batches
+   * of entries against the sockets' commands), lose that race until it gave up.
+   */
+  private async submitEntry(appId: string, roomUuid: string, item: Omit<Pending, 'resolve' | 'reject'>): Promise<Decision> {
+    const running = await this.store.findRunningRoom(appId, roomUuid);
+    if (running) {
+      try {
+        return await this.submit(running.roomId, () => this.store.loadRoom(running.roomId), item);
+      } catch (err) {
+        // The meeting ended meanwhile: this entry starts the next one, as if it had come a moment later.
+        if (!(err instanceof RuleError && err.code === 'ended')) throw err;
+      }
+    }
+    // No running meeting (yet): entries for the key line up until one of them creates it.
+    return this.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), item);
   }
 
   private async checkRoomCount(appId: string): Promise<void> {

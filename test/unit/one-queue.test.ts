@@ -1,0 +1,39 @@
+// A meeting's commands wait in one queue in a process: entries into a running meeting line up with
+// its other commands instead of racing them for commits. Before, entries had a queue of their own
+// (by roomUuid): in a join storm they lost commit after commit to the sockets' commands and gave up
+// after 50 tries (a 500 to the member). Counted on a real store: conflicts seen by the meeting.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LocalBus } from '../../src/bus/local.ts';
+import { SqliteStore } from '../../src/store/sqlite/store.ts';
+import { MeetingService } from '../../src/service/meeting.ts';
+import { newApp } from '../../src/service/apps.ts';
+import type { CommitResult } from '../../src/store/store.ts';
+
+test('entries and room commands of one meeting never conflict with each other in one process', async () => {
+  const store = new SqliteStore({ path: ':memory:', eventRetention: 10_000 });
+  let conflicts = 0;
+  const commit = store.commit.bind(store);
+  // The real store, its answers counted.
+  store.commit = async (...args: Parameters<typeof commit>): Promise<CommitResult> => {
+    const r = await commit(...args);
+    if (!r.ok && r.reason === 'conflict') conflicts++;
+    return r;
+  };
+  const meeting = new MeetingService({ store, bus: new LocalBus() });
+  const app = newApp({ appId: 'a'.repeat(32) }, 0);
+  const entry = (userUuid: string) => meeting.enter(app, { roomUuid: 'r', roomName: 'r', password: '', userUuid, audio: false, video: false });
+  const host = await entry('host');
+  // 600 entries and 600 chats from the host at once, interleaved.
+  const work: Promise<unknown>[] = [];
+  for (let i = 0; i < 600; i++) {
+    work.push(entry(`m${i}`));
+    work.push(meeting.execute(host.roomId, { type: 'chat', actor: host.userId, message: `c${i}`, chatType: 1 }));
+  }
+  const results = await Promise.allSettled(work);
+  assert.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), []);
+  assert.equal(conflicts, 0, 'no commit lost to the same process');
+  const room = (await meeting.room(host.roomId))!;
+  assert.equal(room.members.filter((m) => m.present).length, 601);
+  await store.close();
+});
