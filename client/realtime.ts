@@ -13,12 +13,14 @@ export interface StandardWebSocket {
   addEventListener(type: 'close', listener: (e: { code: number; reason: string }) => void): void;
   addEventListener(type: 'error', listener: (e: unknown) => void): void;
   close(code?: number, reason?: string): void;
+  send(data: string): void;
   /** `ws` only: drop the connection without a closing handshake. */
   terminate?(): void;
 }
 
 export type WebSocketConstructor = new (url: string) => StandardWebSocket;
 
+const OPEN = 1;
 const CLOSED = 3;
 
 let fallback: Promise<WebSocketConstructor> | null = null;
@@ -83,6 +85,47 @@ export interface SnapshotMembersMessage {
   data: { members: AgoraMember[]; membersPage: MembersPage };
 }
 
+/** A whiteboard stroke: points are fractions (0..1) of the board's width and height. */
+export interface BoardStroke {
+  id: string;
+  color: string;
+  width: number;
+  points: [number, number][];
+}
+
+/** A board change, to everyone in the room, in the board's own order (`boardSeq`, not the room's `seq`). */
+export interface BoardMessage {
+  type: 'board';
+  version: 1;
+  boardSeq: number;
+  data:
+    | { op: 'draw'; by: string; stroke: BoardStroke }
+    | { op: 'erase'; by: string; strokeId: string }
+    | { op: 'clear'; by: string };
+}
+
+/** The whole board, sent on connect. */
+export interface BoardSnapshotMessage {
+  type: 'boardSnapshot';
+  boardSeq: number;
+  data: { strokes: BoardStroke[]; page?: { index: number; total: number } };
+}
+
+/** A board frame of this socket's that was refused. */
+export interface BoardErrorMessage {
+  type: 'boardError';
+  data: { ref?: string; code: number; msg: string };
+}
+
+export type BoardRealtimeMessage = BoardMessage | BoardSnapshotMessage | BoardErrorMessage;
+
+/** What a client sends on the socket: board operations (`ref` comes back in a boardError). */
+export type BoardRequest =
+  | { type: 'board'; op: 'draw'; ref?: string; stroke: BoardStroke }
+  | { type: 'board'; op: 'erase'; ref?: string; strokeId: string }
+  | { type: 'board'; op: 'clear'; ref?: string };
+
+/** The meeting's messages (with `seq`); board frames come to `onBoard` handlers instead. */
 export type RealtimeMessage = ChannelMessage | PeerMessage | ServerMessage | SnapshotMessage | SnapshotMembersMessage;
 
 export interface RealtimeOptions {
@@ -99,6 +142,8 @@ export interface RealtimeOptions {
   maxRetries?: number;
   /** The WebSocket to use (default: the platform's, or the `ws` package in Node without one). */
   WebSocket?: WebSocketConstructor;
+  /** Open the socket with `board=1`: it also carries the built-in whiteboard (onBoard, send). */
+  board?: boolean;
 }
 
 /**
@@ -114,6 +159,7 @@ export class RealtimeClient {
   readonly state = new MeetingState();
   private ws: StandardWebSocket | null = null;
   private readonly handlers = new Set<(m: RealtimeMessage) => void>();
+  private readonly boardHandlers = new Set<(m: BoardRealtimeMessage) => void>();
   private readonly closeHandlers = new Set<(code: number, reason: string) => void>();
   private stopped = false;
   private opened: Promise<void> | null = null;
@@ -131,6 +177,7 @@ export class RealtimeClient {
     const WebSocketImpl = this.opts.WebSocket ?? (await platformWebSocket());
     const base = this.opts.baseUrl.replace(/^http/, 'ws');
     const q = new URLSearchParams({ token: this.opts.token });
+    if (this.opts.board) q.set('board', '1');
     // Without a seq yet the server starts with a snapshot; with one it sends what was missed.
     if (this.lastSeq > 0 || this.opts.since !== undefined) q.set('since', String(this.lastSeq));
     const ws = new WebSocketImpl(`${base}/v1/realtime?${q}`);
@@ -138,7 +185,7 @@ export class RealtimeClient {
     this.closeCode = null;
     // Frames still arriving on a socket already replaced are ignored: the new one resumes them.
     ws.addEventListener('message', (e) => {
-      if (this.ws === ws && typeof e.data === 'string') this.receive(JSON.parse(e.data) as RealtimeMessage);
+      if (this.ws === ws && typeof e.data === 'string') this.receive(JSON.parse(e.data) as RealtimeMessage | BoardRealtimeMessage);
     });
     let settled = false;
     this.opened = new Promise<void>((resolve, reject) => {
@@ -191,6 +238,22 @@ export class RealtimeClient {
     else ws.close(4000, 'dropped by the client');
   }
 
+  /**
+   * Send one frame (JSON) on the open socket, e.g. a board operation. Returns false when the socket
+   * is not open (reconnecting): nothing is queued, the caller decides whether to retry.
+   */
+  send(message: BoardRequest | Record<string, unknown>): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== OPEN) return false;
+    ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  /** Whether the socket is open now (false while it reconnects). */
+  get connected(): boolean {
+    return this.ws?.readyState === OPEN;
+  }
+
   /** Close for good. */
   close(): Promise<void> {
     this.stopped = true;
@@ -220,7 +283,17 @@ export class RealtimeClient {
     });
   }
 
-  private receive(m: RealtimeMessage): void {
+  /** Board frames (board, boardSnapshot, boardError): their own order, not part of the meeting state. */
+  onBoard(handler: (m: BoardRealtimeMessage) => void): () => void {
+    this.boardHandlers.add(handler);
+    return () => this.boardHandlers.delete(handler);
+  }
+
+  private receive(m: RealtimeMessage | BoardRealtimeMessage): void {
+    if (m.type === 'board' || m.type === 'boardSnapshot' || m.type === 'boardError') {
+      for (const h of this.boardHandlers) h(m);
+      return;
+    }
     if (m.version !== 1) return;
     // A snapshot's member pages carry its seq.
     if (m.type !== 'snapshot' && m.type !== 'snapshotMembers' && m.seq <= this.lastSeq) return;

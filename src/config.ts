@@ -29,7 +29,18 @@ export interface Config {
   emptyRoomTtl: number;
   corsOrigin: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** GET /metrics (Prometheus) is served, and the figures behind it are kept. */
+  metrics: boolean;
   boardProvider: 'builtin' | 'none';
+  /** The built-in whiteboard on the realtime socket (src/board/). */
+  board: {
+    /** Frames a member may send to the board per second (a burst of as many passes at once); 0 = no limit. */
+    rate: number;
+    /** Strokes one board may hold; a draw beyond is refused until strokes are erased or the board cleared. */
+    maxStrokes: number;
+  };
+  /** The meeting page (/) gets the default app's client credentials from /config.json (CONVENE_WEB_APP). */
+  webApp: boolean;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
   presence: {
@@ -80,6 +91,20 @@ export interface Config {
     qiniuPerIp: number;
     /** Server-API calls per access key. */
     qiniuPerKey: number;
+  };
+  /** Delivery of the apps' webhooks (src/webhooks/). */
+  webhooks: {
+    /** Attempts per event before it is dead-lettered. */
+    maxAttempts: number;
+    /** Delay before the first retry, ms; doubled per attempt up to backoffMaxMs, jittered. */
+    backoffMs: number;
+    backoffMaxMs: number;
+    /** One attempt's deadline, ms. */
+    timeoutMs: number;
+    /** Lanes (rooms) of one endpoint delivered at once by one node. */
+    concurrency: number;
+    /** Loopback and private addresses may be targets (false where SSRF matters). */
+    allowPrivate: boolean;
   };
   qiniu: {
     /** Largest accepted X-Qiniu-Date skew, seconds; 0 disables the check. */
@@ -152,7 +177,13 @@ export function loadConfig(env: Env = process.env): Config {
     emptyRoomTtl: int('CONVENE_EMPTY_ROOM_TTL', 300, 1, 30 * 86_400),
     corsOrigin: str('CONVENE_CORS_ORIGIN') ?? '*',
     logLevel: oneOf('CONVENE_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    metrics: oneOf('CONVENE_METRICS', 'on', ['on', 'off'] as const) === 'on',
     boardProvider: oneOf('CONVENE_BOARD_PROVIDER', 'builtin', ['builtin', 'none'] as const),
+    board: {
+      rate: int('CONVENE_BOARD_RATE', 20, 0, 10_000),
+      maxStrokes: int('CONVENE_BOARD_MAX_STROKES', 5_000, 1, 1_000_000),
+    },
+    webApp: oneOf('CONVENE_WEB_APP', 'on', ['on', 'off'] as const) === 'on',
     bodyLimit: int('CONVENE_BODY_LIMIT', 64 * 1024, 1024, 16 * 1024 * 1024),
     presence: {
       // `on` was the name of `always` before HTTP-only clients were told apart; still accepted.
@@ -183,6 +214,14 @@ export function loadConfig(env: Env = process.env): Config {
       qiniuPerIp: int('CONVENE_RATE_QINIU_PER_IP', 0, 0, 1_000_000),
       qiniuPerKey: int('CONVENE_RATE_QINIU_PER_KEY', 0, 0, 1_000_000),
     },
+    webhooks: {
+      maxAttempts: int('CONVENE_WEBHOOK_MAX_ATTEMPTS', 12, 1, 1000),
+      backoffMs: int('CONVENE_WEBHOOK_BACKOFF_MS', 5_000, 1, 3_600_000),
+      backoffMaxMs: int('CONVENE_WEBHOOK_BACKOFF_MAX_MS', 3_600_000, 1, 86_400_000),
+      timeoutMs: int('CONVENE_WEBHOOK_TIMEOUT_MS', 10_000, 100, 300_000),
+      concurrency: int('CONVENE_WEBHOOK_CONCURRENCY', 4, 1, 256),
+      allowPrivate: oneOf('CONVENE_WEBHOOK_ALLOW_PRIVATE', '1', ['0', '1'] as const) === '1',
+    },
     qiniu: {
       maxDateSkew: int('CONVENE_QINIU_DATE_SKEW', 900, 0, 86_400),
       hubs: (str('CONVENE_QINIU_HUBS') ?? '').split(',').map((h) => h.trim()).filter(Boolean),
@@ -194,6 +233,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if ((b.accessKey === undefined) !== (b.secretKey === undefined)) {
     problems.push('CONVENE_ACCESS_KEY and CONVENE_SECRET_KEY must be given together');
+  }
+  if (config.webhooks.backoffMaxMs < config.webhooks.backoffMs) {
+    problems.push('CONVENE_WEBHOOK_BACKOFF_MAX_MS must be at least CONVENE_WEBHOOK_BACKOFF_MS');
   }
   if (b.appCertificate !== undefined && b.appId === undefined) {
     problems.push('CONVENE_APP_CERTIFICATE needs CONVENE_APP_ID');

@@ -16,9 +16,13 @@ import { refusal } from './http/rates.ts';
 import type { RoomStore } from './store/store.ts';
 import { Presence } from './service/presence.ts';
 import { RoomRetention } from './service/retention.ts';
+import { WebhookDispatcher } from './webhooks/dispatcher.ts';
 import { Gateway } from './realtime/gateway.ts';
+import { Whiteboard } from './board/socket.ts';
+import { boardRetention } from './board/retention.ts';
 import { agoraRealtimeFormat, boardFor } from './http/conf/views.ts';
 import { StoreUnavailableError } from './store/store.ts';
+import { ConveneMetrics } from './ops/metrics.ts';
 
 export interface Convene {
   config: Config;
@@ -28,6 +32,8 @@ export interface Convene {
   store: RoomStore;
   gateway: Gateway;
   presence: Presence;
+  /** What GET /metrics serves; null with CONVENE_METRICS=off. */
+  metrics: ConveneMetrics | null;
   /** 'sqlite' (one process) or 'redis' (cluster node), and this node's id. */
   backend: { kind: 'sqlite' | 'redis'; nodeId: string };
   /** The bound address, e.g. http://127.0.0.1:8080. */
@@ -86,8 +92,10 @@ export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Con
 
 export async function startConvene(config: Config): Promise<Convene & { bootstrapped: Bootstrapped }> {
   let server: Server | undefined;
+  const metrics = config.metrics ? new ConveneMetrics() : null;
   // A store or bus outage is expected in a cluster and said once per failure, below error.
   const onError = (err: unknown, what: string) => {
+    metrics?.backendError(err, what);
     if (err instanceof StoreUnavailableError) server?.log.warn({ err: String(err), cause: String(err.cause ?? '') }, what);
     else server?.log.error({ err }, what);
   };
@@ -96,6 +104,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
   let started = false;
   try {
     await bus.start();
+    await backend.boards.bus.start();
     const apps = new AppRegistry(store);
     const bootstrapped = await bootstrap(store, apps, config);
     const secret = await store.setMetaIfAbsent('boardSecret', randomBytes(32).toString('base64url'));
@@ -108,8 +117,26 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       maxRoomMembers: config.limits.maxRoomMembers,
       maxRoomsPerApp: config.limits.maxRoomsPerApp,
       onError,
+      metrics: metrics ?? undefined,
     });
-    const retention = new RoomRetention({ store, retentionMs: config.roomRetention * 1000, onError });
+    const retention = new RoomRetention({
+      store,
+      alongside: [boardRetention(backend.boards.log, meeting)],
+      retentionMs: config.roomRetention * 1000,
+      onError,
+    });
+    const webhooks = new WebhookDispatcher({
+      ...config.webhooks,
+      perEndpoint: config.webhooks.concurrency,
+      outbox: store.outbox,
+      apps,
+      nodeId: backend.nodeId,
+      onError,
+      onNotice: (what, details) => server?.log.warn(details, what),
+      metrics: metrics?.webhooks,
+    });
+    metrics?.webhooks.queueDepthFrom(() => store.outbox.waiting());
+    meeting.onWebhookRows(() => webhooks.wake());
     const readiness = async () => {
       const checks: Record<string, string> = {};
       checks.store = await store.ping().then(
@@ -122,9 +149,23 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     };
     // One count of connections per address for HTTP and the realtime upgrades.
     const connections = new ConnectionGuard(config.limits.maxConnectionsPerIp, trustProxyFrom(config.limits.trustProxy));
-    server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens, readiness, limiter: backend.limiter, connections });
+    server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens, readiness, limiter: backend.limiter, connections, metrics: metrics ?? undefined, webAppId: config.webApp ? bootstrapped.appId : undefined });
     const presence = new Presence({ meeting, directory, graceMs: config.presence.grace * 1000, policy: config.presence.expiry, onError });
+    // The built-in board's strokes travel on the realtime socket (board=1), in a log of their own.
+    const board =
+      config.boardProvider === 'builtin'
+        ? new Whiteboard({
+            log: backend.boards.log,
+            bus: backend.boards.bus,
+            rooms: meeting,
+            rate: config.board.rate,
+            maxStrokes: config.board.maxStrokes,
+            resyncIntervalMs: backend.resyncIntervalMs,
+            onError,
+          })
+        : undefined;
     const gateway = new Gateway({
+      board,
       meeting,
       apps,
       bus,
@@ -142,26 +183,31 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       },
       pingIntervalMs: config.realtime.pingInterval * 1000,
       onError,
+      metrics: metrics ?? undefined,
     });
     gateway.attach(server.server);
     const address = await server.listen({ port: config.port, host: config.host });
     meeting.start();
+    metrics?.start({ census: store, bus, sockets: () => gateway.size, onError });
     await presence.start();
     retention.start();
+    await webhooks.start();
     started = true;
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     let stopping: Promise<void> | null = null;
     const stop = () =>
       (stopping ??= (async () => {
+        metrics?.stop();
         await gateway.close();
         await presence.stop();
         await server!.close();
         await meeting.stop();
         await retention.stop();
+        await webhooks.stop();
         await backend.close();
       })());
     const kind = { kind: backend.kind, nodeId: backend.nodeId };
-    return { config, server, meeting, apps, store, gateway, presence, backend: kind, url, stop, bootstrapped };
+    return { config, server, meeting, apps, store, gateway, presence, metrics, backend: kind, url, stop, bootstrapped };
   } finally {
     if (!started) {
       await server?.close().catch(() => {});

@@ -6,6 +6,7 @@ import { appCommands } from './apps.ts';
 import { keyCommands } from './keys.ts';
 import { roomCommands } from './rooms.ts';
 import { tailCommand } from './tail.ts';
+import { webhookCommands } from './webhooks.ts';
 
 const serveCommand: Command = {
   words: ['serve'],
@@ -21,7 +22,7 @@ See docs/operations.md for the configuration.`,
   },
 };
 
-export const COMMANDS: Command[] = [serveCommand, ...appCommands, ...keyCommands, ...roomCommands, tailCommand];
+export const COMMANDS: Command[] = [serveCommand, ...appCommands, ...keyCommands, ...roomCommands, tailCommand, ...webhookCommands];
 
 /** The groups (`apps`, `keys`, `rooms`) and their commands, for `convene rooms --help`. */
 export function groupOf(word: string): Command[] {

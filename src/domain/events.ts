@@ -6,9 +6,14 @@ export type MemberSnapshot = Omit<Member, 'session'>;
 
 export type Module = 'audio' | 'video' | 'board' | 'chat';
 
+/** Why a member left: it exited, was kicked, or its realtime presence expired. */
+export type LeaveReason = 'exit' | 'kick' | 'presence';
+
 export interface Presence {
   member: MemberSnapshot;
   present: boolean;
+  /** A departure in membersChanged says why (absent in events logged before it was kept). */
+  why?: LeaveReason;
 }
 
 export type MeetingEvent =

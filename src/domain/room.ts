@@ -230,6 +230,16 @@ export function boardUsers(room: Room): Member[] {
   return presentMembers(room).filter((m) => m.boardGrant || m.userId === room.boardCreatorId);
 }
 
+/**
+ * Whether `userId` may draw on the board now: while it is shared, the host, its creator and the
+ * members granted it (the rule a boardToken's `draw` claim encodes, plus the board being shared).
+ */
+export function mayDraw(room: Room, userId: string): boolean {
+  if (!room.boardShared || room.ended) return false;
+  const m = findMember(room, userId);
+  return !!m && m.present && (m.role === 'host' || m.boardGrant || m.userId === room.boardCreatorId);
+}
+
 export function screenSharers(room: Room): Member[] {
   const m = room.screenSharerId ? findMember(room, room.screenSharerId) : undefined;
   return m && m.present ? [m] : [];

@@ -2,7 +2,7 @@
 // Pure: the same inputs always give the same outputs, and the input room is never mutated (unless
 // the caller hands it over, see decide's `reuse`).
 import type { Command, Enter, RoomCommand } from './commands.ts';
-import { snapshot, type MeetingEvent, type Module, type Presence } from './events.ts';
+import { snapshot, type LeaveReason, type MeetingEvent, type Module, type Presence } from './events.ts';
 import {
   addMember,
   boardUsers,
@@ -257,7 +257,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       const target = presentTarget(room, cmd.target);
       const actor = cmd.actor === null ? null : actingMember(room, cmd.actor);
       if (actor && actor.userId === target.userId) {
-        removeMember(room, target, events, now);
+        removeMember(room, target, events, now, 'exit');
         return done();
       }
       if (actor && actor.role !== 'host' && !actor.canKick) throw new RuleError('forbidden', 'only the host may remove other members');
@@ -268,7 +268,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
         room.bans = [...(room.bans ?? []).filter((b) => b.until > now && b.userUuid !== target.userUuid), { userUuid: target.userUuid, until: bannedUntil }];
       }
       events.push({ type: 'memberKicked', by: actor ? snapshot(actor) : null, target: snapshot(target), bannedUntil });
-      removeMember(room, target, events, now);
+      removeMember(room, target, events, now, 'kick');
       return done();
     }
     case 'realtimeConnected': {
@@ -280,7 +280,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
     case 'presenceExpired': {
       const m = findMember(room, cmd.target)!;
       if (cmd.httpOnlyStays && !m.realtime) return { room: stored, events: [] };
-      removeMember(room, own(room, m), events, now);
+      removeMember(room, own(room, m), events, now, 'presence');
       return done();
     }
     default:
@@ -290,7 +290,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
   const actor = actingMember(room, cmd.actor);
   switch (cmd.type) {
     case 'leave':
-      removeMember(room, actor, events, now);
+      removeMember(room, actor, events, now, 'exit');
       return done();
 
     case 'changeRoom': {
@@ -506,11 +506,11 @@ function stopScreen(room: Room, sharer: Member, events: MeetingEvent[]): void {
 }
 
 /** Take a member out of the room: screen, board and host role do not outlive their holder. */
-function removeMember(room: Room, m: Member, events: MeetingEvent[], now: number): void {
+function removeMember(room: Room, m: Member, events: MeetingEvent[], now: number, why: LeaveReason): void {
   const wasHost = m.role === 'host';
   m.present = false;
   m.role = 'participant';
-  events.push({ type: 'membersChanged', changes: [{ member: snapshot(m), present: false }], total: onlineCount(room) });
+  events.push({ type: 'membersChanged', changes: [{ member: snapshot(m), present: false, why }], total: onlineCount(room) });
   if (room.screenSharerId === m.userId) stopScreen(room, m, events);
   if (room.boardShared && room.boardCreatorId === m.userId) stopBoard(room, events);
   m.boardGrant = false;

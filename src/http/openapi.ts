@@ -19,6 +19,9 @@ const APP_LEVEL_TAG = 'Agora client API: app level';
 const QINIU_TAG = 'Qiniu server API';
 const HEALTH_TAG = 'Health';
 const DOCS_TAG = 'Documentation';
+const WEB_TAG = 'Web pages';
+/** The meeting page, the admin console and the page's configuration (web.ts); their built files are not listed. */
+const WEB_PATHS = new Set(['/', '/admin', '/config.json']);
 
 /** The room prefixes, each a tag of its own, in the order the UI shows them. */
 const ROOM_FORMS: [prefix: string, description: string][] = [
@@ -35,8 +38,9 @@ const TAGS = [
   })),
   { name: APP_LEVEL_TAG, description: 'At /v1/… and /scenario/meeting/v1/…, without credentials (docs/agora-api.md §6.17).' },
   { name: QINIU_TAG, description: 'Qiniu RTC v3 calls, signed (docs/qiniu-api.md). Errors: the Qiniu code as HTTP status, with {"error"}.' },
-  { name: HEALTH_TAG, description: 'For load balancers and supervisors (docs/operations.md).' },
+  { name: HEALTH_TAG, description: 'For load balancers, supervisors and monitoring (docs/operations.md).' },
   { name: DOCS_TAG, description: 'This document; the docs UI is at /docs.' },
+  { name: WEB_TAG, description: 'The meeting page and the admin console, served by Convene itself (docs/operations.md#the-web-pages).' },
 ];
 
 const SECURITY_SCHEMES = {
@@ -73,6 +77,7 @@ type Security = Record<string, string[]>[];
 /** The tag of a route, from its path form. */
 function tagOf(url: string): string {
   if (url === OPENAPI_PATH) return DOCS_TAG;
+  if (WEB_PATHS.has(url)) return WEB_TAG;
   switch (envelopeOf(url)) {
     case 'qiniu':
       return QINIU_TAG;

@@ -1,7 +1,7 @@
 // The HTTP server: the root of the plugin tree. Each API is an encapsulated plugin with its own
 // parsers and its own error and not-found handlers, so an answer's envelope follows the route
 // that served it; only failures before routing are placed by prefix (see scopes.ts).
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.ts';
 import type { MeetingService } from '../service/meeting.ts';
@@ -21,9 +21,13 @@ import { AgoraError, Code } from './conf/codes.ts';
 import { QiniuError } from './qiniu/errors.ts';
 import { qiniuEarlyAuth } from './qiniu/early.ts';
 import { registerDocs, registerOpenApi } from './openapi.ts';
+import { registerWeb } from './web.ts';
+import { metricsRoutes } from './admin/metrics.ts';
+import { loggerOptions, REQUEST_ID_HEADER, RequestLog, requestId } from './logging.ts';
+import type { ConveneMetrics } from '../ops/metrics.ts';
 
 export interface HttpDeps {
-  config: Pick<Config, 'corsOrigin' | 'bodyLimit' | 'logLevel' | 'boardProvider' | 'qiniu' | 'rates' | 'limits'>;
+  config: Pick<Config, 'corsOrigin' | 'bodyLimit' | 'logLevel' | 'boardProvider' | 'qiniu' | 'rates' | 'limits' | 'webhooks'>;
   meeting: MeetingService;
   apps: AppRegistry;
   agoraTokens: AgoraTokens;
@@ -34,6 +38,10 @@ export interface HttpDeps {
   readiness: () => Promise<Readiness>;
   /** The per-address connection cap, shared with the realtime gateway; built from config.limits if absent. */
   connections?: ConnectionGuard;
+  /** Served at GET /metrics; none: no such route (CONVENE_METRICS=off). */
+  metrics?: ConveneMetrics;
+  /** The app whose client credentials the meeting page gets from /config.json; none: it asks (CONVENE_WEB_APP=off). */
+  webAppId?: string;
 }
 
 export interface Readiness {
@@ -52,8 +60,10 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
   const connections = deps.connections ?? new ConnectionGuard(limits.maxConnectionsPerIp, trustProxyFrom(limits.trustProxy));
   const requestTimeout = limits.requestTimeout * 1000;
   const app = Fastify({
-    logger: { level: deps.config.logLevel },
-    logController: new LogController({ disableRequestLogging: true }),
+    logger: loggerOptions(deps.config.logLevel),
+    // One line per answered request, with the route pattern, never the URL as sent (logging.ts).
+    logController: new RequestLog(),
+    genReqId: requestId,
     bodyLimit: deps.config.bodyLimit,
     // A request (head and body) not in within this is cut off with a 408 (unrouted.ts), whoever sends it.
     requestTimeout,
@@ -94,6 +104,7 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   // Before the routes: it collects their schemas as they are registered.
   await registerOpenApi(app);
+  app.decorateRequest('answerCode', 0);
 
   connections.watch(app.server);
   app.addHook('preClose', (done) => {
@@ -104,6 +115,8 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
   // Callback-style hooks: on the hot read path, an async hook costs a promise per request.
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('Access-Control-Allow-Origin', deps.config.corsOrigin);
+    // On the raw answer: the Qiniu API writes its answers there itself.
+    reply.raw.setHeader(REQUEST_ID_HEADER, req.id);
     if (connections.isRefused(req.raw.socket)) return done(refuseConnection(req.url, reply, connections.refusal));
     if (req.method !== 'OPTIONS') return done();
     reply
@@ -138,8 +151,11 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
     { prefix: '/v3' },
   );
   await app.register(adminRoutes, { deps });
+  if (deps.metrics) await app.register(metricsRoutes, { metrics: deps.metrics });
   // GET /openapi.json and /docs: outside both APIs, plain JSON errors like the health routes.
   await registerDocs(app);
+  // The meeting page at /, the admin console at /admin and their files (web.ts).
+  await registerWeb(app, deps);
   return app;
 }
 

@@ -13,6 +13,7 @@ import type { RoomStore } from '../store/store.ts';
 import { LocalLimiter, type RateLimiter } from '../limits/limiter.ts';
 import { RedisLimiter } from '../limits/redis.ts';
 import { openRedis, openStore } from './store.ts';
+import { openRedisBoards, openSqliteBoards, type Boards } from '../board/backend.ts';
 
 export interface Backend {
   kind: 'sqlite' | 'redis';
@@ -23,6 +24,8 @@ export interface Backend {
   directory: PresenceDirectory;
   /** Rate-limit counters: this process's, or the cluster's. */
   limiter: RateLimiter;
+  /** The whiteboard's own log and fan-out (src/board/), apart from the meeting's. */
+  boards: Boards;
   /** How often followers re-read rooms from the store, for a bus that may lose messages (ms; 0: never). */
   resyncIntervalMs: number;
   close(): Promise<void>;
@@ -38,6 +41,7 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
   const store = await openStore(config);
   if (!config.redis.url) {
     const bus = new LocalBus();
+    const boards = openSqliteBoards(config.dbPath);
     return {
       kind: 'sqlite',
       nodeId,
@@ -45,11 +49,13 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
       bus,
       directory: new LocalDirectory(graceMs),
       limiter: new LocalLimiter(),
+      boards,
       // Another process (the CLI) may commit to the same file: its events reach the sockets from
       // the log. A check is a cached read unless the file changed.
       resyncIntervalMs: SQLITE_RESYNC_MS,
       close: async () => {
         await bus.close();
+        await boards.close();
         await store.close();
       },
     };
@@ -71,6 +77,7 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
   sub.on('error', () => {});
   const prefix = config.redis.prefix;
   const bus = new RedisBus({ pub, sub, prefix, nodeId, onError });
+  const boards = openRedisBoards({ redis, pub, prefix, nodeId, onError });
   const directory = new RedisDirectory({ redis, prefix, nodeId, graceMs, nodeTimeoutMs: config.redis.nodeTimeout * 1000, onError });
   return {
     kind: 'redis',
@@ -79,9 +86,11 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
     bus,
     directory,
     limiter: new RedisLimiter(redis, prefix),
+    boards,
     resyncIntervalMs: CLUSTER_RESYNC_MS,
     close: async () => {
       await bus.close();
+      await boards.close();
       await store.close();
       redis.disconnect();
       pub.disconnect();

@@ -20,6 +20,8 @@ import { StoreUnavailableError } from '../store/store.ts';
 import type { ConnectionGuard } from '../http/connections.ts';
 import { CatchUpPacer, type Turn } from './pacer.ts';
 import { closeReadably, discard, push, writable, type OutboxLimits, type Outgoing } from './outbox.ts';
+import type { RealtimeMetrics } from '../ops/metrics.ts';
+import { BOARD_MAX_PAYLOAD, type BoardSeat, type Whiteboard } from '../board/socket.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 
@@ -48,6 +50,8 @@ export const Close = {
   banned: { code: 4424, reason: 'you were removed from this meeting and may not enter again yet' },
   /** RoomToken entry refused: the app already runs CONVENE_MAX_ROOMS_PER_APP meetings. */
   tooManyRooms: { code: 4430, reason: 'this app runs the most meetings allowed: end one first' },
+  /** `board` is neither 1 nor 0, or this server has no built-in board. */
+  badBoard: { code: 4400, reason: 'bad request: board must be 1 or 0, and needs CONVENE_BOARD_PROVIDER=builtin' },
 } as const;
 
 /** A page of a snapshot's members: `index` of `total` pages (0 is in the snapshot frame itself). */
@@ -87,6 +91,10 @@ export interface GatewayOptions {
   /** Ping every this many ms; a socket that has not answered the previous ping is dropped. */
   pingIntervalMs: number;
   onError?: (err: unknown, what: string) => void;
+  /** Counts frames sent and slow readers cut off; none: nothing is counted. */
+  metrics?: RealtimeMetrics;
+  /** The built-in whiteboard, for sockets opened with `board=1`; none: no board on the socket. */
+  board?: Whiteboard;
 }
 
 interface Conn extends Outgoing {
@@ -108,6 +116,8 @@ interface Conn extends Outgoing {
   userToken: string;
   /** Counts this socket among its member's (see memberSockets). */
   memberKey: string;
+  /** Opened with `board=1`: takes board ops in, gets the board out (see board/socket.ts). */
+  board: BoardSeat | null;
 }
 
 /** Events read from the log at a time: a small read, about one slice. */
@@ -123,6 +133,8 @@ const MAX_PENDING = 50_000;
 
 export class Gateway {
   private readonly wss: WebSocketServer;
+  /** Board sockets send strokes: a larger frame limit than the send-only sockets' 4 KiB. */
+  private readonly boardWss: WebSocketServer;
   private readonly rooms = new Map<string, Set<Conn>>();
   private readonly feed: RoomFeed;
   private readonly pinger: NodeJS.Timeout;
@@ -137,6 +149,7 @@ export class Gateway {
     // ws holds at most the low watermark and a slice (or one frame) per socket.
     this.limits = { low: Math.min(LOW_WATERMARK, Math.floor(opts.maxBufferedBytes / 2)), max: opts.maxBufferedBytes };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false, clientTracking: false });
+    this.boardWss = new WebSocketServer({ noServer: true, maxPayload: BOARD_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
     this.feed = new RoomFeed(
       opts.bus,
       opts.meeting,
@@ -158,7 +171,8 @@ export class Gateway {
         return serveAsPlainHttp(server, req, socket, head);
       }
       const admitted = this.opts.connections?.admitRealtime(req, socket) ?? true;
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const wss = this.opts.board && boardWanted(req.url ?? '') ? this.boardWss : this.wss;
+      wss.handleUpgrade(req, socket, head, (ws) => {
         // The WebSocket listens for its socket's errors from here on; one listener less per member.
         socket.removeListener('error', ignoreError);
         if (!admitted) return refuse(ws, socket, Close.tooManyConnections);
@@ -188,7 +202,9 @@ export class Gateway {
     this.feed.close();
     for (const set of this.rooms.values()) for (const c of set) this.end(c, Close.shutdown);
     this.rooms.clear();
+    this.opts.board?.close();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await new Promise<void>((resolve) => this.boardWss.close(() => resolve()));
   }
 
   private async accept(ws: WebSocket, req: IncomingMessage, socket: Duplex): Promise<void> {
@@ -200,6 +216,10 @@ export class Gateway {
     const repeated = url.searchParams.getAll('token').length > 1 || url.searchParams.getAll('since').length > 1;
     if (!token || repeated || (since !== null && (!Number.isSafeInteger(since) || since < 0))) {
       return refuse(ws, socket, Close.badRequest);
+    }
+    const boardParam = url.searchParams.getAll('board');
+    if (boardParam.length > 1 || (boardParam[0] !== undefined && !['0', '1'].includes(boardParam[0])) || (boardParam[0] === '1' && !this.opts.board)) {
+      return refuse(ws, socket, Close.badBoard);
     }
     let session;
     let userToken = token;
@@ -248,7 +268,14 @@ export class Gateway {
       closing: false,
       followed: false,
       userToken,
+      board: null,
     };
+    const board = this.opts.board;
+    if (board && boardParam[0] === '1') {
+      const seat = board.seat({ roomId: conn.roomId, userId: conn.userId, session: conn.session, memberKey, send: (frame) => this.sendRaw(conn, frame) });
+      conn.board = seat;
+      ws.on('message', (data, isBinary) => board.receive(seat, data, isBinary));
+    }
     // Registered and followed before reading state, so that nothing committed from now on can be missed.
     let set = this.rooms.get(conn.roomId);
     if (!set) this.rooms.set(conn.roomId, (set = new Set()));
@@ -263,6 +290,12 @@ export class Gateway {
       throw err;
     }
     conn.followed = true;
+    try {
+      if (conn.board) await this.opts.board!.join(conn.board);
+    } catch (err) {
+      this.drop(conn);
+      throw err;
+    }
     // Closed while the feed was being set up: drop() ran before there was anything to undo.
     if (!this.rooms.get(conn.roomId)?.has(conn)) return void this.feed.unfollow(conn.roomId);
     this.opts.presence.connected(conn.roomId, session.member, conn.id);
@@ -272,6 +305,8 @@ export class Gateway {
     const slice = { frames: 0, bytes: 0 };
     try {
       if (!conn.closing) await this.catchUp(conn, since, turn, slice);
+      // The board after the meeting, in the same turn; meeting events meanwhile follow both.
+      if (conn.board && !conn.closing) await this.opts.board!.catchUp(conn.board, (frame) => this.sendCatchUp(conn, frame, turn, slice));
       while (conn.pending && conn.pending.length > 0 && !conn.closing) {
         const batch = conn.pending.splice(0);
         for (const e of batch) if (!(await this.sendPaced(conn, e, turn, slice))) break;
@@ -369,6 +404,7 @@ export class Gateway {
     // A slice's frames leave in one write rather than a system call each.
     if (slice.frames === 0) conn.socket.cork();
     conn.ws.send(frame, { binary: false });
+    this.opts.metrics?.frameSent('catchup');
     slice.frames++;
     slice.bytes += frame.length;
     if (slice.frames < this.pacer.sliceFrames && slice.bytes < this.pacer.sliceBytes) return true;
@@ -391,6 +427,7 @@ export class Gateway {
     if (conn.closing) return;
     // A reader that falls behind is cut off rather than buffered without bound; it can resume.
     if (!push(conn, frame, this.limits)) this.end(conn, Close.slow);
+    else this.opts.metrics?.frameSent('live');
   }
 
   /** Close the sockets of members who left, were removed or replaced, or whose meeting ended. */
@@ -409,6 +446,7 @@ export class Gateway {
   private end(conn: Conn, why: { code: number; reason: string }): void {
     if (conn.closing) return;
     conn.closing = true;
+    if (why === Close.slow) this.opts.metrics?.slowConsumerClosed();
     // What waited is dropped: the close frame goes out next, ahead of any backlog.
     discard(conn);
     closeReadably(conn, why.code, why.reason);
@@ -424,6 +462,7 @@ export class Gateway {
     const open = (this.memberSockets.get(conn.memberKey) ?? 1) - 1;
     if (open > 0) this.memberSockets.set(conn.memberKey, open);
     else this.memberSockets.delete(conn.memberKey);
+    if (conn.board) this.opts.board!.leave(conn.board);
     if (!conn.followed) return;
     this.feed.unfollow(conn.roomId);
     this.opts.presence.disconnected(conn.roomId, conn.userId, conn.id);
@@ -510,4 +549,10 @@ function affectedMembers(e: LoggedEvent): string[] | null {
     default:
       return [];
   }
+}
+
+/** Whether an upgrade asks for the board (`board=1`): it then gets the board's larger frame limit. */
+function boardWanted(url: string): boolean {
+  const q = url.indexOf('?');
+  return q >= 0 && new URLSearchParams(url.slice(q + 1)).getAll('board').includes('1');
 }

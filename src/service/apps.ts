@@ -2,7 +2,7 @@
 // use the admin API (access keys). Read from the store on every request, never cached here: an
 // app changed, deleted or a key removed on one node (or by the CLI) is refused on every node at once.
 import { randomBytes } from 'node:crypto';
-import type { AccessKey, App, MergePublishRtmp, RoomStore } from '../store/store.ts';
+import type { AccessKey, App, MergePublishRtmp, RoomStore, WebhookOutbox } from '../store/store.ts';
 
 export const DEFAULT_MERGE_PUBLISH_RTMP: MergePublishRtmp = {
   enable: false,
@@ -48,6 +48,11 @@ export class AppRegistry {
 
   put(app: App): Promise<void> {
     return this.store.putApp(app);
+  }
+
+  /** The apps' webhook deliveries (their dead letters, for the admin API). */
+  get webhookOutbox(): WebhookOutbox {
+    return this.store.outbox;
   }
 
   delete(appId: string): Promise<boolean> {

@@ -7,7 +7,9 @@ import { decide, RuleError, type Decision } from '../domain/rules.ts';
 import type { EventBus, RoomEventsHandler } from '../bus/bus.ts';
 import type { App, EventRange, RoomListQuery, RoomStore, RoomSummary } from '../store/store.ts';
 import { RoomDelivery } from './delivery.ts';
+import { OutboxWriter } from '../webhooks/outbox.ts';
 import { formatSessionToken, newId, newSecret, parseSessionToken, sameSecret } from '../tokens/session.ts';
+import type { CommandMetrics } from '../ops/metrics.ts';
 
 export interface MeetingOptions {
   store: RoomStore;
@@ -22,6 +24,8 @@ export interface MeetingOptions {
   /** Running meetings of one app; 0: no cap (checked when a meeting starts, so racing starts may pass it by a few). */
   maxRoomsPerApp?: number;
   onError?: (err: unknown, what: string) => void;
+  /** Counts and times every command by type and outcome; none: nothing is measured. */
+  metrics?: CommandMetrics;
 }
 
 export interface EntryInput {
@@ -106,6 +110,8 @@ function publishAfterAll(batch: Pending[]): PromiseLike<unknown> | undefined {
 
 export class MeetingService {
   private readonly store: RoomStore;
+  /** The webhook rows each commit writes with its events (none for apps without webhooks). */
+  private readonly outbox: OutboxWriter;
   private readonly delivery: RoomDelivery;
   private readonly now: () => number;
   private readonly emptyRoomTtlMs: number;
@@ -113,6 +119,7 @@ export class MeetingService {
   private readonly maxRoomMembers: number;
   private readonly maxRoomsPerApp: number;
   private readonly onError: (err: unknown, what: string) => void;
+  private readonly metrics: CommandMetrics | undefined;
   /**
    * Commands waiting for their room (by room id, or app and roomUuid for entries), and the batch
    * being committed: in this process a room's commands run one batch at a time; other nodes are
@@ -126,11 +133,13 @@ export class MeetingService {
 
   constructor(opts: MeetingOptions) {
     this.store = opts.store;
+    this.outbox = new OutboxWriter(opts.store);
     this.delivery = new RoomDelivery(opts.bus);
     this.now = opts.now ?? Date.now;
     this.emptyRoomTtlMs = opts.emptyRoomTtlMs ?? 300_000;
     this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(30_000, Math.max(250, this.emptyRoomTtlMs / 4));
     this.onError = opts.onError ?? (() => {});
+    this.metrics = opts.metrics;
     this.maxRoomMembers = opts.maxRoomMembers ?? 0;
     this.maxRoomsPerApp = opts.maxRoomsPerApp ?? 0;
   }
@@ -140,11 +149,14 @@ export class MeetingService {
     // The tighter of the app's limit and the server's cap (0 is no limit on either side).
     const caps = [app.maxUsers, this.maxRoomMembers].filter((n) => n > 0);
     const policy: EntryPolicy = { maxUsers: caps.length > 0 ? Math.min(...caps) : 0, noAutoKickUser: app.noAutoKickUser };
-    const decision = await this.submitEntry(app.appId, input.roomUuid, {
-      appId: app.appId,
-      delivery,
-      command: () => ({ type: 'enter', appId: app.appId, ...input, policy, fresh: { roomId: newId(), boardId: newId(), userId: newId(), session: newSecret() } }),
-    });
+    const decision = await this.measured(
+      'enter',
+      this.submitEntry(app.appId, input.roomUuid, {
+        appId: app.appId,
+        delivery,
+        command: () => ({ type: 'enter', appId: app.appId, ...input, policy, fresh: { roomId: newId(), boardId: newId(), userId: newId(), session: newSecret() } }),
+      }),
+    );
     const { userId, session } = decision.entered!;
     const roomId = decision.room.roomId;
     return { roomId, userId, userToken: formatSessionToken({ roomId, userId, secret: session }) };
@@ -178,7 +190,13 @@ export class MeetingService {
 
   /** Run a command on an existing room. Throws RuleError when the rules say no. */
   execute(roomId: string, cmd: RoomCommand, delivery: Delivery = {}): Promise<Decision> {
-    return this.submit(roomId, () => this.store.loadRoom(roomId), { appId: null, delivery, command: () => cmd });
+    return this.measured(cmd.type, this.submit(roomId, () => this.store.loadRoom(roomId), { appId: null, delivery, command: () => cmd }));
+  }
+
+  /** From submission to answer, whatever the answer: the metrics see it settle. */
+  private measured<T>(type: string, decided: Promise<T>): Promise<T> {
+    this.metrics?.command(type, decided);
+    return decided;
   }
 
   /**
@@ -269,8 +287,14 @@ export class MeetingService {
         const logged: LoggedEvent[] = coalesced(events).map((event, i) => ({ seq: current!.seq + 1 + i, at: now, event }));
         current.version = expected + 1;
         current.seq += logged.length;
-        const result = await this.store.commit(current, expected, logged);
-        if (!result.ok) continue;
+        const outbox = await this.outbox.rowsFor(stored, current, logged);
+        const result = await this.store.commit(current, expected, logged, outbox);
+        if (!result.ok) {
+          // The app's webhooks changed since its rows were made: made again, with the new ones.
+          if (result.reason === 'webhooksChanged') this.outbox.forget(current.appId);
+          continue;
+        }
+        if (outbox && outbox.rows.length > 0) this.outbox.written();
         if (logged.length > 0) {
           for (const observer of this.observers) observer(current.roomId, logged);
           this.delivery.publish(current.roomId, logged, publishAfterAll(batch));
@@ -286,6 +310,11 @@ export class MeetingService {
       return current ? liveCount(current) : 0;
     }
     throw new Error(`${batch.length} command(s) on one room kept conflicting`);
+  }
+
+  /** Told when a commit here wrote webhook rows (the dispatcher delivers them at once). */
+  onWebhookRows(handler: () => void): void {
+    this.outbox.written = handler;
   }
 
   /**

@@ -5,6 +5,8 @@ import type { RoomStore } from '../store/store.ts';
 
 export interface RetentionOptions {
   store: Pick<RoomStore, 'purgeEnded'>;
+  /** Also purged, after the meetings: things kept apart from the store (the boards' logs); same cutoff and batch. */
+  alongside?: { purgeEnded(endedBefore: number, limit: number): Promise<number> }[];
   /** An ended meeting is kept this long after its end (ms); 0: deleted at the next check. */
   retentionMs: number;
   /** How often to look (ms). Default: half the retention, between 1 s and a minute. */
@@ -20,6 +22,7 @@ const MAX_INTERVAL_MS = 60_000;
 
 export class RoomRetention {
   private readonly store: Pick<RoomStore, 'purgeEnded'>;
+  private readonly alongside: NonNullable<RetentionOptions['alongside']>;
   private readonly retentionMs: number;
   readonly intervalMs: number;
   private readonly batch: number;
@@ -33,6 +36,7 @@ export class RoomRetention {
   constructor(opts: RetentionOptions) {
     if (!(opts.retentionMs >= 0)) throw new Error('retentionMs must be 0 or more');
     this.store = opts.store;
+    this.alongside = opts.alongside ?? [];
     this.retentionMs = opts.retentionMs;
     this.intervalMs = Math.min(MAX_INTERVAL_MS, opts.intervalMs ?? Math.max(1_000, opts.retentionMs / 2));
     this.batch = opts.batch ?? 200;
@@ -70,9 +74,13 @@ export class RoomRetention {
     for (;;) {
       const n = await this.store.purgeEnded(cutoff, this.batch);
       total += n;
-      if (n < this.batch || this.stopped) return total;
+      if (n < this.batch || this.stopped) break;
       // SQLite deletes synchronously: let waiting requests and commits run between batches.
       await new Promise((resolve) => setImmediate(resolve));
     }
+    for (const other of this.alongside) {
+      while ((await other.purgeEnded(cutoff, this.batch)) >= this.batch && !this.stopped) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return total;
   }
 }

@@ -1,5 +1,6 @@
 // The storage port. It speaks the meeting's language (rooms, their event logs, apps, keys), not a
 // database's, so that SQLite (embedded) and Redis (clustered) can both implement it.
+import { createHash } from 'node:crypto';
 import type { LoggedEvent } from '../domain/events.ts';
 import type { Room } from '../domain/room.ts';
 
@@ -35,8 +36,119 @@ export interface App {
   mergePublishRtmp: MergePublishRtmp;
   /** Where the app wants event callbacks (set through UpdateApp's eventCb* fields). */
   eventCallback?: { url: string; secret: string; version: string } | null;
+  /** Where the app's webhooks go (the eventCb* fields are the endpoint `eventcb`). Absent: none. */
+  webhooks?: WebhookEndpoint[];
   createdAt: number;
   updatedAt: number;
+}
+
+export interface WebhookEndpoint {
+  /** `wh_…`, or `eventcb` for the one the Qiniu eventCb* fields set. */
+  id: string;
+  url: string;
+  /** The signing key: `whsec_<base64>`, or any other text used as the key's raw bytes. */
+  secret: string;
+  /** The event types it wants (`*`: all, chat included). */
+  events: string[];
+  createdAt: number;
+}
+
+/**
+ * What the webhook rows of a commit were made for: the app's endpoints and the events each wants
+ * (their URLs and secrets are read when delivering). '' for an app without webhooks. A commit made
+ * with another stamp than the stored one is refused, so no node writes rows from a stale view.
+ */
+export function webhookStamp(app: Pick<App, 'webhooks'> | null): string {
+  const endpoints = app?.webhooks ?? [];
+  if (endpoints.length === 0) return '';
+  const view = JSON.stringify(endpoints.map((e) => [e.id, e.events]));
+  return createHash('sha256').update(view).digest('base64url').slice(0, 16);
+}
+
+/** One event for one endpoint, written in the commit of the event. */
+export interface OutboxRow {
+  endpointId: string;
+  /** The event's unique id: the `webhook-id` of every attempt. */
+  id: string;
+  /** The room's seq of the event, and its place among the webhook events of that seq. */
+  seq: number;
+  idx: number;
+  /** The JSON body, signed and sent as it is on every attempt. */
+  payload: string;
+}
+
+/** The rows of a commit and the stamp they were made under (see webhookStamp). */
+export interface CommitOutbox {
+  stamp: string;
+  rows: OutboxRow[];
+}
+
+/** A room's queue of deliveries to one endpoint: delivered one at a time, in seq order. */
+export interface Lane {
+  appId: string;
+  endpointId: string;
+  roomId: string;
+}
+
+export interface PendingDelivery extends OutboxRow {
+  appId: string;
+  roomId: string;
+  /** Failed attempts so far. */
+  attempts: number;
+  lastError: string | null;
+}
+
+export interface ClaimedLane extends Lane {
+  /** The lease: every later step on the lane is refused once another claim holds it. */
+  token: string;
+  head: PendingDelivery;
+}
+
+export interface DeadLetter extends PendingDelivery {
+  deadAt: number;
+}
+
+/**
+ * The webhook outbox: rows written by commits (RoomStore.commit), delivered lane by lane by a
+ * dispatcher holding a lease per lane, so that two nodes never deliver a lane at once. Leases and
+ * retry times are on the store's clock (Redis's for a cluster).
+ */
+/** How far a due lane of an endpoint at its concurrency is put back by a claim (ms). */
+export const BUSY_LANE_DEFER_MS = 1_000;
+
+export interface WebhookOutbox {
+  /**
+   * Lease up to `limit` lanes whose head is due, for `leaseMs`, to `token`; at most `perEndpoint`
+   * lanes of one endpoint (`busy`: lanes of `appId/endpointId` this caller already runs). Due lanes
+   * passed over for that are put back by BUSY_LANE_DEFER_MS, so that a busy endpoint's backlog
+   * never stands in front of other endpoints' lanes.
+   */
+  claim(token: string, leaseMs: number, limit: number, perEndpoint: number, busy: ReadonlyMap<string, number>): Promise<ClaimedLane[]>;
+  /**
+   * `head` was delivered (`dead` null) or has failed for good (moved to the dead letters).
+   * Returns the next head with the lease renewed, null when the lane is empty (and released), or
+   * 'lost' when the lease is no longer this caller's (nothing changed).
+   */
+  advance(lane: Lane, token: string, head: PendingDelivery, dead: { attempts: number; error: string } | null, leaseMs: number): Promise<PendingDelivery | null | 'lost'>;
+  /** `head` failed: it is tried again after `delayMs`, by whoever claims the lane then (false: lease lost). */
+  retry(lane: Lane, token: string, head: PendingDelivery, attempts: number, error: string, delayMs: number): Promise<boolean>;
+  /** Gives the lane up unchanged: due again at once. */
+  release(lane: Lane, token: string): Promise<void>;
+  /** Deletes every pending row of the lane (its endpoint was removed). Returns how many. */
+  drop(lane: Lane, token: string): Promise<number>;
+  /** After a restart of the only server (SQLite): leases of the process before it are void. */
+  recover(): Promise<void>;
+  /** Dead letters of an app (one endpoint's, when given), oldest death first. */
+  dead(appId: string, endpointId: string | null, limit: number): Promise<DeadLetter[]>;
+  /**
+   * Puts dead letters back in their lanes, in seq order, with their attempts reset: those of `ids`
+   * (all of the app, or of one endpoint, when null). Returns how many.
+   */
+  resend(appId: string, endpointId: string | null, ids: string[] | null): Promise<number>;
+  /** Deletes the dead letters of an endpoint that is being removed. */
+  forget(appId: string, endpointId: string): Promise<number>;
+  /** Deliveries waiting (all apps): for the metrics, read when they are scraped. */
+  waiting(): Promise<number>;
 }
 
 export interface AccessKey {
@@ -81,7 +193,8 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-export type CommitResult = { ok: true } | { ok: false; reason: 'conflict' | 'duplicateRoom' };
+/** `webhooksChanged`: the app's webhook endpoints changed since the outbox's stamp was taken. */
+export type CommitResult = { ok: true } | { ok: false; reason: 'conflict' | 'duplicateRoom' | 'webhooksChanged' };
 
 export interface RoomStore {
   loadRoom(roomId: string): Promise<Room | null>;
@@ -90,9 +203,11 @@ export interface RoomStore {
   /**
    * Atomically store `room` and append `events` to its log, if the stored version is still
    * `expectedVersion` (0: the room must not exist, and no running room may have its key).
-   * `room.version` and `room.seq` must already be advanced by the caller.
+   * `room.version` and `room.seq` must already be advanced by the caller. With `outbox`, its rows
+   * are written in the same transaction (script), if the app's webhook stamp is still its stamp
+   * (else nothing is written: `webhooksChanged`); without it, no stamp is checked.
    */
-  commit(room: Room, expectedVersion: number, events: LoggedEvent[]): Promise<CommitResult>;
+  commit(room: Room, expectedVersion: number, events: LoggedEvent[], outbox?: CommitOutbox): Promise<CommitResult>;
   eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange>;
   listRooms(q: RoomListQuery): Promise<{ rooms: RoomSummary[]; total: number }>;
   /** Running rooms with at least one member present (e.g. to resume presence timers on start). */
@@ -101,8 +216,9 @@ export interface RoomStore {
   emptyRoomsSince(before: number): Promise<string[]>;
   /**
    * Delete up to `limit` meetings that ended at or before `endedBefore` (epoch ms): the room, its
-   * members, its event log and every index entry. Running rooms are never touched. Returns how many
-   * were deleted; fewer than `limit` means none is left to purge. Idempotent, so every node may run it.
+   * members, its event log, its webhook deliveries (pending and dead) and every index entry.
+   * Running rooms are never touched. Returns how many were deleted; fewer than `limit` means none
+   * is left to purge. Idempotent, so every node may run it.
    */
   purgeEnded(endedBefore: number, limit: number): Promise<number>;
 
@@ -115,6 +231,9 @@ export interface RoomStore {
   putAccessKey(key: AccessKey): Promise<void>;
   listAccessKeys(): Promise<AccessKey[]>;
   deleteAccessKey(accessKey: string): Promise<boolean>;
+
+  /** The webhook deliveries the commits wrote. */
+  readonly outbox: WebhookOutbox;
 
   /** Small server-wide values (signing secrets). */
   getMeta(key: string): Promise<string | null>;

@@ -11,6 +11,7 @@ import { decide, RuleError } from '../../src/domain/rules.ts';
 import type { Room } from '../../src/domain/room.ts';
 import type { LoggedEvent } from '../../src/domain/events.ts';
 import { sharedStoreContract, storeContract, type StoreFactoryOptions } from './store-contract.ts';
+import { outboxContract } from './outbox-contract.ts';
 import { cleanupPrefix, redisServerSkip, redisSkip, SHARED_REDIS_URL, startRedisServer, uniquePrefix } from '../helpers/redis.ts';
 
 const skip = await redisSkip();
@@ -37,6 +38,7 @@ function newPrefix(): string {
 }
 
 storeContract('redis', (opts) => storeOn(SHARED_REDIS_URL, newPrefix(), opts), { skip });
+outboxContract('redis', () => storeOn(SHARED_REDIS_URL, newPrefix()), { skip });
 
 // Two nodes: two connections, one prefix.
 sharedStoreContract(

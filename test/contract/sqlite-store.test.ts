@@ -9,8 +9,12 @@ import { decide, RuleError } from '../../src/domain/rules.ts';
 import type { Room } from '../../src/domain/room.ts';
 import type { LoggedEvent } from '../../src/domain/events.ts';
 import { sharedStoreContract, storeContract } from './store-contract.ts';
+import { outboxContract } from './outbox-contract.ts';
+import { webhookStamp } from '../../src/store/store.ts';
+import { newApp } from '../../src/service/apps.ts';
 
 storeContract('sqlite :memory:', async (opts) => new SqliteStore({ path: ':memory:', ...opts }));
+outboxContract('sqlite :memory:', async () => new SqliteStore({ path: ':memory:' }));
 
 const dir = mkdtempSync(join(tmpdir(), 'convene-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -122,3 +126,33 @@ async function meeting(s: SqliteStore, roomUuid: string, size: number, endedAt: 
   if (endedAt !== null) await apply(decide(room, { type: 'close', emptySinceAtMost: null }, endedAt));
   return { room: room!, members: size, events };
 }
+
+test('sqlite: a restarted server takes back at once the lanes its killed predecessor held (recover)', async () => {
+  const path = join(dir, `recover${i++}.db`);
+  const before = new SqliteStore({ path });
+  const app = { ...newApp({ appId: 'recover' }, 1), webhooks: [{ id: 'ep1', url: 'http://127.0.0.1:9/', secret: 'k', events: ['*'], createdAt: 1 }] };
+  await before.putApp(app);
+  const d = decide(
+    null,
+    { type: 'enter', appId: 'recover', roomUuid: 'r', roomName: 'r', password: '', userUuid: 'ann', userName: 'Ann', avatar: '', audio: false, video: false, policy: { maxUsers: 0, noAutoKickUser: false }, fresh: { roomId: 'recoverroom00000000000', boardId: 'b', userId: 'u', session: 's' } },
+    1000,
+  );
+  if (d instanceof RuleError) throw d;
+  d.room.version = 1;
+  d.room.seq = 1;
+  const events: LoggedEvent[] = [{ seq: 1, at: 1000, event: d.events[0]! }];
+  const rows = [{ endpointId: 'ep1', id: 'evt_recoverroom00000000000_1_0', seq: 1, idx: 0, payload: '{}' }];
+  assert.deepEqual(await before.commit(d.room, 0, events, { stamp: webhookStamp(app), rows }), { ok: true });
+  assert.equal((await before.outbox.claim('killed:1', 60_000, 10, 10, new Map())).length, 1);
+  await before.close();
+  // The next server on the file: the lease of the one before is void (the file's lock says it is gone).
+  const after = new SqliteStore({ path });
+  try {
+    assert.deepEqual(await after.outbox.claim('next:1', 60_000, 10, 10, new Map()), [], 'held until recovered');
+    await after.outbox.recover();
+    const [lane] = await after.outbox.claim('next:1', 60_000, 10, 10, new Map());
+    assert.equal(lane?.head.id, rows[0]!.id);
+  } finally {
+    await after.close();
+  }
+});

@@ -86,8 +86,9 @@ test('GET /openapi.json is a valid OpenAPI 3.1 document, built once', async () =
 
 test('the document lists every route the server registered, for both APIs, and no other', () => {
   const registered = registeredRoutes(s.server.printRoutes({ commonPrefix: false }))
-    // HEAD routes are Fastify's automatic twins of the GETs; /docs is the UI's pages and assets.
-    .filter((r) => !r.startsWith('HEAD ') && !/^\w+ \/docs(\/|$)/.test(r))
+    // HEAD routes are Fastify's automatic twins of the GETs; /docs is the UI's pages and assets,
+    // /assets the web pages' built files.
+    .filter((r) => !r.startsWith('HEAD ') && !/^\w+ \/(docs|assets)(\/|$)/.test(r))
     .sort();
   // The tree was read: both APIs, every path form, health and the document itself are in it.
   for (const route of [
@@ -100,6 +101,7 @@ test('the document lists every route the server registered, for both APIs, and n
     'DELETE /v3/apps/{appId}/rooms/{roomName}/users/{userId}',
     'GET /healthz',
     'GET /readyz',
+    'GET /metrics',
     'GET /openapi.json',
   ]) {
     assert.ok(registered.includes(route), `${route} is registered (route tree read correctly)`);
@@ -124,7 +126,11 @@ test("every operation documents its answers in its API's envelope and the creden
     assert.ok(op.summary, `${what}: a summary`);
     assert.ok(Array.isArray(op.security), `${what}: says what credentials it needs`);
     for (const [status, response] of Object.entries(op.responses)) {
-      assert.ok(response.content?.['application/json']?.schema, `${what} ${status}: a JSON schema`);
+      // Every answer is JSON but the metrics, in the format Prometheus reads, and the web pages.
+      const page = path === '/' || path === '/admin';
+      const media =
+        path === '/metrics' ? 'text/plain; version=0.0.4; charset=utf-8' : page ? (status === '200' ? 'text/html' : 'text/plain') : 'application/json';
+      assert.ok(response.content?.[media]?.schema, `${what} ${status}: a ${media} schema`);
     }
     for (const p of (op.parameters ?? []).filter((p) => p.in === 'path')) {
       assert.ok(path.includes(`{${p.name}}`), `${what}: path parameter ${p.name}`);

@@ -38,10 +38,13 @@ export function sendAgoraError(err: FastifyError | AgoraError | RuleError | Stor
     code = Code.internal;
     msg = 'internal error';
   }
+  // The request line's level and code (http/logging.ts): the HTTP status of every Agora answer is 200.
+  req.answerCode = code;
   return reply.code(200).send(agoraFailure(code, msg));
 }
 
 export function sendAgoraNotFound(req: FastifyRequest, reply: FastifyReply) {
+  req.answerCode = Code.notFound;
   return reply.code(200).send(agoraFailure(Code.notFound, `not supported: ${req.method} ${req.url.split('?')[0]}`));
 }
 

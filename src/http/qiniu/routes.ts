@@ -17,6 +17,9 @@ import type { HttpDeps } from '../server.ts';
 import { parseBody, read, type Body } from './fields.ts';
 import { checked, compileChecks } from './validate.ts';
 import { CALLS } from './schemas.ts';
+import { registerWebhookRoutes } from './webhooks.ts';
+import { registerConsoleRoutes } from './console.ts';
+import { WebhookConfigError, withEventCallback } from '../../webhooks/endpoints.ts';
 import {
   QiniuError,
   asQiniuError,
@@ -127,7 +130,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   app.post('/apps', { schema: CALLS.createApp }, async (req, reply) => {
     const b = body(req, true);
     const now = Date.now();
-    const created = applyAppFields(newApp({ appId: newQiniuAppId(), owner: req.accessKey! }, now), b, deps.config.qiniu.hubs, now);
+    const created = applyAppFields(newApp({ appId: newQiniuAppId(), owner: req.accessKey! }, now), b, deps.config, now);
     await apps.put(created);
     return ok(req, reply, appJson(created, true));
   });
@@ -142,7 +145,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     const existing = await ownedApp(req, req.params.appId);
     const b = body(req, true);
     const now = Date.now();
-    const updated = applyAppFields(existing, b, deps.config.qiniu.hubs, now);
+    const updated = applyAppFields(existing, b, deps.config, now);
     await apps.put(updated);
     return ok(req, reply, appJson(updated, true));
   });
@@ -228,6 +231,11 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     return ok(req, reply, {});
   });
 
+  // Convene: the app's webhook endpoints and dead letters (webhooks.ts).
+  registerWebhookRoutes(app, { deps, ownedApp, body, ok });
+  // Convene: one meeting's state and event log, for the admin console (console.ts).
+  registerConsoleRoutes(app, { deps, ownedApp, ok });
+
   // ---- RoomToken check for joining clients (§3.3): not signed with a management token.
   app.get<{ Params: { appId: string; roomName: string } }>(
     '/apps/:appId/rooms/:roomName/auth',
@@ -261,7 +269,8 @@ function newQiniuAppId(): string {
 }
 
 /** Apply the App fields present in a Create/UpdateApp body; absent fields keep their value. */
-function applyAppFields(app: App, b: Body, hubs: string[], now: number): App {
+function applyAppFields(app: App, b: Body, config: HttpDeps['config'], now: number): App {
+  const hubs = config.qiniu.hubs;
   const hub = read.string(b, 'hub', 128);
   if (hub !== undefined && hubs.length > 0 && !hubs.includes(hub)) throw hubNotMatch();
   const next: App = { ...app, mergePublishRtmp: { ...app.mergePublishRtmp }, updatedAt: now };
@@ -289,7 +298,17 @@ function applyAppFields(app: App, b: Body, hubs: string[], now: number): App {
     next.eventCallback = { url: cbUrl ?? cur.url, secret: cbSecret ?? cur.secret, version: cbVersion ?? cur.version };
   }
   if (!next.certificate) next.certificate = hex32();
-  return next;
+  if (cbUrl === undefined && cbSecret === undefined) return next;
+  // The eventCb* fields are the app's `eventcb` webhook endpoint (its secret: made when none is given).
+  try {
+    return withEventCallback(next, config.webhooks.allowPrivate, now);
+  } catch (err) {
+    if (err instanceof WebhookConfigError) {
+      const what = err.message.startsWith('url ') ? `eventCbUrl ${err.message.slice(4)}` : `eventCbSecret: ${err.message}`;
+      throw new QiniuError(400, `invalid args: ${what}`);
+    }
+    throw err;
+  }
 }
 
 const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -81,14 +81,20 @@ if not room then return false end
 return {id, room}
 `;
 
+/** Where a webhook row sits in its lane: (seq, idx) as one score, exact below 2^53. */
+export const LANE_SCORE_IDX = 1_048_576;
+
 /**
  * KEYS: 1 room, 2 members, 3 events, 4 changes, 5 the app's running index, 6 active set, 7 empty
- * set, 8 the app's listed rooms, 9 the app's listed active rooms, 10 ended rooms by end time.
+ * set, 8 the app's listed rooms, 9 the app's listed active rooms, 10 ended rooms by end time,
+ * 11 apps' webhook stamps, 12 webhook lanes by due time.
  * ARGV: 1 roomId, 2 expectedVersion, 3 version, 4 seq, 5 appId, 6 roomUuid, 7 ended (0/1),
  * 8 online, 9 emptySince ('' for none), 10 startTime, 11 room JSON without members, 12 member
  * count, 13 event retention, 14 all members sent (0/1), 15 number of member pairs, 16 endedAt
- * ('' while running), then the (index, JSON) member pairs, then (seq, JSON) event pairs.
- * → 'ok' | 'conflict' | 'duplicateRoom'
+ * ('' while running), 17 check the webhook stamp (0/1), 18 the stamp, 19 the webhook rows as one
+ * JSON array of [lane, id, score, row JSON] ('' for none: one argument however many there are),
+ * 20 key prefix, then the (index, JSON) member pairs, then (seq, JSON) event pairs.
+ * → 'ok' | 'conflict' | 'duplicateRoom' | 'webhooksChanged'
  */
 export const COMMIT = `
 local stored = redis.call('HGET', KEYS[1], 'v')
@@ -98,6 +104,8 @@ if expected == '0' then
 elseif stored ~= expected then
   return 'conflict'
 end
+-- Rows made for other endpoints than the app has now are not written (the caller makes them again).
+if ARGV[17] == '1' and (redis.call('HGET', KEYS[11], ARGV[5]) or '') ~= ARGV[18] then return 'webhooksChanged' end
 local id, uuid, ended, online = ARGV[1], ARGV[6], ARGV[7] == '1', tonumber(ARGV[8])
 local count = tonumber(ARGV[12])
 local previousCount = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
@@ -108,8 +116,8 @@ redis.call('HSET', KEYS[1], 'v', ARGV[3], 's', ARGV[4], 'appId', ARGV[5], 'roomU
 local memberPairs = tonumber(ARGV[15])
 local written = {}
 for i = 0, memberPairs - 1 do
-  local index = ARGV[17 + 2 * i]
-  redis.call('HSET', KEYS[2], index, ARGV[18 + 2 * i])
+  local index = ARGV[21 + 2 * i]
+  redis.call('HSET', KEYS[2], index, ARGV[22 + 2 * i])
   written[#written + 1] = index
 end
 for i = count, previousCount - 1 do redis.call('HDEL', KEYS[2], tostring(i)) end
@@ -119,7 +127,23 @@ if ARGV[14] == '1' then changed = '*' end
 redis.call('RPUSH', KEYS[4], ARGV[3] .. ':' .. changed)
 redis.call('LTRIM', KEYS[4], -${CHANGE_LOG_LENGTH}, -1)
 
-for i = 17 + 2 * memberPairs, #ARGV, 2 do
+-- Webhook rows: each lane (app/endpoint/room) keeps its ids in (seq, idx) order and their rows;
+-- a new lane is due at once, one already waiting (a retry time, a lease) keeps its time.
+if ARGV[19] ~= '' then
+  local p, opened = ARGV[20], {}
+  for _, r in ipairs(cjson.decode(ARGV[19])) do
+    local lane = r[1]
+    redis.call('ZADD', p .. 'wh:q:' .. lane, r[3], r[2])
+    redis.call('HSET', p .. 'wh:r:' .. lane, r[2], r[4])
+    if not opened[lane] then
+      opened[lane] = true
+      redis.call('ZADD', KEYS[12], 'NX', 0, lane)
+      redis.call('SADD', p .. 'wh:rooms:' .. id, lane)
+    end
+  end
+end
+
+for i = 21 + 2 * memberPairs, #ARGV, 2 do
   redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 1])
 end
 -- Keep the newest events only: a resume from before them gets a snapshot.
@@ -176,7 +200,15 @@ for _, id in ipairs(ids) do
     redis.call('ZREM', p .. 'empty', id)
     redis.call('ZREM', p .. 'listed:' .. appId, listed)
     redis.call('ZREM', p .. 'listed-active:' .. appId, listed)
-    redis.call('UNLINK', roomKey, p .. 'members:' .. id, p .. 'events:' .. id, p .. 'changes:' .. id)
+    -- Its webhook lanes, pending and dead.
+    local lanesKey = p .. 'wh:rooms:' .. id
+    for _, lane in ipairs(redis.call('SMEMBERS', lanesKey)) do
+      redis.call('UNLINK', p .. 'wh:q:' .. lane, p .. 'wh:r:' .. lane, p .. 'wh:d:' .. lane)
+      redis.call('ZREM', p .. 'wh:due', lane)
+      redis.call('HDEL', p .. 'wh:lease', lane)
+      redis.call('SREM', p .. 'wh:dead:' .. appId, lane)
+    end
+    redis.call('UNLINK', roomKey, p .. 'members:' .. id, p .. 'events:' .. id, p .. 'changes:' .. id, lanesKey)
     purged[#purged + 1] = id
   end
   redis.call('ZREM', KEYS[1], id)
@@ -235,17 +267,19 @@ end
 return out
 `;
 
-/** KEYS: apps, apps' order, order counter. ARGV: appId, JSON. An update keeps the app's place. */
+/** KEYS: apps, apps' order, order counter, webhook stamps. ARGV: appId, JSON, stamp. An update keeps the app's place. */
 export const PUT_APP = `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if ARGV[3] == '' then redis.call('HDEL', KEYS[4], ARGV[1]) else redis.call('HSET', KEYS[4], ARGV[1], ARGV[3]) end
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
   redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
 end
 `;
 
-/** KEYS: apps, apps' order. ARGV: appId. → 1 if it existed. */
+/** KEYS: apps, apps' order, webhook stamps. ARGV: appId. → 1 if it existed. */
 export const DELETE_APP = `
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
 return redis.call('HDEL', KEYS[1], ARGV[1])
 `;
 

@@ -4,8 +4,9 @@
 import type { Redis } from 'ioredis';
 import type { LoggedEvent } from '../../domain/events.ts';
 import { changedPositions, onlineCount, saved, type Member, type Room } from '../../domain/room.ts';
-import type { AccessKey, App, CommitResult, EventRange, RoomListQuery, RoomStore, RoomSummary } from '../store.ts';
+import { webhookStamp, type AccessKey, type App, type CommitOutbox, type CommitResult, type EventRange, type RoomListQuery, type RoomStore, type RoomSummary } from '../store.ts';
 import { unavailableOnConnectionError as guard } from './connection.ts';
+import { laneOf, RedisOutbox } from './outbox.ts';
 import * as lua from './scripts.ts';
 
 export interface RedisStoreOptions {
@@ -41,6 +42,7 @@ export class RedisStore implements RoomStore {
   private readonly runningIds = new Map<string, string>();
   /** The ended index covers rooms ended before it existed (see indexEndedOnce). */
   private endedIndexed = false;
+  readonly outbox: RedisOutbox;
   private readonly scripts: Record<
     | 'load'
     | 'findRunning'
@@ -73,16 +75,17 @@ export class RedisStore implements RoomStore {
     this.scripts = {
       load: define('conveneLoadRoom', 3, lua.LOAD),
       findRunning: define('conveneFindRunning', 1, lua.FIND_RUNNING),
-      commit: define('conveneCommit', 10, lua.COMMIT),
+      commit: define('conveneCommit', 12, lua.COMMIT),
       eventsSince: define('conveneEventsSince', 1, lua.EVENTS_SINCE),
       listRooms: define('conveneListRooms', 1, lua.LIST_ROOMS),
       purgeEnded: define('convenePurgeEnded', 1, lua.PURGE_ENDED),
       indexEnded: define('conveneIndexEnded', 1, lua.INDEX_ENDED),
-      putApp: define('convenePutApp', 3, lua.PUT_APP),
-      deleteApp: define('conveneDeleteApp', 2, lua.DELETE_APP),
+      putApp: define('convenePutApp', 4, lua.PUT_APP),
+      deleteApp: define('conveneDeleteApp', 3, lua.DELETE_APP),
       listApps: define('conveneListApps', 2, lua.LIST_APPS),
       setMetaIfAbsent: define('conveneSetMetaIfAbsent', 1, lua.SET_META_IF_ABSENT),
     };
+    this.outbox = new RedisOutbox(this.redis, this.prefix);
   }
 
   private roomKeys(roomId: string): [room: string, members: string, changes: string] {
@@ -153,7 +156,7 @@ export class RedisStore implements RoomStore {
     return room;
   }
 
-  commit(room: Room, expectedVersion: number, events: LoggedEvent[]): Promise<CommitResult> {
+  commit(room: Room, expectedVersion: number, events: LoggedEvent[], outbox?: CommitOutbox): Promise<CommitResult> {
     return guard(async () => {
       // Members are immutable once stored (decisions copy on write): against the version this
       // store last saw, only new member objects are sent. Without that base, all are.
@@ -174,6 +177,12 @@ export class RedisStore implements RoomStore {
       const online = onlineCount(room);
       const eventArgs: string[] = [];
       for (const e of events) eventArgs.push(String(e.seq), JSON.stringify({ seq: e.seq, at: e.at, event: e.event }));
+      // Scores travel as strings: Lua would print a large number with 14 digits only.
+      const rows = (outbox?.rows ?? []).map((r) => {
+        const lane = laneOf({ appId: room.appId, endpointId: r.endpointId, roomId: room.roomId });
+        const row = { ...r, appId: room.appId, roomId: room.roomId, attempts: 0, lastError: null };
+        return [lane, r.id, String(r.seq * lua.LANE_SCORE_IDX + r.idx), JSON.stringify(row)];
+      });
       const p = this.prefix;
       const [roomKey, membersKey, changesKey] = this.roomKeys(room.roomId);
       const result = await this.scripts.commit(
@@ -187,6 +196,8 @@ export class RedisStore implements RoomStore {
         `${p}listed:${room.appId}`,
         `${p}listed-active:${room.appId}`,
         `${p}ended`,
+        `${p}wh:stamps`,
+        `${p}wh:due`,
         room.roomId,
         String(expectedVersion),
         String(room.version),
@@ -204,6 +215,10 @@ export class RedisStore implements RoomStore {
         String(memberArgs.length / 2),
         // A meeting ended without an end time (none should be) is kept for the retention from now.
         room.ended ? String(room.endedAt ?? Date.now()) : '',
+        outbox ? '1' : '0',
+        outbox?.stamp ?? '',
+        rows.length > 0 ? JSON.stringify(rows) : '',
+        p,
         ...memberArgs,
         ...eventArgs,
       );
@@ -212,7 +227,7 @@ export class RedisStore implements RoomStore {
         this.remember(room);
         return { ok: true };
       }
-      if (result === 'conflict' || result === 'duplicateRoom') return { ok: false, reason: result };
+      if (result === 'conflict' || result === 'duplicateRoom' || result === 'webhooksChanged') return { ok: false, reason: result };
       throw new Error(`unexpected commit answer from Redis: ${String(result)}`);
     });
   }
@@ -287,12 +302,12 @@ export class RedisStore implements RoomStore {
   putApp(app: App): Promise<void> {
     return guard(async () => {
       const p = this.prefix;
-      await this.scripts.putApp(`${p}apps`, `${p}apps-order`, `${p}apps-counter`, app.appId, JSON.stringify(app));
+      await this.scripts.putApp(`${p}apps`, `${p}apps-order`, `${p}apps-counter`, `${p}wh:stamps`, app.appId, JSON.stringify(app), webhookStamp(app));
     });
   }
 
   deleteApp(appId: string): Promise<boolean> {
-    return guard(async () => (await this.scripts.deleteApp(`${this.prefix}apps`, `${this.prefix}apps-order`, appId)) === 1);
+    return guard(async () => (await this.scripts.deleteApp(`${this.prefix}apps`, `${this.prefix}apps-order`, `${this.prefix}wh:stamps`, appId)) === 1);
   }
 
   listApps(owner: string | null): Promise<App[]> {

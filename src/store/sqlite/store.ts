@@ -3,15 +3,18 @@
 import Database from 'better-sqlite3';
 import type { LoggedEvent } from '../../domain/events.ts';
 import { changedPositions, onlineCount, saved, type Member, type Room } from '../../domain/room.ts';
-import type {
-  AccessKey,
-  App,
-  CommitResult,
-  EventRange,
-  RoomListQuery,
-  RoomStore,
-  RoomSummary,
+import {
+  webhookStamp,
+  type AccessKey,
+  type App,
+  type CommitOutbox,
+  type CommitResult,
+  type EventRange,
+  type RoomListQuery,
+  type RoomStore,
+  type RoomSummary,
 } from '../store.ts';
+import { OUTBOX_SCHEMA, SqliteOutbox } from './outbox.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rooms (
@@ -48,7 +51,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS apps (
   app_id TEXT PRIMARY KEY,
   owner  TEXT,
-  data   TEXT NOT NULL
+  data   TEXT NOT NULL,
+  -- webhookStamp(app): checked by the commits that write webhook rows ('' without webhooks).
+  webhooks_stamp TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS access_keys (
   access_key TEXT PRIMARY KEY,
@@ -65,6 +70,7 @@ interface PendingCommit {
   room: Room;
   expectedVersion: number;
   events: LoggedEvent[];
+  outbox: CommitOutbox | undefined;
   resolve: (r: CommitResult) => void;
   reject: (e: unknown) => void;
 }
@@ -89,6 +95,10 @@ export class SqliteStore implements RoomStore {
   private readonly q;
   private dataVersion = -1;
   private checkedThisTurn = false;
+  /** Apps' webhook stamps as stored, valid while no other connection has written (data_version). */
+  private readonly stamps = new Map<string, string>();
+  private stampsVersion = -1;
+  readonly outbox: SqliteOutbox;
 
   constructor(opts: SqliteOptions) {
     this.db = new Database(opts.path);
@@ -100,12 +110,26 @@ export class SqliteStore implements RoomStore {
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.exec(SCHEMA);
+    this.db.exec(OUTBOX_SCHEMA);
     this.migrate();
     const db = this.db;
-    this.commitBatch = db.transaction((batch: PendingCommit[]) => batch.map((b) => this.commitTx(b.room, b.expectedVersion, b.events)));
+    const commitBatch = db.transaction((batch: PendingCommit[]) => {
+      // The stamps are read in the write transaction: no other connection can change one before
+      // this batch is committed, so a commit is checked against the stamp in force.
+      const v = this.q.dataVersion.get() as number;
+      if (v !== this.stampsVersion) {
+        this.stamps.clear();
+        this.stampsVersion = v;
+      }
+      return batch.map((b) => this.commitTx(b.room, b.expectedVersion, b.events, b.outbox));
+    });
+    // IMMEDIATE: the write lock (and the newest snapshot) from the first statement on.
+    this.commitBatch = (batch) => commitBatch.immediate(batch);
+    this.outbox = new SqliteOutbox(db);
     this.purgeBatch = db.transaction((endedBefore: number, limit: number) => {
       const ids = this.q.endedBefore.all(endedBefore, limit) as string[];
       for (const id of ids) {
+        this.outbox.purgeRoom(id);
         this.q.deleteEvents.run(id);
         this.q.deleteMembers.run(id);
         this.q.deleteRoom.run(id);
@@ -138,7 +162,11 @@ export class SqliteStore implements RoomStore {
       deleteMembers: db.prepare('DELETE FROM members WHERE room_id = ?'),
       deleteEvents: db.prepare('DELETE FROM events WHERE room_id = ?'),
       getApp: db.prepare('SELECT data FROM apps WHERE app_id = ?').pluck(),
-      putApp: db.prepare('INSERT INTO apps (app_id, owner, data) VALUES (?, ?, ?) ON CONFLICT(app_id) DO UPDATE SET owner = excluded.owner, data = excluded.data'),
+      stamp: db.prepare('SELECT webhooks_stamp FROM apps WHERE app_id = ?').pluck(),
+      putApp: db.prepare(
+        `INSERT INTO apps (app_id, owner, data, webhooks_stamp) VALUES (?, ?, ?, ?) ON CONFLICT(app_id)
+         DO UPDATE SET owner = excluded.owner, data = excluded.data, webhooks_stamp = excluded.webhooks_stamp`,
+      ),
       deleteApp: db.prepare('DELETE FROM apps WHERE app_id = ?'),
       allApps: db.prepare('SELECT data FROM apps ORDER BY rowid').pluck(),
       ownedApps: db.prepare('SELECT data FROM apps WHERE owner = ? OR owner IS NULL ORDER BY rowid').pluck(),
@@ -166,6 +194,9 @@ export class SqliteStore implements RoomStore {
         db.prepare("UPDATE rooms SET ended_at = COALESCE(json_extract(data, '$.endedAt'), ?) WHERE ended = 1").run(Date.now());
       }
       db.exec('CREATE INDEX IF NOT EXISTS rooms_ended ON rooms(ended_at) WHERE ended = 1');
+      const appColumns = db.prepare("SELECT name FROM pragma_table_info('apps')").pluck().all() as string[];
+      // Apps stored before webhooks existed have none: '' is their stamp.
+      if (!appColumns.includes('webhooks_stamp')) db.exec("ALTER TABLE apps ADD COLUMN webhooks_stamp TEXT NOT NULL DEFAULT ''");
     }).immediate();
   }
 
@@ -206,7 +237,8 @@ export class SqliteStore implements RoomStore {
     return id === undefined ? null : this.loadRoomSync(id);
   }
 
-  private readonly commitTx = (room: Room, expectedVersion: number, events: LoggedEvent[]): CommitResult => {
+  private readonly commitTx = (room: Room, expectedVersion: number, events: LoggedEvent[], outbox: CommitOutbox | undefined): CommitResult => {
+    if (outbox && this.stampOf(room.appId) !== outbox.stamp) return { ok: false, reason: 'webhooksChanged' };
     const online = onlineCount(room);
     const row = {
       roomId: room.roomId,
@@ -247,6 +279,7 @@ export class SqliteStore implements RoomStore {
       });
     }
     for (const e of events) this.q.insertEvent.run(room.roomId, e.seq, e.at, JSON.stringify(e.event));
+    if (outbox && outbox.rows.length > 0) this.outbox.write(room.appId, room.roomId, outbox.rows);
     // Trim in steps of 256 events so that the delete runs rarely.
     const first = room.seq - events.length + 1;
     if (room.seq > this.retention && Math.floor(room.seq / 256) !== Math.floor((first - 1) / 256)) {
@@ -264,9 +297,9 @@ export class SqliteStore implements RoomStore {
    * each keeps its own version check and result, and none is acknowledged before the batch is
    * committed.
    */
-  commit(room: Room, expectedVersion: number, events: LoggedEvent[]): Promise<CommitResult> {
+  commit(room: Room, expectedVersion: number, events: LoggedEvent[], outbox?: CommitOutbox): Promise<CommitResult> {
     return new Promise((resolve, reject) => {
-      this.batch.push({ room, expectedVersion, events, resolve, reject });
+      this.batch.push({ room, expectedVersion, events, outbox, resolve, reject });
       if (this.batch.length === 1) setImmediate(this.flush);
     });
   }
@@ -353,13 +386,27 @@ export class SqliteStore implements RoomStore {
   }
 
   async putApp(app: App): Promise<void> {
-    this.q.putApp.run(app.appId, app.owner, JSON.stringify(app));
+    const stamp = webhookStamp(app);
+    this.q.putApp.run(app.appId, app.owner, JSON.stringify(app), stamp);
     this.apps.delete(app.appId);
+    this.stamps.set(app.appId, stamp);
   }
 
   async deleteApp(appId: string): Promise<boolean> {
     this.apps.delete(appId);
+    this.stamps.set(appId, '');
     return this.q.deleteApp.run(appId).changes > 0;
+  }
+
+  /** The app's stored webhook stamp (in a write transaction: see commitBatch). */
+  private stampOf(appId: string): string {
+    let stamp = this.stamps.get(appId);
+    if (stamp === undefined) {
+      stamp = (this.q.stamp.get(appId) as string | undefined) ?? '';
+      if (this.stamps.size >= this.cacheSize) this.stamps.clear();
+      this.stamps.set(appId, stamp);
+    }
+    return stamp;
   }
 
   async listApps(owner: string | null): Promise<App[]> {

@@ -1,0 +1,31 @@
+// The board's log and fan-out for each backend: a SQLite file of its own and the in-process bus on
+// one process; keys and a pub/sub channel of their own under the cluster's prefix on Redis.
+import type { Redis } from 'ioredis';
+import type { BoardBus } from './bus.ts';
+import { LocalBoardBus, RedisBoardBus } from './bus.ts';
+import type { BoardLog } from './log.ts';
+import { boardDbPath, SqliteBoardLog } from './sqlite.ts';
+import { RedisBoardLog } from './redis.ts';
+
+export interface Boards {
+  log: BoardLog;
+  bus: BoardBus;
+  close(): Promise<void>;
+}
+
+/** Next to the meeting database `dbPath` (see board/sqlite.ts). */
+export function openSqliteBoards(dbPath: string): Boards {
+  const log = new SqliteBoardLog(boardDbPath(dbPath));
+  const bus = new LocalBoardBus();
+  return { log, bus, close: async () => (await bus.close(), await log.close()) };
+}
+
+/** On the cluster's Redis: `redis` for the log, `pub` to publish, and a subscriber of its own. */
+export function openRedisBoards(o: { redis: Redis; pub: Redis; prefix: string; nodeId: string; onError?: (err: unknown, what: string) => void }): Boards {
+  const sub = o.redis.duplicate();
+  // Its outages are reported by the board bus (duplicate() copies options, not listeners).
+  sub.on('error', () => {});
+  const log = new RedisBoardLog(o.redis, o.prefix);
+  const bus = new RedisBoardBus({ pub: o.pub, sub, prefix: o.prefix, nodeId: o.nodeId, onError: o.onError });
+  return { log, bus, close: async () => (await bus.close(), await log.close()) };
+}

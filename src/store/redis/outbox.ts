@@ -1,0 +1,273 @@
+// The webhook outbox in Redis. The room commit script writes the rows (scripts.ts COMMIT); here,
+// the lanes are leased, advanced and retried, each step one script on Redis's clock, so that the
+// nodes of a cluster share the work and a lane is never delivered by two of them at once: a node
+// that dies leaves its leases to expire, and another node takes its lanes over.
+//
+// Keys (L = `appId/endpointId/roomId`, one lane):
+//   wh:q:L      zset  ids of the pending rows by (seq, idx)
+//   wh:r:L      hash  id → pending row (JSON)
+//   wh:d:L      hash  id → dead letter (JSON)
+//   wh:due      zset  lanes by the time their head is due (ms; 0: now); a leased lane by its lease's end
+//   wh:lease    hash  lane → the token of the node holding it
+//   wh:dead:A   set   lanes of app A with dead letters
+//   wh:rooms:R  set   lanes of room R (deleted with the room by the retention purge)
+//   wh:stamps   hash  appId → webhook stamp (see RoomStore.commit)
+import type { Redis } from 'ioredis';
+import { BUSY_LANE_DEFER_MS, type ClaimedLane, type DeadLetter, type Lane, type PendingDelivery, type WebhookOutbox } from '../store.ts';
+import { unavailableOnConnectionError as guard } from './connection.ts';
+import { LANE_SCORE_IDX } from './scripts.ts';
+
+export function laneOf(l: Lane): string {
+  return `${l.appId}/${l.endpointId}/${l.roomId}`;
+}
+
+function parseLane(lane: string): Lane {
+  const [appId, endpointId, roomId] = lane.split('/') as [string, string, string];
+  return { appId, endpointId, roomId };
+}
+
+const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+/**
+ * KEYS: due, lease. ARGV: prefix, token, leaseMs, limit, perEndpoint, scan, deferMs, then
+ * (endpoint, busy) pairs. → lane, head JSON, lane, head JSON, …
+ */
+const CLAIM = `${NOW}
+local p, token, lease, limit, per = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local busy = {}
+for i = 8, #ARGV, 2 do busy[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local out, n = {}, 0
+for _, lane in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[6]))) do
+  if n >= limit then break end
+  local endpoint = string.match(lane, '^(.*)/[^/]*$')
+  if (busy[endpoint] or 0) >= per then
+    -- Put back: the endpoint's backlog must not stand in front of other endpoints' lanes.
+    redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[7]), lane)
+  else
+    local ids = redis.call('ZRANGE', p .. 'wh:q:' .. lane, 0, 0)
+    local head = ids[1] and redis.call('HGET', p .. 'wh:r:' .. lane, ids[1])
+    if not head then
+      -- Emptied (delivered, dropped, purged): the lane is closed.
+      redis.call('ZREM', KEYS[1], lane)
+      redis.call('HDEL', KEYS[2], lane)
+    else
+      redis.call('ZADD', KEYS[1], now + lease, lane)
+      redis.call('HSET', KEYS[2], lane, token)
+      busy[endpoint] = (busy[endpoint] or 0) + 1
+      n = n + 1
+      out[#out + 1] = lane
+      out[#out + 1] = head
+    end
+  end
+end
+return out`;
+
+/**
+ * KEYS: due, lease. ARGV: prefix, lane, token, id, dead letter JSON ('' when delivered), leaseMs,
+ * appId. → {'lost'} | {'done'} | {'next', head JSON}
+ */
+const ADVANCE = `${NOW}
+local p, lane, token, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if redis.call('HGET', KEYS[2], lane) ~= token then return {'lost'} end
+if ARGV[5] ~= '' then
+  redis.call('HSET', p .. 'wh:d:' .. lane, id, ARGV[5])
+  redis.call('SADD', p .. 'wh:dead:' .. ARGV[7], lane)
+end
+local q, r = p .. 'wh:q:' .. lane, p .. 'wh:r:' .. lane
+redis.call('ZREM', q, id)
+redis.call('HDEL', r, id)
+local ids = redis.call('ZRANGE', q, 0, 0)
+local head = ids[1] and redis.call('HGET', r, ids[1])
+if not head then
+  redis.call('ZREM', KEYS[1], lane)
+  redis.call('HDEL', KEYS[2], lane)
+  return {'done'}
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), lane)
+return {'next', head}`;
+
+/** KEYS: due, lease. ARGV: prefix, lane, token, id, row JSON, delayMs. → 1, or 0 when the lease is lost. */
+const RETRY = `${NOW}
+local p, lane, token, id = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if redis.call('HGET', KEYS[2], lane) ~= token then return 0 end
+local r = p .. 'wh:r:' .. lane
+if redis.call('HEXISTS', r, id) == 1 then redis.call('HSET', r, id, ARGV[5]) end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[6]), lane)
+redis.call('HDEL', KEYS[2], lane)
+return 1`;
+
+/** KEYS: due, lease. ARGV: lane, token. */
+const RELEASE = `
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[1], 0, ARGV[1])
+return 1`;
+
+/** KEYS: due, lease. ARGV: prefix, lane, token. → rows dropped. */
+const DROP = `
+local p, lane = ARGV[1], ARGV[2]
+if redis.call('HGET', KEYS[2], lane) ~= ARGV[3] then return 0 end
+local n = redis.call('ZCARD', p .. 'wh:q:' .. lane)
+redis.call('UNLINK', p .. 'wh:q:' .. lane, p .. 'wh:r:' .. lane)
+redis.call('ZREM', KEYS[1], lane)
+redis.call('HDEL', KEYS[2], lane)
+return n`;
+
+/**
+ * Moves dead letters back to their lane. KEYS: due, the app's dead lanes. ARGV: prefix, lane,
+ * then (id, score, row JSON) triples. → how many were moved (those still dead).
+ */
+const RESEND = `
+local p, lane = ARGV[1], ARGV[2]
+local d = p .. 'wh:d:' .. lane
+local n = 0
+for i = 3, #ARGV, 3 do
+  if redis.call('HDEL', d, ARGV[i]) == 1 then
+    redis.call('ZADD', p .. 'wh:q:' .. lane, ARGV[i + 1], ARGV[i])
+    redis.call('HSET', p .. 'wh:r:' .. lane, ARGV[i], ARGV[i + 2])
+    n = n + 1
+  end
+end
+if n > 0 then redis.call('ZADD', KEYS[1], 'NX', 0, lane) end
+if redis.call('EXISTS', d) == 0 then redis.call('SREM', KEYS[2], lane) end
+return n`;
+
+/** KEYS: the app's dead lanes. ARGV: prefix, `appId/endpointId/`. → dead letters deleted. */
+const FORGET = `
+local p, start = ARGV[1], ARGV[2]
+local n = 0
+for _, lane in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if string.sub(lane, 1, #start) == start then
+    n = n + redis.call('HLEN', p .. 'wh:d:' .. lane)
+    redis.call('UNLINK', p .. 'wh:d:' .. lane)
+    redis.call('SREM', KEYS[1], lane)
+  end
+end
+return n`;
+
+/** KEYS: due. ARGV: prefix. → rows waiting in every lane. */
+const WAITING = `
+local n = 0
+for _, lane in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do n = n + redis.call('ZCARD', ARGV[1] .. 'wh:q:' .. lane) end
+return n`;
+
+/** Lanes looked at per claim, at most: those of busy endpoints are passed over. */
+const CLAIM_SCAN = 500;
+
+type Call = (...args: (string | number)[]) => Promise<unknown>;
+
+export class RedisOutbox implements WebhookOutbox {
+  private readonly s: Record<'claim' | 'advance' | 'retry' | 'release' | 'drop' | 'resend' | 'forget' | 'waiting', Call>;
+  private readonly due: string;
+  private readonly lease: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {
+    const define = (name: string, keys: number, lua: string): Call => {
+      const r = redis as unknown as Record<string, Call>;
+      if (!(name in r)) redis.defineCommand(name, { numberOfKeys: keys, lua });
+      return (...args) => r[name]!.apply(redis, args);
+    };
+    this.s = {
+      claim: define('webhookClaim', 2, CLAIM),
+      advance: define('webhookAdvance', 2, ADVANCE),
+      retry: define('webhookRetry', 2, RETRY),
+      release: define('webhookRelease', 2, RELEASE),
+      drop: define('webhookDrop', 2, DROP),
+      resend: define('webhookResend', 2, RESEND),
+      forget: define('webhookForget', 1, FORGET),
+      waiting: define('webhookWaiting', 1, WAITING),
+    };
+    this.due = `${prefix}wh:due`;
+    this.lease = `${prefix}wh:lease`;
+  }
+
+  claim(token: string, leaseMs: number, limit: number, perEndpoint: number, busy: ReadonlyMap<string, number>): Promise<ClaimedLane[]> {
+    return guard(async () => {
+      if (limit <= 0) return [];
+      const pairs = [...busy].flatMap(([endpoint, n]) => [endpoint, String(n)]);
+      const flat = (await this.s.claim(this.due, this.lease, this.prefix, token, leaseMs, limit, perEndpoint, CLAIM_SCAN, BUSY_LANE_DEFER_MS, ...pairs)) as string[];
+      const out: ClaimedLane[] = [];
+      for (let i = 0; i < flat.length; i += 2) out.push({ ...parseLane(flat[i]!), token, head: JSON.parse(flat[i + 1]!) as PendingDelivery });
+      return out;
+    });
+  }
+
+  advance(lane: Lane, token: string, head: PendingDelivery, dead: { attempts: number; error: string } | null, leaseMs: number) {
+    return guard(async (): Promise<PendingDelivery | null | 'lost'> => {
+      const letter = dead ? JSON.stringify({ ...head, attempts: dead.attempts, lastError: dead.error, deadAt: Date.now() }) : '';
+      const [what, next] = (await this.s.advance(this.due, this.lease, this.prefix, laneOf(lane), token, head.id, letter, leaseMs, lane.appId)) as [string, string?];
+      if (what === 'lost') return 'lost';
+      return what === 'next' ? (JSON.parse(next!) as PendingDelivery) : null;
+    });
+  }
+
+  retry(lane: Lane, token: string, head: PendingDelivery, attempts: number, error: string, delayMs: number): Promise<boolean> {
+    return guard(async () => {
+      const row = JSON.stringify({ ...head, attempts, lastError: error });
+      return (await this.s.retry(this.due, this.lease, this.prefix, laneOf(lane), token, head.id, row, Math.max(0, Math.round(delayMs)))) === 1;
+    });
+  }
+
+  release(lane: Lane, token: string): Promise<void> {
+    return guard(async () => {
+      await this.s.release(this.due, this.lease, laneOf(lane), token);
+    });
+  }
+
+  drop(lane: Lane, token: string): Promise<number> {
+    return guard(async () => (await this.s.drop(this.due, this.lease, this.prefix, laneOf(lane), token)) as number);
+  }
+
+  /** Other nodes may hold live leases: a restarted node waits for its old ones to expire. */
+  async recover(): Promise<void> {}
+
+  dead(appId: string, endpointId: string | null, limit: number): Promise<DeadLetter[]> {
+    return guard(async () => {
+      const lanes = await this.deadLanes(appId, endpointId);
+      const pipe = this.redis.pipeline();
+      for (const lane of lanes) pipe.hvals(`${this.prefix}wh:d:${lane}`);
+      const replies = lanes.length > 0 ? ((await pipe.exec()) ?? []) : [];
+      const letters: DeadLetter[] = [];
+      for (const [err, values] of replies) {
+        if (err) throw err;
+        for (const v of values as string[]) letters.push(JSON.parse(v) as DeadLetter);
+      }
+      letters.sort((a, b) => a.deadAt - b.deadAt || (a.roomId < b.roomId ? -1 : a.roomId > b.roomId ? 1 : a.seq - b.seq || a.idx - b.idx));
+      return limit >= 0 ? letters.slice(0, limit) : letters;
+    });
+  }
+
+  resend(appId: string, endpointId: string | null, ids: string[] | null): Promise<number> {
+    return guard(async () => {
+      const wanted = ids === null ? null : new Set(ids);
+      let n = 0;
+      for (const lane of await this.deadLanes(appId, endpointId)) {
+        const letters = (await this.redis.hvals(`${this.prefix}wh:d:${lane}`)).map((v) => JSON.parse(v) as DeadLetter);
+        const args: string[] = [];
+        for (const l of letters) {
+          if (wanted && !wanted.has(l.id)) continue;
+          const row: PendingDelivery = { appId: l.appId, roomId: l.roomId, endpointId: l.endpointId, id: l.id, seq: l.seq, idx: l.idx, payload: l.payload, attempts: 0, lastError: null };
+          args.push(l.id, String(l.seq * LANE_SCORE_IDX + l.idx), JSON.stringify(row));
+        }
+        if (args.length > 0) n += (await this.s.resend(this.due, `${this.prefix}wh:dead:${appId}`, this.prefix, lane, ...args)) as number;
+      }
+      return n;
+    });
+  }
+
+  forget(appId: string, endpointId: string): Promise<number> {
+    return guard(async () => (await this.s.forget(`${this.prefix}wh:dead:${appId}`, this.prefix, `${appId}/${endpointId}/`)) as number);
+  }
+
+  waiting(): Promise<number> {
+    return guard(async () => (await this.s.waiting(this.due, this.prefix)) as number);
+  }
+
+  private async deadLanes(appId: string, endpointId: string | null): Promise<string[]> {
+    const lanes = await this.redis.smembers(`${this.prefix}wh:dead:${appId}`);
+    return endpointId === null ? lanes : lanes.filter((l) => l.startsWith(`${appId}/${endpointId}/`));
+  }
+}

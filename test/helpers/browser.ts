@@ -1,0 +1,57 @@
+// A real browser for the web pages: Debian's Chromium (apt-get install chromium; .ci/run installs
+// it), driven by playwright-core. No browser is ever downloaded.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.CONVENE_CHROMIUM ?? '/usr/bin/chromium';
+export const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname;
+
+/**
+ * The `skip` option for tests that need Chromium: a visible reason when it is not installed,
+ * undefined when it is. With CONVENE_REQUIRE_SERVICES=1 a missing Chromium is a failure instead.
+ */
+export function chromiumSkip(): string | undefined {
+  if (existsSync(CHROMIUM)) return undefined;
+  if (process.env.CONVENE_REQUIRE_SERVICES === '1') {
+    test(`Chromium is installed at ${CHROMIUM}`, () => assert.fail(`no ${CHROMIUM} (apt-get install -y chromium), and CONVENE_REQUIRE_SERVICES=1`));
+  }
+  return `Chromium is not installed (${CHROMIUM}; apt-get install -y chromium)`;
+}
+
+export interface TestBrowser {
+  browser: Browser;
+  /** A fresh context (its own storage, like another person's browser). */
+  context(opts?: Parameters<Browser['newContext']>[0]): Promise<BrowserContext>;
+  close(): Promise<void>;
+}
+
+export async function launchBrowser(): Promise<TestBrowser> {
+  // launch() gives the browser a fresh, temporary profile of its own (removed on close).
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
+  });
+  return {
+    browser,
+    context: (opts) => browser.newContext({ locale: 'en-US', ...opts }),
+    async close() {
+      await browser.close();
+    },
+  };
+}
+
+/** Screenshot of a step, under test/artifacts/ (ignored by git). */
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}

@@ -1,0 +1,597 @@
+// The meeting page: join a meeting of the app /config.json names, then see and run it live over the
+// realtime socket (client/realtime.ts keeps the meeting state and resumes after a disconnect).
+import { AgoraApiError, MeetingClient, callAgora, type AgoraMember, type ClientOptions, type Credentials } from '../../client/agora.ts';
+import { RealtimeClient, type PeerMessage, type RealtimeMessage, type ServerMessage } from '../../client/realtime.ts';
+import { $, h, replaceKeepingFocus } from '../lib/dom.ts';
+import { lang, languagePicker, t, type Key } from '../lib/i18n.ts';
+import { Board, type BoardOp } from './board.ts';
+
+interface Request {
+  kind: 'apply' | 'invite';
+  from: { userId: string; userName: string };
+  type: number;
+}
+
+type Ending = 'kicked' | 'ended' | 'session' | 'left' | 'gone';
+
+const app = $('#app');
+let creds: Credentials | null = null;
+let errorTexts: Record<string, Record<string, string>> = {};
+let api: MeetingClient | null = null;
+let rt: RealtimeClient | null = null;
+let me = '';
+let requests: Request[] = [];
+let notices: string[] = [];
+let ending: Ending | null = null;
+let confirmingEnd = false;
+let preview: MediaStream | null = null;
+let previewFailed = false;
+let lastMuteAll = 0;
+let lastMuteChat = 0;
+let connectedShown = true;
+const board = new Board((op) => sendBoard(op));
+const chatInput = h('input', { id: 'chat-input', type: 'text', maxlength: 4000, autocomplete: 'off', 'data-key': 'chat-input' });
+const video = h('video', { class: 'preview', autoplay: true, muted: true, playsinline: true });
+
+// ---- Start
+
+async function start(): Promise<void> {
+  const [config, languages] = await Promise.all([
+    fetch('/config.json').then((r) => r.json() as Promise<{ app: Credentials | null }>),
+    fetch('/v1/multi/language').then((r) => r.json() as Promise<{ data: Record<string, Record<string, string>> }>),
+  ]).catch(() => [{ app: null }, { data: {} }] as const);
+  creds = config.app;
+  errorTexts = languages.data ?? {};
+  renderJoin();
+  await prefillFromLink();
+}
+
+function options(): ClientOptions {
+  return { baseUrl: location.origin, ...creds! };
+}
+
+/** `?invite=<roomId>` (from the invite button) is looked up with E15; `?room=<roomUuid>` is used as it is. */
+async function prefillFromLink(): Promise<void> {
+  const q = new URLSearchParams(location.search);
+  const roomInput = document.getElementById('join-room') as HTMLInputElement | null;
+  if (!roomInput) return;
+  if (q.get('room')) roomInput.value = q.get('room')!;
+  const invite = q.get('invite');
+  if (invite && creds) {
+    const env = await callAgora<{ roomUuid: string; roomName: string; password: string }>(options(), 'GET', `/${encodeURIComponent(invite)}/simple`);
+    if (env.code === 0) {
+      roomInput.value = env.data.roomUuid;
+      (document.getElementById('join-password') as HTMLInputElement).value = env.data.password;
+      roomInput.dataset.roomName = env.data.roomName;
+    } else showAlert(errorText(env.code, env.msg));
+  }
+}
+
+// ---- Texts
+
+function errorText(code: number, msg: string): string {
+  const table = errorTexts[lang === 'zh' ? 'zh-cn' : 'en-us'] ?? {};
+  const known = table[String(code)];
+  // The server's own message says what exactly is wrong; the table's text is the user's words.
+  return known && code >= 1000 ? known : known ? `${known} (${msg})` : msg;
+}
+
+function failure(err: unknown): string {
+  if (err instanceof AgoraApiError) return errorText(err.code, err.message.replace(/^\d+: /, ''));
+  return t('failed', { msg: String((err as Error)?.message ?? err) });
+}
+
+function notice(text: string): void {
+  notices = [text, ...notices].slice(0, 6);
+  renderDynamic();
+}
+
+function showAlert(text: string): void {
+  const box = document.getElementById('alert');
+  if (box) box.textContent = text;
+}
+
+const userUuid = (() => {
+  // One member per tab: a reload enters as the same member, another tab as another.
+  let id = sessionStorage.getItem('convene.userUuid');
+  if (!id) {
+    id = `web-${crypto.getRandomValues(new Uint32Array(2)).join('')}`;
+    sessionStorage.setItem('convene.userUuid', id);
+  }
+  return id;
+})();
+
+// ---- Join
+
+function header(): HTMLElement {
+  return h(
+    'header',
+    { class: 'top' },
+    h('span', { class: 'brand' }, 'Convene'),
+    h('span', { id: 'conn', role: 'status', class: 'conn' }),
+    languagePicker(() => (api ? renderMeeting() : rerenderJoin())),
+  );
+}
+
+function field(id: string, key: Key, attrs: Record<string, string | number | boolean> = {}): HTMLElement {
+  return h('p', { class: 'field' }, h('label', { for: id }, t(key)), h('input', { id, name: id, ...attrs }));
+}
+
+function rerenderJoin(): void {
+  const keep = ['join-room', 'join-name', 'join-password'].map((id) => (document.getElementById(id) as HTMLInputElement | null)?.value ?? '');
+  renderJoin();
+  ['join-room', 'join-name', 'join-password'].forEach((id, i) => ((document.getElementById(id) as HTMLInputElement).value = keep[i]!));
+}
+
+function renderJoin(message = ''): void {
+  const form = h(
+    'form',
+    { class: 'card join', 'aria-labelledby': 'join-title', onsubmit: (e: Event) => (e.preventDefault(), void join()) },
+    h('h1', { id: 'join-title' }, t('joinTitle')),
+    field('join-room', 'room', { required: true, maxlength: 128, autocomplete: 'off' }),
+    field('join-name', 'yourName', { required: true, maxlength: 64, autocomplete: 'nickname', value: localStorage.getItem('convene.name') ?? '' }),
+    field('join-password', 'password', { type: 'password', maxlength: 64, autocomplete: 'off' }),
+    creds
+      ? null
+      : h(
+          'fieldset',
+          {},
+          h('legend', {}, t('appCredsHint')),
+          field('join-app', 'appId', { required: true }),
+          field('join-cid', 'customerId', { required: true }),
+          field('join-secret', 'customerSecret', { required: true, type: 'password' }),
+        ),
+    h('p', { id: 'alert', role: 'alert', class: 'alert' }, message),
+    h('button', { type: 'submit', class: 'primary' }, t('join')),
+  );
+  app.replaceChildren(header(), h('main', {}, form));
+}
+
+async function join(): Promise<void> {
+  const val = (id: string) => (document.getElementById(id) as HTMLInputElement | null)?.value.trim() ?? '';
+  if (!creds) creds = { appId: val('join-app'), customerId: val('join-cid'), customerSecret: val('join-secret') };
+  const roomInput = document.getElementById('join-room') as HTMLInputElement;
+  const room = val('join-room');
+  const name = val('join-name');
+  localStorage.setItem('convene.name', name);
+  showAlert(t('joining'));
+  const client = new MeetingClient(options());
+  try {
+    await client.enter({
+      roomUuid: room,
+      roomName: roomInput.dataset.roomName || room,
+      userName: name,
+      userUuid,
+      password: val('join-password') || undefined,
+      enableAudio: 1,
+      enableVideo: 0,
+    });
+  } catch (err) {
+    if (!(document.getElementById('join-app') === null)) creds = null;
+    showAlert(failure(err));
+    return;
+  }
+  api = client;
+  me = client.userId;
+  requests = [];
+  notices = [];
+  ending = null;
+  const socket = new RealtimeClient({ baseUrl: location.origin, token: client.userToken, board: true });
+  rt = socket;
+  socket.on((m) => onMessage(m));
+  socket.onBoard((m) => {
+    if (m.type === 'boardSnapshot') board.snapshot(m.data.strokes, m.data.page);
+    else if (m.type === 'board') board.apply(m);
+    else {
+      board.refused(m.data.ref);
+      notice(t('boardRefused', { msg: m.data.msg }));
+    }
+    renderDynamic();
+  });
+  socket.onClose((code) => onClose(code));
+  history.replaceState(null, '', `/?room=${encodeURIComponent(room)}`);
+  renderMeeting();
+  try {
+    await socket.connect();
+  } catch {
+    // It retries by itself; the indicator says so.
+  }
+}
+
+// ---- Realtime
+
+function onMessage(m: RealtimeMessage): void {
+  const state = rt!.state;
+  if (m.type === 'snapshot') {
+    lastMuteAll = state.room?.muteAllAudio ?? 0;
+    lastMuteChat = state.room?.muteAllChat ?? 0;
+  } else if (m.type === 'channel') {
+    const d = m.data;
+    switch (m.cmd) {
+      case 3: {
+        if (d.state === 0) return finish('ended');
+        const host = mine()?.role === 1;
+        if (d.muteAllAudio !== lastMuteAll && !host) notice(t(d.muteAllAudio === 0 ? 'unmutedAll' : d.muteAllAudio === 1 ? 'mutedAllAllow' : 'mutedAllForbid'));
+        if (d.muteAllChat !== lastMuteChat && !host) notice(t(d.muteAllChat === 0 ? 'chatOnNotice' : 'chatOffNotice'));
+        lastMuteAll = d.muteAllAudio;
+        lastMuteChat = d.muteAllChat;
+        break;
+      }
+      case 7: {
+        const host = (d as AgoraMember[]).find((x) => x.role === 1 && x.state === 1);
+        if (host) notice(host.userId === me ? t('youAreHost') : t('newHost', { name: host.userName }));
+        requests = [];
+        break;
+      }
+      case 8:
+        if (d.userId === me) return finish('kicked');
+        break;
+      case 2:
+        // Requests from members who left are void.
+        requests = requests.filter((r) => state.members.has(r.from.userId));
+        break;
+    }
+  } else if (m.type === 'peer') onPeer(m);
+  else if (m.type === 'server') onServer(m);
+  renderDynamic();
+}
+
+function onPeer(m: PeerMessage): void {
+  const d = m.data as { userId: string; userName: string; type: number; action?: number; state?: number };
+  const from = { userId: d.userId, userName: d.userName };
+  const what = t(`mod${d.type}` as Key);
+  if (m.cmd === 2) {
+    if (d.action === 1) requests = [...requests.filter((r) => !(r.kind === 'apply' && r.from.userId === d.userId && r.type === d.type)), { kind: 'apply', from, type: d.type }];
+    else notice(t('inviteDeclined', { name: d.userName }));
+  } else if (m.cmd === 1) {
+    if (d.action === 1) requests = [...requests.filter((r) => !(r.kind === 'invite' && r.type === d.type)), { kind: 'invite', from, type: d.type }];
+    else notice(t('requestRejected', { name: d.userName }));
+  } else if (m.cmd === 3) {
+    notice(t('noticeChanged', { name: d.userName, what, state: t(d.state ? 'on' : 'off') }));
+  }
+}
+
+function onServer(m: ServerMessage): void {
+  notice(t('serverMessage', { text: m.data.text }));
+}
+
+function onClose(code: number): void {
+  if (ending) return;
+  if (code === 4403) finish('ended');
+  else if (code === 4409) finish(rt?.state.kicked ? 'kicked' : 'gone');
+  else if (code === 4401 || code === 4410) finish('session');
+  else renderStatus();
+}
+
+function finish(why: Ending): void {
+  if (ending) return;
+  ending = why;
+  void rt?.close();
+  stopPreview();
+  const text = why === 'kicked' ? t('kicked') : why === 'ended' ? t('ended') : why === 'left' ? t('left') : why === 'session' ? t('sessionOver') : t('kicked');
+  api = null;
+  rt = null;
+  renderJoin(text);
+}
+
+function sendBoard(op: BoardOp): boolean {
+  return rt?.send({ type: 'board', ref: op.op === 'draw' ? op.stroke.id : undefined, ...op }) ?? false;
+}
+
+// ---- Actions
+
+function mine(): AgoraMember | undefined {
+  return rt?.state.members.get(me);
+}
+
+function hostId(): string {
+  for (const m of rt?.state.members.values() ?? []) if (m.role === 1) return m.userId;
+  return '';
+}
+
+/** Run a call; a refusal is shown in the alert region in the user's words. */
+async function act(fn: (c: MeetingClient) => Promise<unknown>, done?: string): Promise<void> {
+  const c = api;
+  if (!c) return;
+  try {
+    await fn(c);
+    // The meeting may be over by the time the answer comes (ending it, kicked meanwhile): its message stays.
+    if (api !== c) return;
+    if (done) notice(done);
+    showAlert('');
+  } catch (err) {
+    if (api === c) showAlert(failure(err));
+  }
+}
+
+async function toggleCamera(on: boolean): Promise<void> {
+  await act((c) => c.changeUser(me, { enableVideo: on ? 1 : 0 }));
+  if (on) void startPreview();
+  else stopPreview();
+}
+
+async function startPreview(): Promise<void> {
+  previewFailed = false;
+  try {
+    preview = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+    video.srcObject = preview;
+    void video.play().catch(() => {});
+  } catch {
+    previewFailed = true;
+  }
+  renderDynamic();
+}
+
+function stopPreview(): void {
+  for (const track of preview?.getTracks() ?? []) track.stop();
+  preview = null;
+  video.srcObject = null;
+}
+
+// ---- Meeting view
+
+function renderMeeting(): void {
+  app.replaceChildren(
+    header(),
+    h(
+      'main',
+      { class: 'meeting' },
+      h('h1', { id: 'room-title' }),
+      h('p', { id: 'alert', role: 'alert', class: 'alert' }),
+      h('section', { 'aria-labelledby': 'notices-title', class: 'notices' }, h('h2', { id: 'notices-title', class: 'sr-only' }, t('notices')), h('ul', { id: 'notices', role: 'log', 'aria-live': 'polite' })),
+      h('div', { id: 'controls', class: 'controls', role: 'toolbar', 'aria-label': t('microphone') + ' / ' + t('camera') }),
+      h('section', { id: 'host', 'aria-labelledby': 'host-title', class: 'card' }),
+      h('section', { id: 'requests-box', 'aria-labelledby': 'requests-title', class: 'card' }),
+      h('div', { class: 'columns' },
+        h('section', { 'aria-labelledby': 'members-title', class: 'card' }, h('h2', { id: 'members-title' }, t('members')), h('p', { id: 'count' }), h('ul', { id: 'members', class: 'members' })),
+        h('section', { 'aria-labelledby': 'chat-title', class: 'card chat' },
+          h('h2', { id: 'chat-title' }, t('chat')),
+          h('ol', { id: 'chat-log', role: 'log', 'aria-live': 'polite', 'aria-label': t('chat') }),
+          h('form', { class: 'chat-form', onsubmit: (e: Event) => (e.preventDefault(), void sendChat()) },
+            h('label', { for: 'chat-input', class: 'sr-only' }, t('message')),
+            chatInput,
+            h('button', { type: 'submit' }, t('send')),
+          ),
+        ),
+      ),
+      h('section', { 'aria-labelledby': 'screen-title', class: 'card' }, h('h2', { id: 'screen-title' }, t('shareScreen')), h('p', { id: 'screen', role: 'status' })),
+      h('section', { 'aria-labelledby': 'board-title', class: 'card' },
+        h('h2', { id: 'board-title' }, t('whiteboard')),
+        h('p', { id: 'board-status', role: 'status' }),
+        h('div', { id: 'board-tools', class: 'controls' }),
+        h('div', { class: 'board-wrap' }, board.canvas),
+      ),
+      h('section', { 'aria-labelledby': 'preview-title', class: 'card', id: 'preview-box' }, h('h2', { id: 'preview-title' }, t('cameraPreview')), video, h('p', { id: 'preview-note' })),
+    ),
+  );
+  chatInput.setAttribute('aria-label', t('message'));
+  video.setAttribute('aria-label', t('cameraPreview'));
+  board.paint();
+  renderDynamic();
+}
+
+function button(key: string, text: string, onclick: () => void, attrs: Record<string, string | boolean> = {}): HTMLButtonElement {
+  return h('button', { type: 'button', 'data-key': key, onclick, ...attrs }, text);
+}
+
+function toggle(key: string, text: string, pressed: boolean, onclick: () => void): HTMLButtonElement {
+  return button(key, text, onclick, { 'aria-pressed': pressed ? 'true' : 'false' });
+}
+
+function renderStatus(): void {
+  const conn = document.getElementById('conn');
+  if (!conn || !rt) return;
+  const up = rt.connected;
+  if (up === connectedShown && conn.textContent) return;
+  connectedShown = up;
+  conn.textContent = up ? t('connected') : t('reconnecting');
+  conn.className = `conn ${up ? 'up' : 'down'}`;
+}
+
+function renderDynamic(): void {
+  if (!rt || !document.getElementById('members')) return;
+  const state = rt.state;
+  const room = state.room;
+  const self = mine();
+  const isHost = self?.role === 1;
+  renderStatus();
+  $('#room-title').textContent = room?.roomName ?? '';
+
+  replaceKeepingFocus($('#notices'), notices.map((n) => h('li', {}, n)));
+
+  // Own controls.
+  const controls: Node[] = [];
+  if (self) {
+    controls.push(
+      toggle('mic', t('microphone'), self.enableAudio === 1, () => void act((c) => c.changeUser(me, { enableAudio: self.enableAudio ? 0 : 1 }))),
+      toggle('cam', t('camera'), self.enableVideo === 1, () => void toggleCamera(self.enableVideo !== 1)),
+      toggle('screen', t('shareScreen'), self.grantScreen === 1 && room?.shareScreen === 1, () =>
+        void act((c) => c.screen(me, self.grantScreen === 1 && room?.shareScreen === 1 ? 0 : 1)),
+      ),
+    );
+    if (!isHost) controls.push(button('hand', t('raiseHand'), () => void act((c) => c.apply(hostId(), 1, 1), t('handRaised'))));
+    controls.push(button('invite-link', t('copyInvite'), () => void copyInvite()));
+    controls.push(
+      button('leave', t('leave'), () => {
+        const c = api;
+        finish('left');
+        void c?.exit().catch(() => {});
+      }),
+    );
+  }
+  replaceKeepingFocus($('#controls'), controls);
+
+  // Host controls.
+  const hostBox = $('#host');
+  hostBox.hidden = !isHost;
+  if (isHost && room) {
+    replaceKeepingFocus(hostBox, [
+      h('h2', { id: 'host-title' }, t('hostControls')),
+      h('div', { class: 'controls' },
+        toggle('mute-all-1', t('muteAllAllow'), room.muteAllAudio === 1, () => void act((c) => c.changeRoom({ muteAllAudio: 1 }))),
+        toggle('mute-all-2', t('muteAllForbid'), room.muteAllAudio === 2, () => void act((c) => c.changeRoom({ muteAllAudio: 2 }))),
+        button('mute-all-0', t('unmuteAll'), () => void act((c) => c.changeRoom({ muteAllAudio: 0 })), { disabled: room.muteAllAudio === 0 }),
+        room.muteAllChat
+          ? button('chat-all', t('chatOnAll'), () => void act((c) => c.changeRoom({ muteAllChat: 0 })))
+          : button('chat-all', t('chatOffAll'), () => void act((c) => c.changeRoom({ muteAllChat: 1 }))),
+        confirmingEnd
+          ? button('end-confirm', t('confirmEnd'), () => void act((c) => c.changeRoom({ state: 0 })), { class: 'danger' })
+          : button('end', t('endMeeting'), () => {
+              confirmingEnd = true;
+              renderDynamic();
+              document.querySelector<HTMLElement>('[data-key="end-confirm"]')?.focus();
+            }, { class: 'danger' }),
+      ),
+    ]);
+  }
+
+  // Requests (applications to the host, invitations to me).
+  const reqBox = $('#requests-box');
+  reqBox.hidden = requests.length === 0;
+  replaceKeepingFocus(reqBox, [
+    h('h2', { id: 'requests-title' }, t('requests')),
+    h('ul', {}, requests.map((r) => requestItem(r))),
+  ]);
+
+  // Members.
+  const members = [...state.members.values()].sort((a, b) => (a.role - b.role) || (a.userId === me ? -1 : b.userId === me ? 1 : 0));
+  $('#count').textContent = t('membersCount', { n: state.onlineUsers || members.length });
+  replaceKeepingFocus($('#members'), members.map((m) => memberItem(m, isHost, room?.shareBoard === 1 && (isHost || room.createBoardUserId === me))));
+
+  // Chat.
+  const log = $('#chat-log');
+  const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+  log.replaceChildren(...state.chat.slice(-200).map((c) => h('li', {}, h('b', {}, `${c.userName}: `), c.message)));
+  if (atEnd) log.scrollTop = log.scrollHeight;
+  const chatOff = self?.enableChat === 0 || (!isHost && room?.muteAllChat !== 0);
+  chatInput.placeholder = chatOff ? t('chatMuted') : t('message');
+
+  // Screen share.
+  const sharer = members.find((m) => m.grantScreen === 1);
+  const screenLine = $('#screen');
+  screenLine.replaceChildren(
+    room?.shareScreen === 1 && sharer ? t('screenShared', { name: sharer.userName }) : t('noScreen'),
+    isHost && sharer && sharer.userId !== me ? button('stop-screen', t('stopScreenOf', { name: sharer.userName }), () => void act((c) => c.screen(sharer.userId, 0))) : '',
+  );
+
+  // Board.
+  const shared = room?.shareBoard === 1;
+  const controlsBoard = shared && (isHost || room?.createBoardUserId === me);
+  board.canDraw = shared && self?.grantBoard === 1;
+  $('#board-status').textContent = !shared ? t('notShared') : board.canDraw ? t('canDraw') : t('viewOnly');
+  const tools: Node[] = [];
+  if (!shared) tools.push(button('board-share', t('shareBoard'), () => void act((c) => c.board(me, 1))));
+  if (controlsBoard) tools.push(button('board-stop', t('stopBoard'), () => void act((c) => c.board(room!.createBoardUserId, 0))));
+  if (board.canDraw) {
+    const color = h('input', { id: 'pen-color', type: 'color', value: board.color, 'data-key': 'pen-color', onchange: (e: Event) => (board.color = (e.target as HTMLInputElement).value) });
+    tools.push(
+      h('label', { for: 'pen-color' }, t('color')),
+      color,
+      toggle('eraser', t('eraser'), board.erasing, () => {
+        board.erasing = !board.erasing;
+        renderDynamic();
+      }),
+      button('board-clear', t('clearBoard'), () => board.clear()),
+    );
+  }
+  replaceKeepingFocus($('#board-tools'), tools);
+  board.label();
+
+  // Camera preview.
+  const cameraOn = self?.enableVideo === 1;
+  $('#preview-box').hidden = !cameraOn;
+  $('#preview-note').textContent = cameraOn && previewFailed ? t('cameraUnavailable') : '';
+}
+
+function requestItem(r: Request): HTMLElement {
+  const name = r.from.userName;
+  if (r.kind === 'apply') {
+    const text = r.type === 1 ? t('asksToSpeak', { name }) : t('asksFor', { name, what: t(`mod${r.type}` as Key) });
+    const drop = () => (requests = requests.filter((x) => x !== r));
+    return h('li', {}, text, ' ',
+      button(`acc-${r.from.userId}-${r.type}`, t('acceptFrom', { name }), () => {
+        drop();
+        const id = r.from.userId;
+        void act((c) => (r.type === 3 ? c.board(id, 1) : c.changeUser(id, r.type === 1 ? { enableAudio: 1 } : { enableVideo: 1 })));
+      }),
+      button(`rej-${r.from.userId}-${r.type}`, t('rejectFrom', { name }), () => {
+        drop();
+        void act((c) => c.invite(r.from.userId, r.type, 2));
+      }),
+    );
+  }
+  const text = r.type === 1 ? t('invitedToSpeak', { name }) : t('invitedTo', { name, what: t(`mod${r.type}` as Key) });
+  const drop = () => (requests = requests.filter((x) => x !== r));
+  return h('li', {}, text, ' ',
+    button(`inv-acc-${r.type}`, t('acceptInvite'), () => {
+      drop();
+      if (r.type === 2) void toggleCamera(true);
+      else void act((c) => c.changeUser(me, { enableAudio: 1 }));
+    }),
+    button(`inv-rej-${r.type}`, t('declineInvite'), () => {
+      drop();
+      void act((c) => c.apply(r.from.userId, r.type, 2));
+    }),
+  );
+}
+
+function memberItem(m: AgoraMember, isHost: boolean, controlsBoard: boolean): HTMLElement {
+  const self = m.userId === me;
+  const states = [
+    t(m.role === 1 ? 'host' : 'participant'),
+    t(m.enableAudio ? 'micOn' : 'micOff'),
+    t(m.enableVideo ? 'camOn' : 'camOff'),
+    t(m.enableChat ? 'chatOn' : 'chatOff'),
+    m.grantBoard ? t('boardOn') : '',
+    m.grantScreen ? t('screenOn') : '',
+  ].filter(Boolean);
+  const name = m.userName;
+  const actions: Node[] = [];
+  if (isHost && !self) {
+    if (m.enableAudio) actions.push(button(`mute-${m.userId}`, t('muteMember', { name }), () => void act((c) => c.changeUser(m.userId, { enableAudio: 0 }))));
+    else actions.push(button(`invite-${m.userId}`, t('inviteMember', { name }), () => void act((c) => c.invite(m.userId, 1, 1))));
+    actions.push(
+      button(`host-${m.userId}`, t('makeHost', { name }), () => void act((c) => c.transferHost(m.userId))),
+      button(`kick-${m.userId}`, t('kickMember', { name }), () => void act((c) => c.exit(m.userId)), { class: 'danger' }),
+    );
+  }
+  if (controlsBoard && !self) {
+    actions.push(
+      m.grantBoard
+        ? button(`ungrant-${m.userId}`, t('revokeBoard', { name }), () => void act((c) => c.board(m.userId, 0)))
+        : button(`grant-${m.userId}`, t('grantBoard', { name }), () => void act((c) => c.board(m.userId, 1))),
+    );
+  }
+  return h(
+    'li',
+    { class: 'member', 'data-user': m.userId },
+    h('span', { class: 'name' }, self ? `${name} (${t('you')})` : name),
+    h('span', { class: 'states' }, states.join(' · ')),
+    actions.length ? h('span', { class: 'actions' }, actions) : null,
+  );
+}
+
+async function sendChat(): Promise<void> {
+  const text = chatInput.value.trim();
+  if (!text) return;
+  await act(async (c) => {
+    await c.chat(text);
+    chatInput.value = '';
+  });
+}
+
+async function copyInvite(): Promise<void> {
+  if (!api) return;
+  const link = `${location.origin}/?invite=${encodeURIComponent(api.roomId)}`;
+  try {
+    await navigator.clipboard.writeText(link);
+    notice(`${t('copied')}: ${link}`);
+  } catch {
+    notice(`${t('inviteLink')}: ${link}`);
+  }
+}
+
+// The reconnect indicator follows the socket (RealtimeClient resumes by itself).
+setInterval(renderStatus, 250);
+
+void start();
