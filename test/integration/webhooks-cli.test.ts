@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { MeetingClient } from '../../client/agora.ts';
-import { freePort, runConvene, spawnServer, type Finished, type ServerProcess } from '../helpers/process.ts';
+import { runConvene, spawnServer, type Finished, type ServerProcess } from '../helpers/process.ts';
 import { byRoom, verify, WebhookReceiver } from '../helpers/webhooks.ts';
 
 const convene = (args: string[], env: Record<string, string>) => runConvene(args, env, { via: 'bin' });
@@ -66,8 +67,12 @@ test('webhooks ls|add|rm|dead|resend with the real binary: secrets shown once, d
   );
   assert.equal(JSON.parse(ok(await convene(['webhooks', 'ls', appId, '--json'], env), 'ls')).length, 0, 'the refused adds added nothing');
 
-  // An endpoint on a port nobody listens on yet: its deliveries fail and are dead-lettered.
-  const port = await freePort();
+  // An endpoint whose connections are cut at once: its deliveries fail and are dead-lettered. The
+  // port is held meanwhile (a port merely left free could be taken by another test's server).
+  const cutter = createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => cutter.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => cutter.close(() => resolve())));
+  const port = (cutter.address() as AddressInfo).port;
   const made = JSON.parse(ok(await convene(['webhooks', 'add', appId, `http://127.0.0.1:${port}/hook`, '--events', '*'], env), 'add')) as {
     id: string;
     url: string;
@@ -93,16 +98,17 @@ test('webhooks ls|add|rm|dead|resend with the real binary: secrets shown once, d
     dead = JSON.parse(ok(await convene(['webhooks', 'dead', appId, '--json'], env), 'dead --json'));
   }
   assert.deepEqual(dead.map((d) => d.type), ['room.started', 'member.joined', 'chat.sent']);
-  assert.ok(dead.every((d) => d.attempts === 2 && d.lastError === 'ECONNREFUSED' && d.endpointId === made.id && d.roomUuid === 'ops'));
+  assert.ok(dead.every((d) => d.attempts === 2 && d.lastError === 'ECONNRESET' && d.endpointId === made.id && d.roomUuid === 'ops'), JSON.stringify(dead));
   const text = ok(await convene(['webhooks', 'dead', appId, '--endpoint', made.id], env), 'dead');
   assert.equal(text.trim().split('\n').length, 3);
-  assert.match(text, /^evt_\S+  wh_\S+  chat\.sent  ops#\d+  2 attempts  died \S+Z  ECONNREFUSED$/m);
+  assert.match(text, /^evt_\S+  wh_\S+  chat\.sent  ops#\d+  2 attempts  died \S+Z  ECONNRESET$/m);
 
   refused(await convene(['webhooks', 'resend', appId], env), 2, /give the EVENT_IDs to resend, or --all/, 'resend of nothing');
   refused(await convene(['webhooks', 'resend', appId, 'evt_nope_1_0'], env), 1, /^convene: no dead letter evt_nope_1_0/, 'resend of an unknown id');
   refused(await convene(['webhooks', 'dead', appId, '--endpoint', 'wh_nope'], env), 1, /no webhook endpoint wh_nope/, 'an unknown endpoint');
 
-  // The receiver comes up; one is resent by id, then the rest: delivered in seq order, verified.
+  // The receiver comes up on that port; one is resent by id, then the rest: delivered in seq order, verified.
+  await new Promise<void>((resolve) => cutter.close(() => resolve()));
   await receiver.start(port);
   assert.equal(ok(await convene(['webhooks', 'resend', appId, dead[0]!.id], env), 'resend one').trim(), 'resent 1');
   await receiver.until(() => receiver.accepted().length === 1, 'the one resent');
