@@ -53,6 +53,12 @@ test('the admin console signs in, lists the room live, shows it, messages it and
     await page.getByRole('button', { name: 'Open board-meeting' }).click();
     await page.getByRole('heading', { name: 'Room board-meeting' }).waitFor();
     await page.getByText('Ann (ann)').waitFor();
+    // A room without any restriction reads as open, in both languages.
+    await page.getByText('State: open', { exact: true }).waitFor();
+    await page.getByRole('combobox', { name: 'Language' }).selectOption('zh');
+    await page.getByText('状态：开放', { exact: true }).waitFor();
+    await shot(page, 'admin-02-room-zh');
+    await page.getByRole('combobox', { name: '语言' }).selectOption('en');
     await page.getByRole('log', { name: 'Recent events' }).getByText('membersChanged').first().waitFor();
     await shot(page, 'admin-02-room');
 

@@ -160,12 +160,13 @@ function render(): void {
   box.hidden = !openRoom || !detail;
   if (!openRoom || !detail) return;
   const d = detail;
-  const flags = [d.locked ? t('locked') : '', d.muteAllAudio ? t('muteAudio') : '', d.muteAllChat ? t('muteChat') : '', d.shareBoard ? t('whiteboard') : '', d.shareScreen ? t('shareScreen') : '']
+  // Locked or open always leads, so a room with no restriction still reads as something.
+  const flags = [d.locked ? t('locked') : t('roomOpen'), d.muteAllAudio ? t('muteAudio') : '', d.muteAllChat ? t('muteChat') : '', d.shareBoard ? t('whiteboard') : '', d.shareScreen ? t('shareScreen') : '']
     .filter(Boolean)
     .join(' · ');
   replaceKeepingFocus(box, [
     h('h2', { id: 'room-title' }, t('roomDetails', { room: d.roomName })),
-    h('p', {}, `${t('state')}: ${flags || '—'}`),
+    h('p', {}, t('state', { flags })),
     h('h3', {}, t('members')),
     h('ul', { class: 'members', 'aria-label': t('members') },
       d.users.map((u) =>

@@ -128,7 +128,7 @@ const en = {
   roomMembers: '{room}: {n} members',
   openRoom: 'Open {room}',
   roomDetails: 'Room {room}',
-  state: 'State',
+  state: 'State: {flags}',
   events: 'Recent events',
   messageRoom: 'Message to the room',
   sendMessage: 'Send message',
@@ -140,6 +140,7 @@ const en = {
   live: 'Updated {time}',
   back: 'Back to rooms',
   locked: 'locked',
+  roomOpen: 'open',
   muteAudio: 'mute all',
   muteChat: 'chat muted',
 };
@@ -270,7 +271,7 @@ const zh: Record<Key, string> = {
   roomMembers: '{room}：{n} 人',
   openRoom: '打开 {room}',
   roomDetails: '房间 {room}',
-  state: '状态',
+  state: '状态：{flags}',
   events: '最近事件',
   messageRoom: '发给房间的消息',
   sendMessage: '发送消息',
@@ -282,6 +283,7 @@ const zh: Record<Key, string> = {
   live: '更新于 {time}',
   back: '返回房间列表',
   locked: '已锁定',
+  roomOpen: '开放',
   muteAudio: '全员静音',
   muteChat: '禁止聊天',
 };
