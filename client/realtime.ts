@@ -144,6 +144,8 @@ export interface RealtimeOptions {
   WebSocket?: WebSocketConstructor;
   /** Open the socket with `board=1`: it also carries the built-in whiteboard (onBoard, send). */
   board?: boolean;
+  /** With `board`: this member's boardToken (GET /{roomId}/board), which authorizes the board. */
+  boardToken?: string;
 }
 
 /**
@@ -177,7 +179,10 @@ export class RealtimeClient {
     const WebSocketImpl = this.opts.WebSocket ?? (await platformWebSocket());
     const base = this.opts.baseUrl.replace(/^http/, 'ws');
     const q = new URLSearchParams({ token: this.opts.token });
-    if (this.opts.board) q.set('board', '1');
+    if (this.opts.board) {
+      q.set('board', '1');
+      if (this.opts.boardToken) q.set('boardToken', this.opts.boardToken);
+    }
     // Without a seq yet the server starts with a snapshot; with one it sends what was missed.
     if (this.lastSeq > 0 || this.opts.since !== undefined) q.set('since', String(this.lastSeq));
     const ws = new WebSocketImpl(`${base}/v1/realtime?${q}`);

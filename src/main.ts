@@ -166,6 +166,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
         : undefined;
     const gateway = new Gateway({
       board,
+      boardTokens,
       meeting,
       apps,
       bus,

@@ -52,6 +52,8 @@ export const Close = {
   tooManyRooms: { code: 4430, reason: 'this app runs the most meetings allowed: end one first' },
   /** `board` is neither 1 nor 0, or this server has no built-in board. */
   badBoard: { code: 4400, reason: 'bad request: board must be 1 or 0, and needs CONVENE_BOARD_PROVIDER=builtin' },
+  /** `board=1` with a userToken needs the member's boardToken (E13, or room info): none, expired, or another's. */
+  badBoardToken: { code: 4401, reason: "board=1 needs this member's boardToken (GET /{roomId}/board): missing, expired or not for this board" },
 } as const;
 
 /** A page of a snapshot's members: `index` of `total` pages (0 is in the snapshot frame itself). */
@@ -93,6 +95,8 @@ export interface GatewayOptions {
   onError?: (err: unknown, what: string) => void;
   /** Counts frames sent and slow readers cut off; none: nothing is counted. */
   metrics?: RealtimeMetrics;
+  /** Checks the boardToken a `board=1` socket presents (tokens/board.ts). */
+  boardTokens?: { verify(token: string): { boardId: string; userId: string } | null };
   /** The built-in whiteboard, for sockets opened with `board=1`; none: no board on the socket. */
   board?: Whiteboard;
 }
@@ -242,6 +246,14 @@ export class Gateway {
     }
     // The cap counts the member's sockets on every node (as the presence directory records them),
     // and on this node at once (a socket opened here a moment ago may not be recorded yet).
+    // The board is authorized by the member's boardToken (its identity and its board), the drawing
+    // by the board rules at each operation. A RoomToken socket is vouched for by the business's
+    // RoomToken, and learns its boardToken only from the snapshot: it needs none.
+    if (boardParam[0] === '1' && !claims) {
+      const given = url.searchParams.getAll('boardToken');
+      const board = given.length === 1 ? this.opts.boardTokens?.verify(given[0]!) : null;
+      if (!board || board.boardId !== session.room.boardId || board.userId !== session.member.userId) return refuse(ws, socket, Close.badBoardToken);
+    }
     const memberKey = `${session.room.roomId}\n${session.member.userId}`;
     const max = this.opts.maxSocketsPerMember;
     if ((this.memberSockets.get(memberKey) ?? 0) >= max || (await this.opts.presence.socketCount(session.room.roomId, session.member.userId)) >= max) {

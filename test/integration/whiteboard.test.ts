@@ -66,9 +66,10 @@ async function openBoard(baseUrl: string, token: string, query = '&board=1'): Pr
   return s;
 }
 
-/** Opened and given the whole board (every boardSnapshot page). */
-async function joined(baseUrl: string, token: string): Promise<BoardSocket> {
-  const s = await openBoard(baseUrl, token);
+/** Opened with the member's boardToken (E13) and given the whole board (every boardSnapshot page). */
+async function joined(baseUrl: string, member: MeetingClient): Promise<BoardSocket> {
+  const { boardToken } = await member.boardToken();
+  const s = await openBoard(baseUrl, member.userToken, `&board=1&boardToken=${encodeURIComponent(boardToken)}`);
   await s.until(() => {
     const pages = s.of('boardSnapshot');
     return pages.length > 0 && pages.length === pages[0].data.page.total;
@@ -112,7 +113,7 @@ test('who may draw, one order for everyone, erase and clear', async (t) => {
   const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
   t.after(() => s.close());
   const [host, ann, bob] = await room(s, 'draw', ['host', 'ann', 'bob']);
-  const [hs, as, bs] = await Promise.all([host!, ann!, bob!].map((c) => joined(s.url, c.userToken)));
+  const [hs, as, bs] = await Promise.all([host!, ann!, bob!].map((c) => joined(s.url, c)));
   t.after(() => Promise.all([hs, as, bs].map((x) => x!.close())));
   for (const x of [hs!, as!, bs!]) {
     assert.equal(x.frames[0].type, 'snapshot', 'the meeting snapshot first');
@@ -143,7 +144,7 @@ test('who may draw, one order for everyone, erase and clear', async (t) => {
   assert.match(as!.of('boardError')[0].data.msg, /granted/);
   await sleep(100);
   assert.equal(bs!.of('board').length, 1, 'a refused op reaches nobody');
-  const late1 = await joined(s.url, bob!.userToken);
+  const late1 = await joined(s.url, bob!);
   assert.deepEqual(boardOf(late1), ['first'], 'nothing stored for a refused op');
   await late1.close();
 
@@ -170,7 +171,7 @@ test('who may draw, one order for everyone, erase and clear', async (t) => {
   assert.deepEqual(bs!.of('board')[17].data, { op: 'erase', by: ann!.userId, strokeId: 'first' });
   assert.equal(bs!.of('board')[17].boardSeq, 18);
 
-  const late2 = await joined(s.url, bob!.userToken);
+  const late2 = await joined(s.url, bob!);
   assert.deepEqual(late2.of('boardSnapshot')[0].boardSeq, 18);
   assert.deepEqual(boardOf(late2), boardOf(bs!), 'a late joiner sees what the others see');
   assert.equal(boardOf(late2).length, 16);
@@ -185,7 +186,7 @@ test('who may draw, one order for everyone, erase and clear', async (t) => {
   hs!.send({ type: 'board', op: 'clear' });
   for (const x of [hs!, as!, bs!]) await x.until(() => x.of('board').at(-1)?.data.op === 'clear');
   assert.deepEqual(boardOf(bs!), []);
-  const late3 = await joined(s.url, bob!.userToken);
+  const late3 = await joined(s.url, bob!);
   assert.deepEqual(late3.of('boardSnapshot').map((f) => [f.boardSeq, f.data.strokes.length]), [[19, 0]], 'cleared: nothing left to send');
   await late3.close();
   // The meeting's own messages are untouched: nobody got a meeting frame for a stroke.
@@ -197,13 +198,13 @@ test('a late joiner gets the whole board in pages of 100, then the live ops', as
   t.after(() => s.close());
   const [host, bob] = await room(s, 'pages', ['host', 'bob']);
   await host!.board(host!.userId, 1);
-  const hs = await joined(s.url, host!.userToken);
+  const hs = await joined(s.url, host!);
   t.after(() => hs.close());
   const ids = Array.from({ length: 250 }, (_, i) => `p${i}`);
   for (const id of ids) hs.send(draw(stroke(20, id)));
   await hs.until(() => hs.of('board').length === 250, 10_000, '250 strokes');
 
-  const late = await joined(s.url, bob!.userToken);
+  const late = await joined(s.url, bob!);
   t.after(() => late.close());
   const pages = late.of('boardSnapshot');
   assert.deepEqual(pages.map((p) => [p.boardSeq, p.data.page.index, p.data.page.total, p.data.strokes.length]), [
@@ -224,9 +225,9 @@ test('a late joiner gets the whole board in pages of 100, then the live ops', as
 test('bad frames are refused one by one, the socket stays open; a frame over 32 KiB closes with 1009', async (t) => {
   const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
   t.after(() => s.close());
-  const [host] = await room(s, 'junk', ['host']);
+  const [host, ann] = await room(s, 'junk', ['host', 'ann']);
   await host!.board(host!.userId, 1);
-  const hs = await joined(s.url, host!.userToken);
+  const hs = await joined(s.url, host!);
   t.after(() => hs.close());
   const cases: [unknown, number, RegExp][] = [
     ['not json', 400, /not JSON/],
@@ -274,6 +275,18 @@ test('bad frames are refused one by one, the socket stays open; a frame over 32 
   const bad = await openBoard(s.url, host!.userToken, '&board=yes');
   await bad.until(() => bad.closeCode !== null);
   assert.equal(bad.closeCode, 4400);
+  // The board is authorized by the member's own boardToken: none, a forged one, or another
+  // member's is refused (4401); the member's own is accepted (every test above uses it).
+  const others = (await ann!.boardToken()).boardToken;
+  for (const [why, query] of [
+    ['no boardToken', '&board=1'],
+    ['a forged boardToken', '&board=1&boardToken=e30.forged'],
+    ["another member's boardToken", `&board=1&boardToken=${encodeURIComponent(others)}`],
+  ]) {
+    const refused = await openBoard(s.url, host!.userToken, query!);
+    await refused.until(() => refused.closeCode !== null, 5_000, why);
+    assert.equal(refused.closeCode, 4401, why);
+  }
 });
 
 test('a flood is cut at the rate with 429, without closing the socket or slowing the room for others', async (t) => {
@@ -281,8 +294,8 @@ test('a flood is cut at the rate with 429, without closing the socket or slowing
   t.after(() => s.close());
   const [host, ann] = await room(s, 'flood', ['host', 'ann']);
   await host!.board(host!.userId, 1);
-  const hs = await joined(s.url, host!.userToken);
-  const as = await joined(s.url, ann!.userToken);
+  const hs = await joined(s.url, host!);
+  const as = await joined(s.url, ann!);
   t.after(() => Promise.all([hs.close(), as.close()]));
 
   // Ann's room info while the host floods: 1,500 draws of 500 points and 1,500 junk frames.
@@ -335,7 +348,7 @@ test('strokes persist across a restart, in a board file next to the database', a
   let s = await startTestServer(env);
   const [host] = await room(s, 'persist', ['host']);
   await host!.board(host!.userId, 1);
-  let hs = await joined(s.url, host!.userToken);
+  let hs = await joined(s.url, host!);
   for (const id of ['k1', 'k2', 'k3']) hs.send(draw(stroke(5, id)));
   hs.send({ type: 'board', op: 'erase', strokeId: 'k2' });
   await hs.until(() => hs.of('board').length === 4);
@@ -345,7 +358,9 @@ test('strokes persist across a restart, in a board file next to the database', a
 
   s = await startTestServer(env);
   t.after(() => s.close());
-  hs = await joined(s.url, host!.userToken);
+  // The same member on the restarted server (its port is new).
+  (host!.opts as { baseUrl: string }).baseUrl = s.url;
+  hs = await joined(s.url, host!);
   t.after(() => hs.close());
   assert.deepEqual(boardOf(hs), ['k1', 'k3']);
   assert.equal(hs.of('boardSnapshot')[0].boardSeq, 4);
@@ -430,8 +445,8 @@ test('two cluster nodes on Redis: a stroke drawn on A reaches B in order; a late
   await bob.enter({ roomName: 'c', roomUuid: 'c', userName: 'bob', userUuid: 'c-bob' });
   await host.board(host.userId, 1);
   await host.board(bob.userId, 1);
-  const ha = await joined(A.url, host.userToken);
-  const bb = await joined(B.url, bob.userToken);
+  const ha = await joined(A.url, host);
+  const bb = await joined(B.url, bob);
   t.after(() => Promise.all([ha.close(), bb.close()]));
 
   // Both draw at once, each on its own node: both sockets see one sequence.
@@ -448,7 +463,7 @@ test('two cluster nodes on Redis: a stroke drawn on A reaches B in order; a late
   assert.deepEqual(bb.of('board')[120].data, { op: 'erase', by: host.userId, strokeId: 'B0' });
 
   // A late joiner on B gets the whole board, as A's sockets see it.
-  const late = await joined(B.url, bob.userToken);
+  const late = await joined(B.url, bob);
   t.after(() => late.close());
   assert.equal(late.of('boardSnapshot')[0].boardSeq, 121);
   assert.deepEqual(late.of('boardSnapshot').map((p) => p.data.page), [{ index: 0, total: 2 }, { index: 1, total: 2 }]);

@@ -176,7 +176,14 @@ async function join(): Promise<void> {
   requests = [];
   notices = [];
   ending = null;
-  const socket = new RealtimeClient({ baseUrl: location.origin, token: client.userToken, board: true });
+  // The board on the socket is authorized by this member's boardToken.
+  let boardToken = '';
+  try {
+    boardToken = (await client.boardToken()).boardToken;
+  } catch {
+    // No board here (or not now): the meeting works without it.
+  }
+  const socket = new RealtimeClient({ baseUrl: location.origin, token: client.userToken, board: boardToken !== '', boardToken });
   rt = socket;
   socket.on((m) => onMessage(m));
   socket.onBoard((m) => {
