@@ -149,7 +149,9 @@ export class Gateway {
   private socketIds = 0;
 
   constructor(private readonly opts: GatewayOptions) {
-    this.pacer = new CatchUpPacer(opts.maxConcurrentCatchUps);
+    // A quarter of the slots at most for one member's sockets: a newcomer never waits behind one
+    // member's storm of resumes.
+    this.pacer = new CatchUpPacer(opts.maxConcurrentCatchUps, Math.max(1, Math.ceil(opts.maxConcurrentCatchUps / 4)));
     // ws holds at most the low watermark and a slice (or one frame) per socket.
     this.limits = { low: Math.min(LOW_WATERMARK, Math.floor(opts.maxBufferedBytes / 2)), max: opts.maxBufferedBytes };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false, clientTracking: false });
@@ -313,7 +315,7 @@ export class Gateway {
     this.opts.presence.connected(conn.roomId, session.member, conn.id);
 
     // The catch-up waits for its turn; live events queue meanwhile, and are sent after it, paced too.
-    const turn = await this.pacer.take();
+    const turn = await this.pacer.take(conn.memberKey);
     const slice = { frames: 0, bytes: 0 };
     try {
       if (!conn.closing) await this.catchUp(conn, since, turn, slice);

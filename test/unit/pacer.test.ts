@@ -56,3 +56,35 @@ test('the running catch-ups share the budget of a turn', async () => {
   assert.equal(pacer.sliceFrames, 8, 'never below 8 frames');
   for (const t of [one, ...more, ...many]) t.end();
 });
+
+test('one owner runs at most its share; others start at once, and waiting owners take turns', async () => {
+  const pacer = new CatchUpPacer(4, 2);
+  const started: string[] = [];
+  const take = (owner: string, i: number) => pacer.take(owner).then((t) => (started.push(`${owner}${i}`), t));
+  // A storm from one member: two run, the rest wait, though slots are free.
+  const storm = Array.from({ length: 6 }, (_, i) => take('a', i));
+  await tick();
+  assert.deepEqual(started, ['a0', 'a1']);
+  assert.deepEqual(pacer.load, { running: 2, waiting: 4 });
+  // Another member gets a slot at once, then a third: the pacer is full.
+  const b = take('b', 0);
+  const c = take('c', 0);
+  await tick();
+  assert.deepEqual(started, ['a0', 'a1', 'b0', 'c0']);
+  // Waiting: a (4 more), then d and e. As slots free, owners take turns: a's next, then d, then e.
+  const d = take('d', 0);
+  const e = take('e', 0);
+  (await b).end();
+  await tick();
+  assert.deepEqual(started.slice(4), ['d0'], 'a is at its share: the slot goes to d, who came later');
+  (await c).end();
+  await tick();
+  assert.deepEqual(started.slice(4), ['d0', 'e0']);
+  (await storm[0]!).end();
+  await tick();
+  assert.deepEqual(started.slice(6), ['a2'], 'a runs its next when one of its own ends');
+  for (const t of [storm[1]!, storm[2]!, d, e]) (await t).end();
+  for (const t of storm.slice(3)) (await t).end();
+  assert.deepEqual(pacer.load, { running: 0, waiting: 0 });
+  assert.deepEqual(started.sort(), ['a0', 'a1', 'a2', 'a3', 'a4', 'a5', 'b0', 'c0', 'd0', 'e0']);
+});
