@@ -1,9 +1,10 @@
 // The board's log and fan-out for each backend: a SQLite file of its own and the in-process bus on
 // one process; keys and a pub/sub channel of their own under the cluster's prefix on Redis.
 import type { Redis } from 'ioredis';
-import type { BoardBus } from './bus.ts';
-import { LocalBoardBus, RedisBoardBus } from './bus.ts';
-import type { BoardLog } from './log.ts';
+import { LocalBus } from '../bus/local.ts';
+import { RedisBus } from '../bus/redis.ts';
+import { BOARD_CHANNEL, type BoardBus } from './bus.ts';
+import type { BoardEntry, BoardLog } from './log.ts';
 import { boardDbPath, SqliteBoardLog } from './sqlite.ts';
 import { RedisBoardLog } from './redis.ts';
 
@@ -16,7 +17,7 @@ export interface Boards {
 /** Next to the meeting database `dbPath` (see board/sqlite.ts). */
 export function openSqliteBoards(dbPath: string): Boards {
   const log = new SqliteBoardLog(boardDbPath(dbPath));
-  const bus = new LocalBoardBus();
+  const bus = new LocalBus<BoardEntry>();
   return { log, bus, close: async () => (await bus.close(), await log.close()) };
 }
 
@@ -26,6 +27,6 @@ export function openRedisBoards(o: { redis: Redis; pub: Redis; prefix: string; n
   // Its outages are reported by the board bus (duplicate() copies options, not listeners).
   sub.on('error', () => {});
   const log = new RedisBoardLog(o.redis, o.prefix);
-  const bus = new RedisBoardBus({ pub: o.pub, sub, prefix: o.prefix, nodeId: o.nodeId, onError: o.onError });
+  const bus = new RedisBus({ pub: o.pub, sub, prefix: o.prefix, nodeId: o.nodeId, onError: o.onError }, BOARD_CHANNEL);
   return { log, bus, close: async () => (await bus.close(), await log.close()) };
 }

@@ -1,18 +1,18 @@
 import type { LoggedEvent } from '../domain/events.ts';
-import type { EventBus, RoomEventsHandler } from './bus.ts';
+import type { Bus } from './bus.ts';
 
 /** Single-process bus: handlers run synchronously, so delivery order is commit order and nothing is lost. */
-export class LocalBus implements EventBus {
-  private readonly handlers = new Set<RoomEventsHandler>();
+export class LocalBus<T = LoggedEvent[]> implements Bus<T> {
+  private readonly handlers = new Set<(roomId: string, message: T) => void>();
   readonly ready = true;
 
   async start(): Promise<void> {}
 
-  publish(roomId: string, events: LoggedEvent[]): void {
-    for (const h of this.handlers) h(roomId, events);
+  publish(roomId: string, message: T): void {
+    for (const h of this.handlers) h(roomId, message);
   }
 
-  subscribe(handler: RoomEventsHandler): () => void {
+  subscribe(handler: (roomId: string, message: T) => void): () => void {
     this.handlers.add(handler);
     return () => this.handlers.delete(handler);
   }

@@ -1,10 +1,10 @@
-// The cluster bus: committed events go to this node's handlers at once and, through one Redis
-// pub/sub channel, to every other node. Pub/sub delivers at most once: a message published while a
+// The cluster bus: committed events (or board operations, on a channel of their own) go to this
+// node's handlers at once and, through one Redis pub/sub channel, to every other node. Pub/sub delivers at most once: a message published while a
 // subscriber is reconnecting is lost, so after every reconnection the bus asks its consumers to
 // resync from the log (service/feed.ts does), and they never rely on pub/sub alone.
 import type { Redis } from 'ioredis';
 import type { LoggedEvent } from '../domain/events.ts';
-import type { EventBus, RoomEventsHandler } from './bus.ts';
+import type { Bus } from './bus.ts';
 import { StoreUnavailableError } from '../store/store.ts';
 import { isConnectionError, unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
 
@@ -19,14 +19,24 @@ export interface RedisBusOptions {
   onError?: (err: unknown, what: string) => void;
 }
 
-interface Wire {
-  n: string;
-  r: string;
-  e: LoggedEvent[];
+/** What a bus other than the meeting events' one carries: its channel and how to tell a message. */
+export interface RedisBusKind<T> {
+  /** The channel, after the prefix. */
+  channel: string;
+  /** Whether a message from another node has the right shape (anything else is dropped). */
+  valid(message: unknown): message is T;
 }
 
-export class RedisBus implements EventBus {
-  private readonly handlers = new Set<RoomEventsHandler>();
+const MEETING_EVENTS: RedisBusKind<LoggedEvent[]> = { channel: 'events', valid: (m): m is LoggedEvent[] => Array.isArray(m) };
+
+interface Wire<T> {
+  n: string;
+  r: string;
+  e: T;
+}
+
+export class RedisBus<T = LoggedEvent[]> implements Bus<T> {
+  private readonly handlers = new Set<(roomId: string, message: T) => void>();
   private readonly resyncs = new Set<() => void>();
   private readonly channel: string;
   private subscribed = false;
@@ -34,8 +44,11 @@ export class RedisBus implements EventBus {
   /** The subscription dropped and is not back yet. */
   private lost = false;
 
-  constructor(private readonly opts: RedisBusOptions) {
-    this.channel = `${opts.prefix}events`;
+  constructor(
+    private readonly opts: RedisBusOptions,
+    private readonly kind: RedisBusKind<T> = MEETING_EVENTS as unknown as RedisBusKind<T>,
+  ) {
+    this.channel = `${opts.prefix}${kind.channel}`;
     opts.sub.on('message', (channel: string, text: string) => {
       if (channel === this.channel) this.receive(text);
     });
@@ -70,15 +83,15 @@ export class RedisBus implements EventBus {
     this.subscribed = true;
   }
 
-  publish(roomId: string, events: LoggedEvent[]): void {
+  publish(roomId: string, message: T): void {
     // Other nodes first: their delivery then overlaps this node's own. A lost publish is found by
-    // the other nodes' periodic resync (see service/feed.ts).
-    const wire: Wire = { n: this.opts.nodeId, r: roomId, e: events };
+    // the other nodes' periodic resync (see service/feed.ts, board/feed.ts).
+    const wire: Wire<T> = { n: this.opts.nodeId, r: roomId, e: message };
     guard(() => this.opts.pub.publish(this.channel, JSON.stringify(wire))).catch((err) => this.opts.onError?.(err, 'bus publish'));
-    for (const h of this.handlers) h(roomId, events);
+    for (const h of this.handlers) h(roomId, message);
   }
 
-  subscribe(handler: RoomEventsHandler): () => void {
+  subscribe(handler: (roomId: string, message: T) => void): () => void {
     this.handlers.add(handler);
     return () => this.handlers.delete(handler);
   }
@@ -100,13 +113,13 @@ export class RedisBus implements EventBus {
   }
 
   private receive(text: string): void {
-    let wire: Wire;
+    let wire: Wire<unknown>;
     try {
-      wire = JSON.parse(text) as Wire;
+      wire = JSON.parse(text) as Wire<unknown>;
     } catch (err) {
       return this.opts.onError?.(err, 'bus message');
     }
-    if (wire.n === this.opts.nodeId || !Array.isArray(wire.e) || typeof wire.r !== 'string') return;
+    if (wire.n === this.opts.nodeId || !this.kind.valid(wire.e) || typeof wire.r !== 'string') return;
     for (const h of this.handlers) h(wire.r, wire.e);
   }
 

@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { MeetingClient } from '../../client/agora.ts';
 import { spawnServer, type ServerProcess } from '../helpers/process.ts';
 import { cleanupPrefix, clusterEnv, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
-import { chromiumSkip, launchBrowser, shot, type TestBrowser } from '../helpers/browser.ts';
+import { chromiumSkip, launchBrowser, shareBoardAndDraw, shot, type TestBrowser } from '../helpers/browser.ts';
 
 const skip = chromiumSkip() ?? (await redisSkip());
 const ROOM = 'e2e-cluster';
@@ -94,17 +94,7 @@ test('host on node A, participant on node B: mute all within 1 s, chat both ways
   await chat(guest).getByText('Hello from node B').waitFor();
   await chat(host).getByText('Hello from node B').waitFor({ timeout: 1000 });
 
-  await host.getByRole('button', { name: 'Share whiteboard' }).click();
-  await host.getByText('You can draw.').waitFor();
-  await guest.getByText('View only: the host or the board owner can let you draw.').waitFor();
-  const canvas = host.getByRole('img', { name: /^Whiteboard/ });
-  await canvas.scrollIntoViewIfNeeded();
-  const box = (await canvas.boundingBox())!;
-  await host.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.3);
-  await host.mouse.down();
-  for (let i = 1; i <= 20; i++) await host.mouse.move(box.x + box.width * (0.2 + i * 0.02), box.y + box.height * (0.3 + i * 0.01));
-  await host.mouse.up();
-  await host.getByRole('img', { name: 'Whiteboard, 1 stroke' }).waitFor({ timeout: 3000 });
+  await shareBoardAndDraw(host, guest);
   await guest.getByRole('img', { name: 'Whiteboard, 1 stroke' }).waitFor({ timeout: 1000 });
   await shot(guest, 'cluster-03-board-on-b');
 });

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { chromiumSkip, launchBrowser, shot, type TestBrowser } from '../helpers/browser.ts';
+import { chromiumSkip, launchBrowser, shareBoardAndDraw, shot, type TestBrowser } from '../helpers/browser.ts';
 
 const skip = chromiumSkip();
 let s: TestServer;
@@ -93,17 +93,7 @@ test('chat both ways', { skip }, async () => {
 });
 
 test('whiteboard: a stroke drawn by the host appears on the participant page, and a member joining later sees it', { skip }, async () => {
-  await host.getByRole('button', { name: 'Share whiteboard' }).click();
-  await host.getByText('You can draw.').waitFor();
-  await guest.getByText('View only: the host or the board owner can let you draw.').waitFor();
-  const canvas = host.getByRole('img', { name: /^Whiteboard/ });
-  await canvas.scrollIntoViewIfNeeded();
-  const box = (await canvas.boundingBox())!;
-  await host.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.3);
-  await host.mouse.down();
-  for (let i = 1; i <= 20; i++) await host.mouse.move(box.x + box.width * (0.2 + i * 0.02), box.y + box.height * (0.3 + i * 0.01));
-  await host.mouse.up();
-  await host.getByRole('img', { name: 'Whiteboard, 1 stroke' }).waitFor({ timeout: 3000 });
+  await shareBoardAndDraw(host, guest);
   await guest.getByRole('img', { name: 'Whiteboard, 1 stroke' }).waitFor({ timeout: 3000 });
   // The host's own copy is the server's echo, not only what it drew.
   await join(late, 'Cat');

@@ -55,3 +55,21 @@ export async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
+
+/**
+ * The host shares the whiteboard (the guest is told it may only watch) and draws one stroke with the
+ * mouse; resolves once the host's own board shows it (the server's echo, not only what it drew).
+ */
+export async function shareBoardAndDraw(host: Page, guest: Page): Promise<void> {
+  await host.getByRole('button', { name: 'Share whiteboard' }).click();
+  await host.getByText('You can draw.').waitFor();
+  await guest.getByText('View only: the host or the board owner can let you draw.').waitFor();
+  const canvas = host.getByRole('img', { name: /^Whiteboard/ });
+  await canvas.scrollIntoViewIfNeeded();
+  const box = (await canvas.boundingBox())!;
+  await host.mouse.move(box.x + box.width * 0.2, box.y + box.height * 0.3);
+  await host.mouse.down();
+  for (let i = 1; i <= 20; i++) await host.mouse.move(box.x + box.width * (0.2 + i * 0.02), box.y + box.height * (0.3 + i * 0.01));
+  await host.mouse.up();
+  await host.getByRole('img', { name: 'Whiteboard, 1 stroke' }).waitFor({ timeout: 3000 });
+}
