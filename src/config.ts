@@ -1,5 +1,7 @@
 // One typed configuration, read from the environment and validated at start: a bad value stops
 // the process with a message naming the variable, instead of surfacing later as odd behaviour.
+import { readRtmRelay, type RtmRelayConfig } from './relay/config.ts';
+import { readNetless, type NetlessConfig } from './board/netless/config.ts';
 
 export interface Config {
   port: number;
@@ -31,7 +33,9 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** GET /metrics (Prometheus) is served, and the figures behind it are kept. */
   metrics: boolean;
-  boardProvider: 'builtin' | 'none';
+  boardProvider: 'builtin' | 'none' | 'netless';
+  /** The Netless whiteboard (src/board/netless/): null unless the board provider is netless. */
+  netless: NetlessConfig | null;
   /** The built-in whiteboard on the realtime socket (src/board/). */
   board: {
     /** Frames a member may send to the board per second (a burst of as many passes at once); 0 = no limit. */
@@ -106,6 +110,8 @@ export interface Config {
     /** Loopback and private addresses may be targets (false where SSRF matters). */
     allowPrivate: boolean;
   };
+  /** The Agora RTM relay (src/relay/): null when off. */
+  rtmRelay: RtmRelayConfig | null;
   qiniu: {
     /** Largest accepted X-Qiniu-Date skew, seconds; 0 disables the check. */
     maxDateSkew: number;
@@ -178,7 +184,8 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigin: str('CONVENE_CORS_ORIGIN') ?? '*',
     logLevel: oneOf('CONVENE_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
     metrics: oneOf('CONVENE_METRICS', 'on', ['on', 'off'] as const) === 'on',
-    boardProvider: oneOf('CONVENE_BOARD_PROVIDER', 'builtin', ['builtin', 'none'] as const),
+    boardProvider: oneOf('CONVENE_BOARD_PROVIDER', 'builtin', ['builtin', 'none', 'netless'] as const),
+    netless: readNetless({ str, int, problems }, str('CONVENE_BOARD_PROVIDER') ?? 'builtin'),
     board: {
       rate: int('CONVENE_BOARD_RATE', 20, 0, 10_000),
       maxStrokes: int('CONVENE_BOARD_MAX_STROKES', 5_000, 1, 1_000_000),
@@ -222,6 +229,7 @@ export function loadConfig(env: Env = process.env): Config {
       concurrency: int('CONVENE_WEBHOOK_CONCURRENCY', 4, 1, 256),
       allowPrivate: oneOf('CONVENE_WEBHOOK_ALLOW_PRIVATE', '1', ['0', '1'] as const) === '1',
     },
+    rtmRelay: readRtmRelay({ str, int, problems }),
     qiniu: {
       maxDateSkew: int('CONVENE_QINIU_DATE_SKEW', 900, 0, 86_400),
       hubs: (str('CONVENE_QINIU_HUBS') ?? '').split(',').map((h) => h.trim()).filter(Boolean),

@@ -16,10 +16,12 @@ import { refusal } from './http/rates.ts';
 import type { RoomStore } from './store/store.ts';
 import { Presence } from './service/presence.ts';
 import { RoomRetention } from './service/retention.ts';
-import { WebhookDispatcher } from './webhooks/dispatcher.ts';
+import { outboxDelivery, outboxSources } from './outbox/sinks.ts';
+import { relayMetrics } from './relay/metrics.ts';
 import { Gateway } from './realtime/gateway.ts';
 import { Whiteboard } from './board/socket.ts';
 import { boardRetention } from './board/retention.ts';
+import { netlessBoards } from './board/netless/provider.ts';
 import { agoraRealtimeFormat, boardFor } from './http/conf/views.ts';
 import { StoreUnavailableError } from './store/store.ts';
 import { ConveneMetrics } from './ops/metrics.ts';
@@ -110,6 +112,11 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     const secret = await store.setMetaIfAbsent('boardSecret', randomBytes(32).toString('base64url'));
     const agoraTokens = new AgoraTokens(config.tokenTtl);
     const boardTokens = new BoardTokens(secret, config.tokenTtl);
+    const notice = (what: string, details: Record<string, unknown>) => server?.log.warn(details, what);
+    // CONVENE_BOARD_PROVIDER=netless: a meeting's board is a Netless room, made before the meeting, banned at its end.
+    const netless = config.netless ? netlessBoards(config.netless, config.tokenTtl, { onError, onNotice: notice }) : null;
+    const boardSigner = netless?.tokens ?? boardTokens;
+    const relayFigures = config.rtmRelay && metrics ? relayMetrics([metrics.registry]) : undefined;
     const meeting = new MeetingService({
       store,
       bus,
@@ -118,6 +125,9 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       maxRoomsPerApp: config.limits.maxRoomsPerApp,
       onError,
       metrics: metrics ?? undefined,
+      boards: netless?.rooms,
+      // Besides the webhooks, the RTM relay's messages and the Netless boards' bans leave through the outbox.
+      outboxSources: outboxSources(config, { relayMetrics: relayFigures, onNotice: notice }),
     });
     const retention = new RoomRetention({
       store,
@@ -125,17 +135,18 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       retentionMs: config.roomRetention * 1000,
       onError,
     });
-    const webhooks = new WebhookDispatcher({
-      ...config.webhooks,
-      perEndpoint: config.webhooks.concurrency,
+    const webhooks = outboxDelivery({
+      config,
       outbox: store.outbox,
       apps,
+      limiter: backend.limiter,
       nodeId: backend.nodeId,
+      netless: netless?.client ?? null,
+      webhookMetrics: metrics?.webhooks,
+      relayMetrics: relayFigures,
       onError,
-      onNotice: (what, details) => server?.log.warn(details, what),
-      metrics: metrics?.webhooks,
+      onNotice: notice,
     });
-    metrics?.webhooks.queueDepthFrom(() => store.outbox.waiting());
     meeting.onWebhookRows(() => webhooks.wake());
     const readiness = async () => {
       const checks: Record<string, string> = {};
@@ -149,7 +160,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     };
     // One count of connections per address for HTTP and the realtime upgrades.
     const connections = new ConnectionGuard(config.limits.maxConnectionsPerIp, trustProxyFrom(config.limits.trustProxy));
-    server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens, readiness, limiter: backend.limiter, connections, metrics: metrics ?? undefined, webAppId: config.webApp ? bootstrapped.appId : undefined });
+    server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens: boardSigner, readiness, limiter: backend.limiter, connections, metrics: metrics ?? undefined, webAppId: config.webApp ? bootstrapped.appId : undefined });
     const presence = new Presence({ meeting, directory, graceMs: config.presence.grace * 1000, policy: config.presence.expiry, onError });
     // The built-in board's strokes travel on the realtime socket (board=1), in a log of their own.
     const board =
@@ -171,7 +182,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       apps,
       bus,
       presence,
-      format: agoraRealtimeFormat((room, userId) => boardFor(config.boardProvider, boardTokens, room, userId)),
+      format: agoraRealtimeFormat((room, userId) => boardFor(config.boardProvider, boardSigner, room, userId)),
       resyncIntervalMs: backend.resyncIntervalMs,
       maxBufferedBytes: config.realtime.maxBufferedBytes,
       maxSocketsPerMember: config.realtime.maxSocketsPerMember,
@@ -203,6 +214,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
         await presence.stop();
         await server!.close();
         await meeting.stop();
+        await netless?.rooms.stop();
         await retention.stop();
         await webhooks.stop();
         await backend.close();

@@ -4,7 +4,7 @@
 import { RuleError } from '../domain/rules.ts';
 import { AppRegistry, hex32, newApp } from '../service/apps.ts';
 import type { App } from '../store/store.ts';
-import { JSON_OPTION, Refused, type Command, type Context } from './command.ts';
+import { JSON_OPTION, Refused, UsageError, type Command, type Context } from './command.ts';
 import { appOf, defaultAppId, meetingService } from './lookup.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -88,14 +88,32 @@ such app.`,
     args: '[TITLE...]',
     summary: 'create an app for the client API and print its credentials (JSON)',
     help: `Creates an app (the words after create are its title) with a random 32-hex App ID, App Certificate
-and customer credentials, and prints them as JSON. Such an app has no owner: every access key may
-manage it through the server API. Servers serve it at once.`,
-    options: [{ name: 'json', help: 'print JSON (what it prints anyway; accepted for uniformity)' }],
+and customer credentials, and prints them as JSON. --app-id and --certificate give an Agora project's
+own instead (what the Agora Meeting apps need: they join Agora RTC and RTM with that App ID). Such an
+app has no owner: every access key may manage it through the server API. Servers serve it at once.`,
+    options: [
+      { name: 'app-id', value: 'HEX32', help: "an Agora project's App ID (32 hex characters)" },
+      { name: 'certificate', value: 'HEX32', help: "that project's App Certificate (32 hex characters)" },
+      { name: 'json', help: 'print JSON (what it prints anyway; accepted for uniformity)' },
+    ],
     store: 'create',
     async run(ctx) {
+      const hex = (name: string): string | undefined => {
+        const v = ctx.option(name);
+        if (v === undefined) return undefined;
+        if (typeof v !== 'string' || !/^[0-9a-fA-F]{32}$/.test(v)) throw new UsageError(`--${name}: must be 32 hexadecimal characters`);
+        return v;
+      };
+      const appId = hex('app-id');
+      const certificate = hex('certificate');
+      if (certificate && !appId) throw new UsageError('--certificate needs --app-id (the certificate of that project)');
+      const registry = new AppRegistry(ctx.store);
+      if (appId && (await registry.get(appId))) throw new Refused(`an app with the App ID ${appId} exists already`);
+      // An Agora project's App ID without its certificate is an App-ID-only project: no tokens.
+      const own = appId ? { certificate: certificate ?? null } : {};
       // Unquoted words are one title: `apps create Team Room` is what an operator means.
-      const app = newApp({ appId: hex32(), title: ctx.args.join(' ') }, Date.now());
-      await new AppRegistry(ctx.store).put(app);
+      const app = newApp({ appId: appId ?? hex32(), title: ctx.args.join(' '), ...own }, Date.now());
+      await registry.put(app);
       ctx.printJson({ appId: app.appId, title: app.title, appCertificate: app.certificate, customerId: app.customerId, customerSecret: app.customerSecret }, true);
     },
   },

@@ -3,6 +3,7 @@
 import { LocalBus } from '../bus/local.ts';
 import type { Room } from '../domain/room.ts';
 import { MeetingService } from '../service/meeting.ts';
+import { outboxSources } from '../outbox/sinks.ts';
 import type { App } from '../store/store.ts';
 import { Refused, UsageError, type Context } from './command.ts';
 
@@ -42,5 +43,6 @@ export async function meetingOf(ctx: Context, appId: string, ref: string): Promi
  * the events in the room's log and push them to their sockets (see service/feed.ts).
  */
 export function meetingService(ctx: Context): MeetingService {
-  return new MeetingService({ store: ctx.store, bus: new LocalBus() });
+  // Its commits write what every sink wants (the RTM relay's messages, a Netless board's ban); the servers deliver it.
+  return new MeetingService({ store: ctx.store, bus: new LocalBus(), outboxSources: outboxSources(ctx.config) });
 }

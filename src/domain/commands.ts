@@ -28,8 +28,11 @@ export interface Enter {
   vouched?: boolean;
   /** The right to remove other members, whatever the role. */
   canKick?: boolean;
-  /** Fresh identifiers, used only where something new comes into being. */
-  fresh: { roomId: string; boardId: string; userId: string; session: string };
+  /**
+   * Fresh identifiers, used only where something new comes into being. `uid`: a new member's uids,
+   * `uid` (camera) and `uid + 1` (screen), nobody's before in the app; its userId is `String(uid)`.
+   */
+  fresh: { roomId: string; boardId: string; uid: number; session: string };
 }
 
 export interface ChangeRoom {

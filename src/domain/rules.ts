@@ -2,24 +2,11 @@
 // Pure: the same inputs always give the same outputs, and the input room is never mutated (unless
 // the caller hands it over, see decide's `reuse`).
 import type { Command, Enter, RoomCommand } from './commands.ts';
-import { snapshot, type LeaveReason, type MeetingEvent, type Module, type Presence } from './events.ts';
-import {
-  addMember,
-  boardUsers,
-  currentHost,
-  firstPresent,
-  own,
-  findByUuid,
-  findMember,
-  onlineCount,
-  presentMembers,
-  screenSharers,
-  type Member,
-  type Room,
-  banOf,
-  draftOf,
-  takeBack,
-} from './room.ts';
+import { snapshot, type MeetingEvent, type Module } from './events.ts';
+import { addMember, banOf, currentHost, draftOf, findByUuid, findMember, onlineCount, own, takeBack, type Member, type Room } from './room.ts';
+import { boardEvent, endMeeting, ownsBoard, removeMember, restateChat, roomChanged, screenEvent, startBoard, stopBoard, stopScreen } from './effects.ts';
+
+export { MAX_CHAT_RESTATED } from './effects.ts';
 
 export type RuleCode =
   | 'invalid'
@@ -166,10 +153,12 @@ function enter(existing: Room | null, cmd: Enter, now: number, draft: (base: Roo
   }
   const role = currentHost(room) ? 'participant' : 'host';
   if (!member) {
-    const k = room.members.length;
-    // uids are unique within the room and never shared with a screenId.
+    // uids are unique across the app (an RTM login is app-wide) and never shared with a screenId;
+    // the userId is the uid in decimal: the Agora clients read userIds as numbers.
+    const userId = String(cmd.fresh.uid);
+    if (findMember(room, userId)) throw new Error(`uid ${userId} is already a member's in room ${room.roomId}`);
     member = {
-      userId: cmd.fresh.userId,
+      userId,
       userUuid: cmd.userUuid,
       userName: cmd.userName ?? cmd.userUuid,
       avatar: cmd.avatar ?? '',
@@ -179,8 +168,8 @@ function enter(existing: Room | null, cmd: Enter, now: number, draft: (base: Roo
       chat: true,
       boardGrant: false,
       sharingScreen: false,
-      uid: 2 * k + 1,
-      screenId: 2 * k + 2,
+      uid: cmd.fresh.uid,
+      screenId: cmd.fresh.uid + 1,
       present: true,
       order: 0,
       joinedAt: now,
@@ -295,6 +284,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
 
     case 'changeRoom': {
       requireHost(actor, 'change the room');
+      const chatReopened = cmd.muteAllChat === 0 && room.muteAllChat !== 0 && !cmd.end;
       if (cmd.muteAllChat !== undefined) room.muteAllChat = cmd.muteAllChat;
       if (cmd.muteAllAudio !== undefined) {
         room.muteAllAudio = cmd.muteAllAudio;
@@ -309,13 +299,18 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       } else if (cmd.muteAllChat !== undefined || cmd.muteAllAudio !== undefined || cmd.locked !== undefined) {
         events.push(roomChanged(room));
       }
+      if (chatReopened) restateChat(room, events);
       return done();
     }
 
     case 'changeMember': {
       const target = presentTarget(room, cmd.target);
       const self = target.userId === actor.userId;
-      if (!self && actor.role !== 'host') throw new RuleError('forbidden', 'only the host may change another member');
+      // The board's creator grants and revokes the board (iOS answers a board application so).
+      const boardOnly = cmd.audio === undefined && cmd.video === undefined && cmd.chat === undefined;
+      if (!self && actor.role !== 'host' && !(boardOnly && ownsBoard(room, actor))) {
+        throw new RuleError('forbidden', 'only the host may change another member');
+      }
       if (self && actor.role !== 'host') {
         if (cmd.chat === true && !target.chat) throw new RuleError('forbidden', 'only the host may enable your chat');
         if (cmd.boardGrant === true && !target.boardGrant) {
@@ -347,7 +342,9 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
     }
 
     case 'invite': {
-      requireHost(actor, 'invite members');
+      // The board's creator answers the board applications it is sent (see 'apply'): it may invite
+      // to the board or reject an application for it.
+      if (!(cmd.module === 'board' && ownsBoard(room, actor))) requireHost(actor, 'invite members');
       const target = presentTarget(room, cmd.target);
       if (target.userId === actor.userId) return done();
       events.push({ type: 'invited', to: target.userId, from: snapshot(actor), module: cmd.module, action: cmd.action });
@@ -377,7 +374,8 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
         if (room.screenSharerId) throw new RuleError('busy', 'another member is already sharing the screen');
         room.screenSharerId = actor.userId;
         actor.sharingScreen = true;
-        events.push(screenEvent(room), { type: 'memberChanged', member: snapshot(actor) });
+        // The sharer's own state first: the Web client lists the wrong member as sharing otherwise.
+        events.push({ type: 'memberChanged', member: snapshot(actor) }, screenEvent(room));
         return done();
       }
       if (target.userId !== actor.userId && actor.role !== 'host') {
@@ -467,83 +465,4 @@ function presentTarget(room: Room, userId: string): Member {
 
 function requireHost(actor: Member, what: string): void {
   if (actor.role !== 'host') throw new RuleError('forbidden', `only the host may ${what}`);
-}
-
-function boardEvent(room: Room): MeetingEvent {
-  return {
-    type: 'boardChanged',
-    shared: room.boardShared,
-    creatorId: room.boardCreatorId,
-    users: boardUsers(room).map(snapshot),
-  };
-}
-
-function screenEvent(room: Room): MeetingEvent {
-  return { type: 'screenChanged', shared: room.screenSharerId !== '', users: screenSharers(room).map(snapshot) };
-}
-
-function startBoard(room: Room, creator: Member, events: MeetingEvent[], withMemberEvent: boolean): void {
-  room.boardShared = true;
-  room.boardCreatorId = creator.userId;
-  creator.boardGrant = true;
-  events.push(boardEvent(room));
-  if (withMemberEvent) events.push({ type: 'memberChanged', member: snapshot(creator) });
-}
-
-function stopBoard(room: Room, events: MeetingEvent[]): void {
-  room.boardShared = false;
-  room.boardCreatorId = '';
-  const revoked = room.members.filter((m) => m.boardGrant).map((m) => own(room, m));
-  for (const m of revoked) m.boardGrant = false;
-  events.push(boardEvent(room));
-  for (const m of revoked) if (m.present) events.push({ type: 'memberChanged', member: snapshot(m) });
-}
-
-function stopScreen(room: Room, sharer: Member, events: MeetingEvent[]): void {
-  room.screenSharerId = '';
-  sharer.sharingScreen = false;
-  events.push(screenEvent(room));
-}
-
-/** Take a member out of the room: screen, board and host role do not outlive their holder. */
-function removeMember(room: Room, m: Member, events: MeetingEvent[], now: number, why: LeaveReason): void {
-  const wasHost = m.role === 'host';
-  m.present = false;
-  m.role = 'participant';
-  events.push({ type: 'membersChanged', changes: [{ member: snapshot(m), present: false, why }], total: onlineCount(room) });
-  if (room.screenSharerId === m.userId) stopScreen(room, m, events);
-  if (room.boardShared && room.boardCreatorId === m.userId) stopBoard(room, events);
-  m.boardGrant = false;
-  m.sharingScreen = false;
-  if (wasHost) {
-    const first = firstPresent(room);
-    const heir = first ? own(room, first) : undefined;
-    // Each entry carries the role after the change: Android files every role-1 entry as a host.
-    const changes: Presence[] = [{ member: snapshot(m), present: false }];
-    if (heir) {
-      heir.role = 'host';
-      changes.push({ member: snapshot(heir), present: true });
-    }
-    events.push({ type: 'hostChanged', changes });
-  }
-  if (onlineCount(room) === 0) room.emptySince = now;
-}
-
-function roomChanged(room: Room): MeetingEvent {
-  return { type: 'roomChanged', muteAllChat: room.muteAllChat, muteAllAudio: room.muteAllAudio, ended: room.ended, locked: room.locked === true };
-}
-
-function endMeeting(room: Room, events: MeetingEvent[], now: number): void {
-  room.ended = true;
-  room.endedAt = now;
-  room.boardShared = false;
-  room.boardCreatorId = '';
-  room.screenSharerId = '';
-  for (const shared of room.members.filter((x) => x.present || x.boardGrant || x.sharingScreen)) {
-    const m = own(room, shared);
-    m.present = false;
-    m.boardGrant = false;
-    m.sharingScreen = false;
-  }
-  events.push(roomChanged(room));
 }

@@ -7,7 +7,7 @@ import type { Config } from '../config.ts';
 import type { MeetingService } from '../service/meeting.ts';
 import type { AppRegistry } from '../service/apps.ts';
 import type { AgoraTokens } from '../tokens/agora.ts';
-import type { BoardTokens } from '../tokens/board.ts';
+import type { BoardSigner } from './conf/views.ts';
 import type { RateLimiter } from '../limits/limiter.ts';
 import { agoraApi } from './conf/api.ts';
 import { intKeyword } from './schema.ts';
@@ -31,7 +31,8 @@ export interface HttpDeps {
   meeting: MeetingService;
   apps: AppRegistry;
   agoraTokens: AgoraTokens;
-  boardTokens: BoardTokens;
+  /** Signs the boardToken of a member: the built-in board's, or Netless room tokens (CONVENE_BOARD_PROVIDER). */
+  boardTokens: BoardSigner;
   /** Rate-limit counters (config.rates says how many). */
   limiter: RateLimiter;
   /** Whether the store, bus and presence backends are reachable now (for /readyz). */

@@ -1,15 +1,17 @@
 // The one write path: every change to a meeting, whoever asks for it, is a command executed here:
 // load the room → decide (pure) → commit the new state and its events atomically → publish.
-import type { Command, EntryPolicy, RoomCommand } from '../domain/commands.ts';
-import type { LoggedEvent, MeetingEvent } from '../domain/events.ts';
-import { findMember, liveCount, type Member, type Room } from '../domain/room.ts';
-import { decide, RuleError, type Decision } from '../domain/rules.ts';
+import type { EntryPolicy, RoomCommand } from '../domain/commands.ts';
+import { findMember, type Member, type Room } from '../domain/room.ts';
+import { RuleError, type Decision } from '../domain/rules.ts';
 import type { EventBus, RoomEventsHandler } from '../bus/bus.ts';
 import type { App, EventRange, RoomListQuery, RoomStore, RoomSummary } from '../store/store.ts';
 import { RoomDelivery } from './delivery.ts';
-import { OutboxWriter } from '../webhooks/outbox.ts';
+import { RoomQueues, type Pending } from './queue.ts';
+import { UidAllocator } from './uids.ts';
+import { OutboxWriter, type OutboxSource } from '../webhooks/outbox.ts';
 import { formatSessionToken, newId, newSecret, parseSessionToken, sameSecret } from '../tokens/session.ts';
 import type { CommandMetrics } from '../ops/metrics.ts';
+import { BoardUnavailableError, type BoardRooms } from './boards.ts';
 
 export interface MeetingOptions {
   store: RoomStore;
@@ -26,6 +28,10 @@ export interface MeetingOptions {
   onError?: (err: unknown, what: string) => void;
   /** Counts and times every command by type and outcome; none: nothing is measured. */
   metrics?: CommandMetrics;
+  /** Where meetings' boards are made when they live outside Convene (Netless); none: the built-in board's id is drawn with the meeting. */
+  boards?: BoardRooms;
+  /** Sinks besides the webhooks whose rows each commit writes in its outbox (the RTM relay). */
+  outboxSources?: OutboxSource[];
 }
 
 export interface EntryInput {
@@ -63,51 +69,6 @@ export interface Session {
   member: Member;
 }
 
-/** Contention retries before a command gives up (only reachable under pathological load). */
-const MAX_ATTEMPTS = 50;
-/** Commands decided and committed together at most. */
-const MAX_BATCH = 500;
-/** Decisions between two yields to the event loop within one batch. */
-const YIELD_EVERY = 50;
-/** How long a room under a storm of commands may let the next batch gather (ms): 50, up to 500 in large rooms. */
-const STORM_LINGER_MS = 50;
-const STORM_LINGER_MAX_MS = 500;
-/** It gathers in steps of this long, while each step brings more commands. */
-const STORM_STEP_MS = 10;
-
-interface Pending {
-  /** The app of an entry (for the meetings-per-app cap); null for a command on a room. */
-  appId: string | null;
-  /** Built per attempt: an entry draws fresh ids each time it is decided. */
-  command: () => Command;
-  delivery: Delivery;
-  resolve: (d: Decision) => void;
-  reject: (err: unknown) => void;
-}
-
-/**
- * One message for membership changes that follow one another (a batch of entries or departures):
- * cmd 2 lists many members, as the client format allows, so a storm costs one frame per socket per
- * batch, not per member.
- */
-function coalesced(events: MeetingEvent[]): MeetingEvent[] {
-  const out: MeetingEvent[] = [];
-  for (const e of events) {
-    const last = out[out.length - 1];
-    if (last?.type === 'membersChanged' && e.type === 'membersChanged') {
-      out[out.length - 1] = { type: 'membersChanged', changes: [...last.changes, ...e.changes], total: e.total };
-    } else out.push(e);
-  }
-  return out;
-}
-
-/** A batch's events wait for every answer that asked them to (each hold is capped by RoomDelivery). */
-function publishAfterAll(batch: Pending[]): PromiseLike<unknown> | undefined {
-  const waits = batch.map((p) => p.delivery.publishAfter).filter((w): w is PromiseLike<unknown> => w !== undefined);
-  if (waits.length === 0) return undefined;
-  return waits.length === 1 ? waits[0] : Promise.allSettled(waits);
-}
-
 export class MeetingService {
   private readonly store: RoomStore;
   /** The webhook rows each commit writes with its events (none for apps without webhooks). */
@@ -118,22 +79,20 @@ export class MeetingService {
   private readonly sweepIntervalMs: number;
   private readonly maxRoomMembers: number;
   private readonly maxRoomsPerApp: number;
+  private readonly boards: BoardRooms | undefined;
   private readonly onError: (err: unknown, what: string) => void;
   private readonly metrics: CommandMetrics | undefined;
-  /**
-   * Commands waiting for their room (by room id, or app and roomUuid for entries), and the batch
-   * being committed: in this process a room's commands run one batch at a time; other nodes are
-   * caught by versions.
-   */
-  private readonly pending = new Map<string, { load: () => Promise<Room | null>; items: Pending[] }>();
-  private readonly runners = new Map<string, Promise<void>>();
+  /** New members' uids, unique across each app (see uids.ts). */
+  private readonly uids: UidAllocator;
+  /** One queue per meeting: its commands decided in batches and committed (queue.ts). */
+  private readonly queues: RoomQueues;
   /** Told of the events this process commits, at once (the bus tells every node, maybe later). */
   private readonly observers = new Set<RoomEventsHandler>();
   private sweeper: NodeJS.Timeout | null = null;
 
   constructor(opts: MeetingOptions) {
     this.store = opts.store;
-    this.outbox = new OutboxWriter(opts.store);
+    this.outbox = new OutboxWriter(opts.store, opts.outboxSources);
     this.delivery = new RoomDelivery(opts.bus);
     this.now = opts.now ?? Date.now;
     this.emptyRoomTtlMs = opts.emptyRoomTtlMs ?? 300_000;
@@ -142,6 +101,16 @@ export class MeetingService {
     this.metrics = opts.metrics;
     this.maxRoomMembers = opts.maxRoomMembers ?? 0;
     this.maxRoomsPerApp = opts.maxRoomsPerApp ?? 0;
+    this.boards = opts.boards;
+    this.uids = new UidAllocator(opts.store);
+    this.queues = new RoomQueues({
+      store: this.store,
+      outbox: this.outbox,
+      delivery: this.delivery,
+      now: this.now,
+      observers: this.observers,
+      beforeStart: (appId) => (this.maxRoomsPerApp > 0 ? this.checkRoomCount(appId) : Promise.resolve()),
+    });
   }
 
   /** Enter a room by its key: the first entry creates the meeting, later ones join it. */
@@ -151,11 +120,14 @@ export class MeetingService {
     const policy: EntryPolicy = { maxUsers: caps.length > 0 ? Math.min(...caps) : 0, noAutoKickUser: app.noAutoKickUser };
     const decision = await this.measured(
       'enter',
-      this.submitEntry(app.appId, input.roomUuid, {
-        appId: app.appId,
-        delivery,
-        command: () => ({ type: 'enter', appId: app.appId, ...input, policy, fresh: { roomId: newId(), boardId: newId(), userId: newId(), session: newSecret() } }),
-      }),
+      // The uids are drawn once per entry, used only if a new member comes of it (a returning one keeps its own).
+      this.uids.pair(app.appId).then((uid) =>
+        this.submitEntry(app.appId, input.roomUuid, {
+          appId: app.appId,
+          delivery,
+          command: () => ({ type: 'enter', appId: app.appId, ...input, policy, fresh: { roomId: newId(), boardId: newId(), uid, session: newSecret() } }),
+        }),
+      ),
     );
     const { userId, session } = decision.entered!;
     const roomId = decision.room.roomId;
@@ -168,17 +140,58 @@ export class MeetingService {
    * of entries against the sockets' commands), lose that race until it gave up.
    */
   private async submitEntry(appId: string, roomUuid: string, item: Omit<Pending, 'resolve' | 'reject'>): Promise<Decision> {
+    if (this.boards) return this.submitEntryWithBoard(appId, roomUuid, item, this.boards);
     const running = await this.store.findRunningRoom(appId, roomUuid);
     if (running) {
       try {
-        return await this.submit(running.roomId, () => this.store.loadRoom(running.roomId), item);
+        return await this.queues.submit(running.roomId, () => this.store.loadRoom(running.roomId), item);
       } catch (err) {
         // The meeting ended meanwhile: this entry starts the next one, as if it had come a moment later.
         if (!(err instanceof RuleError && err.code === 'ended')) throw err;
       }
     }
     // No running meeting (yet): entries for the key line up until one of them creates it.
-    return this.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), item);
+    return this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), item);
+  }
+
+  /**
+   * An entry when boards live outside Convene (Netless): the entry that will start the meeting makes
+   * its board first, so that no meeting is ever committed without one; entries into a running meeting
+   * make none. A board made for a meeting another entry started meanwhile, or for an entry that was
+   * refused, is closed again.
+   */
+  private async submitEntryWithBoard(appId: string, roomUuid: string, item: Omit<Pending, 'resolve' | 'reject'>, boards: BoardRooms): Promise<Decision> {
+    const withBoard = (boardId: string): Omit<Pending, 'resolve' | 'reject'> => ({
+      ...item,
+      command: () => {
+        const c = item.command();
+        return c.type === 'enter' ? { ...c, fresh: { ...c.fresh, boardId } } : c;
+      },
+    });
+    const running = await this.store.findRunningRoom(appId, roomUuid);
+    if (running) {
+      try {
+        const joined = await this.queues.submit(running.roomId, () => this.store.loadRoom(running.roomId), withBoard(''));
+        if (joined.room.boardId !== '') return joined;
+        // The meeting was deleted under this entry, which started a new one without a board: that
+        // one ends at once, and the member enters again (then making a board).
+        await this.close(joined.room.roomId).catch((err) => this.onError(err, 'ending a meeting started without its board'));
+        throw new BoardUnavailableError('the meeting ended as you entered: enter again');
+      } catch (err) {
+        // The meeting ended meanwhile: this entry starts the next one, as if it had come a moment later.
+        if (!(err instanceof RuleError && err.code === 'ended')) throw err;
+      }
+    }
+    const boardId = await boards.open(appId);
+    let decision: Decision;
+    try {
+      decision = await this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), withBoard(boardId));
+    } catch (err) {
+      boards.close(boardId);
+      throw err;
+    }
+    if (decision.room.boardId !== boardId) boards.close(boardId);
+    return decision;
   }
 
   private async checkRoomCount(appId: string): Promise<void> {
@@ -190,126 +203,13 @@ export class MeetingService {
 
   /** Run a command on an existing room. Throws RuleError when the rules say no. */
   execute(roomId: string, cmd: RoomCommand, delivery: Delivery = {}): Promise<Decision> {
-    return this.measured(cmd.type, this.submit(roomId, () => this.store.loadRoom(roomId), { appId: null, delivery, command: () => cmd }));
+    return this.measured(cmd.type, this.queues.submit(roomId, () => this.store.loadRoom(roomId), { appId: null, delivery, command: () => cmd }));
   }
 
   /** From submission to answer, whatever the answer: the metrics see it settle. */
   private measured<T>(type: string, decided: Promise<T>): Promise<T> {
     this.metrics?.command(type, decided);
     return decided;
-  }
-
-  /**
-   * Queue a command for its room. Commands that arrive while the room's previous batch is being
-   * committed are decided together, one after another on the same state, and committed at once:
-   * a storm of entries or departures in a large room costs one write and one fan-out per batch,
-   * not one per member, and never starves the room's other commands.
-   */
-  private submit(key: string, load: () => Promise<Room | null>, item: Omit<Pending, 'resolve' | 'reject'>): Promise<Decision> {
-    return new Promise<Decision>((resolve, reject) => {
-      let q = this.pending.get(key);
-      if (!q) {
-        q = { load, items: [] };
-        this.pending.set(key, q);
-      }
-      q.items.push({ ...item, resolve, reject });
-      if (!this.runners.has(key)) this.runners.set(key, this.drain(key));
-    });
-  }
-
-  private async drain(key: string): Promise<void> {
-    try {
-      for (;;) {
-        const q = this.pending.get(key);
-        if (!q || q.items.length === 0) break;
-        const batch = q.items.splice(0, MAX_BATCH);
-        let live = 0;
-        try {
-          live = await this.runBatch(q.load, batch);
-        } catch (err) {
-          for (const p of batch) p.reject(err);
-        }
-        // Several commands waited for the last batch: a storm. Let the next batch gather, so that
-        // it costs one commit and one fan-out to every member for many changes. The more sockets a
-        // fan-out reaches, the longer it waits in any case (0.1 ms per socket, at most half a
-        // second); beyond that it keeps gathering (up to 50 ms, or that bound) only while each step
-        // brings more commands: clients that wait for their answers before sending more, in a room
-        // whose members have no sockets here to tell, are not held up for nothing.
-        if (batch.length > 1) {
-          const start = Date.now();
-          const bound = Math.min(STORM_LINGER_MAX_MS, live / 10);
-          if (bound > 0 && q.items.length < MAX_BATCH) await new Promise((r) => setTimeout(r, bound));
-          const until = start + Math.max(STORM_LINGER_MS, bound);
-          let seen = -1;
-          while (q.items.length !== seen && q.items.length < MAX_BATCH && Date.now() < until) {
-            seen = q.items.length;
-            await new Promise((r) => setTimeout(r, STORM_STEP_MS));
-          }
-        }
-      }
-    } finally {
-      this.pending.delete(key);
-      this.runners.delete(key);
-    }
-  }
-
-  /**
-   * Decide every command of a batch in order on one state, commit once; retried whole on a conflict.
-   * Returns how many present members the room has with a realtime socket after it.
-   */
-  private async runBatch(load: () => Promise<Room | null>, batch: Pending[]): Promise<number> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const stored = await load();
-      const entering = batch.find((p) => p.appId !== null);
-      if (!stored && entering && this.maxRoomsPerApp > 0) await this.checkRoomCount(entering.appId!);
-      const now = this.now();
-      const outcomes: (Decision | RuleError)[] = [];
-      const events: MeetingEvent[] = [];
-      let current = stored;
-      let changed = false;
-      for (const [i, p] of batch.entries()) {
-        // A long batch in a large room yields now and then: other rooms' commands and everyone's
-        // reads go on meanwhile (this room's next commands wait in its queue).
-        if (i > 0 && i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-        const cmd = p.command();
-        // After the first change, `current` is this batch's own draft: the next decision may reuse
-        // its members array rather than copy it (a storm into a huge room copies it once).
-        const d = current === null && cmd.type !== 'enter' ? new RuleError('notFound', 'room not found') : decide(current, cmd, now, current !== stored);
-        outcomes.push(d);
-        // A decision without events changed nothing (unless it says so): nothing to write for it.
-        if (d instanceof RuleError || (d.events.length === 0 && !d.changed)) continue;
-        current = d.room;
-        events.push(...d.events);
-        changed = true;
-      }
-      if (changed && current) {
-        const expected = stored?.version ?? 0;
-        const logged: LoggedEvent[] = coalesced(events).map((event, i) => ({ seq: current!.seq + 1 + i, at: now, event }));
-        current.version = expected + 1;
-        current.seq += logged.length;
-        const outbox = await this.outbox.rowsFor(stored, current, logged);
-        const result = await this.store.commit(current, expected, logged, outbox);
-        if (!result.ok) {
-          // The app's webhooks changed since its rows were made: made again, with the new ones.
-          if (result.reason === 'webhooksChanged') this.outbox.forget(current.appId);
-          continue;
-        }
-        if (outbox && outbox.rows.length > 0) this.outbox.written();
-        if (logged.length > 0) {
-          for (const observer of this.observers) observer(current.roomId, logged);
-          this.delivery.publish(current.roomId, logged, publishAfterAll(batch));
-        }
-      }
-      batch.forEach((p, i) => {
-        const d = outcomes[i]!;
-        if (d instanceof RuleError) p.reject(d);
-        // The batch's rooms before the last were handed on to the next decision: each answer names
-        // the room as committed.
-        else p.resolve(current && d.room !== current ? { ...d, room: current } : d);
-      });
-      return current ? liveCount(current) : 0;
-    }
-    throw new Error(`${batch.length} command(s) on one room kept conflicting`);
   }
 
   /** Told when a commit here wrote webhook rows (the dispatcher delivers them at once). */
@@ -394,7 +294,7 @@ export class MeetingService {
   async stop(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
-    await Promise.allSettled([...this.runners.values()]);
+    await this.queues.idle();
   }
 
   /** End every meeting that has been empty for the TTL. */

@@ -121,9 +121,10 @@ export interface WebhookOutbox {
    * Lease up to `limit` lanes whose head is due, for `leaseMs`, to `token`; at most `perEndpoint`
    * lanes of one endpoint (`busy`: lanes of `appId/endpointId` this caller already runs). Due lanes
    * passed over for that are put back by BUSY_LANE_DEFER_MS, so that a busy endpoint's backlog
-   * never stands in front of other endpoints' lanes.
+   * never stands in front of other endpoints' lanes. `caps` gives other limits than `perEndpoint` by
+   * endpoint id (the RTM relay's `rtm` lanes of an app, say).
    */
-  claim(token: string, leaseMs: number, limit: number, perEndpoint: number, busy: ReadonlyMap<string, number>): Promise<ClaimedLane[]>;
+  claim(token: string, leaseMs: number, limit: number, perEndpoint: number, busy: ReadonlyMap<string, number>, caps?: ReadonlyMap<string, number>): Promise<ClaimedLane[]>;
   /**
    * `head` was delivered (`dead` null) or has failed for good (moved to the dead letters).
    * Returns the next head with the lease renewed, null when the lane is empty (and released), or
@@ -147,8 +148,8 @@ export interface WebhookOutbox {
   resend(appId: string, endpointId: string | null, ids: string[] | null): Promise<number>;
   /** Deletes the dead letters of an endpoint that is being removed. */
   forget(appId: string, endpointId: string): Promise<number>;
-  /** Deliveries waiting (all apps): for the metrics, read when they are scraped. */
-  waiting(): Promise<number>;
+  /** Deliveries waiting (all apps; to one endpoint id only, when given): for the metrics, read when they are scraped. */
+  waiting(endpointId?: string): Promise<number>;
 }
 
 export interface AccessKey {
@@ -193,6 +194,11 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/** A block of uids is 1 to 65,536 of them (a caller's mistake otherwise, refused before any write). */
+export function checkUidCount(count: number): void {
+  if (!Number.isInteger(count) || count < 1 || count > 65_536) throw new RangeError(`reserveUids: count must be an integer from 1 to 65536, not ${count}`);
+}
+
 /** `webhooksChanged`: the app's webhook endpoints changed since the outbox's stamp was taken. */
 export type CommitResult = { ok: true } | { ok: false; reason: 'conflict' | 'duplicateRoom' | 'webhooksChanged' };
 
@@ -234,6 +240,13 @@ export interface RoomStore {
 
   /** The webhook deliveries the commits wrote. */
   readonly outbox: WebhookOutbox;
+
+  /**
+   * Reserve `count` (≥ 1) consecutive member uids of an app that nobody has had before: returns
+   * the first (the first block of an app starts at 1). An RTM login is app-wide (`String(uid)`),
+   * so uids are unique across the app, not per room; one write per block, atomic across nodes.
+   */
+  reserveUids(appId: string, count: number): Promise<number>;
 
   /** Small server-wide values (signing secrets). */
   getMeta(key: string): Promise<string | null>;

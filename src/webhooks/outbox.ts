@@ -9,8 +9,14 @@ import { webhookStamp, type App, type CommitOutbox, type OutboxRow, type Webhook
 import { ALL_WEBHOOK_EVENTS, webhookEventId, webhookEvents, type WebhookEvent } from './events.ts';
 
 interface AppWebhooks {
+  app: App | null;
   stamp: string;
   endpoints: WebhookEndpoint[];
+}
+
+/** Another sink of committed events written in the same outbox (the RTM relay): its rows of a commit. */
+export interface OutboxSource {
+  rowsFor(app: App | null, before: Room | null, room: Room, logged: LoggedEvent[]): OutboxRow[];
 }
 
 const NONE: CommitOutbox = Object.freeze({ stamp: '', rows: Object.freeze([]) as unknown as OutboxRow[] });
@@ -37,14 +43,18 @@ export class OutboxWriter {
   /** Called after a commit that wrote rows. */
   written: () => void = () => {};
 
-  constructor(private readonly store: { getApp(appId: string): Promise<App | null> }) {}
+  constructor(
+    private readonly store: { getApp(appId: string): Promise<App | null> },
+    private readonly sources: readonly OutboxSource[] = [],
+  ) {}
 
   /** The outbox of a commit of `logged` (undefined: none to check, the commit has no events). */
   async rowsFor(before: Room | null, room: Room, logged: LoggedEvent[]): Promise<CommitOutbox | undefined> {
     if (logged.length === 0) return undefined;
     const app = this.apps.get(room.appId) ?? (await this.load(room.appId));
-    if (app.endpoints.length === 0) return app.stamp === '' ? NONE : { stamp: app.stamp, rows: [] };
     const rows: OutboxRow[] = [];
+    for (const source of this.sources) for (const row of source.rowsFor(app.app, before, room, logged)) rows.push(row);
+    if (app.endpoints.length === 0) return app.stamp === '' && rows.length === 0 ? NONE : { stamp: app.stamp, rows };
     for (const e of webhookEvents(before, room, logged)) {
       let payload: string | undefined;
       for (const endpoint of app.endpoints) {
@@ -63,7 +73,7 @@ export class OutboxWriter {
 
   private async load(appId: string): Promise<AppWebhooks> {
     const app = await this.store.getApp(appId);
-    const entry = { stamp: webhookStamp(app), endpoints: app?.webhooks ?? [] };
+    const entry = { app, stamp: webhookStamp(app), endpoints: app?.webhooks ?? [] };
     if (this.apps.size >= MAX_APPS) this.apps.clear();
     this.apps.set(appId, entry);
     return entry;

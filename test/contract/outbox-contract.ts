@@ -21,7 +21,7 @@ function started(appId: string, roomUuid: string, now = 1000) {
     {
       type: 'enter', appId, roomUuid, roomName: roomUuid, password: '', userUuid: 'ann', userName: 'Ann', avatar: '', audio: false, video: false,
       policy: { maxUsers: 0, noAutoKickUser: false },
-      fresh: { roomId: `obx${n}${'x'.repeat(20)}`.slice(0, 22), boardId: `b${n}`, userId: `u${n}`, session: `s${n}` },
+      fresh: { roomId: `obx${n}${'x'.repeat(20)}`.slice(0, 22), boardId: `b${n}`, uid: 2 * n + 1, session: `s${n}` },
     },
     now,
   );
@@ -179,6 +179,18 @@ export function outboxContract(name: string, make: () => Promise<RoomStore>, opt
     assert.equal(rest.length, 1);
   });
 
+  withStore('caps by endpoint id replace perEndpoint for those endpoints (the RTM relay runs more rooms at once)', async (s) => {
+    const { appId, outbox } = await setUp(s, ['ep1']);
+    for (const uuid of ['c1', 'c2', 'c3', 'c4']) {
+      const a = started(appId, uuid);
+      await s.commit(a.room, 0, a.events, outbox([...rowsOf('ep1', a.room.roomId, a.events), ...rowsOf('rtm', a.room.roomId, a.events)]));
+    }
+    const busy = new Map([[`${appId}/rtm`, 1]]);
+    const claimed = await s.outbox.claim('A', 10_000, 10, 1, busy, new Map([['rtm', 4]]));
+    const per = (ep: string) => claimed.filter((l) => l.endpointId === ep).length;
+    assert.deepEqual([per('ep1'), per('rtm')], [1, 3], 'rtm: 4 at once, one of them already running');
+  });
+
   withStore('dead letters: listed, resent in order with their attempts reset, forgotten with their endpoint', async (s) => {
     const { appId, outbox } = await setUp(s, ['ep1', 'ep2']);
     const a = started(appId, 'r');
@@ -235,5 +247,17 @@ export function outboxContract(name: string, make: () => Promise<RoomStore>, opt
     assert.deepEqual(await s.outbox.claim('C', 10_000, 10, 10, new Map()), []);
     assert.deepEqual(await s.outbox.dead(appId, null, 100), []);
     await s.outbox.recover();
+  });
+
+  withStore('waiting counts the rows not yet delivered, of every endpoint or of one', async (s) => {
+    const { appId, outbox } = await setUp(s, ['ep1']);
+    const before = { all: await s.outbox.waiting(), rtm: await s.outbox.waiting('rtm') };
+    const a = started(appId, 'r');
+    // The RTM relay's rows travel in the same outbox, under its own endpoint id.
+    await s.commit(a.room, 0, a.events, outbox([...rowsOf('ep1', a.room.roomId, a.events), ...rowsOf('rtm', a.room.roomId, a.events)]));
+    const per = rowsOf('ep1', a.room.roomId, a.events).length;
+    assert.equal((await s.outbox.waiting()) - before.all, 2 * per);
+    assert.equal((await s.outbox.waiting('rtm')) - before.rtm, per);
+    assert.equal(await s.outbox.waiting('nobody'), 0);
   });
 }

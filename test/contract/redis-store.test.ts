@@ -227,7 +227,7 @@ function joined(room: Room, userUuid: string): { room: Room; events: LoggedEvent
 let n = 0;
 function advance(room: Room | null, appId: string, roomUuid: string, userUuid: string): { room: Room; events: LoggedEvent[] } {
   n++;
-  const fresh = { roomId: `redisroom${n}xxxxxxxxxxxxx`.slice(0, 22), boardId: `b${n}`, userId: `u${n}`, session: `s${n}` };
+  const fresh = { roomId: `redisroom${n}xxxxxxxxxxxxx`.slice(0, 22), boardId: `b${n}`, uid: 2 * n + 1, session: `s${n}` };
   const common = { roomName: roomUuid, password: '', userName: userUuid, avatar: '', audio: true, video: false };
   const d = decide(room, { type: 'enter', appId, roomUuid, userUuid, ...common, policy: { maxUsers: 0, noAutoKickUser: false }, fresh }, 1000);
   if (d instanceof RuleError) throw d;

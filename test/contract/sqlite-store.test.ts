@@ -114,7 +114,7 @@ async function meeting(s: SqliteStore, roomUuid: string, size: number, endedAt: 
     events += logged.length;
   };
   for (let m = 0; m < size; m++) {
-    const fresh = { roomId: `${roomUuid}-${i}-${Date.now()}`.slice(0, 22), boardId: 'b', userId: `${roomUuid}-u${m}`, session: 's' };
+    const fresh = { roomId: `${roomUuid}-${i}-${Date.now()}`.slice(0, 22), boardId: 'b', uid: 2 * m + 1, session: 's' };
     await apply(
       decide(
         room,
@@ -134,7 +134,7 @@ test('sqlite: a restarted server takes back at once the lanes its killed predece
   await before.putApp(app);
   const d = decide(
     null,
-    { type: 'enter', appId: 'recover', roomUuid: 'r', roomName: 'r', password: '', userUuid: 'ann', userName: 'Ann', avatar: '', audio: false, video: false, policy: { maxUsers: 0, noAutoKickUser: false }, fresh: { roomId: 'recoverroom00000000000', boardId: 'b', userId: 'u', session: 's' } },
+    { type: 'enter', appId: 'recover', roomUuid: 'r', roomName: 'r', password: '', userUuid: 'ann', userName: 'Ann', avatar: '', audio: false, video: false, policy: { maxUsers: 0, noAutoKickUser: false }, fresh: { roomId: 'recoverroom00000000000', boardId: 'b', uid: 1, session: 's' } },
     1000,
   );
   if (d instanceof RuleError) throw d;

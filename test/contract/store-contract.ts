@@ -22,7 +22,7 @@ export interface ContractOptions {
 let n = 0;
 const fresh = () => {
   n++;
-  return { roomId: `room${n}xxxxxxxxxxxxxxxx`.slice(0, 22), boardId: `board${n}`, userId: `user${n}`, session: `secret${n}` };
+  return { roomId: `room${n}xxxxxxxxxxxxxxxx`.slice(0, 22), boardId: `board${n}`, uid: 2 * n + 1, session: `secret${n}` };
 };
 
 /** Enter `userUuid` into `room` (or a new room) and return the next room with its logged events. */
@@ -386,6 +386,18 @@ export function storeContract(name: string, make: (opts?: StoreFactoryOptions) =
     assert.equal(await s.purgeEnded(Number.MAX_SAFE_INTEGER, 100), 0);
   });
 
+  withStore('reserves blocks of member uids per app: from 1, consecutive, never twice', async (s) => {
+    assert.equal(await s.reserveUids('app1', 4), 1);
+    assert.equal(await s.reserveUids('app1', 2), 5);
+    assert.equal(await s.reserveUids('app2', 3), 1, 'each app counts on its own');
+    assert.equal(await s.reserveUids('app1', 1), 7);
+    for (const bad of [0, -1, 1.5, 70_000]) await assert.rejects(s.reserveUids('app1', bad), RangeError);
+    assert.equal(await s.reserveUids('app1', 256), 8, 'a refused call reserves nothing');
+    // Racing callers get disjoint blocks.
+    const firsts = await Promise.all(Array.from({ length: 40 }, () => s.reserveUids('app3', 3)));
+    assert.deepEqual([...firsts].sort((x, y) => x - y), Array.from({ length: 40 }, (_, i) => 1 + 3 * i));
+  });
+
   withStore('lists rooms by key, byte order, with prefix, offset, limit and total', async (s) => {
     const keys = ['b', 'a', 'ab', 'a b', 'aé', 'A', 'zz', 'a%', 'a_c', 'é', 'a'.repeat(100), '🎉x'];
     const rooms = new Map<string, Room>();
@@ -637,5 +649,11 @@ export function sharedStoreContract(name: string, makePair: () => Promise<[RoomS
     // Racing first writers agree on one value.
     const [x, y] = await Promise.all([a.setMetaIfAbsent('race', 'x'), b.setMetaIfAbsent('race', 'y')]);
     assert.equal(x, y);
+  });
+
+  withPair('two stores (nodes) reserve disjoint blocks of one app\'s uids', async (a, b) => {
+    const firsts = await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 2 === 0 ? a : b).reserveUids('shared', 256)));
+    assert.deepEqual([...firsts].sort((x, y) => x - y), Array.from({ length: 30 }, (_, i) => 1 + 256 * i));
+    assert.equal(await b.reserveUids('shared', 1), 1 + 256 * 30);
   });
 }

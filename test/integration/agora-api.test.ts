@@ -133,7 +133,8 @@ const ID = /^[A-Za-z0-9_-]{22}$/;
 function assertMember(m: any, ctx: string, extra: string[] = []): void {
   const expected = [...MEMBER_FIELDS, ...extra, ...(m && 'avatar' in m ? ['avatar'] : [])].sort();
   assert.deepEqual(Object.keys(m).sort(), expected, `${ctx}: member fields`);
-  assert.match(m.userId, ID, `${ctx}.userId`);
+  // The uid in decimal: iOS reads userIds with integerValue, and RTM logs in as String(uid).
+  assert.equal(m.userId, String(m.uid), `${ctx}.userId is String(uid)`);
   assert.equal(typeof m.userName, 'string');
   assert.ok(m.role === 1 || m.role === 2, `${ctx}.role is 1 or 2`);
   for (const f of ['enableChat', 'enableVideo', 'enableAudio', 'grantBoard', 'grantScreen']) {
@@ -225,9 +226,10 @@ test('§1/§4.1: every endpoint works under all three path forms with identical 
     ['E5 change user', 0, ['ch4', 'peer3']],
     ['E6 host invite', 0, ['peer1']],
     ['E7 audience apply', 0, ['peer2']],
-    ['E8 screen on', 0, ['ch6', 'ch4']],
+    // A share that starts: the sharer's cmd 4 first (the Web client's order), then cmd 6.
+    ['E8 screen on', 0, ['ch4', 'ch6']],
     ['E8 screen off', 0, ['ch6', 'ch4']],
-    ['E16 room screen on', 0, ['ch6', 'ch4']],
+    ['E16 room screen on', 0, ['ch4', 'ch6']],
     ['E16 room screen off', 0, ['ch6', 'ch4']],
     ['E9 board', 0, ['ch5', 'ch4']],
     ['E13 board token', 0, []],
@@ -306,6 +308,8 @@ test('§4.3: multi/language and app/version under /v1 and /scenario/meeting/v1, 
       upgradeUrl: '',
       reviewing: 0,
       remindTimes: 0,
+      // The iOS app's error texts: the same maps as multi/language.
+      config: { multiLanguage: lang },
     });
     // With the Basic header the clients always send, still fine.
     assertOk(await http('GET', `${prefix}/multi/language`), `${prefix}/multi/language with Basic`);
@@ -494,7 +498,10 @@ test('E3: muteAllAudio/muteAllChat emit one cmd 3 always carrying all three fiel
   assert.deepEqual(m2[0]!.data, { muteAllChat: 1, muteAllAudio: 2, state: 1, locked: 0 }, 'cmd 3 carries all four fields');
 
   const m3 = await track(host.roomId, () => host.changeRoom({ muteAllAudio: 0, muteAllChat: 0 }));
-  assert.deepEqual(tags(m3), ['ch3'], 'one cmd 3 for a combined change');
+  // Chat reopened: each participant whose chat is on is restated (the Android app zeroed it).
+  assert.deepEqual(tags(m3), ['ch3', 'ch4'], 'one cmd 3 for a combined change, then the participant restated');
+  assert.equal(m3[1]!.data.userId, pat.userId);
+  assert.equal(m3[1]!.data.enableChat, 1);
   assert.deepEqual(m3[0]!.data, { muteAllChat: 0, muteAllAudio: 0, state: 1, locked: 0 });
   assert.equal((await pat.info()).user.enableAudio, 0, 'muteAllAudio 0 re-enables nobody');
 
@@ -586,21 +593,21 @@ test('E6/E7: invite → peer cmd 1 to the target; apply → peer cmd 2 to the ho
   assertCode(await http('POST', roomPath('client', `/${host.roomId}/user/${host.userId}/host/invite`), { token: pat.userToken, json: { type: 1, action: 1 } }), 403, 'participant E6');
 });
 
-test('E8/E16: screen share emits cmd 6 then cmd 4; one sharer at a time', async () => {
+test('E8/E16: a share that starts emits cmd 4 then cmd 6, one that stops cmd 6 then cmd 4; one sharer at a time', async () => {
   const roomUuid = key('e8');
   const host = await join(roomUuid, 'Host');
   const pat = await join(roomUuid, 'Pat');
 
   const on = await track(host.roomId, () => pat.screen(pat.userId, 1));
-  assert.deepEqual(tags(on), ['ch6', 'ch4']);
-  assert.deepEqual(Object.keys(on[0]!.data).sort(), ['shareScreen', 'shareScreenUsers']);
-  assert.equal(on[0]!.data.shareScreen, 1);
-  assert.equal(on[0]!.data.shareScreenUsers.length, 1);
-  assertMember(on[0]!.data.shareScreenUsers[0], 'shareScreenUsers[0]', ['state']);
-  assert.equal(on[0]!.data.shareScreenUsers[0].userId, pat.userId);
-  assert.equal(on[0]!.data.shareScreenUsers[0].grantScreen, 1);
-  assert.equal(on[1]!.data.userId, pat.userId);
-  assert.equal(on[1]!.data.grantScreen, 1);
+  assert.deepEqual(tags(on), ['ch4', 'ch6']);
+  assert.deepEqual(Object.keys(on[1]!.data).sort(), ['shareScreen', 'shareScreenUsers']);
+  assert.equal(on[1]!.data.shareScreen, 1);
+  assert.equal(on[1]!.data.shareScreenUsers.length, 1);
+  assertMember(on[1]!.data.shareScreenUsers[0], 'shareScreenUsers[0]', ['state']);
+  assert.equal(on[1]!.data.shareScreenUsers[0].userId, pat.userId);
+  assert.equal(on[1]!.data.shareScreenUsers[0].grantScreen, 1);
+  assert.equal(on[0]!.data.userId, pat.userId);
+  assert.equal(on[0]!.data.grantScreen, 1);
 
   assertCode(await http('POST', roomPath('client', `/${host.roomId}/user/${host.userId}/screen`), { token: host.userToken, json: { state: 1 } }), 1006, 'second sharer');
   assertCode(await http('POST', roomPath('client', `/${host.roomId}/user/${host.userId}/screen`), { token: pat.userToken, json: { state: 1 } }), 403, "another's screen");
@@ -613,8 +620,8 @@ test('E8/E16: screen share emits cmd 6 then cmd 4; one sharer at a time', async 
   const e16 = await track(host.roomId, () =>
     http('POST', roomPath('client', `/${host.roomId}/screen`), { token: host.userToken, json: { state: 1 } }).then((a) => assertOk(a, 'E16')),
   );
-  assert.deepEqual(tags(e16), ['ch6', 'ch4']);
-  assert.equal(e16[0]!.data.shareScreenUsers[0].userId, host.userId, 'E16 shares the caller');
+  assert.deepEqual(tags(e16), ['ch4', 'ch6']);
+  assert.equal(e16[1]!.data.shareScreenUsers[0].userId, host.userId, 'E16 shares the caller');
 });
 
 test('E9: board start/grant/stop emit cmd 5 (+cmd 4)', async () => {
@@ -639,7 +646,8 @@ test('E9: board start/grant/stop emit cmd 5 (+cmd 4)', async () => {
 
   const stop = await track(host.roomId, () => pat.board(pat.userId, 0));
   assert.equal(tag(stop[0]!), 'ch5');
-  assert.deepEqual(stop[0]!.data, { shareBoard: 0, createBoardUserId: '', shareBoardUsers: [] });
+  // "0" while no board is shared: the Web client's main view and iOS's integerValue read it so.
+  assert.deepEqual(stop[0]!.data, { shareBoard: 0, createBoardUserId: '0', shareBoardUsers: [] });
   assert.deepEqual(stop.slice(1).map(tag), ['ch4', 'ch4']);
   assert.deepEqual(stop.slice(1).map((m) => m.data.userId).sort(), [pat.userId, third.userId].sort());
   assert.ok(stop.slice(1).every((m) => m.data.grantBoard === 0));

@@ -179,6 +179,16 @@ test('on SQLite beside a running server: apps and keys, rooms ls/show, kick, clo
     );
     assert.equal(listed.find((a) => a.appId === appId)?.default, true, 'the server\'s default app is marked');
 
+    // An Agora project's own App ID and certificate (what the Agora Meeting apps need).
+    const own = { appId: 'ab'.repeat(16), certificate: 'cd'.repeat(16) };
+    const agora = JSON.parse(ok(await convene(['apps', 'create', 'Agora', '--app-id', own.appId, '--certificate', own.certificate], env), 'apps create --app-id')) as any;
+    assert.deepEqual([agora.appId, agora.appCertificate], [own.appId, own.certificate]);
+    assert.equal((await convene(['apps', 'create', '--app-id', own.appId], env)).code, 1, 'the App ID is taken');
+    assert.equal((await convene(['apps', 'create', '--app-id', 'xyz'], env)).code, 2, 'not 32 hex');
+    assert.equal((await convene(['apps', 'create', '--certificate', own.certificate], env)).code, 2, 'a certificate needs its App ID');
+    const idOnly = JSON.parse(ok(await convene(['apps', 'create', '--app-id', 'ef'.repeat(16)], env), 'apps create --app-id only')) as any;
+    assert.equal(idOnly.appCertificate, null, 'an App-ID-only project');
+
     const member = new MeetingClient({ baseUrl: srv.url, ...made });
     await member.enter({ roomName: 'Ops', roomUuid: 'ops', userName: 'Oz', userUuid: 'oz' });
     const shown = JSON.parse(ok(await convene(['apps', 'show', made.appId, '--json'], env), 'apps show')) as any;

@@ -127,9 +127,10 @@ test('each command reaches each member exactly as the Agora clients expect', asy
     [w2, []],
     [w3, []],
   ]);
+  // The sharer's state first, then the share (the Web client's order).
   await step('E8 screen share start', () => A3.screen(A3.userId, 1), all([
-    ['channel', 6, { shareScreen: 1 }],
     ['channel', 4, member(A3, { grantScreen: 1 })],
+    ['channel', 6, { shareScreen: 1 }],
   ]));
   await step('E9 board start', () => A2.board(A2.userId, 1), all([
     ['channel', 5, { shareBoard: 1, createBoardUserId: A2.userId }],
@@ -153,7 +154,7 @@ test('each command reaches each member exactly as the Agora clients expect', asy
   assert.equal(await kickedClose, 4409);
   const w2Closed = new Promise<number>((resolve) => w2.rt.onClose((code) => resolve(code)));
   await step('E11 host leaves', () => A2.exit(), [
-    [w1, [['channel', 2, { total: 1 }], ['channel', 5, { shareBoard: 0, createBoardUserId: '', shareBoardUsers: [] }], ['channel', 7, [member(A2, { state: 0 }), member(A1, { role: 1, state: 1 })]]]],
+    [w1, [['channel', 2, { total: 1 }], ['channel', 5, { shareBoard: 0, createBoardUserId: '0', shareBoardUsers: [] }], ['channel', 7, [member(A2, { state: 0 }), member(A1, { role: 1, state: 1 })]]]],
     [w2, [['channel', 2, { total: 1 }], ['channel', 5, { shareBoard: 0 }], ['channel', 7, [member(A2, { state: 0 }), member(A1, { role: 1, state: 1 })]]]],
   ]);
   assert.equal(await w2Closed, 4409);

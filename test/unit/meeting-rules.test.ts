@@ -1,7 +1,7 @@
 // The pure rules: decide(room, command, now) with no I/O. Rooms are built by feeding entries.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decide, RuleError, type Decision } from '../../src/domain/rules.ts';
+import { decide, MAX_CHAT_RESTATED, RuleError, type Decision } from '../../src/domain/rules.ts';
 import type { Command, EntryPolicy, RoomCommand } from '../../src/domain/commands.ts';
 import type { Room } from '../../src/domain/room.ts';
 import { currentHost, presentMembers } from '../../src/domain/room.ts';
@@ -23,7 +23,7 @@ function enter(room: Room | null, userUuid: string, opts: { policy?: EntryPolicy
     audio: opts.audio ?? true,
     video: true,
     policy: opts.policy ?? free,
-    fresh: { roomId: 'room0000000000000000000', boardId: 'board', userId: `id-${userUuid}-${seqNo}`, session: `secret-${seqNo}` },
+    fresh: { roomId: 'room0000000000000000000', boardId: 'board', uid: 2 * seqNo + 1, session: `secret-${seqNo}` },
   };
   return decide(room, cmd, opts.now ?? 1000 + seqNo);
 }
@@ -159,13 +159,66 @@ test('mute all chat blocks participants, not the host; a disabled member cannot 
 test('screen share: one at a time, stops when the sharer leaves', () => {
   const room = roomOf('ann', 'bob', 'cat');
   const s = ok(run(room, { type: 'shareScreen', actor: id(room, 'bob'), target: id(room, 'bob'), on: true }));
-  assert.deepEqual(s.events.map((e) => e.type), ['screenChanged', 'memberChanged']);
+  // The sharer's state before the share (the Web client's order).
+  assert.deepEqual(s.events.map((e) => e.type), ['memberChanged', 'screenChanged']);
   refused(run(s.room, { type: 'shareScreen', actor: id(room, 'cat'), target: id(room, 'cat'), on: true }), 'busy');
   refused(run(s.room, { type: 'shareScreen', actor: id(room, 'cat'), target: id(room, 'bob'), on: false }), 'forbidden');
   const left = ok(run(s.room, { type: 'leave', actor: id(room, 'bob') }));
   assert.deepEqual(left.events.map((e) => e.type), ['membersChanged', 'screenChanged']);
   assert.equal(left.room.screenSharerId, '');
   ok(run(left.room, { type: 'shareScreen', actor: id(room, 'cat'), target: id(room, 'cat'), on: true }));
+});
+
+test("a new member's userId is its uid in decimal; its screenId is uid + 1", () => {
+  const room = roomOf('ann', 'bob');
+  for (const m of room.members) {
+    assert.equal(m.userId, String(m.uid));
+    assert.equal(m.screenId, m.uid + 1);
+  }
+});
+
+test("the board's creator answers board applications (invite/reject and grant), nothing else, and only while it is shared", () => {
+  const room = roomOf('ann', 'bob', 'cat');
+  const [bob, cat] = [id(room, 'bob'), id(room, 'cat')];
+  const shared = ok(run(room, { type: 'shareBoard', actor: bob, target: bob, on: true })).room;
+  const reject = ok(run(shared, { type: 'invite', actor: bob, target: cat, module: 'board', action: 'rejectApply' }));
+  assert.deepEqual(reject.events.map((e) => [e.type, 'to' in e ? e.to : null]), [['invited', cat]]);
+  ok(run(shared, { type: 'invite', actor: bob, target: cat, module: 'board', action: 'invite' }));
+  refused(run(shared, { type: 'invite', actor: bob, target: cat, module: 'audio', action: 'invite' }), 'forbidden');
+  refused(run(shared, { type: 'invite', actor: cat, target: bob, module: 'board', action: 'rejectApply' }), 'forbidden');
+  const grant = ok(run(shared, { type: 'changeMember', actor: bob, target: cat, boardGrant: true }));
+  assert.deepEqual(grant.events.map((e) => e.type), ['memberChanged', 'boardChanged', 'noticed']);
+  assert.equal(grant.room.members.find((m) => m.userId === cat)!.boardGrant, true);
+  ok(run(grant.room, { type: 'changeMember', actor: bob, target: cat, boardGrant: false }));
+  refused(run(shared, { type: 'changeMember', actor: bob, target: cat, boardGrant: true, audio: false }), 'forbidden');
+  refused(run(shared, { type: 'changeMember', actor: cat, target: bob, boardGrant: false }), 'forbidden');
+  const stopped = ok(run(shared, { type: 'shareBoard', actor: bob, target: bob, on: false })).room;
+  refused(run(stopped, { type: 'invite', actor: bob, target: cat, module: 'board', action: 'rejectApply' }), 'forbidden');
+  refused(run(stopped, { type: 'changeMember', actor: bob, target: cat, boardGrant: true }), 'forbidden');
+});
+
+test("chat reopened for everyone restates each present participant whose chat is on (Android's lists), in join order", () => {
+  let room = roomOf('ann', 'bob', 'cat', 'dan');
+  const ann = id(room, 'ann');
+  room = ok(run(room, { type: 'changeMember', actor: ann, target: id(room, 'cat'), chat: false })).room;
+  room = ok(run(room, { type: 'leave', actor: id(room, 'dan') })).room;
+  const muted = ok(run(room, { type: 'changeRoom', actor: ann, muteAllChat: 1 }));
+  assert.deepEqual(muted.events.map((e) => e.type), ['roomChanged']);
+  const again = ok(run(muted.room, { type: 'changeRoom', actor: ann, muteAllChat: 2 }));
+  assert.deepEqual(again.events.map((e) => e.type), ['roomChanged'], 'from one mute level to another: nothing restated');
+  const reopened = ok(run(again.room, { type: 'changeRoom', actor: ann, muteAllChat: 0 }));
+  assert.deepEqual(
+    reopened.events.map((e) => (e.type === 'memberChanged' ? [e.type, e.member.userUuid, e.member.chat] : [e.type])),
+    [['roomChanged'], ['memberChanged', 'bob', true]],
+  );
+  const open = ok(run(room, { type: 'changeRoom', actor: ann, muteAllChat: 0 }));
+  assert.deepEqual(open.events.map((e) => e.type), ['roomChanged'], 'already open: nothing restated');
+  let big = roomOf('ann');
+  for (let i = 0; i <= MAX_CHAT_RESTATED; i++) big = ok(enter(big, `p${i}`)).room;
+  const bigHost = id(big, 'ann');
+  const bigMuted = ok(run(big, { type: 'changeRoom', actor: bigHost, muteAllChat: 1 })).room;
+  const bigOpen = ok(run(bigMuted, { type: 'changeRoom', actor: bigHost, muteAllChat: 0 }));
+  assert.deepEqual(bigOpen.events.map((e) => e.type), ['roomChanged'], `over ${MAX_CHAT_RESTATED} participants: no burst`);
 });
 
 test('board: start, grant, revoke, and stop when its creator leaves', () => {

@@ -41,7 +41,7 @@ function randomCommand(room: Room | null, r: () => number): Command {
       audio: r() < 0.5,
       video: false,
       policy,
-      fresh: { roomId: 'room', boardId: 'board', userId: `id${ids}`, session: `s${ids}` },
+      fresh: { roomId: 'room', boardId: 'board', uid: 2 * ids + 1, session: `s${ids}` },
     };
   }
   if (k < 0.55) return { type: 'leave', actor: anyone() };
@@ -121,20 +121,20 @@ for (const seed of [1, 2, 3, 4, 5]) {
 test('two drafts from the same room (two nodes deciding on one version) do not disturb each other', () => {
   let room: Room | null = null;
   for (let i = 0; i < 5; i++) {
-    const d = decide(room, { type: 'enter', appId: 'a', roomUuid: 'r', roomName: 'R', password: '', userUuid: `u${i}`, audio: false, video: false, policy, fresh: { roomId: 'room', boardId: 'b', userId: `id${i}`, session: `s${i}` } }, 1);
+    const d = decide(room, { type: 'enter', appId: 'a', roomUuid: 'r', roomName: 'R', password: '', userUuid: `u${i}`, audio: false, video: false, policy, fresh: { roomId: 'room', boardId: 'b', uid: 2 * i + 1, session: `s${i}` } }, 1);
     assert.ok(!(d instanceof RuleError));
     room = d.room;
   }
   const base = room!;
-  const enter = (uuid: string, userId: string) => decide(base, { type: 'enter', appId: 'a', roomUuid: 'r', roomName: 'R', password: '', userUuid: uuid, audio: false, video: false, policy, fresh: { roomId: 'room', boardId: 'b', userId, session: userId } }, 2);
-  const a = enter('x', 'idx');
-  const b = enter('y', 'idy');
+  const enter = (uuid: string, uid: number) => decide(base, { type: 'enter', appId: 'a', roomUuid: 'r', roomName: 'R', password: '', userUuid: uuid, audio: false, video: false, policy, fresh: { roomId: 'room', boardId: 'b', uid, session: uuid } }, 2);
+  const a = enter('x', 101);
+  const b = enter('y', 103);
   assert.ok(!(a instanceof RuleError) && !(b instanceof RuleError));
   // Both appended at the same position; each finds its own and not the other's.
-  assert.equal(findMember(a.room, 'idx')?.userUuid, 'x');
-  assert.equal(findMember(a.room, 'idy'), undefined);
-  assert.equal(findMember(b.room, 'idy')?.userUuid, 'y');
-  assert.equal(findMember(b.room, 'idx'), undefined);
+  assert.equal(findMember(a.room, '101')?.userUuid, 'x');
+  assert.equal(findMember(a.room, '103'), undefined);
+  assert.equal(findMember(b.room, '103')?.userUuid, 'y');
+  assert.equal(findMember(b.room, '101'), undefined);
   assert.equal(findByUuid(b.room, 'x'), undefined);
   assert.equal(onlineCount(a.room), 6);
   assert.equal(onlineCount(b.room), 6);

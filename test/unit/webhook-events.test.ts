@@ -37,7 +37,7 @@ function enter(userUuid: string): Command {
   return {
     type: 'enter', appId: 'app', roomUuid: 'standup', roomName: 'Standup', password: '', userUuid, userName: userUuid.toUpperCase(), avatar: '', audio: false, video: false,
     policy: { maxUsers: 0, noAutoKickUser: false },
-    fresh: { roomId: 'room0000000000000000000', boardId: 'board', userId: `id-${userUuid}`, session: `s${n}` },
+    fresh: { roomId: 'room0000000000000000000', boardId: 'board', uid: 2 * n + 1, session: `s${n}` },
   };
 }
 

@@ -183,6 +183,8 @@ async function join(): Promise<void> {
   } catch {
     // No board here (or not now): the meeting works without it.
   }
+  // A Netless board (CONVENE_BOARD_PROVIDER=netless) is drawn on with Netless' SDK, not on this socket.
+  if (boardToken.startsWith('NETLESSROOM_')) boardToken = '';
   const socket = new RealtimeClient({ baseUrl: location.origin, token: client.userToken, board: boardToken !== '', boardToken });
   rt = socket;
   socket.on((m) => onMessage(m));

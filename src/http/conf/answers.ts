@@ -6,11 +6,14 @@ import { Type, type TSchema } from 'typebox';
 const Bit = Type.Integer({ enum: [0, 1] });
 const MuteLevel = Type.Integer({ enum: [0, 1, 2] });
 const Id = Type.String({ description: '22 random characters from [A-Za-z0-9_-]' });
+const UserId = Type.String({
+  description: "the member's uid in decimal (\"100001\"): numeric, as the clients read it, and unique in the app",
+});
 
 /** Shared component schemas (added to the server once; routes refer to them by `$id`). */
 export const AgoraMember = Type.Object(
   {
-    userId: Id,
+    userId: UserId,
     userName: Type.String(),
     role: Type.Integer({ enum: [1, 2], description: '1 host, 2 participant' }),
     enableChat: Bit,
@@ -18,8 +21,8 @@ export const AgoraMember = Type.Object(
     enableAudio: Bit,
     grantBoard: Bit,
     grantScreen: Type.Integer({ enum: [0, 1], description: '1 while sharing the screen' }),
-    uid: Type.Integer({ description: 'RTC uid; String(uid) is its RTM user id' }),
-    screenId: Type.Integer({ description: 'RTC uid of its screen-share stream' }),
+    uid: Type.Integer({ description: 'RTC uid, unique in the app; String(uid) is its RTM user id and its userId' }),
+    screenId: Type.Integer({ description: 'RTC uid of its screen-share stream (uid + 1)' }),
     avatar: Type.Optional(Type.String({ description: 'present only when given at entry' })),
   },
   { $id: 'AgoraMember', description: 'A member of the room (docs/agora-api.md §5.2)' },
@@ -41,7 +44,7 @@ export const AgoraRoom = Type.Object(
     onlineUsers: Type.Integer({ minimum: 0 }),
     hosts: Type.Array(MemberRef),
     shareBoard: Bit,
-    createBoardUserId: Type.String(),
+    createBoardUserId: Type.String({ description: 'userId of the member who started the board; "0" while none is shared' }),
     shareBoardUsers: Type.Array(MemberRef),
     shareScreen: Bit,
     shareScreenUsers: Type.Array(MemberRef),
@@ -105,6 +108,10 @@ export const SimpleRoom = Type.Object({
 });
 const Texts = Type.Record(Type.String(), Type.String());
 export const Languages = Type.Object({ 'en-us': Texts, 'zh-cn': Texts }, { description: 'the texts of the error codes' });
+const VersionConfig = Type.Object(
+  { multiLanguage: Languages },
+  { description: 'what the iOS app reads at start: the texts of the error codes it shows (as GET multi/language)' },
+);
 export const AppVersion = Type.Object({
   appCode: Type.String(),
   osType: Type.Integer(),
@@ -117,6 +124,7 @@ export const AppVersion = Type.Object({
   upgradeUrl: Type.String(),
   reviewing: Type.Integer(),
   remindTimes: Type.Integer(),
+  config: VersionConfig,
 });
 
 /**

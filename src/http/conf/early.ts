@@ -1,15 +1,14 @@
-// Authentication before the body: the Basic credentials and the member token are headers, in
+// Authentication before the body: the app's credentials and the member token are headers, in
 // before any body byte, so a room call with a body is checked as soon as its head is in: a caller
 // without valid credentials is refused (1001/401/404, the answers of routes.ts's identify) and its
 // connection closed, without waiting for a body that may be arriving at one byte a second.
 // Not for an entry: it may carry its credentials (a RoomToken) in the body instead.
 import type { FastifyRequest, onRequestHookHandler } from 'fastify';
-import type { App } from '../../store/store.ts';
-import { sameSecret } from '../../tokens/session.ts';
 import type { HttpDeps } from '../server.ts';
 import { announcesBody } from '../body.ts';
 import { repeatedParameters } from '../query.ts';
 import { AgoraError, Code } from './codes.ts';
+import { checkAppCredentials } from './credentials.ts';
 
 export function agoraEarlyAuth(deps: Pick<HttpDeps, 'apps' | 'meeting'>): onRequestHookHandler {
   return (req, reply, done) => {
@@ -33,7 +32,7 @@ async function check(req: FastifyRequest, deps: Pick<HttpDeps, 'apps' | 'meeting
   const params = req.params as { appId?: string; roomId?: string };
   const app = params.appId ? await deps.apps.get(params.appId) : null;
   if (!app) throw new AgoraError(Code.notFound, `unknown app ${JSON.stringify(params.appId ?? '')}`);
-  checkBasic(req.headers.authorization, app);
+  checkAppCredentials(req.headers, app);
   if (auth === 'app') return;
   const header = req.headers.token;
   const token = (Array.isArray(header) ? header[0] : header) ?? (req.query as { token?: string } | undefined)?.token;
@@ -41,15 +40,4 @@ async function check(req: FastifyRequest, deps: Pick<HttpDeps, 'apps' | 'meeting
     throw new AgoraError(Code.session, 'missing token: send the userToken from entry in the "token" header');
   }
   await deps.meeting.authenticate(app.appId, params.roomId ?? '', token, auth === 'exit');
-}
-
-function checkBasic(header: string | undefined, app: App): void {
-  const m = header ? /^basic\s+(\S+)\s*$/i.exec(header) : null;
-  if (!m) throw new AgoraError(Code.credentials, 'missing credentials: send Authorization: Basic base64(customerId:customerSecret)');
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  // Both compared, always, so that timing says nothing about which part was wrong.
-  const idOk = sameSecret(colon < 0 ? decoded : decoded.slice(0, colon), app.customerId);
-  const secretOk = sameSecret(colon < 0 ? '' : decoded.slice(colon + 1), app.customerSecret);
-  if (!idOk || !secretOk) throw new AgoraError(Code.credentials, 'wrong customer ID or secret for this app');
 }

@@ -7,13 +7,14 @@ import { presentMembers, type Member, type Room } from '../../domain/room.ts';
 import { MAX_BAN_SECONDS, type RoomCommand } from '../../domain/commands.ts';
 import type { App } from '../../store/store.ts';
 import type { Session } from '../../service/meeting.ts';
-import { sameSecret } from '../../tokens/session.ts';
 import { enterWithRoomToken } from '../../service/roomtoken.ts';
+import { BoardUnavailableError } from '../../service/boards.ts';
 import { Flag, Int } from '../schema.ts';
 import { afterAnswer } from '../answered.ts';
 import { overLimit, type Rate } from '../rates.ts';
 import { ok, type HttpDeps } from '../server.ts';
 import { AgoraError, Code, LANGUAGES } from './codes.ts';
+import { checkAppCredentials } from './credentials.ts';
 import { MODULES_BY_CODE, boardFor, memberView, roomInfoJson, simpleRoomView, type Board } from './views.ts';
 import { AppVersion, BoardAnswer, Done, Entered, Languages, MemberPage, RoomAndMe, SimpleRoom, Tokens, agoraAnswers } from './answers.ts';
 
@@ -167,7 +168,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
     if (b.roomToken !== undefined) {
       const want = { appId: req.caller!.app.appId, roomName: b.roomUuid, userId: b.userUuid };
       const details = { roomName: b.roomName, userName: b.userName, avatar: b.avatar ?? '', audio: b.enableAudio === 1, video: b.enableVideo === 1 };
-      const r = await enterWithRoomToken(deps.apps, meeting, want, b.roomToken, details, afterAnswer(reply));
+      const r = await enterWithRoomToken(deps.apps, meeting, want, b.roomToken, details, afterAnswer(reply)).catch(boardUnavailable(reply));
       if (!r.ok) {
         if (r.reason === 'roomFull') throw new AgoraError(Code.roomFull, 'the room is full');
         if (r.reason === 'duplicateLogin') throw new AgoraError(Code.duplicateLogin, 'this user is already in the room and the app forbids a second login');
@@ -189,7 +190,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
         video: b.enableVideo === 1,
       },
       afterAnswer(reply),
-    );
+    ).catch(boardUnavailable(reply));
     return ok({ roomId: entered.roomId, userToken: entered.userToken });
   });
 
@@ -357,6 +358,8 @@ export const confAppRoutes: FastifyPluginAsync = async (app: FastifyInstance) =>
       upgradeUrl: '',
       reviewing: 0,
       remindTimes: 0,
+      // The iOS app's error texts (RoomManager.httpErrorMessage reads config.multiLanguage).
+      config: { multiLanguage: LANGUAGES },
     });
   });
   const unsupported = async () => {
@@ -366,14 +369,14 @@ export const confAppRoutes: FastifyPluginAsync = async (app: FastifyInstance) =>
   app.post('/log/sts/callback', { schema: unsupportedSchema('client log upload callback') }, unsupported);
 };
 
-/** Settle the caller: the app (404), its Basic credentials (1001), then the member token (401). */
+/** Settle the caller: the app (404), its credentials (1001, see credentials.ts), then the member token (401). */
 async function identify(req: FastifyRequest, deps: HttpDeps, auth: Auth): Promise<Caller> {
   const params = req.params as { appId?: string; roomId?: string };
   const app = params.appId ? await deps.apps.get(params.appId) : null;
   if (!app) throw new AgoraError(Code.notFound, `unknown app ${JSON.stringify(params.appId ?? '')}`);
   // An entry may present a RoomToken instead of the Basic credentials; the handler verifies it.
   const roomToken = auth === 'entry' && typeof (req.body as { roomToken?: unknown } | undefined)?.roomToken === 'string';
-  if (!roomToken) checkBasic(req.headers.authorization, app);
+  if (!roomToken) checkAppCredentials(req.headers, app);
   if (auth === 'app' || auth === 'entry') return { app, session: null };
   const header = req.headers.token;
   const token = (Array.isArray(header) ? header[0] : header) ?? (req.query as { token?: string } | undefined)?.token;
@@ -382,30 +385,6 @@ async function identify(req: FastifyRequest, deps: HttpDeps, auth: Auth): Promis
   }
   const session = await deps.meeting.authenticate(app.appId, params.roomId ?? '', token, auth === 'exit');
   return { app, session };
-}
-
-/**
- * Authorization headers already verified, with the credentials they matched: the same header for
- * an app whose credentials are still those needs no second decode and compare. Keyed by content,
- * not by a cached app, so that changed credentials are refused at once on every node.
- */
-const verifiedBasic = new Map<string, { appId: string; id: string; secret: string }>();
-
-function checkBasic(header: string | undefined, app: App): void {
-  const hit = header === undefined ? undefined : verifiedBasic.get(header);
-  if (hit && hit.appId === app.appId && hit.id === app.customerId && hit.secret === app.customerSecret) return;
-  const m = header ? /^basic\s+(\S+)\s*$/i.exec(header) : null;
-  if (!m) throw new AgoraError(Code.credentials, 'missing credentials: send Authorization: Basic base64(customerId:customerSecret)');
-  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  const id = colon < 0 ? decoded : decoded.slice(0, colon);
-  const secret = colon < 0 ? '' : decoded.slice(colon + 1);
-  // Both compared, always, so that timing says nothing about which part was wrong.
-  const idOk = sameSecret(id, app.customerId);
-  const secretOk = sameSecret(secret, app.customerSecret);
-  if (!idOk || !secretOk) throw new AgoraError(Code.credentials, 'wrong customer ID or secret for this app');
-  if (verifiedBasic.size >= 1000) verifiedBasic.clear();
-  verifiedBasic.set(header!, { appId: app.appId, id, secret });
 }
 
 function cursor(nextId: string | undefined): number {
@@ -420,4 +399,15 @@ function memberSubject(room: Room, m: Member) {
 
 function board(deps: HttpDeps, room: Room, m: Member): Board {
   return boardFor(deps.config.boardProvider, deps.boardTokens, room, m.userId);
+}
+
+/** A new meeting's board (Netless) could not be made: no meeting was started; said as retryable (503). */
+function boardUnavailable(reply: FastifyReply) {
+  return (err: unknown): never => {
+    if (err instanceof BoardUnavailableError) {
+      reply.header('retry-after', String(err.retryAfterS));
+      throw new AgoraError(Code.unavailable, err.message);
+    }
+    throw err;
+  };
 }

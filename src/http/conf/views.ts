@@ -55,13 +55,29 @@ function channelMemberView(m: MemberSnapshot): AgoraMember {
   return v;
 }
 
+/**
+ * Nobody's board is `"0"`: the Web client shows its main view only when it reads `'0'`, iOS reads
+ * the id's integerValue (0: no board). No member is userId "0" (uids start above it).
+ */
+export const NO_BOARD_CREATOR = '0';
+
+function boardCreatorView(creatorId: string): string {
+  return creatorId === '' ? NO_BOARD_CREATOR : creatorId;
+}
+
 export interface Board {
   boardId: string;
   boardToken: string;
 }
 
+/**
+ * Who signs a member's boardToken: the built-in board's tokens (tokens/board.ts), or Netless room
+ * tokens (board/netless/tokens.ts, which give every member a writer token whatever `draw` says).
+ */
+export type BoardSigner = Pick<BoardTokens, 'sign'>;
+
 /** The meeting's board for one member: may draw if host, creator or granted. */
-export function boardFor(provider: 'builtin' | 'none', tokens: BoardTokens, room: Room, userId: string): Board {
+export function boardFor(provider: 'builtin' | 'none' | 'netless', tokens: BoardSigner, room: Room, userId: string): Board {
   if (provider === 'none') return { boardId: '', boardToken: '' };
   const m = room.members.find((x) => x.userId === userId);
   const draw = !!m && (m.role === 'host' || m.boardGrant || room.boardCreatorId === m.userId);
@@ -83,7 +99,7 @@ export function roomView(room: Room, board: Board) {
     onlineUsers: onlineCount(room),
     hosts: host ? [memberView(host)] : [],
     shareBoard: bit(room.boardShared),
-    createBoardUserId: room.boardCreatorId,
+    createBoardUserId: boardCreatorView(room.boardCreatorId),
     shareBoardUsers: boardUsers(room).map(memberView),
     shareScreen: bit(room.screenSharerId !== ''),
     shareScreenUsers: screenSharers(room).map(memberView),
@@ -163,7 +179,7 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
       return {
         type: 'channel',
         cmd: 5,
-        data: { shareBoard: bit(e.shared), createBoardUserId: e.creatorId, shareBoardUsers: e.users.map(channelMemberView) },
+        data: { shareBoard: bit(e.shared), createBoardUserId: boardCreatorView(e.creatorId), shareBoardUsers: e.users.map(channelMemberView) },
       };
     case 'screenChanged':
       return { type: 'channel', cmd: 6, data: { shareScreen: bit(e.shared), shareScreenUsers: e.users.map(channelMemberView) } };

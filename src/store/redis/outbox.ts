@@ -29,18 +29,20 @@ function parseLane(lane: string): Lane {
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 /**
- * KEYS: due, lease. ARGV: prefix, token, leaseMs, limit, perEndpoint, scan, deferMs, then
- * (endpoint, busy) pairs. → lane, head JSON, lane, head JSON, …
+ * KEYS: due, lease. ARGV: prefix, token, leaseMs, limit, perEndpoint, scan, deferMs, the number of
+ * (endpoint id, cap) pairs, those pairs, then (endpoint, busy) pairs. → lane, head JSON, lane, head JSON, …
  */
 const CLAIM = `${NOW}
 local p, token, lease, limit, per = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local busy = {}
-for i = 8, #ARGV, 2 do busy[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local caps, busy = {}, {}
+local ncaps = tonumber(ARGV[8])
+for i = 9, 8 + 2 * ncaps, 2 do caps[ARGV[i]] = tonumber(ARGV[i + 1]) end
+for i = 9 + 2 * ncaps, #ARGV, 2 do busy[ARGV[i]] = tonumber(ARGV[i + 1]) end
 local out, n = {}, 0
 for _, lane in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[6]))) do
   if n >= limit then break end
   local endpoint = string.match(lane, '^(.*)/[^/]*$')
-  if (busy[endpoint] or 0) >= per then
+  if (busy[endpoint] or 0) >= (caps[string.match(endpoint, '/([^/]*)$')] or per) then
     -- Put back: the endpoint's backlog must not stand in front of other endpoints' lanes.
     redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[7]), lane)
   else
@@ -145,10 +147,12 @@ for _, lane in ipairs(redis.call('SMEMBERS', KEYS[1])) do
 end
 return n`;
 
-/** KEYS: due. ARGV: prefix. → rows waiting in every lane. */
+/** KEYS: due. ARGV: prefix, endpoint id ('' for all). → rows waiting in every lane (of that endpoint). */
 const WAITING = `
 local n = 0
-for _, lane in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do n = n + redis.call('ZCARD', ARGV[1] .. 'wh:q:' .. lane) end
+for _, lane in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if ARGV[2] == '' or string.match(lane, '^[^/]*/([^/]*)/') == ARGV[2] then n = n + redis.call('ZCARD', ARGV[1] .. 'wh:q:' .. lane) end
+end
 return n`;
 
 /** Lanes looked at per claim, at most: those of busy endpoints are passed over. */
@@ -184,11 +188,12 @@ export class RedisOutbox implements WebhookOutbox {
     this.lease = `${prefix}wh:lease`;
   }
 
-  claim(token: string, leaseMs: number, limit: number, perEndpoint: number, busy: ReadonlyMap<string, number>): Promise<ClaimedLane[]> {
+  claim(token: string, leaseMs: number, limit: number, perEndpoint: number, busy: ReadonlyMap<string, number>, caps: ReadonlyMap<string, number> = new Map()): Promise<ClaimedLane[]> {
     return guard(async () => {
       if (limit <= 0) return [];
+      const capPairs = [...caps].flatMap(([id, n]) => [id, String(n)]);
       const pairs = [...busy].flatMap(([endpoint, n]) => [endpoint, String(n)]);
-      const flat = (await this.s.claim(this.due, this.lease, this.prefix, token, leaseMs, limit, perEndpoint, CLAIM_SCAN, BUSY_LANE_DEFER_MS, ...pairs)) as string[];
+      const flat = (await this.s.claim(this.due, this.lease, this.prefix, token, leaseMs, limit, perEndpoint, CLAIM_SCAN, BUSY_LANE_DEFER_MS, caps.size, ...capPairs, ...pairs)) as string[];
       const out: ClaimedLane[] = [];
       for (let i = 0; i < flat.length; i += 2) out.push({ ...parseLane(flat[i]!), token, head: JSON.parse(flat[i + 1]!) as PendingDelivery });
       return out;
@@ -262,8 +267,8 @@ export class RedisOutbox implements WebhookOutbox {
     return guard(async () => (await this.s.forget(`${this.prefix}wh:dead:${appId}`, this.prefix, `${appId}/${endpointId}/`)) as number);
   }
 
-  waiting(): Promise<number> {
-    return guard(async () => (await this.s.waiting(this.due, this.prefix)) as number);
+  waiting(endpointId?: string): Promise<number> {
+    return guard(async () => (await this.s.waiting(this.due, this.prefix, endpointId ?? '')) as number);
   }
 
   private async deadLanes(appId: string, endpointId: string | null): Promise<string[]> {

@@ -4,7 +4,7 @@
 import type { Redis } from 'ioredis';
 import type { LoggedEvent } from '../../domain/events.ts';
 import { changedPositions, onlineCount, saved, type Member, type Room } from '../../domain/room.ts';
-import { webhookStamp, type AccessKey, type App, type CommitOutbox, type CommitResult, type EventRange, type RoomListQuery, type RoomStore, type RoomSummary } from '../store.ts';
+import { checkUidCount, webhookStamp, type AccessKey, type App, type CommitOutbox, type CommitResult, type EventRange, type RoomListQuery, type RoomStore, type RoomSummary } from '../store.ts';
 import { unavailableOnConnectionError as guard } from './connection.ts';
 import { laneOf, RedisOutbox } from './outbox.ts';
 import * as lua from './scripts.ts';
@@ -342,6 +342,12 @@ export class RedisStore implements RoomStore {
 
   deleteAccessKey(accessKey: string): Promise<boolean> {
     return guard(async () => (await this.redis.hdel(`${this.prefix}access-keys`, accessKey)) === 1);
+  }
+
+  async reserveUids(appId: string, count: number): Promise<number> {
+    checkUidCount(count);
+    // INCRBY is atomic: racing nodes get disjoint blocks.
+    return guard(async () => (await this.redis.incrby(`${this.prefix}uids:${appId}`, count)) - count + 1);
   }
 
   getMeta(key: string): Promise<string | null> {

@@ -111,13 +111,14 @@ export class SqliteOutbox implements WebhookOutbox {
       purgeLanes: db.prepare('DELETE FROM webhook_lanes WHERE room_id = ?'),
       purgeDead: db.prepare('DELETE FROM webhook_dead WHERE room_id = ?'),
       waiting: db.prepare('SELECT COUNT(*) FROM webhook_outbox').pluck(),
+      waitingFor: db.prepare('SELECT COUNT(*) FROM webhook_outbox WHERE endpoint_id = ?').pluck(),
     };
     const tx = <A extends unknown[], R>(fn: (...args: A) => R) => {
       const t = db.transaction(fn);
       return (...args: A): R => t.immediate(...args);
     };
     this.tx = {
-      claim: tx((token: string, leaseMs: number, limit: number, perEndpoint: number, busy: ReadonlyMap<string, number>): ClaimedLane[] => {
+      claim: tx((token: string, leaseMs: number, limit: number, perEndpoint: number, busy: ReadonlyMap<string, number>, caps: ReadonlyMap<string, number>): ClaimedLane[] => {
         const now = this.now();
         const out: ClaimedLane[] = [];
         const taken = new Map<string, number>();
@@ -125,7 +126,7 @@ export class SqliteOutbox implements WebhookOutbox {
           if (out.length >= limit) break;
           const endpoint = `${l.app_id}/${l.endpoint_id}`;
           const running = (busy.get(endpoint) ?? 0) + (taken.get(endpoint) ?? 0);
-          if (running >= perEndpoint) {
+          if (running >= (caps.get(l.endpoint_id) ?? perEndpoint)) {
             this.q.defer.run(now + BUSY_LANE_DEFER_MS, l.room_id, l.endpoint_id);
             continue;
           }
@@ -203,9 +204,9 @@ export class SqliteOutbox implements WebhookOutbox {
     this.q.purgeDead.run(roomId);
   }
 
-  async claim(token: string, leaseMs: number, limit: number, perEndpoint: number, busy: ReadonlyMap<string, number>): Promise<ClaimedLane[]> {
+  async claim(token: string, leaseMs: number, limit: number, perEndpoint: number, busy: ReadonlyMap<string, number>, caps: ReadonlyMap<string, number> = new Map()): Promise<ClaimedLane[]> {
     if (limit <= 0) return [];
-    return this.tx.claim(token, leaseMs, limit, perEndpoint, busy);
+    return this.tx.claim(token, leaseMs, limit, perEndpoint, busy, caps);
   }
 
   async advance(lane: Lane, token: string, head: PendingDelivery, dead: { attempts: number; error: string } | null, leaseMs: number) {
@@ -241,7 +242,7 @@ export class SqliteOutbox implements WebhookOutbox {
     return this.q.forget.run(appId, endpointId).changes;
   }
 
-  async waiting(): Promise<number> {
-    return this.q.waiting.get() as number;
+  async waiting(endpointId?: string): Promise<number> {
+    return (endpointId === undefined ? this.q.waiting.get() : this.q.waitingFor.get(endpointId)) as number;
   }
 }

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { LoggedEvent } from '../../domain/events.ts';
 import { changedPositions, onlineCount, saved, type Member, type Room } from '../../domain/room.ts';
 import {
+  checkUidCount,
   webhookStamp,
   type AccessKey,
   type App,
@@ -63,6 +64,11 @@ CREATE TABLE IF NOT EXISTS access_keys (
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
+);
+-- The last member uid each app has handed out (see reserveUids).
+CREATE TABLE IF NOT EXISTS uid_counters (
+  app_id TEXT PRIMARY KEY,
+  last   INTEGER NOT NULL
 );
 `;
 
@@ -176,6 +182,10 @@ export class SqliteStore implements RoomStore {
       deleteKey: db.prepare('DELETE FROM access_keys WHERE access_key = ?'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       insertMeta: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
+      // One statement: atomic against every other connection on the file (the CLI, a second server).
+      reserveUids: db
+        .prepare('INSERT INTO uid_counters (app_id, last) VALUES (?, ?) ON CONFLICT(app_id) DO UPDATE SET last = last + excluded.last RETURNING last')
+        .pluck(),
     };
   }
 
@@ -428,6 +438,12 @@ export class SqliteStore implements RoomStore {
 
   async deleteAccessKey(accessKey: string): Promise<boolean> {
     return this.q.deleteKey.run(accessKey).changes > 0;
+  }
+
+  async reserveUids(appId: string, count: number): Promise<number> {
+    checkUidCount(count);
+    const last = this.q.reserveUids.get(appId, count) as number;
+    return last - count + 1;
   }
 
   async getMeta(key: string): Promise<string | null> {

@@ -1,0 +1,198 @@
+// The rooms' command queues: one queue per meeting, commands decided in batches on one state and
+// committed at once (load → decide → commit → publish), so that a storm of entries or departures in
+// a large room costs one write and one fan-out per batch.
+import type { Command } from '../domain/commands.ts';
+import type { LoggedEvent, MeetingEvent } from '../domain/events.ts';
+import { liveCount, type Room } from '../domain/room.ts';
+import { decide, RuleError, type Decision } from '../domain/rules.ts';
+import type { RoomEventsHandler } from '../bus/bus.ts';
+import type { RoomStore } from '../store/store.ts';
+import type { RoomDelivery } from './delivery.ts';
+import type { OutboxWriter } from '../webhooks/outbox.ts';
+import type { Delivery } from './meeting.ts';
+
+/** Contention retries before a command gives up (only reachable under pathological load). */
+const MAX_ATTEMPTS = 50;
+/** Commands decided and committed together at most. */
+const MAX_BATCH = 500;
+/** Decisions between two yields to the event loop within one batch. */
+const YIELD_EVERY = 50;
+/** How long a room under a storm of commands may let the next batch gather (ms): 50, up to 500 in large rooms. */
+const STORM_LINGER_MS = 50;
+const STORM_LINGER_MAX_MS = 500;
+/** It gathers in steps of this long, while each step brings more commands. */
+const STORM_STEP_MS = 10;
+
+export interface Pending {
+  /** The app of an entry (for the meetings-per-app cap); null for a command on a room. */
+  appId: string | null;
+  /** Built per attempt: an entry draws fresh ids each time it is decided. */
+  command: () => Command;
+  delivery: Delivery;
+  resolve: (d: Decision) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * One message for membership changes that follow one another (a batch of entries or departures):
+ * cmd 2 lists many members, as the client format allows, so a storm costs one frame per socket per
+ * batch, not per member.
+ */
+function coalesced(events: MeetingEvent[]): MeetingEvent[] {
+  const out: MeetingEvent[] = [];
+  for (const e of events) {
+    const last = out[out.length - 1];
+    if (last?.type === 'membersChanged' && e.type === 'membersChanged') {
+      out[out.length - 1] = { type: 'membersChanged', changes: [...last.changes, ...e.changes], total: e.total };
+    } else out.push(e);
+  }
+  return out;
+}
+
+/** A batch's events wait for every answer that asked them to (each hold is capped by RoomDelivery). */
+function publishAfterAll(batch: Pending[]): PromiseLike<unknown> | undefined {
+  const waits = batch.map((p) => p.delivery.publishAfter).filter((w): w is PromiseLike<unknown> => w !== undefined);
+  if (waits.length === 0) return undefined;
+  return waits.length === 1 ? waits[0] : Promise.allSettled(waits);
+}
+
+export interface QueueOptions {
+  store: Pick<RoomStore, 'commit'>;
+  outbox: OutboxWriter;
+  delivery: RoomDelivery;
+  now: () => number;
+  /** Told of the events committed here, at once. */
+  observers: ReadonlySet<RoomEventsHandler>;
+  /** Before a batch starts a meeting (the meetings-per-app cap): throws to refuse it. */
+  beforeStart?: (appId: string) => Promise<void>;
+}
+
+export class RoomQueues {
+  /**
+   * Commands waiting for their room (by room id, or app and roomUuid for entries), and the batch
+   * being committed: in this process a room's commands run one batch at a time; other nodes are
+   * caught by versions.
+   */
+  private readonly pending = new Map<string, { load: () => Promise<Room | null>; items: Pending[] }>();
+  private readonly runners = new Map<string, Promise<void>>();
+
+  constructor(private readonly o: QueueOptions) {}
+
+  /**
+   * Queue a command for its room. Commands that arrive while the room's previous batch is being
+   * committed are decided together, one after another on the same state, and committed at once:
+   * a storm of entries or departures in a large room costs one write and one fan-out per batch,
+   * not one per member, and never starves the room's other commands.
+   */
+  submit(key: string, load: () => Promise<Room | null>, item: Omit<Pending, 'resolve' | 'reject'>): Promise<Decision> {
+    return new Promise<Decision>((resolve, reject) => {
+      let q = this.pending.get(key);
+      if (!q) {
+        q = { load, items: [] };
+        this.pending.set(key, q);
+      }
+      q.items.push({ ...item, resolve, reject });
+      if (!this.runners.has(key)) this.runners.set(key, this.drain(key));
+    });
+  }
+
+  private async drain(key: string): Promise<void> {
+    try {
+      for (;;) {
+        const q = this.pending.get(key);
+        if (!q || q.items.length === 0) break;
+        const batch = q.items.splice(0, MAX_BATCH);
+        let live = 0;
+        try {
+          live = await this.runBatch(q.load, batch);
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+        // Several commands waited for the last batch: a storm. Let the next batch gather, so that
+        // it costs one commit and one fan-out to every member for many changes. The more sockets a
+        // fan-out reaches, the longer it waits in any case (0.1 ms per socket, at most half a
+        // second); beyond that it keeps gathering (up to 50 ms, or that bound) only while each step
+        // brings more commands: clients that wait for their answers before sending more, in a room
+        // whose members have no sockets here to tell, are not held up for nothing.
+        if (batch.length > 1) {
+          const start = Date.now();
+          const bound = Math.min(STORM_LINGER_MAX_MS, live / 10);
+          if (bound > 0 && q.items.length < MAX_BATCH) await new Promise((r) => setTimeout(r, bound));
+          const until = start + Math.max(STORM_LINGER_MS, bound);
+          let seen = -1;
+          while (q.items.length !== seen && q.items.length < MAX_BATCH && Date.now() < until) {
+            seen = q.items.length;
+            await new Promise((r) => setTimeout(r, STORM_STEP_MS));
+          }
+        }
+      }
+    } finally {
+      this.pending.delete(key);
+      this.runners.delete(key);
+    }
+  }
+
+  /**
+   * Decide every command of a batch in order on one state, commit once; retried whole on a conflict.
+   * Returns how many present members the room has with a realtime socket after it.
+   */
+  private async runBatch(load: () => Promise<Room | null>, batch: Pending[]): Promise<number> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const stored = await load();
+      const entering = batch.find((p) => p.appId !== null);
+      if (!stored && entering) await this.o.beforeStart?.(entering.appId!);
+      const now = this.o.now();
+      const outcomes: (Decision | RuleError)[] = [];
+      const events: MeetingEvent[] = [];
+      let current = stored;
+      let changed = false;
+      for (const [i, p] of batch.entries()) {
+        // A long batch in a large room yields now and then: other rooms' commands and everyone's
+        // reads go on meanwhile (this room's next commands wait in its queue).
+        if (i > 0 && i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
+        const cmd = p.command();
+        // After the first change, `current` is this batch's own draft: the next decision may reuse
+        // its members array rather than copy it (a storm into a huge room copies it once).
+        const d = current === null && cmd.type !== 'enter' ? new RuleError('notFound', 'room not found') : decide(current, cmd, now, current !== stored);
+        outcomes.push(d);
+        // A decision without events changed nothing (unless it says so): nothing to write for it.
+        if (d instanceof RuleError || (d.events.length === 0 && !d.changed)) continue;
+        current = d.room;
+        events.push(...d.events);
+        changed = true;
+      }
+      if (changed && current) {
+        const expected = stored?.version ?? 0;
+        const logged: LoggedEvent[] = coalesced(events).map((event, i) => ({ seq: current!.seq + 1 + i, at: now, event }));
+        current.version = expected + 1;
+        current.seq += logged.length;
+        const outbox = await this.o.outbox.rowsFor(stored, current, logged);
+        const result = await this.o.store.commit(current, expected, logged, outbox);
+        if (!result.ok) {
+          // The app's webhooks changed since its rows were made: made again, with the new ones.
+          if (result.reason === 'webhooksChanged') this.o.outbox.forget(current.appId);
+          continue;
+        }
+        if (outbox && outbox.rows.length > 0) this.o.outbox.written();
+        if (logged.length > 0) {
+          for (const observer of this.o.observers) observer(current.roomId, logged);
+          this.o.delivery.publish(current.roomId, logged, publishAfterAll(batch));
+        }
+      }
+      batch.forEach((p, i) => {
+        const d = outcomes[i]!;
+        if (d instanceof RuleError) p.reject(d);
+        // The batch's rooms before the last were handed on to the next decision: each answer names
+        // the room as committed.
+        else p.resolve(current && d.room !== current ? { ...d, room: current } : d);
+      });
+      return current ? liveCount(current) : 0;
+    }
+    throw new Error(`${batch.length} command(s) on one room kept conflicting`);
+  }
+
+  /** Resolves when every queue has drained. */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.runners.values()]);
+  }
+}

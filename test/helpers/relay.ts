@@ -1,0 +1,45 @@
+// What the RTM relay must have sent for a room, and what the RTM stand-in got: shared by the relay's tests.
+import type { RoomStore } from '../../src/store/store.ts';
+import { agoraRealtimeFormat } from '../../src/http/conf/views.ts';
+import type { RtmStandin } from './rtm-standin.ts';
+
+const format = agoraRealtimeFormat(() => ({ boardId: '', boardToken: '' }));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A room's log as the socket encodes it, without `type` and `seq`: channel messages, and peer ones by recipient uid. */
+export async function expectedRelay(store: Pick<RoomStore, 'loadRoom' | 'eventsSince'>, roomId: string) {
+  const room = (await store.loadRoom(roomId))!;
+  const { events } = await store.eventsSince(roomId, 0, 100_000);
+  const channel: unknown[] = [];
+  const peer = new Map<string, unknown[]>();
+  for (const e of events) {
+    const { type, seq: _seq, ...envelope } = JSON.parse(format.event(e).toString()) as { type: string; seq: number };
+    if (type === 'channel') channel.push(envelope);
+    else if (type === 'peer') {
+      const to = (e.event as { to: string }).to;
+      const uid = String(room.members.find((m) => m.userId === to)!.uid);
+      peer.set(uid, [...(peer.get(uid) ?? []), envelope]);
+    }
+  }
+  return { room, channel, peer, count: channel.length + [...peer.values()].reduce((n, l) => n + l.length, 0) };
+}
+
+export async function waitForRelay(standin: RtmStandin, count: number, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (standin.accepted.length < count && Date.now() < deadline) await sleep(10);
+  await sleep(100);
+}
+
+/** The relayed payloads, parsed: to one channel, and per peer. */
+export function relayed(standin: RtmStandin, channelName: string) {
+  const peer = new Map<string, unknown[]>();
+  for (const [to, list] of standin.peer) peer.set(to, list.map((r) => JSON.parse(r.payload)));
+  return { channel: (standin.channel.get(channelName) ?? []).map((r) => JSON.parse(r.payload) as unknown), peer };
+}
+
+/** A list without a message repeated right after itself (a call whose answer its node never read, made again). */
+export function withoutRepeats(list: unknown[]): { list: unknown[]; repeats: number } {
+  const out: unknown[] = [];
+  for (const m of list) if (out.length === 0 || JSON.stringify(out.at(-1)) !== JSON.stringify(m)) out.push(m);
+  return { list: out, repeats: list.length - out.length };
+}
