@@ -3,10 +3,9 @@
 // ranges, checked on the address actually connected to, so a name that resolves to one is refused
 // too). Redirects are not followed: anything but a 2xx is a failure, retried later.
 import dns from 'node:dns';
-import http from 'node:http';
-import https from 'node:https';
 import net from 'node:net';
 import type { LookupFunction } from 'node:net';
+import { postJson } from '../outbox/post.ts';
 
 export interface SendOptions {
   timeoutMs: number;
@@ -66,53 +65,25 @@ const publicOnlyLookup: LookupFunction = (hostname, options, callback) => {
   });
 };
 
-const agents = {
-  http: new http.Agent({ keepAlive: true, maxSockets: 256 }),
-  https: new https.Agent({ keepAlive: true, maxSockets: 256 }),
-};
-
-export function sendWebhook(url: string, headers: Record<string, string>, body: string, opts: SendOptions): Promise<SendResult> {
-  return new Promise((resolve) => {
-    let target: URL;
-    try {
-      target = new URL(url);
-    } catch {
-      return resolve({ ok: false, error: `not a URL: ${url}` });
-    }
-    const literal = literalAddress(target.hostname);
-    if (!opts.allowPrivate && literal && isPrivateAddress(literal)) {
-      return resolve({ ok: false, error: `${literal} is not a public address (CONVENE_WEBHOOK_ALLOW_PRIVATE=0)` });
-    }
-    const secure = target.protocol === 'https:';
-    const payload = Buffer.from(body);
-    let settled = false;
-    const done = (r: SendResult) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(r);
-    };
-    const req = (secure ? https : http).request(
-      target,
-      {
-        method: 'POST',
-        agent: opts.allowPrivate ? (secure ? agents.https : agents.http) : false,
-        ...(opts.allowPrivate ? {} : { lookup: publicOnlyLookup }),
-        headers: { ...headers, 'content-type': 'application/json', 'content-length': String(payload.length), 'user-agent': 'Convene-Webhooks/1' },
-      },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        // The answer's body is not wanted: read and dropped so that the connection can be reused.
-        res.resume();
-        res.on('error', () => {});
-        done(status >= 200 && status < 300 ? { ok: true, status } : { ok: false, error: `HTTP ${status}` });
-      },
-    );
-    const timer = setTimeout(() => {
-      done({ ok: false, error: `no answer within ${opts.timeoutMs} ms` });
-      req.destroy();
-    }, opts.timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => done({ ok: false, error: err instanceof RefusedAddress ? err.message : (err.code ?? err.message) }));
-    req.end(payload);
+export async function sendWebhook(url: string, headers: Record<string, string>, body: string, opts: SendOptions): Promise<SendResult> {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    return { ok: false, error: `not a URL: ${url}` };
+  }
+  const literal = literalAddress(target.hostname);
+  if (!opts.allowPrivate && literal && isPrivateAddress(literal)) {
+    return { ok: false, error: `${literal} is not a public address (CONVENE_WEBHOOK_ALLOW_PRIVATE=0)` };
+  }
+  const answer = await postJson(target, {
+    headers,
+    body,
+    timeoutMs: opts.timeoutMs,
+    userAgent: 'Convene-Webhooks/1',
+    ...(opts.allowPrivate ? {} : { lookup: publicOnlyLookup }),
+    describe: (err) => (err instanceof RefusedAddress ? err.message : (err.code ?? err.message)),
   });
+  if ('error' in answer) return { ok: false, error: answer.error };
+  return answer.status >= 200 && answer.status < 300 ? { ok: true, status: answer.status } : { ok: false, error: `HTTP ${answer.status}` };
 }
