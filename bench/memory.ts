@@ -1,0 +1,140 @@
+// Memory per idle connected member after a full GC, against raw `ws` measured the same way: what
+// `bench:fanout`'s RSS figure cannot tell apart (RSS keeps the heap that the garbage of 10,000
+// entries grew). Convene: 10,000 members enter 1,000 rooms and connect; raw ws: 10,000 sockets
+// join 1,000 rooms. Each server's heap is collected twice through its inspector, before and after.
+// A tree given as the first argument is measured instead of this one (A/B against a commit's worktree).
+//   npm run bench:memory [-- /path/to/other/tree]      (BENCH_IDLE, BENCH_IDLE_ROOMS to resize)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { freePort, root as here } from './lib/proc.ts';
+import { pool } from './lib/clients.ts';
+
+const tree = process.argv[2] ?? here;
+const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
+const ROOMS = Number(process.env.BENCH_IDLE_ROOMS ?? 1000);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Inspected {
+  child: ChildProcess;
+  output: () => string;
+  /** process.memoryUsage() after two full collections. */
+  memory(): Promise<NodeJS.MemoryUsage>;
+  stop(): void;
+}
+
+async function inspected(cwd: string, script: string, env: Record<string, string>, ready: RegExp): Promise<Inspected> {
+  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', '--import', 'tsx', script, ...(script.endsWith('main.ts') ? ['serve'] : [])], {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const deadline = Date.now() + 30_000;
+  while (!ready.test(out) || !/Debugger listening on/.test(out)) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${script} did not start: ${out}`);
+    await sleep(50);
+  }
+  const inspector = new WebSocket(/Debugger listening on (ws:\/\/\S+)/.exec(out)![1]!);
+  await new Promise((r) => inspector.once('open', r));
+  let next = 0;
+  const call = (method: string, params: object = {}) =>
+    new Promise<{ result?: { value?: string } }>((resolve) => {
+      const id = ++next;
+      const onMessage = (d: WebSocket.RawData) => {
+        const m = JSON.parse(String(d)) as { id?: number; result: { result?: { value?: string } } };
+        if (m.id !== id) return;
+        inspector.off('message', onMessage);
+        resolve(m.result);
+      };
+      inspector.on('message', onMessage);
+      inspector.send(JSON.stringify({ id, method, params }));
+    });
+  return {
+    child,
+    output: () => out,
+    async memory() {
+      await call('HeapProfiler.collectGarbage');
+      await call('HeapProfiler.collectGarbage');
+      const r = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())' });
+      return JSON.parse(r.result!.value!) as NodeJS.MemoryUsage;
+    },
+    stop() {
+      inspector.close();
+      child.kill('SIGKILL');
+    },
+  };
+}
+
+const open = (url: string) => new Promise<WebSocket>((resolve, reject) => {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  ws.once('open', () => resolve(ws));
+  ws.once('error', reject);
+});
+
+type Figures = { heap: number; rss: number };
+
+async function measure(server: Inspected, connect: (sockets: WebSocket[]) => Promise<void>): Promise<Figures> {
+  await sleep(1000);
+  const before = await server.memory();
+  const sockets: WebSocket[] = [];
+  try {
+    await connect(sockets);
+    await sleep(3000);
+    const after = await server.memory();
+    return { heap: (after.heapUsed - before.heapUsed) / IDLE / 1024, rss: (after.rss - before.rss) / IDLE / 1024 };
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    server.stop();
+  }
+}
+
+async function convene(): Promise<Figures> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'convene-bench-memory-'));
+  const env = { PORT: String(port), HOST: '127.0.0.1', CONVENE_DATA_DIR: dir, CONVENE_LOG_LEVEL: 'warn', CONVENE_PRESENCE_EXPIRY: 'off', CONVENE_MAX_CONNECTIONS_PER_IP: '0' };
+  const server = await inspected(tree, 'src/main.ts', env, /Convene listening/);
+  const printed = (n: string) => new RegExp(`^\\s+${n}\\s+(\\S+)$`, 'm').exec(server.output())![1]!;
+  const appId = printed('App ID');
+  const auth = `Basic ${Buffer.from(`${printed('Customer ID')}:${printed('Customer Secret')}`).toString('base64')}`;
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    return await measure(server, (sockets) =>
+      pool(Array.from({ length: ROOMS }, (_, r) => r), 25, async (r) => {
+        const tokens: string[] = [];
+        for (let m = 0; m < IDLE / ROOMS; m++) {
+          const body = JSON.stringify({ roomName: `R${r}`, roomUuid: `idle-${r}`, userName: `M${m}`, userUuid: `idle-${r}-${m}` });
+          const res = await fetch(`${base}/apps/${appId}/v1/room/entry`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body });
+          tokens.push(((await res.json()) as { data: { userToken: string } }).data.userToken);
+        }
+        for (const t of tokens) sockets.push(await open(`ws://127.0.0.1:${port}/v1/realtime?token=${encodeURIComponent(t)}`));
+      }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function rawWs(): Promise<Figures> {
+  const port = await freePort();
+  const server = await inspected(here, 'bench/lib/ws-baseline.ts', { PORT: String(port) }, /listening/);
+  return measure(server, (sockets) =>
+    pool(Array.from({ length: IDLE }, (_, i) => i), 50, async (i) => {
+      sockets.push(await open(`ws://127.0.0.1:${port}/?room=idle-${i % ROOMS}`));
+    }),
+  );
+}
+
+const ws = await rawWs();
+const c = await convene();
+console.log(`\nbench/memory: ${IDLE} idle connected members in ${ROOMS} rooms, after a full GC (${tree})\n`);
+console.log('| server | heap per member KB | RSS per member KB |');
+console.log('|---|---:|---:|');
+console.log(`| raw ws (baseline) | ${ws.heap.toFixed(2)} | ${ws.rss.toFixed(2)} |`);
+console.log(`| Convene | ${c.heap.toFixed(2)} | ${c.rss.toFixed(2)} |`);
+console.log(`\nConvene / raw ws: heap ${(c.heap / ws.heap).toFixed(2)}×, RSS ${(c.rss / ws.rss).toFixed(2)}×`);
+process.exit(0);
