@@ -135,7 +135,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       retentionMs: config.roomRetention * 1000,
       onError,
     });
-    const webhooks = outboxDelivery({
+    const deliveries = outboxDelivery({
       config,
       outbox: store.outbox,
       apps,
@@ -147,7 +147,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       onError,
       onNotice: notice,
     });
-    meeting.onWebhookRows(() => webhooks.wake());
+    meeting.onOutboxRows(() => deliveries.wake());
     const readiness = async () => {
       const checks: Record<string, string> = {};
       checks.store = await store.ping().then(
@@ -203,7 +203,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     metrics?.start({ census: store, bus, sockets: () => gateway.size, onError });
     await presence.start();
     retention.start();
-    await webhooks.start();
+    await deliveries.start();
     started = true;
     const url = address.replace('0.0.0.0', '127.0.0.1').replace('[::]', '127.0.0.1');
     let stopping: Promise<void> | null = null;
@@ -216,7 +216,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
         await meeting.stop();
         await netless?.rooms.stop();
         await retention.stop();
-        await webhooks.stop();
+        await deliveries.stop();
         await backend.close();
       })());
     const kind = { kind: backend.kind, nodeId: backend.nodeId };

@@ -156,7 +156,7 @@ export class OutboxDispatcher {
       const open = await sink.open(lane);
       if (!open) {
         const n = await outbox.drop(lane, token);
-        this.o.onNotice?.('outbox rows dropped: their endpoint was removed', { ...lane, events: n });
+        this.o.onNotice?.('outbox rows dropped: nowhere to deliver them (the endpoint was removed, or its sink is off or has no credentials)', { ...lane, events: n });
         return;
       }
       let head: PendingDelivery | null = claimed.head;

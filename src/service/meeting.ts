@@ -212,8 +212,8 @@ export class MeetingService {
     return decided;
   }
 
-  /** Told when a commit here wrote webhook rows (the dispatcher delivers them at once). */
-  onWebhookRows(handler: () => void): void {
+  /** Told when a commit here wrote outbox rows (webhooks, relay, bans: the dispatcher delivers them at once). */
+  onOutboxRows(handler: () => void): void {
     this.outbox.written = handler;
   }
 

@@ -10,6 +10,8 @@ import { ALL_WEBHOOK_EVENTS, webhookEventId, webhookEvents, type WebhookEvent } 
 
 interface AppWebhooks {
   app: App | null;
+  /** When it was read (ms): other sources' view of the app (its certificate, say) is read again after APP_TTL_MS. */
+  readAt: number;
   stamp: string;
   endpoints: WebhookEndpoint[];
 }
@@ -23,6 +25,8 @@ const NONE: CommitOutbox = Object.freeze({ stamp: '', rows: Object.freeze([]) as
 
 /** Apps remembered at most; the cache restarts empty beyond (a miss costs one read of the app). */
 const MAX_APPS = 10_000;
+/** How long a read of an app serves the other sources (the webhooks' view is kept exact by the stamp). */
+const APP_TTL_MS = 10_000;
 
 /** The JSON body of a webhook event (docs/qiniu-api.md, Webhooks). */
 export function webhookPayload(room: Pick<Room, 'appId' | 'roomId' | 'roomUuid'>, e: WebhookEvent): string {
@@ -51,7 +55,8 @@ export class OutboxWriter {
   /** The outbox of a commit of `logged` (undefined: none to check, the commit has no events). */
   async rowsFor(before: Room | null, room: Room, logged: LoggedEvent[]): Promise<CommitOutbox | undefined> {
     if (logged.length === 0) return undefined;
-    const app = this.apps.get(room.appId) ?? (await this.load(room.appId));
+    const cached = this.apps.get(room.appId);
+    const app = cached && (this.sources.length === 0 || Date.now() - cached.readAt < APP_TTL_MS) ? cached : await this.load(room.appId);
     const rows: OutboxRow[] = [];
     for (const source of this.sources) for (const row of source.rowsFor(app.app, before, room, logged)) rows.push(row);
     if (app.endpoints.length === 0) return app.stamp === '' && rows.length === 0 ? NONE : { stamp: app.stamp, rows };
@@ -73,7 +78,7 @@ export class OutboxWriter {
 
   private async load(appId: string): Promise<AppWebhooks> {
     const app = await this.store.getApp(appId);
-    const entry = { app, stamp: webhookStamp(app), endpoints: app?.webhooks ?? [] };
+    const entry = { app, readAt: Date.now(), stamp: webhookStamp(app), endpoints: app?.webhooks ?? [] };
     if (this.apps.size >= MAX_APPS) this.apps.clear();
     this.apps.set(appId, entry);
     return entry;
