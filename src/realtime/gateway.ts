@@ -17,6 +17,7 @@ import { enterWithRoomToken, roomTokenClaims, type RoomTokenEntry } from '../ser
 import { serveAsPlainHttp, trackAnswers, wantsWebSocket } from '../http/upgrade.ts';
 import { originForm, pathOf } from '../http/scopes.ts';
 import { StoreUnavailableError } from '../store/store.ts';
+import { BoardUnavailableError } from '../service/boards.ts';
 import type { ConnectionGuard } from '../http/connections.ts';
 import { CatchUpPacer, type Turn } from './pacer.ts';
 import { closeReadably, discard, push, writable, type OutboxLimits, type Outgoing } from './outbox.ts';
@@ -38,6 +39,7 @@ export const Close = {
   lost: { code: 4408, reason: 'missed events; reconnect with since=<last seq>' },
   /** The store cannot be reached: nothing could be checked. */
   unavailable: { code: 1013, reason: 'try again later: storage unavailable' },
+  noBoard: { code: 1013, reason: "try again later: the meeting's whiteboard could not be created" },
   full: { code: 4413, reason: 'the room is full' },
   duplicate: { code: 4411, reason: 'this user is already in the room and the app forbids a second login' },
   /** The member already holds CONVENE_MAX_SOCKETS_PER_MEMBER sockets on this node. */
@@ -183,7 +185,7 @@ export class Gateway {
         socket.removeListener('error', ignoreError);
         if (!admitted) return refuse(ws, socket, Close.tooManyConnections);
         this.accept(ws, req, socket).catch((err) => {
-          if (err instanceof StoreUnavailableError) return refuse(ws, socket, Close.unavailable);
+          if (err instanceof StoreUnavailableError) return refuse(ws, socket, err instanceof BoardUnavailableError ? Close.noBoard : Close.unavailable);
           this.opts.onError?.(err, 'realtime accept');
           refuse(ws, socket, { code: 1011, reason: 'internal error' });
         });

@@ -287,3 +287,22 @@ test('configuration: netless needs AK and SK; region and URL are checked; other 
   assert.equal(loadConfig({ CONVENE_NETLESS_REGION: 'mars' }).netless, null, 'builtin: the Netless settings are not read');
   assert.equal(loadConfig({}).boardProvider, 'builtin');
 });
+
+test('a Netless failure when a RoomToken starts the meeting on the realtime socket: close 1013 saying so; the retry enters', async () => {
+  const qiniu = (await import('qiniu')).default;
+  const { realtimeClose } = await import('../helpers/qiniu.ts');
+  const cred = new qiniu.Credentials(s.bootstrapped.accessKey, s.bootstrapped.secretKey);
+  const roomName = key('qiniu');
+  const token = qiniu.room.getRoomToken({ appId: s.bootstrapped.appId, roomName, userId: 'qiniu-user', expireAt: Math.floor(Date.now() / 1000) + 3600, permission: 'user' }, cred);
+  netless.inject({ on: 'create', status: 500 });
+  const closed = await realtimeClose(s.url, token);
+  assert.equal(closed.code, 1013, closed.reason);
+  assert.match(closed.reason, /whiteboard could not be created/);
+  assert.equal(await s.meeting.runningRoom(s.bootstrapped.appId, roomName), null, 'no meeting was started');
+  const rt = new RealtimeClient({ baseUrl: s.url, token, reconnect: false });
+  const snap = rt.waitFor((m: RealtimeMessage) => m.type === 'snapshot');
+  await rt.connect();
+  const first = (await snap) as Extract<RealtimeMessage, { type: 'snapshot' }>;
+  await rt.close();
+  assert.equal(first.data.room.boardId, netless.created.at(-1)!.uuid, 'the retry made the board and entered');
+});

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { RuleError } from '../../domain/rules.ts';
 import { StoreUnavailableError } from '../../store/store.ts';
+import { BoardUnavailableError } from '../../service/boards.ts';
 
 export class QiniuError extends Error {
   constructor(
@@ -72,6 +73,8 @@ export function asQiniuError(err: FastifyError | RuleError | QiniuError | StoreU
   if (err instanceof QiniuError) return err;
   if (err instanceof StoreUnavailableError) {
     req.log.warn({ url: req.url, cause: String(err.cause ?? '') }, 'store unavailable');
+    // A meeting's Netless board that could not be made says so (and Netless' own Retry-After).
+    if (err instanceof BoardUnavailableError) return new QiniuError(503, 'service unavailable', err.message, err.retryAfterS);
     return new QiniuError(503, 'service unavailable', 'storage unreachable: retry shortly', 1);
   }
   if (err instanceof RuleError) {
