@@ -1,24 +1,18 @@
 // The outbox sink of the apps' webhooks: a lane's endpoint is looked up in its app (removed: its
 // rows are dropped), each row POSTed signed; every failure is retried until the attempts run out,
 // then the row goes to the dead letters (resent from there by the operator).
+import type { Config } from '../config.ts';
 import type { OutboxSink } from '../outbox/dispatcher.ts';
 import type { App } from '../store/store.ts';
 import { sendWebhook } from './sender.ts';
 import { signatureHeaders, signingKey } from './signature.ts';
 
-export interface WebhookSinkOptions {
+/** The webhooks' settings (CONVENE_WEBHOOK_*), the apps to find endpoints in, and the metrics. */
+export type WebhookSinkOptions = Config['webhooks'] & {
   apps: { get(appId: string): Promise<App | null> };
-  maxAttempts: number;
-  backoffMs: number;
-  backoffMaxMs: number;
-  timeoutMs: number;
-  /** Lanes (rooms) of one endpoint delivered at once by one process. */
-  concurrency: number;
-  /** Loopback and private addresses may be targets. */
-  allowPrivate: boolean;
   /** Told of each attempt: delivered (2xx), failed (to be retried), abandoned (dead-lettered). */
   metrics?: { attempted(outcome: 'delivered' | 'failed' | 'abandoned', seconds: number): void };
-}
+};
 
 export function webhookSink(o: WebhookSinkOptions): OutboxSink {
   return {

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { qiniu, realtimeClose } from '../helpers/qiniu.ts';
 import { startNetlessStandIn, verifyNetlessToken, type NetlessStandIn } from '../helpers/netless-standin.ts';
 import { callAgora, type MeetingClient } from '../../client/agora.ts';
 import { RealtimeClient, type RealtimeMessage } from '../../client/realtime.ts';
@@ -289,8 +290,6 @@ test('configuration: netless needs AK and SK; region and URL are checked; other 
 });
 
 test('a Netless failure when a RoomToken starts the meeting on the realtime socket: close 1013 saying so; the retry enters', async () => {
-  const qiniu = (await import('qiniu')).default;
-  const { realtimeClose } = await import('../helpers/qiniu.ts');
   const cred = new qiniu.Credentials(s.bootstrapped.accessKey, s.bootstrapped.secretKey);
   const roomName = key('qiniu');
   const token = qiniu.room.getRoomToken({ appId: s.bootstrapped.appId, roomName, userId: 'qiniu-user', expireAt: Math.floor(Date.now() / 1000) + 3600, permission: 'user' }, cred);
