@@ -136,5 +136,7 @@ console.log('| server | heap per member KB | RSS per member KB |');
 console.log('|---|---:|---:|');
 console.log(`| raw ws (baseline) | ${ws.heap.toFixed(2)} | ${ws.rss.toFixed(2)} |`);
 console.log(`| Convene | ${c.heap.toFixed(2)} | ${c.rss.toFixed(2)} |`);
-console.log(`\nConvene / raw ws: heap ${(c.heap / ws.heap).toFixed(2)}×, RSS ${(c.rss / ws.rss).toFixed(2)}×`);
+const heapRatio = c.heap / ws.heap;
+console.log(`\nConvene / raw ws heap per member after GC: ${heapRatio.toFixed(2)}× (target ≤ 1.2×) ${heapRatio <= 1.2 ? 'PASS' : 'MISS'}`);
+console.log(`Convene / raw ws RSS per member after GC: ${(c.rss / ws.rss).toFixed(2)}× (information)`);
 process.exit(0);

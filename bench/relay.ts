@@ -187,4 +187,9 @@ console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const f of runs) {
   console.log(`| ${f.label} | ${f.quota || '—'} | ${f.offered} | ${Math.round(f.accepted)} | ${f.busiest} | ${Math.round(f.lagP50)} / ${Math.round(f.lagP99)} / ${Math.round(f.lagMax)} | ${f.backlog} | ${f.refused} |`);
 }
+const [, over, below, roomy] = runs as [Figures, Figures, Figures, Figures];
+const mark = (ok: boolean) => (ok ? 'PASS' : 'MISS');
+console.log(`\nbusiest second, offered twice the quota: ${over.busiest} calls (target ≤ ${over.quota}) ${mark(over.busiest <= over.quota)}`);
+console.log(`lag p99 at 80 % of the quota: ${Math.round(below.lagP99)} ms (target ≤ 1,000 ms) ${mark(below.lagP99 <= 1000)}`);
+console.log(`lag p99 under a quota twice the load: ${Math.round(roomy.lagP99)} ms (target ≤ 1,000 ms) ${mark(roomy.lagP99 <= 1000)}`);
 process.exit(0);
