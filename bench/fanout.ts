@@ -1,7 +1,7 @@
 // Fan-out benchmark: one room of 1,000 connected members while the host toggles mute-all 200 times,
 // against a raw `ws` broadcast and a Socket.IO room broadcast of the same payload in the same run;
 // then 10,000 idle members across 1,000 rooms: server RSS per connected member.
-//   npm run bench:fanout     (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_IDLE, BENCH_IDLE_ROOMS to resize)
+//   npm run bench:fanout     (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_IDLE, BENCH_IDLE_ROOMS to resize; BENCH_SETTLE, ms)
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
@@ -99,6 +99,9 @@ async function conveneFanout(): Promise<Latency> {
       sockets.push(ws);
     });
     const host = tokens[0]!;
+    // BENCH_SETTLE=ms: wait after the sockets opened, so that their resumes are over before the first
+    // toggle (a diagnostic: by default the toggles start at once, as live traffic would).
+    if (process.env.BENCH_SETTLE) await new Promise((r) => setTimeout(r, Number(process.env.BENCH_SETTLE)));
     return await measureToggles(async (i) => {
       const r = await api('POST', `/${roomId}`, { muteAllAudio: i % 2 === 0 ? 1 : 0 }, host);
       if (r.code !== 0) throw new Error(JSON.stringify(r));
