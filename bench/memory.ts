@@ -4,12 +4,11 @@
 // join 1,000 rooms. Each server's heap is collected twice through its inspector, before and after.
 // A tree given as the first argument is measured instead of this one (A/B against a commit's worktree).
 //   npm run bench:memory [-- /path/to/other/tree]      (BENCH_IDLE, BENCH_IDLE_ROOMS to resize)
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { freePort, root as here } from './lib/proc.ts';
+import { freePort, root as here, startChild } from './lib/proc.ts';
 import { pool } from './lib/clients.ts';
 
 const tree = process.argv[2] ?? here;
@@ -18,28 +17,16 @@ const ROOMS = Number(process.env.BENCH_IDLE_ROOMS ?? 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Inspected {
-  child: ChildProcess;
   output: () => string;
   /** process.memoryUsage() after two full collections. */
   memory(): Promise<NodeJS.MemoryUsage>;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
-async function inspected(cwd: string, script: string, env: Record<string, string>, ready: RegExp): Promise<Inspected> {
-  const child = spawn(process.execPath, ['--inspect=127.0.0.1:0', '--import', 'tsx', script, ...(script.endsWith('main.ts') ? ['serve'] : [])], {
-    cwd,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const deadline = Date.now() + 30_000;
-  while (!ready.test(out) || !/Debugger listening on/.test(out)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${script} did not start: ${out}`);
-    await sleep(50);
-  }
-  const inspector = new WebSocket(/Debugger listening on (ws:\/\/\S+)/.exec(out)![1]!);
+/** A child (startChild) with its inspector open: this process collects its garbage before measuring. */
+async function inspected(cwd: string, script: string, args: string[], env: Record<string, string>, ready: RegExp, port: number): Promise<Inspected> {
+  const child = await startChild(script, args, env, ready, port, { node: ['--inspect=127.0.0.1:0'], cwd });
+  const inspector = new WebSocket(/Debugger listening on (ws:\/\/\S+)/.exec(child.output())![1]!);
   await new Promise((r) => inspector.once('open', r));
   let next = 0;
   const call = (method: string, params: object = {}) =>
@@ -55,17 +42,16 @@ async function inspected(cwd: string, script: string, env: Record<string, string
       inspector.send(JSON.stringify({ id, method, params }));
     });
   return {
-    child,
-    output: () => out,
+    output: child.output,
     async memory() {
       await call('HeapProfiler.collectGarbage');
       await call('HeapProfiler.collectGarbage');
       const r = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())' });
       return JSON.parse(r.result!.value!) as NodeJS.MemoryUsage;
     },
-    stop() {
+    async stop() {
       inspector.close();
-      child.kill('SIGKILL');
+      await child.stop();
     },
   };
 }
@@ -89,7 +75,7 @@ async function measure(server: Inspected, connect: (sockets: WebSocket[]) => Pro
     return { heap: (after.heapUsed - before.heapUsed) / IDLE / 1024, rss: (after.rss - before.rss) / IDLE / 1024 };
   } finally {
     for (const ws of sockets) ws.terminate();
-    server.stop();
+    await server.stop();
   }
 }
 
@@ -97,7 +83,7 @@ async function convene(): Promise<Figures> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'convene-bench-memory-'));
   const env = { PORT: String(port), HOST: '127.0.0.1', CONVENE_DATA_DIR: dir, CONVENE_LOG_LEVEL: 'warn', CONVENE_PRESENCE_EXPIRY: 'off', CONVENE_MAX_CONNECTIONS_PER_IP: '0' };
-  const server = await inspected(tree, 'src/main.ts', env, /Convene listening/);
+  const server = await inspected(tree, 'src/main.ts', ['serve'], env, /Convene listening/, port);
   const printed = (n: string) => new RegExp(`^\\s+${n}\\s+(\\S+)$`, 'm').exec(server.output())![1]!;
   const appId = printed('App ID');
   const auth = `Basic ${Buffer.from(`${printed('Customer ID')}:${printed('Customer Secret')}`).toString('base64')}`;
@@ -121,7 +107,7 @@ async function convene(): Promise<Figures> {
 
 async function rawWs(): Promise<Figures> {
   const port = await freePort();
-  const server = await inspected(here, 'bench/lib/ws-baseline.ts', { PORT: String(port) }, /listening/);
+  const server = await inspected(here, 'bench/lib/ws-baseline.ts', [], { PORT: String(port) }, /listening/, port);
   return measure(server, (sockets) =>
     pool(Array.from({ length: IDLE }, (_, i) => i), 50, async (i) => {
       sockets.push(await open(`ws://127.0.0.1:${port}/?room=idle-${i % ROOMS}`));

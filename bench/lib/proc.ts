@@ -19,12 +19,22 @@ export interface Child {
   stop: () => Promise<void>;
 }
 
-/** Start `node --import tsx <script> ...args` and wait until `ready` appears in its output. */
-export async function startChild(script: string, args: string[], env: Record<string, string>, ready: RegExp, port: number): Promise<Child> {
+/**
+ * Start `node --import tsx <script> ...args` and wait until `ready` appears in its output. `node`:
+ * flags for node itself (`--inspect=…`); `cwd`: another tree than this one (an A/B run).
+ */
+export async function startChild(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+  port: number,
+  opts: { node?: string[]; cwd?: string } = {},
+): Promise<Child> {
   // BENCH_PROFILE=<dir> writes a CPU profile of each server child there (inspect with any viewer).
   const prof = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const proc = spawn(process.execPath, [...prof, '--import', 'tsx', script, ...args], {
-    cwd: root,
+  const proc = spawn(process.execPath, [...prof, ...(opts.node ?? []), '--import', 'tsx', script, ...args], {
+    cwd: opts.cwd ?? root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
