@@ -1,7 +1,7 @@
 // Fan-out benchmark: one room of 1,000 connected members while the host toggles mute-all 200 times,
 // against a raw `ws` broadcast and a Socket.IO room broadcast of the same payload in the same run;
 // then 10,000 idle members across 1,000 rooms: server RSS per connected member.
-//   npm run bench:fanout     (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_IDLE, BENCH_IDLE_ROOMS to resize; BENCH_SETTLE, ms)
+//   npm run bench:fanout     (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_IDLE, BENCH_IDLE_ROOMS to resize; BENCH_SETTLE, ms; BENCH_RESUME=0)
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
@@ -89,10 +89,12 @@ async function conveneFanout(): Promise<Latency> {
       roomId = r.data.roomId;
     }
     const book = arrivalBook(MEMBERS);
-    // Members connect after the entries, resuming from the current seq (no snapshot to download).
+    // Members connect after the entries, resuming from the current seq (no snapshot to download);
+    // BENCH_RESUME=0: without `since`, each receiving a snapshot first.
     const seq = MEMBERS;
+    const since = process.env.BENCH_RESUME === '0' ? '' : `&since=${seq}`;
     await pool(tokens, 50, async (token) => {
-      const ws = await openWs(`${c.url.replace('http', 'ws')}/v1/realtime?token=${encodeURIComponent(token)}&since=${seq}`, (text) => {
+      const ws = await openWs(`${c.url.replace('http', 'ws')}/v1/realtime?token=${encodeURIComponent(token)}${since}`, (text) => {
         const m = JSON.parse(text) as { cmd: number; seq: number };
         if (m.cmd === 3) book.arrive(m.seq - seq - 1);
       });

@@ -126,6 +126,8 @@ interface Conn extends Outgoing {
   board: BoardSeat | null;
 }
 
+/** A resume missing at most this many events is served at once, without waiting for a catch-up turn. */
+const QUICK_RESUME = 8;
 /** Events read from the log at a time: a small read, about one slice. */
 const LOG_PAGE = 100;
 /** A socket's low watermark: it is handed frames while ws holds less than this unsent. */
@@ -316,6 +318,12 @@ export class Gateway {
     if (!this.rooms.get(conn.roomId)?.has(conn)) return void this.feed.unfollow(conn.roomId);
     this.opts.presence.connected(conn.roomId, session.member, conn.id);
 
+    // A resume that misses nothing, or a few events, is no catch-up: it takes no turn, so that live
+    // events reach it in their commit's turn, as they reach every other socket.
+    if (since !== null && !conn.board && (await this.resumeAtOnce(conn, since))) {
+      if (!conn.closing) await this.checkSessions(conn.roomId, [conn]);
+      return;
+    }
     // The catch-up waits for its turn; live events queue meanwhile, and are sent after it, paced too.
     const turn = await this.pacer.take(conn.memberKey);
     const slice = { frames: 0, bytes: 0 };
@@ -334,6 +342,25 @@ export class Gateway {
     // In the same turn as the last check of the queue: from here on, live events go straight out.
     conn.pending = null;
     if (!conn.closing) await this.checkSessions(conn.roomId, [conn]);
+  }
+
+  /**
+   * Bring a resuming socket up to date in this turn when it has missed at most QUICK_RESUME events
+   * (the log still holding them), then let live events straight through. False: a real catch-up.
+   */
+  private async resumeAtOnce(conn: Conn, since: number): Promise<boolean> {
+    const latest = (await this.opts.meeting.room(conn.roomId))?.seq;
+    if (latest === undefined || since > latest || latest - since > QUICK_RESUME) return false;
+    // At least every event up to `latest`; later ones are also among those queued in `pending`.
+    const missed = latest > since ? (await this.opts.meeting.eventsSince(conn.roomId, since, QUICK_RESUME)).events : [];
+    if (latest > since && missed[0]?.seq !== since + 1) return false;
+    if (conn.closing) return true;
+    const pending = conn.pending ?? [];
+    conn.pending = null;
+    conn.lastSeq = since;
+    for (const e of missed) this.sendLive(conn, e, null);
+    for (const e of pending) this.sendLive(conn, e, null);
+    return true;
   }
 
   /** Bring a new socket up to date: the missed events from the log, or a snapshot. */
@@ -386,11 +413,7 @@ export class Gateway {
           if (c.pending.push(e) > MAX_PENDING) this.end(c, Close.slow);
           continue;
         }
-        if (e.seq <= c.lastSeq) continue;
-        c.lastSeq = e.seq;
-        if (to !== null && !to.includes(c.userId)) continue;
-        frame ??= this.opts.format.event(e);
-        this.sendRaw(c, frame);
+        frame = this.sendLive(c, e, frame, to);
       }
       const affected = affectedMembers(e);
       if (affected === null) recheck = null;
@@ -399,6 +422,19 @@ export class Gateway {
     if (recheck === undefined) return;
     const conns = [...set].filter((c) => recheck === null || recheck!.has(c.userId));
     if (conns.length > 0) this.checkSessions(roomId, conns).catch((err) => this.opts.onError?.(err, 'realtime session check'));
+  }
+
+  /**
+   * A live event to one socket, if meant for it and newer than what it has; `frame` is the event's
+   * encoding when already made (encoded once per event, whatever the number of sockets). Returns it.
+   */
+  private sendLive(c: Conn, e: LoggedEvent, frame: Buffer | null, to = recipientsOf(e.event)): Buffer | null {
+    if (e.seq <= c.lastSeq) return frame;
+    c.lastSeq = e.seq;
+    if (to !== null && !to.includes(c.userId)) return frame;
+    frame ??= this.opts.format.event(e);
+    this.sendRaw(c, frame);
+    return frame;
   }
 
   /** A catch-up's event: sent if it is meant for this socket and newer than what it has. */

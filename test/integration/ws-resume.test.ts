@@ -173,3 +173,40 @@ test('a resume older than the log gets a snapshot, then the events after it', as
   assert.equal(got.at(-1)!.seq, room.seq + 1);
   assert.deepEqual(again.state.view(), await roomInfoView(s, host));
 });
+
+test('a resume that misses nothing or a few events takes no catch-up turn: live events reach it while every turn is taken', async (t) => {
+  // bench:fanout's tail (issue 17): sockets resuming from the room's seq waited for a catch-up turn
+  // (CONVENE_MAX_CATCH_UPS at once) with nothing to catch up, and the live events queued behind it.
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off', CONVENE_RATE_CHAT: '0', CONVENE_MAX_CATCH_UPS: '1' });
+  t.after(() => s.close());
+  const host = s.client();
+  await host.enter({ roomName: 'Turns', roomUuid: 'turns', userName: 'Host', userUuid: 'host' });
+  const m = s.client();
+  await m.enter({ roomName: 'Turns', roomUuid: 'turns', userName: 'M', userUuid: 'm' });
+  for (let i = 0; i < 3; i++) await host.chat(`before ${i}`);
+  const seq = (await s.meeting.room(host.roomId))!.seq;
+  // The only turn is taken, for as long as this test says: no catch-up can run meanwhile.
+  const blocker = await (s.gateway as unknown as { pacer: { take(owner: string): Promise<{ end(): void }> } }).pacer.take('blocker');
+  t.after(() => blocker.end());
+
+  const upToDate = new RealtimeClient({ baseUrl: s.url, token: m.userToken, since: seq, reconnect: false });
+  const behind = new RealtimeClient({ baseUrl: s.url, token: host.userToken, since: seq - 3, reconnect: false });
+  const fresh = new RealtimeClient({ baseUrl: s.url, token: host.userToken, reconnect: false });
+  t.after(() => Promise.all([upToDate.close(), behind.close(), fresh.close()]));
+  const got = { upToDate: [] as number[], behind: [] as number[], fresh: [] as string[] };
+  upToDate.on((x) => got.upToDate.push(x.seq));
+  behind.on((x) => got.behind.push(x.seq));
+  fresh.on((x) => got.fresh.push(x.type));
+  await Promise.all([upToDate.connect(), behind.connect(), fresh.connect()]);
+  const live = (c: RealtimeClient) => c.waitFor((x) => x.type === 'channel' && x.cmd === 1 && x.data.message === 'live', 5_000);
+  const arrived = Promise.all([live(upToDate), live(behind)]);
+  await host.chat('live');
+  await arrived;
+  assert.deepEqual(got.upToDate, [seq + 1], 'the up-to-date socket got the live event alone');
+  assert.deepEqual(got.behind, [seq - 2, seq - 1, seq, seq + 1], 'the socket 3 behind got them, then the live one, in order');
+  // A snapshot is a real catch-up: it waits for the turn, and the live event after it.
+  assert.deepEqual(got.fresh, [], 'the snapshot waits for its turn');
+  const snap = fresh.waitFor((x) => x.type === 'snapshot', 5_000);
+  blocker.end();
+  assert.equal((await snap).seq, seq + 1);
+});
