@@ -21,7 +21,7 @@ interface Bench {
 const BENCHES: Bench[] = [
   { name: 'http', env: { BENCH_DURATION: '4' } },
   { name: 'fanout', env: { BENCH_TOGGLES: '60', BENCH_IDLE: '3000', BENCH_IDLE_ROOMS: '300' } },
-  { name: 'joinstorm', env: { BENCH_SIZES: '2000' } },
+  { name: 'joinstorm', env: { BENCH_SIZES: '5000' } },
   { name: 'largeroom', env: { BENCH_LARGE: '5000', BENCH_TIMED: '300' } },
   { name: 'memory', env: { BENCH_IDLE: '3000', BENCH_IDLE_ROOMS: '300' } },
   { name: 'relay', env: { BENCH_DURATION: '15' } },

@@ -195,8 +195,8 @@ async function conveneSetup(name: string, count: number, prefix: string | null):
       let last = since;
       return (text: string) => {
         const m = JSON.parse(text) as { type: string; cmd?: number; seq: number };
-        // A snapshot comes in pages (snapshotMembers, with the snapshot's seq): not events, not duplicates.
-        if (m.type === 'snapshot' || m.type === 'snapshotMembers') return;
+        // A snapshot is not an event.
+        if (m.type === 'snapshot') return;
         if (m.seq <= last) seqs.duplicates++;
         else {
           seqs.gaps += m.seq - last - 1;

@@ -246,7 +246,7 @@ async function main() {
     console.log(`| ${name} | ${ms(l.p50)} | ${ms(l.p99)} | ${ms(l.max)} | ${l.samples} |`);
   }
   const vsRaw = convene.p99 / raw.p99;
-  console.log(`\nConvene p99 / raw ws p99: ${vsRaw.toFixed(2)}× (target ≤ 1.3×) ${vsRaw <= 1.3 ? 'PASS' : 'MISS'}`);
+  console.log(`\nConvene p99 / raw ws p99: ${vsRaw.toFixed(2)}× (target ≤ 1.1×) ${vsRaw <= 1.1 ? 'PASS' : 'MISS'}`);
   console.log(`Convene p99 / Socket.IO p99: ${(convene.p99 / sio.p99).toFixed(2)}× (target < 1) ${convene.p99 < sio.p99 ? 'PASS' : 'MISS'}`);
 
   const cm = await conveneIdle();
@@ -259,7 +259,7 @@ async function main() {
     console.log(`| ${name} | ${kb(m.base / 1024)} MB | ${kb(m.loaded / 1024)} MB | ${kb(m.perMember)} KB |`);
   }
   const memRatio = cm.perMember / wm.perMember;
-  console.log(`\nConvene / raw ws per member: ${memRatio.toFixed(2)}× (target ≤ 1.5×) ${memRatio <= 1.5 ? 'PASS' : 'MISS'}`);
+  console.log(`\nConvene / raw ws per member: ${memRatio.toFixed(2)}× (target ≤ 1.2×) ${memRatio <= 1.2 ? 'PASS' : 'MISS'}`);
   process.exit(0);
 }
 

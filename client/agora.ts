@@ -161,6 +161,20 @@ export class MeetingClient {
     return this.call<{ count: number; total: number; nextId: string; list: AgoraMember[] }>('GET', `/${this.roomId}/user/page?${q}`);
   }
 
+  /**
+   * Every member from `nextId` on (all when absent), paged from the member list: in a room of more
+   * than 100 the realtime snapshot holds the first page only (its `membersPage.nextId` goes on from it).
+   */
+  async members(nextId = ''): Promise<AgoraMember[]> {
+    const all: AgoraMember[] = [];
+    for (;;) {
+      const page = await this.page({ nextId });
+      if (page.list.length === 0) return all;
+      all.push(...page.list);
+      nextId = page.nextId;
+    }
+  }
+
   changeUser(userId: string, body: { enableChat?: number; enableVideo?: number; enableAudio?: number; grantBoard?: number }): Promise<true> {
     return this.call('POST', `/${this.roomId}/user/${userId}`, body);
   }

@@ -61,10 +61,14 @@ export interface ServerMessage {
   data: { msgId: string; text: string };
 }
 
-/** Which page of a snapshot's members a frame carries: `index` (from 0) of `total`. */
+/**
+ * The snapshot's member list: `count` members of the first page (join order), of `total` in the
+ * room; the rest from the member list (E4, `MeetingClient.page`) from `nextId` on.
+ */
 export interface MembersPage {
-  index: number;
+  count: number;
   total: number;
+  nextId: string;
 }
 
 export interface SnapshotMessage {
@@ -72,17 +76,8 @@ export interface SnapshotMessage {
   version: 1;
   timestamp: number;
   seq: number;
-  /** `members` is the first page; pages 1 … total − 1 follow as snapshotMembers messages. */
+  /** `members`: the first page, then the hosts and `me` when not in it. */
   data: { room: AgoraRoom; members: AgoraMember[]; me: { userId: string; userToken: string }; membersPage: MembersPage };
-}
-
-/** A further page of the members of the snapshot just received (same `seq`), before any other message. */
-export interface SnapshotMembersMessage {
-  type: 'snapshotMembers';
-  version: 1;
-  timestamp: number;
-  seq: number;
-  data: { members: AgoraMember[]; membersPage: MembersPage };
 }
 
 /** A whiteboard stroke: points are fractions (0..1) of the board's width and height. */
@@ -126,7 +121,7 @@ export type BoardRequest =
   | { type: 'board'; op: 'clear'; ref?: string };
 
 /** The meeting's messages (with `seq`); board frames come to `onBoard` handlers instead. */
-export type RealtimeMessage = ChannelMessage | PeerMessage | ServerMessage | SnapshotMessage | SnapshotMembersMessage;
+export type RealtimeMessage = ChannelMessage | PeerMessage | ServerMessage | SnapshotMessage;
 
 export interface RealtimeOptions {
   /** http(s)://host:port of Convene. */
@@ -300,8 +295,7 @@ export class RealtimeClient {
       return;
     }
     if (m.version !== 1) return;
-    // A snapshot's member pages carry its seq.
-    if (m.type !== 'snapshot' && m.type !== 'snapshotMembers' && m.seq <= this.lastSeq) return;
+    if (m.type !== 'snapshot' && m.seq <= this.lastSeq) return;
     this.lastSeq = Math.max(this.lastSeq, m.seq);
     this.state.apply(m);
     for (const h of this.handlers) h(m);
@@ -319,23 +313,23 @@ export class MeetingState {
   readonly chat: { userId: string; userName: string; message: string; seq: number }[] = [];
   readonly inbox: (PeerMessage | ServerMessage)[] = [];
   kicked = false;
-  /** Member pages of the last snapshot still to come: the member list is whole when 0. */
-  pagesToCome = 0;
+  /**
+   * Whether `members` holds everyone: in a room of more than a page (100) the snapshot brings the
+   * first page, the hosts and oneself, and cmd 2 lists no one (`omitted` says how many changed);
+   * a client that shows everyone pages the member list (E4).
+   */
+  membersComplete = true;
 
   apply(m: RealtimeMessage): void {
     if (m.type === 'snapshot') {
-      const { hosts: _h, shareBoardUsers: _b, shareScreenUsers: _s, onlineUsers, ...room } = m.data.room;
+      const { hosts, shareBoardUsers: _b, shareScreenUsers: _s, onlineUsers, ...room } = m.data.room;
       this.room = room;
       this.onlineUsers = onlineUsers;
       this.members.clear();
       for (const mem of m.data.members) this.members.set(mem.userId, strip(mem));
-      // A server before paged snapshots sends every member in this frame and no membersPage.
-      this.pagesToCome = m.data.membersPage ? m.data.membersPage.total - 1 - m.data.membersPage.index : 0;
-      return;
-    }
-    if (m.type === 'snapshotMembers') {
-      for (const mem of m.data.members) this.members.set(mem.userId, strip(mem));
-      this.pagesToCome = m.data.membersPage.total - 1 - m.data.membersPage.index;
+      for (const mem of hosts) if (!this.members.has(mem.userId)) this.members.set(mem.userId, strip(mem));
+      // A server before paged snapshots sends every member and no membersPage.
+      this.membersComplete = !m.data.membersPage || m.data.membersPage.count >= m.data.membersPage.total;
       return;
     }
     if (m.type !== 'channel') {
@@ -354,6 +348,7 @@ export class MeetingState {
           else this.members.delete(mem.userId);
         }
         this.onlineUsers = d.total;
+        if (d.omitted) this.membersComplete = false;
         break;
       case 3:
         if (room) Object.assign(room, { muteAllChat: d.muteAllChat, muteAllAudio: d.muteAllAudio, state: d.state });
@@ -373,7 +368,11 @@ export class MeetingState {
         if (room) room.shareScreen = d.shareScreen;
         break;
       case 7:
-        for (const mem of d as AgoraMember[]) if (mem.state === 1) this.members.set(mem.userId, strip(mem));
+        // A departed host (state 0) is gone: in a large room no cmd 2 lists it.
+        for (const mem of d as AgoraMember[]) {
+          if (mem.state === 1) this.members.set(mem.userId, strip(mem));
+          else this.members.delete(mem.userId);
+        }
         break;
       case 8:
         break;

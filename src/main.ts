@@ -18,6 +18,7 @@ import { Presence } from './service/presence.ts';
 import { RoomRetention } from './service/retention.ts';
 import { outboxDelivery, outboxSources } from './outbox/sinks.ts';
 import { relayMetrics } from './relay/metrics.ts';
+import { FanoutCost } from './realtime/cost.ts';
 import { Gateway } from './realtime/gateway.ts';
 import { Whiteboard } from './board/socket.ts';
 import { boardRetention } from './board/retention.ts';
@@ -117,8 +118,11 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     const netless = config.netless ? netlessBoards(config.netless, config.tokenTtl, { onError, onNotice: notice }) : null;
     const boardSigner = netless?.tokens ?? boardTokens;
     const relayFigures = config.rtmRelay && metrics ? relayMetrics([metrics.registry]) : undefined;
+    // Measured by the gateway's fan-outs, used by the rooms' queues to pace storms.
+    const fanoutCost = new FanoutCost();
     const meeting = new MeetingService({
       store,
+      fanoutCost,
       bus,
       emptyRoomTtlMs: config.emptyRoomTtl * 1000,
       maxRoomMembers: config.limits.maxRoomMembers,
@@ -176,6 +180,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
           })
         : undefined;
     const gateway = new Gateway({
+      fanoutCost,
       board,
       boardTokens,
       meeting,

@@ -83,6 +83,18 @@ export function presentMembers(room: Room): Member[] {
   return room.members.filter((m) => m.present).sort((a, b) => a.order - b.order);
 }
 
+const rosters = new WeakMap<Room, readonly Member[]>();
+
+/**
+ * presentMembers of a committed room state (one no longer changed), sorted once per state: the
+ * snapshots and member pages of a storm into one version share it.
+ */
+export function rosterOf(room: Room): readonly Member[] {
+  let r = rosters.get(room);
+  if (!r) rosters.set(room, (r = presentMembers(room)));
+  return r;
+}
+
 /** The present member who joined first (the next host when the host goes), without sorting. */
 export function firstPresent(room: Room): Member | undefined {
   let first: Member | undefined;

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LoggedEvent } from '../domain/events.ts';
 import { recipientsOf } from '../domain/events.ts';
-import { presentMembers, type Member, type Room } from '../domain/room.ts';
+import { findMember, rosterOf, type Member, type Room } from '../domain/room.ts';
 import { RuleError } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MeetingService } from '../service/meeting.ts';
@@ -20,6 +20,7 @@ import { StoreUnavailableError } from '../store/store.ts';
 import { BoardUnavailableError } from '../service/boards.ts';
 import type { ConnectionGuard } from '../http/connections.ts';
 import { CatchUpPacer, type Turn } from './pacer.ts';
+import type { FanoutCost } from './cost.ts';
 import { closeReadably, discard, push, writable, type OutboxLimits, type Outgoing } from './outbox.ts';
 import type { RealtimeMetrics } from '../ops/metrics.ts';
 import { BOARD_MAX_PAYLOAD, type BoardSeat, type Whiteboard } from '../board/socket.ts';
@@ -58,20 +59,28 @@ export const Close = {
   badBoardToken: { code: 4401, reason: "board=1 needs this member's boardToken (GET /{roomId}/board): missing, expired or not for this board" },
 } as const;
 
-/** A page of a snapshot's members: `index` of `total` pages (0 is in the snapshot frame itself). */
-export interface SnapshotPage {
-  members: readonly Member[];
-  index: number;
+/**
+ * A snapshot's members: the first page of the room's members in join order, then the hosts and the
+ * member itself when they are not in it; the rest comes from the paged member list (E4).
+ */
+export interface SnapshotMembers {
+  /** The first page and the hosts after it: one array per room state, shared by every snapshot of it. */
+  shared: readonly Member[];
+  /** The member itself, when neither in the first page nor a host. */
+  me: Member | null;
+  /** How many of `shared` are the first page. */
+  count: number;
+  /** Members in the room. */
   total: number;
+  /** The member list's cursor after the first page. */
+  nextId: string;
 }
 
 /** How events and snapshots look on the wire (the Agora RTM dialect; the gateway does not know it). */
 export interface RealtimeFormat {
   event(e: LoggedEvent): Buffer;
-  /** A snapshot's first frame: the room as of `room.seq` and the first page of its members. */
-  snapshot(room: Room, me: { userId: string; userToken: string }, page: SnapshotPage): Buffer;
-  /** Each further page of the snapshot's members. */
-  snapshotMembers(seq: number, page: SnapshotPage): Buffer;
+  /** A snapshot: the room as of `room.seq`, its first page of members, the hosts and `me`. */
+  snapshot(room: Room, me: { userId: string; userToken: string }, members: SnapshotMembers): Buffer;
 }
 
 export interface GatewayOptions {
@@ -101,6 +110,8 @@ export interface GatewayOptions {
   boardTokens?: { verify(token: string): { boardId: string; userId: string } | null };
   /** The built-in whiteboard, for sockets opened with `board=1`; none: no board on the socket. */
   board?: Whiteboard;
+  /** Told how long each live fan-out took (storms gather for about twice as long: service/queue.ts). */
+  fanoutCost?: FanoutCost;
 }
 
 interface Conn extends Outgoing {
@@ -132,7 +143,7 @@ const QUICK_RESUME = 8;
 const LOG_PAGE = 100;
 /** A socket's low watermark: it is handed frames while ws holds less than this unsent. */
 const LOW_WATERMARK = 64 * 1024;
-/** Members per snapshot frame: at most about 130 KB with 1 KB avatars, 20 KB without. */
+/** Members in a snapshot's first page (E4's page size): about 130 KB with 1 KB avatars, 20 KB without. */
 const SNAPSHOT_PAGE = 100;
 /** A catch-up whose socket does not drain under the low watermark for this long is cut off. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -151,6 +162,8 @@ export class Gateway {
   private readonly memberSockets = new Map<string, number>();
   private readonly limits: OutboxLimits;
   private socketIds = 0;
+  /** Live frames handed to sockets (fan-outs are timed per frame). */
+  private framesOut = 0;
 
   constructor(private readonly opts: GatewayOptions) {
     // A quarter of the slots at most for one member's sockets: a newcomer never waits behind one
@@ -382,21 +395,8 @@ export class Gateway {
     }
     const room = await meeting.room(conn.roomId);
     if (!room || conn.closing) return;
-    // Only the member list is kept while the pages go out: members are shared between a room's
-    // versions (decisions copy on write), so a slow snapshot holds little of an old version.
-    const members = presentMembers(room);
-    const total = Math.max(1, Math.ceil(members.length / SNAPSHOT_PAGE));
-    const me = { userId: conn.userId, userToken: conn.userToken };
-    await this.sendCatchUp(conn, this.opts.format.snapshot(room, me, { members: members.slice(0, SNAPSHOT_PAGE), index: 0, total }), turn, slice);
+    await this.sendCatchUp(conn, this.opts.format.snapshot(room, { userId: conn.userId, userToken: conn.userToken }, snapshotMembers(room, conn.userId)), turn, slice);
     conn.lastSeq = Math.max(conn.lastSeq, room.seq);
-    await this.sendMemberPages(conn, room.seq, members, total, turn, slice);
-  }
-
-  private async sendMemberPages(conn: Conn, seq: number, members: Member[], total: number, turn: Turn, slice: Slice): Promise<void> {
-    for (let index = 1; index < total && !conn.closing; index++) {
-      const page = members.slice(index * SNAPSHOT_PAGE, (index + 1) * SNAPSHOT_PAGE);
-      if (!(await this.sendCatchUp(conn, this.opts.format.snapshotMembers(seq, { members: page, index, total }), turn, slice))) return;
-    }
   }
 
   private deliver(roomId: string, events: LoggedEvent[]): void {
@@ -404,6 +404,8 @@ export class Gateway {
     if (!set || set.size === 0) return;
     // Members whose sockets may have to close after this batch (left, removed, replaced); null: all.
     let recheck: Set<string> | null | undefined;
+    const started = performance.now();
+    const sentBefore = this.framesOut;
     for (const e of events) {
       const to = recipientsOf(e.event);
       // Encoded once per event, whatever the number of sockets.
@@ -419,6 +421,7 @@ export class Gateway {
       if (affected === null) recheck = null;
       else if (affected.length > 0 && recheck !== null) for (const id of affected) (recheck ??= new Set()).add(id);
     }
+    this.opts.fanoutCost?.record(this.framesOut - sentBefore, performance.now() - started);
     if (recheck === undefined) return;
     const conns = [...set].filter((c) => recheck === null || recheck!.has(c.userId));
     if (conns.length > 0) this.checkSessions(roomId, conns).catch((err) => this.opts.onError?.(err, 'realtime session check'));
@@ -478,6 +481,7 @@ export class Gateway {
   private sendRaw(conn: Conn, frame: Buffer): void {
     if (conn.closing) return;
     // A reader that falls behind is cut off rather than buffered without bound; it can resume.
+    this.framesOut++;
     if (!push(conn, frame, this.limits)) this.end(conn, Close.slow);
     else this.opts.metrics?.frameSent('live');
   }
@@ -485,10 +489,10 @@ export class Gateway {
   /** Close the sockets of members who left, were removed or replaced, or whose meeting ended. */
   private async checkSessions(roomId: string, conns: Conn[]): Promise<void> {
     const room = await this.opts.meeting.room(roomId);
-    const members = new Map(room?.members.map((m) => [m.userId, m]));
     for (const c of conns) {
       if (c.closing || c.pending) continue;
-      const m = members.get(c.userId);
+      // A lookup, not a map of the room: each socket that opens checks itself, in rooms of thousands.
+      const m = room ? findMember(room, c.userId) : undefined;
       if (!room || room.ended) this.end(c, Close.ended);
       else if (!m?.present) this.end(c, Close.removed);
       else if (m.session !== c.session) this.end(c, Close.replaced);
@@ -585,6 +589,28 @@ function ignoreError(): void {}
 function cutOffAfterProtocolError(this: WebSocket): void {
   setTimeout(() => this.terminate(), 2_000).unref();
 }
+
+/**
+ * One page, not the room: a member entering a room of thousands gets what it can show at once, and
+ * a storm of entries costs a page per socket rather than the whole room each.
+ */
+function snapshotMembers(room: Room, userId: string): SnapshotMembers {
+  let page = pages.get(room);
+  if (!page) {
+    const roster = rosterOf(room);
+    const shared = roster.slice(0, SNAPSHOT_PAGE);
+    for (let i = SNAPSHOT_PAGE; i < roster.length; i++) if (roster[i]!.role === 'host') shared.push(roster[i]!);
+    const last = roster[Math.min(SNAPSHOT_PAGE, roster.length) - 1];
+    page = { shared, count: Math.min(SNAPSHOT_PAGE, roster.length), total: roster.length, nextId: String(last ? last.order : 0) };
+    pages.set(room, page);
+  }
+  const mine = findMember(room, userId);
+  const listed = !mine?.present || mine.role === 'host' || (page.count > 0 && mine.order <= page.shared[page.count - 1]!.order);
+  return { shared: page.shared, me: listed ? null : mine!, count: page.count, total: page.total, nextId: page.nextId };
+}
+
+/** The snapshot page of each room state (committed states are never changed). */
+const pages = new WeakMap<Room, Omit<SnapshotMembers, 'me'>>();
 
 /** Members whose session an event may have ended or replaced; null: everyone's (meeting ended). */
 function affectedMembers(e: LoggedEvent): string[] | null {

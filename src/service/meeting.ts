@@ -12,6 +12,7 @@ import { OutboxWriter, type OutboxSource } from '../webhooks/outbox.ts';
 import { formatSessionToken, newId, newSecret, parseSessionToken, sameSecret } from '../tokens/session.ts';
 import type { CommandMetrics } from '../ops/metrics.ts';
 import { BoardUnavailableError, type BoardRooms } from './boards.ts';
+import { FanoutCost } from '../realtime/cost.ts';
 
 export interface MeetingOptions {
   store: RoomStore;
@@ -32,6 +33,8 @@ export interface MeetingOptions {
   boards?: BoardRooms;
   /** Sinks besides the webhooks whose rows each commit writes in its outbox (the RTM relay). */
   outboxSources?: OutboxSource[];
+  /** What a fan-out costs on this node (the realtime gateway measures it): storms gather for about twice as long. */
+  fanoutCost?: FanoutCost;
 }
 
 export interface EntryInput {
@@ -103,12 +106,14 @@ export class MeetingService {
     this.maxRoomsPerApp = opts.maxRoomsPerApp ?? 0;
     this.boards = opts.boards;
     this.uids = new UidAllocator(opts.store);
+    const fanoutCost = opts.fanoutCost ?? new FanoutCost();
     this.queues = new RoomQueues({
       store: this.store,
       outbox: this.outbox,
       delivery: this.delivery,
       now: this.now,
       observers: this.observers,
+      fanoutMs: (sockets) => fanoutCost.estimateMs(sockets),
       beforeStart: (appId) => (this.maxRoomsPerApp > 0 ? this.checkRoomCount(appId) : Promise.resolve()),
     });
   }

@@ -63,6 +63,8 @@ export interface QueueOptions {
   now: () => number;
   /** Told of the events committed here, at once. */
   observers: ReadonlySet<RoomEventsHandler>;
+  /** How long telling this many sockets takes, ms (realtime/cost.ts). */
+  fanoutMs: (sockets: number) => number;
   /** Before a batch starts a meeting (the meetings-per-app cap): throws to refuse it. */
   beforeStart?: (appId: string) => Promise<void>;
 }
@@ -109,14 +111,14 @@ export class RoomQueues {
           for (const p of batch) p.reject(err);
         }
         // Several commands waited for the last batch: a storm. Let the next batch gather, so that
-        // it costs one commit and one fan-out to every member for many changes. The more sockets a
-        // fan-out reaches, the longer it waits in any case (0.1 ms per socket, at most half a
+        // it costs one commit and one fan-out to every member for many changes. It waits in any
+        // case twice as long as a fan-out to the room's sockets takes (as measured, at most half a
         // second); beyond that it keeps gathering (up to 50 ms, or that bound) only while each step
         // brings more commands: clients that wait for their answers before sending more, in a room
         // whose members have no sockets here to tell, are not held up for nothing.
         if (batch.length > 1) {
           const start = Date.now();
-          const bound = Math.min(STORM_LINGER_MAX_MS, live / 10);
+          const bound = Math.min(STORM_LINGER_MAX_MS, 2 * this.o.fanoutMs(live));
           if (bound > 0 && q.items.length < MAX_BATCH) await new Promise((r) => setTimeout(r, bound));
           const until = start + Math.max(STORM_LINGER_MS, bound);
           let seen = -1;

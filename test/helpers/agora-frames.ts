@@ -26,7 +26,7 @@ export async function listen(s: TestServer, token: string) {
       if (m.type === 'snapshot') {
         snapshot = m;
         resolve();
-      } else if (m.type !== 'snapshotMembers') frames.push(m);
+      } else frames.push(m);
     }),
   );
   await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));

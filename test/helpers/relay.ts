@@ -1,19 +1,22 @@
 // What the RTM relay must have sent for a room, and what the RTM stand-in got: shared by the relay's tests.
 import type { RoomStore } from '../../src/store/store.ts';
-import { agoraRealtimeFormat } from '../../src/http/conf/views.ts';
+import { agoraMessage } from '../../src/http/conf/views.ts';
 import type { RtmStandin } from './rtm-standin.ts';
 
-const format = agoraRealtimeFormat(() => ({ boardId: '', boardToken: '' }));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** A room's log as the socket encodes it, without `type` and `seq`: channel messages, and peer ones by recipient uid. */
+/**
+ * A room's log as the apps parse it (the socket's envelope without `type` and `seq`, every member
+ * listed in cmd 2 whatever the room's size): channel messages, and peer ones by recipient uid.
+ */
 export async function expectedRelay(store: Pick<RoomStore, 'loadRoom' | 'eventsSince'>, roomId: string) {
   const room = (await store.loadRoom(roomId))!;
   const { events } = await store.eventsSince(roomId, 0, 100_000);
   const channel: unknown[] = [];
   const peer = new Map<string, unknown[]>();
   for (const e of events) {
-    const { type, seq: _seq, ...envelope } = JSON.parse(format.event(e).toString()) as { type: string; seq: number };
+    const { type, cmd, data } = agoraMessage(e.event);
+    const envelope = JSON.parse(JSON.stringify({ cmd, version: 1, timestamp: e.at, data })) as unknown;
     if (type === 'channel') channel.push(envelope);
     else if (type === 'peer') {
       const to = (e.event as { to: string }).to;

@@ -134,7 +134,7 @@ test('a refusal (401) is not retried: counted, and the next message goes on', as
   assert.match(metrics, /convene_rtm_relay_queue_depth 0/);
 });
 
-test('a 600-member cmd 2 storm: every message within 32 KB, the lists reassemble to the socket\'s', { timeout: 90_000 }, async (t) => {
+test('a 600-member cmd 2 storm: every message within 32 KB, the lists reassemble to the full list', { timeout: 90_000 }, async (t) => {
   const cert = hex32();
   const standin = await startRtmStandin({ appId: hex32(), appCertificate: cert });
   t.after(() => standin.close());
@@ -169,7 +169,7 @@ test('a 600-member cmd 2 storm: every message within 32 KB, the lists reassemble
   while (members() < total && Date.now() < deadline) await sleep(20);
   const got = (standin.channel.get(want.room.channelName) ?? []).map((r) => JSON.parse(r.payload) as (typeof cmd2)[number]);
   for (const r of standin.channel.get(want.room.channelName) ?? []) assert.ok(Buffer.byteLength(r.payload) <= MAX_PAYLOAD_BYTES);
-  // Runs of one cmd 2 share its timestamp and total; joined, they are the socket's list.
+  // Runs of one cmd 2 share its timestamp and total; joined, they are the full list (the apps parse it).
   let i = 0;
   for (const m of cmd2) {
     const list: unknown[] = [];

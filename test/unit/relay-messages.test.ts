@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Member, Room } from '../../src/domain/room.ts';
 import type { LoggedEvent, MeetingEvent } from '../../src/domain/events.ts';
-import { agoraRealtimeFormat } from '../../src/http/conf/views.ts';
+import { agoraMessage, agoraRealtimeFormat } from '../../src/http/conf/views.ts';
 import { kindOfRow, MAX_PAYLOAD_BYTES, payloadOf, relayRows, RTM_ENDPOINT, splitMembers } from '../../src/relay/messages.ts';
 
 const format = agoraRealtimeFormat(() => ({ boardId: '', boardToken: '' }));
@@ -78,7 +78,9 @@ test('a 600-member cmd 2 is split within 32 KB, in order, each part with the sam
     assert.deepEqual([env.cmd, env.version, env.timestamp, env.data.total], [2, 1, 1_700_000_000_000, 600]);
     list.push(...env.data.list);
   });
-  assert.deepEqual(list, (socketEnvelope(logged[0]!) as { data: { list: unknown[] } }).data.list);
+  assert.deepEqual(list, (agoraMessage(event).data as { list: unknown[] }).list, 'every member, as the apps parse it');
+  // On Convene's own socket a room of more than 100 counts without listing (one frame per socket).
+  assert.deepEqual((socketEnvelope(logged[0]!) as { data: unknown }).data, { total: 600, list: [], omitted: 600 });
 });
 
 test('a message that cannot fit is left to the socket and told, never truncated', () => {

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { presentMembers, type Member, type Room } from '../../domain/room.ts';
+import { rosterOf, type Member, type Room } from '../../domain/room.ts';
 import { MAX_BAN_SECONDS, type RoomCommand } from '../../domain/commands.ts';
 import type { App } from '../../store/store.ts';
 import type { Session } from '../../service/meeting.ts';
@@ -221,14 +221,16 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
     const { role, nextId, count } = req.query;
     const after = cursor(nextId);
     const limit = Math.min(count ?? PAGE_MAX, PAGE_MAX);
-    const members = presentMembers(session(req).room).filter(
-      (m) => role === undefined || (role === 1) === (m.role === 'host'),
-    );
-    const page = members.filter((m) => m.order > after).slice(0, limit);
+    // The roster is sorted once per room state: a room of thousands paged by all its members costs
+    // a page each, not the room each.
+    const roster = rosterOf(session(req).room);
+    const wanted = (m: Member) => role === undefined || (role === 1) === (m.role === 'host');
+    const page: Member[] = [];
+    for (let i = firstAfter(roster, after); i < roster.length && page.length < limit; i++) if (wanted(roster[i]!)) page.push(roster[i]!);
     const last = page.at(-1);
     return ok({
       count: page.length,
-      total: members.length,
+      total: role === undefined ? roster.length : countOf(roster, wanted),
       nextId: String(last ? last.order : after),
       list: page.map(memberView),
     });
@@ -391,6 +393,24 @@ function cursor(nextId: string | undefined): number {
   if (nextId === undefined || nextId === '' || nextId === '0') return 0;
   if (!/^\d{1,15}$/.test(nextId)) throw new AgoraError(Code.invalid, 'invalid argument: nextId must be a cursor returned by a previous page');
   return Number(nextId);
+}
+
+/** The index of the first member of `roster` (sorted by join order) who joined after `order`. */
+function firstAfter(roster: readonly Member[], order: number): number {
+  let lo = 0;
+  let hi = roster.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (roster[mid]!.order <= order) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function countOf(roster: readonly Member[], wanted: (m: Member) => boolean): number {
+  let n = 0;
+  for (const m of roster) if (wanted(m)) n++;
+  return n;
 }
 
 function memberSubject(room: Room, m: Member) {

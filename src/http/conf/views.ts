@@ -4,7 +4,7 @@ import type { LoggedEvent, MeetingEvent, MemberSnapshot, Module } from '../../do
 import { boardUsers, currentHost, onlineCount, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
 import type { MediaTokens } from '../../tokens/agora.ts';
 import type { BoardTokens } from '../../tokens/board.ts';
-import type { RealtimeFormat, SnapshotPage } from '../../realtime/gateway.ts';
+import type { RealtimeFormat, SnapshotMembers } from '../../realtime/gateway.ts';
 
 export interface AgoraMember {
   userId: string;
@@ -228,6 +228,23 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
   }
 }
 
+/** The JSON of a snapshot page's members (without the brackets), per page (one per room state). */
+const pageJson = new WeakMap<readonly Member[], string>();
+
+/** Above this many members a socket's cmd 2 lists no one (the snapshot's first page is as long). */
+export const LIST_LIMIT = 100;
+
+/**
+ * cmd 2 on Convene's socket in a room of more than LIST_LIMIT members: the total, and how many
+ * changes it left out (`omitted`). Listing every change to every socket would make a storm of N
+ * entries cost N² on the wire; a client that shows more than a page pages the member list (E4), and
+ * hosts come and go through cmd 7 in any room. The relay to Agora RTM (one message per room, not
+ * per socket) keeps the full list.
+ */
+function largeRoomMembersChanged(e: Extract<MeetingEvent, { type: 'membersChanged' }>): AgoraMessage {
+  return { type: 'channel', cmd: 2, data: { total: e.total, list: [], omitted: e.changes.length } };
+}
+
 /**
  * The realtime channel's wire form: the Agora RTM envelope plus Convene's `type` and `seq`, and the
  * snapshot a socket starts from. The gateway is given this and knows nothing of the Agora dialect.
@@ -235,23 +252,24 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
 export function agoraRealtimeFormat(board: (room: Room, userId: string) => Board): RealtimeFormat {
   return {
     event(e: LoggedEvent): Buffer {
-      const m = agoraMessage(e.event);
+      const m = e.event.type === 'membersChanged' && e.event.total > LIST_LIMIT ? largeRoomMembersChanged(e.event) : agoraMessage(e.event);
       const msg =
         m.type === 'server'
           ? { type: m.type, version: 1, timestamp: e.at, seq: e.seq, data: m.data }
           : { type: m.type, cmd: m.cmd, version: 1, timestamp: e.at, seq: e.seq, data: m.data };
       return Buffer.from(JSON.stringify(msg));
     },
-    /** The snapshot's first frame: the room, the first page of its members, and how many pages there are. */
-    snapshot(room: Room, me: { userId: string; userToken: string }, page: SnapshotPage): Buffer {
-      const membersPage = { index: page.index, total: page.total };
-      const data = { room: roomView(room, board(room, me.userId)), members: page.members.map(memberView), me, membersPage };
-      return Buffer.from(JSON.stringify({ type: 'snapshot', version: 1, timestamp: Date.now(), seq: room.seq, data }));
-    },
-    /** A further page of the snapshot's members (`seq`: the snapshot's). */
-    snapshotMembers(seq: number, page: SnapshotPage): Buffer {
-      const data = { members: page.members.map(memberView), membersPage: { index: page.index, total: page.total } };
-      return Buffer.from(JSON.stringify({ type: 'snapshotMembers', version: 1, timestamp: Date.now(), seq, data }));
+    /** The room, `me`, the first page of its members with the hosts and `me` after it, and the counts. */
+    snapshot(room: Room, me: { userId: string; userToken: string }, page: SnapshotMembers): Buffer {
+      const membersPage = { count: page.count, total: page.total, nextId: page.nextId };
+      const data = { room: roomView(room, board(room, me.userId)), me, membersPage };
+      const head = JSON.stringify({ type: 'snapshot', version: 1, timestamp: Date.now(), seq: room.seq, data });
+      // The page's JSON is made once per room state: a storm of entries sends the same page to each.
+      let members = pageJson.get(page.shared);
+      if (members === undefined) pageJson.set(page.shared, (members = page.shared.map((m) => JSON.stringify(memberView(m))).join(',')));
+      if (page.me) members = members ? `${members},${JSON.stringify(memberView(page.me))}` : JSON.stringify(memberView(page.me));
+      // `head` ends with the closing braces of `data` and of the message.
+      return Buffer.from(`${head.slice(0, -2)},"members":[${members}]}}`);
     },
   };
 }
