@@ -187,7 +187,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       apps,
       bus,
       presence,
-      format: agoraRealtimeFormat((room, userId) => boardFor(config.boardProvider, boardSigner, room, userId)),
+      format: agoraRealtimeFormat((room, userId) => boardFor(config.boardProvider, boardSigner, room, userId, false)),
       resyncIntervalMs: backend.resyncIntervalMs,
       maxBufferedBytes: config.realtime.maxBufferedBytes,
       maxSocketsPerMember: config.realtime.maxSocketsPerMember,

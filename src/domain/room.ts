@@ -172,11 +172,24 @@ function at(room: Room, index: Map<string, number>, key: string, field: 'userId'
   return room.members[j];
 }
 
+/**
+ * Rooms of at most this many members are searched rather than indexed: a scan of a few members is
+ * as fast as a map, and the maps' ~100 bytes per member are most of a small room's overhead.
+ */
+const SCANNED = 32;
+
+function scan(room: Room, key: string, field: 'userId' | 'userUuid'): Member | undefined {
+  for (const m of room.members) if (m[field] === key) return m;
+  return undefined;
+}
+
 export function findMember(room: Room, userId: string): Member | undefined {
+  if (room.members.length <= SCANNED) return scan(room, userId, 'userId');
   return at(room, positions(room).byId, userId, 'userId');
 }
 
 export function findByUuid(room: Room, userUuid: string): Member | undefined {
+  if (room.members.length <= SCANNED) return scan(room, userUuid, 'userUuid');
   return at(room, positions(room).byUuid, userUuid, 'userUuid');
 }
 
@@ -277,7 +290,9 @@ export function draftOf(room: Room, reuse = false): Room {
   // Only an unsaved draft's array is private to its chain; a saved or loaded room's is shared with readers.
   const inPlace = reuse && parent !== undefined && !unsavedOf.has(room);
   if (!inPlace) draft.members = room.members.slice();
-  positionsOf.set(draft, positions(room));
+  // The base's index serves the draft too (positions never change); a small room has none.
+  const indexed = positionsOf.get(room);
+  if (indexed) positionsOf.set(draft, indexed);
   let unsaved = unsavedOf.get(room) ?? parent?.unsaved;
   if (!unsaved) unsavedOf.set(room, (unsaved = new Set()));
   changesOf.set(draft, {
@@ -314,8 +329,8 @@ function changes(draft: Room): DraftChanges {
 export function own(draft: Room, m: Member): Member {
   const d = changes(draft);
   if (d.mine.has(m)) return m;
-  const i = positions(draft).byId.get(m.userId);
-  if (i === undefined || draft.members[i] !== m) throw new Error(`member ${m.userId} is not in this draft`);
+  const i = draft.members.length <= SCANNED ? draft.members.indexOf(m) : positions(draft).byId.get(m.userId);
+  if (i === undefined || i < 0 || draft.members[i] !== m) throw new Error(`member ${m.userId} is not in this draft`);
   const copy = { ...m };
   draft.members[i] = copy;
   d.mine.add(copy);
@@ -333,9 +348,12 @@ export function addMember(draft: Room, m: Member): Member {
   d.mine.add(copy);
   d.before.set(i, undefined);
   d.unsaved.add(i);
-  const p = positions(draft);
-  p.byId.set(m.userId, i);
-  p.byUuid.set(m.userUuid, i);
+  // An index made already (shared along the chain) learns the newcomer; otherwise it is made when needed.
+  const p = positionsOf.get(draft);
+  if (p) {
+    p.byId.set(m.userId, i);
+    p.byUuid.set(m.userUuid, i);
+  }
   return copy;
 }
 
@@ -349,7 +367,14 @@ export function changedPositions(room: Room): ReadonlySet<number> | null {
   return changesOf.get(room)?.unsaved ?? null;
 }
 
-/** The store has saved `room`: drafts made from it start counting changes afresh. */
+/**
+ * The store has saved `room`: drafts made from it start counting changes afresh. What it recorded
+ * as a draft (the members it replaced, its copies) is let go: a stored room is kept for as long as
+ * its meeting runs, and those records would keep the previous version's members alive with it.
+ */
 export function saved(room: Room): void {
   unsavedOf.set(room, new Set());
+  if (!changesOf.has(room)) return;
+  settledCounts.set(room, counts(room));
+  changesOf.delete(room);
 }

@@ -51,7 +51,9 @@ export class ConnectionGuard {
     this.forget = function (this: Duplex) {
       unused.delete(this);
       const ip = counted.get(this);
-      if (ip !== undefined) decrement(open, ip);
+      if (ip === undefined) return;
+      counted.delete(this);
+      decrement(open, ip);
     };
   }
 
@@ -65,9 +67,12 @@ export class ConnectionGuard {
       if (this.seen.has(socket)) return;
       this.seen.add(socket);
       this.unused.add(socket);
-      socket.once('close', this.forget);
+      // 'close' comes once: `on` spares the wrapper `once` would keep per connection (idle sockets count).
+      socket.on('close', this.forget);
+      // Without a cap the address is not read: Node would keep it on the socket (idle sockets count).
+      if (this.maxPerIp <= 0) return;
       const ip = socket.remoteAddress;
-      if (this.maxPerIp <= 0 || !ip || this.trust?.(ip, 0)) return;
+      if (!ip || this.trust?.(ip, 0)) return;
       this.counted.set(socket, ip);
       const n = (this.open.get(ip) ?? 0) + 1;
       this.open.set(ip, n);

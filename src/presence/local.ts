@@ -4,7 +4,11 @@ import type { MemberRef, PresenceDirectory } from './directory.ts';
 const SEP = '\u0000';
 
 export class LocalDirectory implements PresenceDirectory {
-  private readonly sockets = new Map<string, Set<string>>();
+  /**
+   * Open sockets per room and member: one socket's id, or a set once a member holds several. Keyed
+   * by the room's and member's own strings, so an idle member costs one map entry, no key or set.
+   */
+  private readonly sockets = new Map<string, Map<string, string | Set<string>>>();
   /** Members away, with the time their grace period ends (or their lease does, once claimed). */
   private readonly deadlines = new Map<string, number>();
   readonly ready = true;
@@ -17,29 +21,38 @@ export class LocalDirectory implements PresenceDirectory {
   async start(): Promise<void> {}
 
   async opened(roomId: string, userId: string, socketId: string): Promise<void> {
-    const k = roomId + SEP + userId;
-    let set = this.sockets.get(k);
-    if (!set) this.sockets.set(k, (set = new Set()));
-    set.add(socketId);
-    this.deadlines.delete(k);
+    let room = this.sockets.get(roomId);
+    if (!room) this.sockets.set(roomId, (room = new Map()));
+    const held = room.get(userId);
+    if (held === undefined) room.set(userId, socketId);
+    else if (typeof held === 'string') room.set(userId, new Set([held, socketId]));
+    else held.add(socketId);
+    if (this.deadlines.size > 0) this.deadlines.delete(roomId + SEP + userId);
   }
 
   async socketCount(roomId: string, userId: string): Promise<number> {
-    return this.sockets.get(roomId + SEP + userId)?.size ?? 0;
+    const held = this.sockets.get(roomId)?.get(userId);
+    return held === undefined ? 0 : typeof held === 'string' ? 1 : held.size;
   }
 
   async closed(roomId: string, userId: string, socketId: string): Promise<void> {
-    const k = roomId + SEP + userId;
-    const set = this.sockets.get(k);
-    if (!set?.delete(socketId)) return;
-    if (set.size > 0) return;
-    this.sockets.delete(k);
-    this.deadlines.set(k, this.now() + this.graceMs);
+    const room = this.sockets.get(roomId);
+    const held = room?.get(userId);
+    if (held === undefined) return;
+    if (typeof held === 'string') {
+      if (held !== socketId) return;
+    } else {
+      if (!held.delete(socketId)) return;
+      if (held.size > 0) return;
+    }
+    room!.delete(userId);
+    if (room!.size === 0) this.sockets.delete(roomId);
+    this.deadlines.set(roomId + SEP + userId, this.now() + this.graceMs);
   }
 
   async away(roomId: string, userId: string, keep: boolean): Promise<void> {
     const k = roomId + SEP + userId;
-    if (this.sockets.has(k) || (keep && this.deadlines.has(k))) return;
+    if (this.sockets.get(roomId)?.has(userId) || (keep && this.deadlines.has(k))) return;
     this.deadlines.set(k, this.now() + this.graceMs);
   }
 

@@ -129,10 +129,6 @@ interface Conn extends Outgoing {
   closing: boolean;
   /** The room is followed for this socket and presence knows of it (both undone on drop). */
   followed: boolean;
-  /** The member's session token (sent in snapshots: a RoomToken client learns it there). */
-  userToken: string;
-  /** Counts this socket among its member's (see memberSockets). */
-  memberKey: string;
   /** Opened with `board=1`: takes board ops in, gets the board out (see board/socket.ts). */
   board: BoardSeat | null;
 }
@@ -158,14 +154,20 @@ export class Gateway {
   private readonly feed: RoomFeed;
   private readonly pinger: NodeJS.Timeout;
   private readonly pacer: CatchUpPacer;
-  /** Open sockets per member on this node (`roomId` newline `userId`). */
-  private readonly memberSockets = new Map<string, number>();
+  /** Open sockets per member on this node, per room (keyed by the member's own strings: no key per socket). */
+  private readonly memberSockets = new Map<string, Map<string, number>>();
   private readonly limits: OutboxLimits;
   private socketIds = 0;
+  /** The one 'close' listener of every socket. */
+  private readonly onClose: (this: Owned) => void;
   /** Live frames handed to sockets (fan-outs are timed per frame). */
   private framesOut = 0;
 
   constructor(private readonly opts: GatewayOptions) {
+    const gateway = this;
+    this.onClose = function (this: Owned) {
+      gateway.drop(this[CONN]!);
+    };
     // A quarter of the slots at most for one member's sockets: a newcomer never waits behind one
     // member's storm of resumes.
     this.pacer = new CatchUpPacer(opts.maxConcurrentCatchUps, Math.max(1, Math.ceil(opts.maxConcurrentCatchUps / 4)));
@@ -198,6 +200,7 @@ export class Gateway {
       wss.handleUpgrade(req, socket, head, (ws) => {
         // The WebSocket listens for its socket's errors from here on; one listener less per member.
         socket.removeListener('error', ignoreError);
+        dropClearedTimer(socket);
         if (!admitted) return refuse(ws, socket, Close.tooManyConnections);
         this.accept(ws, req, socket).catch((err) => {
           if (err instanceof StoreUnavailableError) return refuse(ws, socket, err instanceof BoardUnavailableError ? Close.noBoard : Close.unavailable);
@@ -273,22 +276,21 @@ export class Gateway {
       const board = given.length === 1 ? this.opts.boardTokens?.verify(given[0]!) : null;
       if (!board || board.boardId !== session.room.boardId || board.userId !== session.member.userId) return refuse(ws, socket, Close.badBoardToken);
     }
-    const memberKey = `${session.room.roomId}\n${session.member.userId}`;
+    const roomId = session.room.roomId;
+    const userId = session.member.userId;
     const max = this.opts.maxSocketsPerMember;
-    if ((this.memberSockets.get(memberKey) ?? 0) >= max || (await this.opts.presence.socketCount(session.room.roomId, session.member.userId)) >= max) {
+    if (this.socketsOf(roomId, userId) >= max || (await this.opts.presence.socketCount(roomId, userId)) >= max) {
       return refuse(ws, socket, Close.tooManySockets);
     }
     // Closed by its peer while it was being checked: its 'close' has passed, nothing to register.
     if (ws.readyState !== ws.OPEN) return;
-    const open = this.memberSockets.get(memberKey) ?? 0;
-    if (open >= max) return refuse(ws, socket, Close.tooManySockets);
+    if (this.socketsOf(roomId, userId) >= max) return refuse(ws, socket, Close.tooManySockets);
     const conn: Conn = {
       ws,
       socket,
       queue: null,
       queued: 0,
       flushing: false,
-      memberKey,
       id: String(++this.socketIds),
       roomId: session.room.roomId,
       userId: session.member.userId,
@@ -298,11 +300,11 @@ export class Gateway {
       alive: true,
       closing: false,
       followed: false,
-      userToken,
       board: null,
     };
     const board = this.opts.board;
     if (board && boardParam[0] === '1') {
+      const memberKey = `${conn.roomId}\n${conn.userId}`;
       const seat = board.seat({ roomId: conn.roomId, userId: conn.userId, session: conn.session, memberKey, send: (frame) => this.sendRaw(conn, frame) });
       conn.board = seat;
       ws.on('message', (data, isBinary) => board.receive(seat, data, isBinary));
@@ -311,9 +313,11 @@ export class Gateway {
     let set = this.rooms.get(conn.roomId);
     if (!set) this.rooms.set(conn.roomId, (set = new Set()));
     set.add(conn);
-    this.memberSockets.set(memberKey, open + 1);
-    ws.on('pong', () => (conn.alive = true));
-    ws.on('close', () => this.drop(conn));
+    this.countSocket(conn, 1);
+    // Listeners shared by every socket: a closure here would keep this whole call's context per member.
+    (ws as Owned)[CONN] = conn;
+    ws.on('pong', markAlive);
+    ws.on('close', this.onClose);
     try {
       await this.feed.follow(conn.roomId);
     } catch (err) {
@@ -338,10 +342,10 @@ export class Gateway {
       return;
     }
     // The catch-up waits for its turn; live events queue meanwhile, and are sent after it, paced too.
-    const turn = await this.pacer.take(conn.memberKey);
+    const turn = await this.pacer.take(`${conn.roomId}\n${conn.userId}`);
     const slice = { frames: 0, bytes: 0 };
     try {
-      if (!conn.closing) await this.catchUp(conn, since, turn, slice);
+      if (!conn.closing) await this.catchUp(conn, since, turn, slice, userToken);
       // The board after the meeting, in the same turn; meeting events meanwhile follow both.
       if (conn.board && !conn.closing) await this.opts.board!.catchUp(conn.board, (frame) => this.sendCatchUp(conn, frame, turn, slice));
       while (conn.pending && conn.pending.length > 0 && !conn.closing) {
@@ -377,7 +381,7 @@ export class Gateway {
   }
 
   /** Bring a new socket up to date: the missed events from the log, or a snapshot. */
-  private async catchUp(conn: Conn, since: number | null, turn: Turn, slice: Slice): Promise<void> {
+  private async catchUp(conn: Conn, since: number | null, turn: Turn, slice: Slice, userToken: string): Promise<void> {
     const meeting = this.opts.meeting;
     if (since !== null) {
       const latest = (await meeting.room(conn.roomId))?.seq;
@@ -395,7 +399,7 @@ export class Gateway {
     }
     const room = await meeting.room(conn.roomId);
     if (!room || conn.closing) return;
-    await this.sendCatchUp(conn, this.opts.format.snapshot(room, { userId: conn.userId, userToken: conn.userToken }, snapshotMembers(room, conn.userId)), turn, slice);
+    await this.sendCatchUp(conn, this.opts.format.snapshot(room, { userId: conn.userId, userToken }, snapshotMembers(room, conn.userId)), turn, slice);
     conn.lastSeq = Math.max(conn.lastSeq, room.seq);
   }
 
@@ -515,13 +519,23 @@ export class Gateway {
     const set = this.rooms.get(conn.roomId);
     if (!set?.delete(conn)) return;
     if (set.size === 0) this.rooms.delete(conn.roomId);
-    const open = (this.memberSockets.get(conn.memberKey) ?? 1) - 1;
-    if (open > 0) this.memberSockets.set(conn.memberKey, open);
-    else this.memberSockets.delete(conn.memberKey);
+    this.countSocket(conn, -1);
     if (conn.board) this.opts.board!.leave(conn.board);
     if (!conn.followed) return;
     this.feed.unfollow(conn.roomId);
     this.opts.presence.disconnected(conn.roomId, conn.userId, conn.id);
+  }
+
+  private socketsOf(roomId: string, userId: string): number {
+    return this.memberSockets.get(roomId)?.get(userId) ?? 0;
+  }
+
+  private countSocket(conn: Conn, by: 1 | -1): void {
+    let room = this.memberSockets.get(conn.roomId);
+    if (!room) this.memberSockets.set(conn.roomId, (room = new Map()));
+    const n = (room.get(conn.userId) ?? 0) + by;
+    if (n > 0) room.set(conn.userId, n);
+    else if (room.delete(conn.userId) && room.size === 0) this.memberSockets.delete(conn.roomId);
   }
 
   private ping(): void {
@@ -581,6 +595,28 @@ function endSlice(conn: Conn, slice: Slice): void {
 
 // Shared listeners: a closure per socket would cost memory for each of thousands of members.
 function ignoreError(): void {}
+
+/**
+ * ws turns the HTTP connection timeout off for an upgraded socket (setTimeout(0)), but Node keeps
+ * the cleared Timeout and its bound callback on the socket for the socket's life: about 170 bytes
+ * per idle member. The field is Node's internal `Symbol(timeout)`; where it is not found (another
+ * Node), nothing is done.
+ */
+function dropClearedTimer(socket: Duplex): void {
+  const key = (timeoutKey ??= Object.getOwnPropertySymbols(socket).find((k) => k.description === 'timeout') ?? null);
+  const s = socket as unknown as Record<symbol, { _idleTimeout?: number } | null>;
+  // Only a cleared one (its idle timeout set to -1 by clearTimeout): a live timer is Node's business.
+  if (key && s[key]?._idleTimeout === -1) s[key] = null;
+}
+let timeoutKey: symbol | null | undefined;
+
+/** A socket's connection record, on the socket itself (for the shared listeners). */
+const CONN = Symbol('conn');
+type Owned = WebSocket & { [CONN]?: Conn };
+
+function markAlive(this: Owned): void {
+  this[CONN]!.alive = true;
+}
 
 /**
  * A protocol error (a malformed frame): ws has sent its close frame and reads no more, so a peer

@@ -21,7 +21,8 @@ export class BoardTokens {
     private readonly now: () => number = Date.now,
   ) {}
 
-  sign(boardId: string, userId: string, draw: boolean): string {
+  /** `remember`: keep the token for the next call (a hot reader's); else it is made, not kept. */
+  sign(boardId: string, userId: string, draw: boolean, remember = true): string {
     const key = `${boardId}/${userId}/${draw ? 1 : 0}`;
     const nowS = this.now() / 1000;
     const hit = this.cache.get(key);
@@ -29,6 +30,7 @@ export class BoardTokens {
     const claim: BoardClaim = { boardId, userId, draw, exp: Math.floor(nowS) + this.lifetime };
     const body = Buffer.from(JSON.stringify(claim)).toString('base64url');
     const token = `${body}.${this.mac(body)}`;
+    if (!remember) return token;
     this.cache.delete(key);
     this.cache.set(key, { token, exp: claim.exp });
     if (this.cache.size > 50_000) this.cache.delete(this.cache.keys().next().value!);

@@ -72,7 +72,8 @@ export class NetlessRoomTokens {
     private readonly now: () => number = Date.now,
   ) {}
 
-  sign(boardId: string, _userId: string, _draw: boolean): string {
+  /** One token per board, kept: every member's is the same writer token. */
+  sign(boardId: string, _userId: string, _draw: boolean, _remember = true): string {
     const now = this.now();
     const hit = this.cache.get(boardId);
     if (hit && hit.exp - now > (this.lifetime * 1000) / 2) return hit.token;

@@ -1,7 +1,7 @@
 // The meeting model in the Agora v1 wire format (spec §3, §5): field names, 0/1 integers, role 1/2,
 // and the RTM message commands. The domain knows nothing of these encodings.
 import type { LoggedEvent, MeetingEvent, MemberSnapshot, Module } from '../../domain/events.ts';
-import { boardUsers, currentHost, onlineCount, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
+import { boardUsers, currentHost, findMember, onlineCount, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
 import type { MediaTokens } from '../../tokens/agora.ts';
 import type { BoardTokens } from '../../tokens/board.ts';
 import type { RealtimeFormat, SnapshotMembers } from '../../realtime/gateway.ts';
@@ -76,12 +76,15 @@ export interface Board {
  */
 export type BoardSigner = Pick<BoardTokens, 'sign'>;
 
-/** The meeting's board for one member: may draw if host, creator or granted. */
-export function boardFor(provider: 'builtin' | 'none' | 'netless', tokens: BoardSigner, room: Room, userId: string): Board {
+/**
+ * The meeting's board for one member: may draw if host, creator or granted. `remember`: keep the
+ * signed token for the next call (room info is read again and again; a socket's snapshot is not).
+ */
+export function boardFor(provider: 'builtin' | 'none' | 'netless', tokens: BoardSigner, room: Room, userId: string, remember = true): Board {
   if (provider === 'none') return { boardId: '', boardToken: '' };
-  const m = room.members.find((x) => x.userId === userId);
+  const m = findMember(room, userId);
   const draw = !!m && (m.role === 'host' || m.boardGrant || room.boardCreatorId === m.userId);
-  return { boardId: room.boardId, boardToken: tokens.sign(room.boardId, userId, draw) };
+  return { boardId: room.boardId, boardToken: tokens.sign(room.boardId, userId, draw, remember) };
 }
 
 export function roomView(room: Room, board: Board) {
