@@ -53,7 +53,7 @@ function openSqlite(config: Config, opts: { mustExist?: boolean }): RoomStore {
     checkWritableFile(config, path, 'database', 'set CONVENE_DB to a file path (default: CONVENE_DATA_DIR/convene.db)');
   }
   try {
-    return new SqliteStore({ path, eventRetention: config.eventRetention });
+    return new SqliteStore({ path, eventRetention: config.eventRetention, synchronous: config.sqliteSynchronous });
   } catch (err) {
     throw sqliteOpenError(err, path, 'database') ?? err;
   }

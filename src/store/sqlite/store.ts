@@ -88,6 +88,8 @@ export interface SqliteOptions {
   cacheSize?: number;
   /** Events kept per room; older ones are dropped (a resume from before them gets a snapshot). */
   eventRetention?: number;
+  /** NORMAL (default) or FULL: see config.ts. */
+  synchronous?: 'NORMAL' | 'FULL';
 }
 
 export class SqliteStore implements RoomStore {
@@ -112,7 +114,7 @@ export class SqliteStore implements RoomStore {
     this.retention = opts.eventRetention ?? 10_000;
     this.db.pragma('journal_mode = WAL');
     // NORMAL in WAL mode survives a killed process (the OS has the pages); FULL also a power cut.
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`synchronous = ${opts.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.exec(SCHEMA);
@@ -378,12 +380,13 @@ export class SqliteStore implements RoomStore {
   }
 
   async getApp(appId: string): Promise<App | null> {
-    // Checked on every read, not once per turn as for rooms: an app or its credentials changed by
-    // another process (the CLI) must be refused by the very next request.
-    const v = this.q.dataVersion.get() as number;
-    if (v !== this.appsVersion) {
+    // Checked once per event-loop turn, as for rooms (a PRAGMA per request was a tenth of room
+    // info's time): an app or its credentials changed by another process (the CLI) is refused
+    // from the next turn on, that is by every request that arrives after the change.
+    this.checkOtherWriters();
+    if (this.dataVersion !== this.appsVersion) {
       this.apps.clear();
-      this.appsVersion = v;
+      this.appsVersion = this.dataVersion;
     }
     const hit = this.apps.get(appId);
     if (hit !== undefined) return hit;
