@@ -625,13 +625,19 @@ export function sharedStoreContract(name: string, makePair: () => Promise<[RoomS
   });
 
   withPair('apps, access keys and meta values are shared', async (a, b) => {
+    // Another writer's change to an app is seen from the next event-loop turn on (SQLite checks
+    // other connections' writes once per turn, for rooms and apps alike).
+    const nextTurn = () => new Promise((r) => setImmediate(r));
     const app = newApp({ appId: 'd'.repeat(32), owner: 'ak1', title: 'one' }, 1);
     await a.putApp(app);
+    await nextTurn();
     assert.deepEqual(await b.getApp(app.appId), app);
     await a.putApp({ ...app, title: 'two' });
+    await nextTurn();
     assert.equal((await b.getApp(app.appId))?.title, 'two');
     assert.deepEqual((await b.listApps('ak1')).map((x) => x.title), ['two']);
     assert.equal(await a.deleteApp(app.appId), true);
+    await nextTurn();
     assert.equal(await b.getApp(app.appId), null);
     assert.equal(await b.deleteApp(app.appId), false);
     assert.deepEqual(await b.listApps(null), []);
