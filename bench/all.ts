@@ -25,6 +25,10 @@ const BENCHES: Bench[] = [
   { name: 'largeroom', env: { BENCH_LARGE: '5000', BENCH_TIMED: '300' } },
   { name: 'memory', env: { BENCH_IDLE: '3000', BENCH_IDLE_ROOMS: '300' } },
   { name: 'relay', env: { BENCH_DURATION: '15' } },
+  {
+    name: 'scale',
+    env: { BENCH_SCALE_MEMBERS: '5000', BENCH_SCALE_ROOMS: '500', BENCH_SCALE_LARGE_ROOMS: '4', BENCH_SCALE_LARGE_SIZE: '1000', BENCH_SCALE_IDLE_SECONDS: '10' },
+  },
   { name: 'cluster', env: { BENCH_DURATION: '4', BENCH_TOGGLES: '60', BENCH_MEMBERS: '150' }, needsRedis: true },
 ];
 
