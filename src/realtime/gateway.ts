@@ -6,82 +6,31 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LoggedEvent } from '../domain/events.ts';
 import { recipientsOf } from '../domain/events.ts';
-import { findMember, rosterOf, type Member, type Room } from '../domain/room.ts';
+import { findMember } from '../domain/room.ts';
 import { RuleError } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MeetingService } from '../service/meeting.ts';
 import type { Presence } from '../service/presence.ts';
 import type { AppRegistry } from '../service/apps.ts';
 import { RoomFeed } from '../service/feed.ts';
-import { enterWithRoomToken, roomTokenClaims, type RoomTokenEntry } from '../service/roomtoken.ts';
+import { enterWithRoomToken, roomTokenClaims } from '../service/roomtoken.ts';
 import { serveAsPlainHttp, trackAnswers, wantsWebSocket } from '../http/upgrade.ts';
 import { originForm, pathOf } from '../http/scopes.ts';
 import { StoreUnavailableError } from '../store/store.ts';
 import { BoardUnavailableError } from '../service/boards.ts';
 import type { ConnectionGuard } from '../http/connections.ts';
 import { CatchUpPacer, type Turn } from './pacer.ts';
+import { Close, entryRefusal } from './close.ts';
+import { snapshotMembers, type RealtimeFormat } from './snapshot.ts';
 import type { FanoutCost } from './cost.ts';
 import { closeReadably, discard, push, writable, type OutboxLimits, type Outgoing } from './outbox.ts';
 import type { RealtimeMetrics } from '../ops/metrics.ts';
 import { BOARD_MAX_PAYLOAD, type BoardSeat, type Whiteboard } from '../board/socket.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
+export { Close } from './close.ts';
+export type { RealtimeFormat, SnapshotMembers } from './snapshot.ts';
 
-/** Close codes a client can act on (4000–4999 are the application's range). */
-export const Close = {
-  badRequest: { code: 4400, reason: 'bad request: token is required once, since is a non-negative integer given at most once' },
-  invalidToken: { code: 4401, reason: 'invalid or revoked token: enter the room again' },
-  ended: { code: 4403, reason: 'the meeting has ended' },
-  removed: { code: 4409, reason: 'you are no longer in this room' },
-  replaced: { code: 4410, reason: 'replaced by a newer entry of the same user' },
-  slow: { code: 4408, reason: 'too slow: messages were not read in time; reconnect with since=<last seq>' },
-  shutdown: { code: 1001, reason: 'server shutting down; reconnect with since=<last seq>' },
-  /** Events this node could not recover (trimmed from the log before it saw them). */
-  lost: { code: 4408, reason: 'missed events; reconnect with since=<last seq>' },
-  /** The store cannot be reached: nothing could be checked. */
-  unavailable: { code: 1013, reason: 'try again later: storage unavailable' },
-  noBoard: { code: 1013, reason: "try again later: the meeting's whiteboard could not be created" },
-  full: { code: 4413, reason: 'the room is full' },
-  duplicate: { code: 4411, reason: 'this user is already in the room and the app forbids a second login' },
-  /** The member already holds CONVENE_MAX_SOCKETS_PER_MEMBER sockets on this node. */
-  tooManySockets: { code: 4429, reason: 'too many realtime sockets for this member: close another one first' },
-  /** The client's address holds CONVENE_MAX_CONNECTIONS_PER_IP connections. */
-  tooManyConnections: { code: 1013, reason: 'try again later: too many connections from this address' },
-  /** RoomToken entry refused: the host locked the room. */
-  locked: { code: 4423, reason: 'the room is locked: no new entries' },
-  /** RoomToken entry refused: this user was kicked with a ban (the reason says until when). */
-  banned: { code: 4424, reason: 'you were removed from this meeting and may not enter again yet' },
-  /** RoomToken entry refused: the app already runs CONVENE_MAX_ROOMS_PER_APP meetings. */
-  tooManyRooms: { code: 4430, reason: 'this app runs the most meetings allowed: end one first' },
-  /** `board` is neither 1 nor 0, or this server has no built-in board. */
-  badBoard: { code: 4400, reason: 'bad request: board must be 1 or 0, and needs CONVENE_BOARD_PROVIDER=builtin' },
-  /** `board=1` with a userToken needs the member's boardToken (E13, or room info): none, expired, or another's. */
-  badBoardToken: { code: 4401, reason: "board=1 needs this member's boardToken (GET /{roomId}/board): missing, expired or not for this board" },
-} as const;
-
-/**
- * A snapshot's members: the first page of the room's members in join order, then the hosts and the
- * member itself when they are not in it; the rest comes from the paged member list (E4).
- */
-export interface SnapshotMembers {
-  /** The first page and the hosts after it: one array per room state, shared by every snapshot of it. */
-  shared: readonly Member[];
-  /** The member itself, when neither in the first page nor a host. */
-  me: Member | null;
-  /** How many of `shared` are the first page. */
-  count: number;
-  /** Members in the room. */
-  total: number;
-  /** The member list's cursor after the first page. */
-  nextId: string;
-}
-
-/** How events and snapshots look on the wire (the Agora RTM dialect; the gateway does not know it). */
-export interface RealtimeFormat {
-  event(e: LoggedEvent): Buffer;
-  /** A snapshot: the room as of `room.seq`, its first page of members, the hosts and `me`. */
-  snapshot(room: Room, me: { userId: string; userToken: string }, members: SnapshotMembers): Buffer;
-}
 
 export interface GatewayOptions {
   meeting: MeetingService;
@@ -139,8 +88,6 @@ const QUICK_RESUME = 8;
 const LOG_PAGE = 100;
 /** A socket's low watermark: it is handed frames while ws holds less than this unsent. */
 const LOW_WATERMARK = 64 * 1024;
-/** Members in a snapshot's first page (E4's page size): about 130 KB with 1 KB avatars, 20 KB without. */
-const SNAPSHOT_PAGE = 100;
 /** A catch-up whose socket does not drain under the low watermark for this long is cut off. */
 const DRAIN_TIMEOUT_MS = 10_000;
 /** Live events queued for a socket still catching up, beyond which it is cut off as too slow. */
@@ -554,26 +501,6 @@ export class Gateway {
   }
 }
 
-/** Why a RoomToken entry was refused, as a close code (the reasons of the HTTP entry's codes). */
-function entryRefusal(reason: Extract<RoomTokenEntry, { ok: false }>['reason'], detail?: string): { code: number; reason: string } {
-  switch (reason) {
-    case 'roomFull':
-      return Close.full;
-    case 'duplicateLogin':
-      return Close.duplicate;
-    case 'locked':
-      return Close.locked;
-    case 'banned': {
-      // The rules say until when; a close reason holds at most 123 bytes.
-      const until = /\d{4}-\d\d-\d\dT[\d:.]+Z/.exec(detail ?? '')?.[0];
-      return until ? { code: Close.banned.code, reason: `removed from this meeting: may enter again at ${until}` } : Close.banned;
-    }
-    case 'tooManyRooms':
-      return Close.tooManyRooms;
-    default:
-      return Close.invalidToken;
-  }
-}
 
 /** Close a socket that was not accepted; a peer that never answers the close is cut 2 s after it is written. */
 function refuse(ws: WebSocket, socket: Duplex, why: { code: number; reason: string }): void {
@@ -625,28 +552,6 @@ function markAlive(this: Owned): void {
 function cutOffAfterProtocolError(this: WebSocket): void {
   setTimeout(() => this.terminate(), 2_000).unref();
 }
-
-/**
- * One page, not the room: a member entering a room of thousands gets what it can show at once, and
- * a storm of entries costs a page per socket rather than the whole room each.
- */
-function snapshotMembers(room: Room, userId: string): SnapshotMembers {
-  let page = pages.get(room);
-  if (!page) {
-    const roster = rosterOf(room);
-    const shared = roster.slice(0, SNAPSHOT_PAGE);
-    for (let i = SNAPSHOT_PAGE; i < roster.length; i++) if (roster[i]!.role === 'host') shared.push(roster[i]!);
-    const last = roster[Math.min(SNAPSHOT_PAGE, roster.length) - 1];
-    page = { shared, count: Math.min(SNAPSHOT_PAGE, roster.length), total: roster.length, nextId: String(last ? last.order : 0) };
-    pages.set(room, page);
-  }
-  const mine = findMember(room, userId);
-  const listed = !mine?.present || mine.role === 'host' || (page.count > 0 && mine.order <= page.shared[page.count - 1]!.order);
-  return { shared: page.shared, me: listed ? null : mine!, count: page.count, total: page.total, nextId: page.nextId };
-}
-
-/** The snapshot page of each room state (committed states are never changed). */
-const pages = new WeakMap<Room, Omit<SnapshotMembers, 'me'>>();
 
 /** Members whose session an event may have ended or replaced; null: everyone's (meeting ended). */
 function affectedMembers(e: LoggedEvent): string[] | null {

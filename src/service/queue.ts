@@ -104,19 +104,22 @@ export class RoomQueues {
         const q = this.pending.get(key);
         if (!q || q.items.length === 0) break;
         const batch = q.items.splice(0, MAX_BATCH);
-        let live = 0;
+        let live: number | null = null;
         try {
           live = await this.runBatch(q.load, batch);
         } catch (err) {
           for (const p of batch) p.reject(err);
         }
-        // Several commands waited for the last batch: a storm. Let the next batch gather, so that
-        // it costs one commit and one fan-out to every member for many changes. It waits in any
-        // case twice as long as a fan-out to the room's sockets takes (as measured, at most half a
-        // second); beyond that it keeps gathering (up to 50 ms, or that bound) only while each step
-        // brings more commands: clients that wait for their answers before sending more, in a room
-        // whose members have no sockets here to tell, are not held up for nothing.
-        if (batch.length > 1) {
+        // Several commands of the last batch published messages: a storm. Let the next batch
+        // gather, so that it costs one commit and one fan-out to every member for many changes. It
+        // waits in any case twice as long as a fan-out to the room's sockets takes (as measured, at
+        // most half a second); beyond that it keeps gathering (up to 50 ms, or that bound) only
+        // while each step brings more commands: clients that wait for their answers before sending
+        // more, in a room whose members have no sockets here to tell, are not held up for nothing.
+        // A batch that published one command's messages or none (members' sockets connecting set a
+        // flag and say nothing) has no fan-out to share: the next command, however lone, goes at
+        // once (before issue 17 a lone mute-all waited behind a storm of sockets connecting).
+        if (live !== null) {
           const start = Date.now();
           const bound = Math.min(STORM_LINGER_MAX_MS, 2 * this.o.fanoutMs(live));
           if (bound > 0 && q.items.length < MAX_BATCH) await new Promise((r) => setTimeout(r, bound));
@@ -136,9 +139,10 @@ export class RoomQueues {
 
   /**
    * Decide every command of a batch in order on one state, commit once; retried whole on a conflict.
-   * Returns how many present members the room has with a realtime socket after it.
+   * Returns how many present members the room has with a realtime socket after it; null unless
+   * more than one of its commands published messages (a storm).
    */
-  private async runBatch(load: () => Promise<Room | null>, batch: Pending[]): Promise<number> {
+  private async runBatch(load: () => Promise<Room | null>, batch: Pending[]): Promise<number | null> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const stored = await load();
       const entering = batch.find((p) => p.appId !== null);
@@ -148,6 +152,9 @@ export class RoomQueues {
       const events: MeetingEvent[] = [];
       let current = stored;
       let changed = false;
+      let published = false;
+      /** Decisions of this batch with a message to publish: a storm when more than one. */
+      let publishers = 0;
       for (const [i, p] of batch.entries()) {
         // A long batch in a large room yields now and then: other rooms' commands and everyone's
         // reads go on meanwhile (this room's next commands wait in its queue).
@@ -161,6 +168,7 @@ export class RoomQueues {
         if (d instanceof RuleError || (d.events.length === 0 && !d.changed)) continue;
         current = d.room;
         events.push(...d.events);
+        if (d.events.length > 0) publishers++;
         changed = true;
       }
       if (changed && current) {
@@ -179,6 +187,7 @@ export class RoomQueues {
         if (logged.length > 0) {
           for (const observer of this.o.observers) observer(current.roomId, logged);
           this.o.delivery.publish(current.roomId, logged, publishAfterAll(batch));
+          published = true;
         }
       }
       batch.forEach((p, i) => {
@@ -188,7 +197,7 @@ export class RoomQueues {
         // the room as committed.
         else p.resolve(current && d.room !== current ? { ...d, room: current } : d);
       });
-      return current ? liveCount(current) : 0;
+      return current && published && publishers > 1 ? liveCount(current) : null;
     }
     throw new Error(`${batch.length} command(s) on one room kept conflicting`);
   }

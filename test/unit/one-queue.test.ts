@@ -9,6 +9,7 @@ import { SqliteStore } from '../../src/store/sqlite/store.ts';
 import { MeetingService } from '../../src/service/meeting.ts';
 import { newApp } from '../../src/service/apps.ts';
 import type { CommitResult } from '../../src/store/store.ts';
+import { FanoutCost } from '../../src/realtime/cost.ts';
 
 test('entries and room commands of one meeting never conflict with each other in one process', async () => {
   const store = new SqliteStore({ path: ':memory:', eventRetention: 10_000 });
@@ -35,5 +36,34 @@ test('entries and room commands of one meeting never conflict with each other in
   assert.equal(conflicts, 0, 'no commit lost to the same process');
   const room = (await meeting.room(host.roomId))!;
   assert.equal(room.members.filter((m) => m.present).length, 601);
+  await store.close();
+});
+
+test('only a storm of messages lingers: sockets connecting (a flag, no message) never hold up the next command', async () => {
+  const store = new SqliteStore({ path: ':memory:', eventRetention: 10_000 });
+  // Asked for an estimate only when the queue is about to linger after a batch.
+  const lingers: number[] = [];
+  const fanoutCost = new (class extends FanoutCost {
+    override estimateMs(sockets: number): number {
+      lingers.push(sockets);
+      return super.estimateMs(sockets);
+    }
+  })();
+  const meeting = new MeetingService({ store, bus: new LocalBus(), fanoutCost });
+  const app = newApp({ appId: 'b'.repeat(32) }, 0);
+  const members = [];
+  for (let i = 0; i < 40; i++) members.push(await meeting.enter(app, { roomUuid: 'r', roomName: 'r', password: '', userUuid: `m${i}`, audio: false, video: false }));
+  const roomId = members[0]!.roomId;
+  const sessionOf = async (userId: string) => (await meeting.room(roomId))!.members.find((m) => m.userId === userId)!.session;
+  // 40 sockets connect at once: one batch of flags, no message, then a lone chat.
+  const sessions = await Promise.all(members.map((m) => sessionOf(m.userId)));
+  lingers.length = 0;
+  await Promise.all(members.map((m, i) => meeting.execute(roomId, { type: 'realtimeConnected', actor: m.userId, session: sessions[i]! })));
+  await meeting.execute(roomId, { type: 'chat', actor: members[0]!.userId, message: 'lone', chatType: 1 });
+  assert.deepEqual(lingers, [], 'no linger after a batch that published nothing, or one command’s messages');
+  // 40 chats at once: a storm of messages, so the next batch gathers.
+  await Promise.all(members.map((m) => meeting.execute(roomId, { type: 'chat', actor: m.userId, message: `c ${m.userId}`, chatType: 1 })));
+  assert.ok(lingers.length > 0, 'a storm of messages lingers');
+  assert.equal(lingers[0], 40, 'for the room’s sockets');
   await store.close();
 });
