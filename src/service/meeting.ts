@@ -208,7 +208,9 @@ export class MeetingService {
 
   /** Run a command on an existing room. Throws RuleError when the rules say no. */
   execute(roomId: string, cmd: RoomCommand, delivery: Delivery = {}): Promise<Decision> {
-    return this.measured(cmd.type, this.queues.submit(roomId, () => this.store.loadRoom(roomId), { appId: null, delivery, command: () => cmd }));
+    // A socket connecting only sets a flag: it yields to the commands waiting behind it (queue.ts).
+    const quiet = cmd.type === 'realtimeConnected';
+    return this.measured(cmd.type, this.queues.submit(roomId, () => this.store.loadRoom(roomId), { appId: null, delivery, command: () => cmd, quiet }));
   }
 
   /** From submission to answer, whatever the answer: the metrics see it settle. */

@@ -15,6 +15,8 @@ import type { Delivery } from './meeting.ts';
 const MAX_ATTEMPTS = 50;
 /** Commands decided and committed together at most. */
 const MAX_BATCH = 500;
+/** Quiet commands decided together at most: a command arriving meanwhile waits for no more than this. */
+const QUIET_BATCH = 64;
 /** Decisions between two yields to the event loop within one batch. */
 const YIELD_EVERY = 50;
 /** How long a room under a storm of commands may let the next batch gather (ms): 50, up to 500 in large rooms. */
@@ -29,6 +31,11 @@ export interface Pending {
   /** Built per attempt: an entry draws fresh ids each time it is decided. */
   command: () => Command;
   delivery: Delivery;
+  /**
+   * Changes state nobody is told of (a socket connecting sets the member's flag): it gives way to
+   * the commands that arrive behind it, and goes in batches of at most QUIET_BATCH.
+   */
+  quiet?: boolean;
   resolve: (d: Decision) => void;
   reject: (err: unknown) => void;
 }
@@ -47,6 +54,22 @@ function coalesced(events: MeetingEvent[]): MeetingEvent[] {
     } else out.push(e);
   }
   return out;
+}
+
+/**
+ * The next batch, taken out of `items`: the commands that publish, in order, when any wait (quiet
+ * ones change only flags: deciding them later changes no outcome), else up to QUIET_BATCH quiet
+ * ones. A mute-all sent while 1,000 sockets connect waits for one small batch of flags, not for all.
+ */
+function nextBatch(items: Pending[]): Pending[] {
+  if (!items.some((p) => p.quiet)) return items.splice(0, MAX_BATCH);
+  const loud = items.filter((p) => !p.quiet).slice(0, MAX_BATCH);
+  const batch = loud.length > 0 ? loud : items.slice(0, QUIET_BATCH);
+  const taken = new Set(batch);
+  const rest = items.filter((p) => !taken.has(p));
+  items.length = 0;
+  items.push(...rest);
+  return batch;
 }
 
 /** A batch's events wait for every answer that asked them to (each hold is capped by RoomDelivery). */
@@ -103,7 +126,7 @@ export class RoomQueues {
       for (;;) {
         const q = this.pending.get(key);
         if (!q || q.items.length === 0) break;
-        const batch = q.items.splice(0, MAX_BATCH);
+        const batch = nextBatch(q.items);
         let live: number | null = null;
         try {
           live = await this.runBatch(q.load, batch);

@@ -67,3 +67,23 @@ test('only a storm of messages lingers: sockets connecting (a flag, no message) 
   assert.equal(lingers[0], 40, 'for the room’s sockets');
   await store.close();
 });
+
+test('quiet commands (sockets connecting) give way to the commands behind them, in batches of at most 64', async () => {
+  const store = new SqliteStore({ path: ':memory:', eventRetention: 10_000 });
+  const meeting = new MeetingService({ store, bus: new LocalBus() });
+  const app = newApp({ appId: 'c'.repeat(32) }, 0);
+  const members = [];
+  for (let i = 0; i < 200; i++) members.push(await meeting.enter(app, { roomUuid: 'r', roomName: 'r', password: '', userUuid: `m${i}`, audio: false, video: false }));
+  const roomId = members[0]!.roomId;
+  const room = (await meeting.room(roomId))!;
+  const order: string[] = [];
+  const flags = members.map((m) =>
+    meeting.execute(roomId, { type: 'realtimeConnected', actor: m.userId, session: room.members.find((x) => x.userId === m.userId)!.session }).then(() => order.push('flag')),
+  );
+  // Sent after all 200 flags: decided after at most the first batch of them.
+  const muted = meeting.execute(roomId, { type: 'changeRoom', actor: members[0]!.userId, muteAllAudio: 1 }).then(() => order.push('mute'));
+  await Promise.all([...flags, muted]);
+  assert.ok(order.indexOf('mute') <= 64, `the mute-all came after ${order.indexOf('mute')} flags`);
+  assert.equal((await meeting.room(roomId))!.members.filter((m) => m.realtime).length, 200, 'every flag set, none lost');
+  await store.close();
+});
