@@ -1,7 +1,8 @@
 // What a fan-out costs on this node, measured: a room under a storm of commands lets its next
-// batch gather for about twice as long as its fan-out takes, so that telling every socket stays
-// at most about a third of the room's time, however fast the machine or large the frame. A fixed
-// guess (0.1 ms per socket, issue 9) held a 5,000-member join storm for 6.5 s in waits alone.
+// batch gather for a few times as long as its fan-out takes (service/queue.ts), so that telling
+// every socket stays a small share of the room's time, however fast the machine or large the
+// frame. A fixed guess (0.1 ms per socket, issue 9) held a 5,000-member join storm for 6.5 s in
+// waits alone.
 
 /** Fan-outs to fewer sockets than this are too short to time reliably. */
 const MIN_SAMPLE = 100;

@@ -59,7 +59,7 @@ export interface GatewayOptions {
   boardTokens?: { verify(token: string): { boardId: string; userId: string } | null };
   /** The built-in whiteboard, for sockets opened with `board=1`; none: no board on the socket. */
   board?: Whiteboard;
-  /** Told how long each live fan-out took (storms gather for about twice as long: service/queue.ts). */
+  /** Told how long each live fan-out took (storms gather for a few times as long: service/queue.ts). */
   fanoutCost?: FanoutCost;
 }
 
@@ -82,6 +82,8 @@ interface Conn extends Outgoing {
   board: BoardSeat | null;
 }
 
+/** Ticks a ping interval is spread over. */
+const PING_SLICES = 25;
 /** A resume missing at most this many events is served at once, without waiting for a catch-up turn. */
 const QUICK_RESUME = 8;
 /** Events read from the log at a time: a small read, about one slice. */
@@ -100,6 +102,9 @@ export class Gateway {
   private readonly rooms = new Map<string, Set<Conn>>();
   private readonly feed: RoomFeed;
   private readonly pinger: NodeJS.Timeout;
+  /** This ping round's sockets, and how many of its ticks have passed (see ping). */
+  private pingRound: Conn[] = [];
+  private pingTick = 0;
   private readonly pacer: CatchUpPacer;
   /** Open sockets per member on this node, per room (keyed by the member's own strings: no key per socket). */
   private readonly memberSockets = new Map<string, Map<string, number>>();
@@ -128,7 +133,9 @@ export class Gateway {
       { events: (roomId, events) => this.deliver(roomId, events), lost: (roomId) => this.lost(roomId) },
       { resyncIntervalMs: opts.resyncIntervalMs ?? 0, onError: opts.onError },
     );
-    this.pinger = setInterval(() => this.ping(), opts.pingIntervalMs);
+    // The interval is spread over PING_SLICES ticks, a share of the sockets each: a ping is a write per
+    // socket, and 20,000 at once held the event loop for about 0.4 s every interval.
+    this.pinger = setInterval(() => this.ping(), Math.max(1, Math.floor(opts.pingIntervalMs / PING_SLICES)));
     this.pinger.unref();
   }
 
@@ -485,19 +492,32 @@ export class Gateway {
     else if (room.delete(conn.userId) && room.size === 0) this.memberSockets.delete(conn.roomId);
   }
 
+  /**
+   * One tick of the ping round: each socket is pinged once per interval; one that has not answered
+   * its previous ping (an interval ago) is dropped. The round's sockets are listed at its start;
+   * one opened since waits for the next round.
+   */
   private ping(): void {
-    for (const set of this.rooms.values()) {
-      for (const c of set) {
-        if (!c.alive) {
-          discard(c);
-          c.ws.terminate();
-          this.drop(c);
-          continue;
-        }
-        c.alive = false;
-        c.ws.ping();
-      }
+    if (this.pingRound.length === 0 || this.pingTick >= PING_SLICES) {
+      this.pingRound = [];
+      for (const set of this.rooms.values()) for (const c of set) this.pingRound.push(c);
+      this.pingTick = 0;
     }
+    const share = Math.ceil(this.pingRound.length / PING_SLICES);
+    const end = Math.min(this.pingRound.length, (this.pingTick + 1) * share);
+    for (let i = this.pingTick * share; i < end; i++) {
+      const c = this.pingRound[i]!;
+      if (c.closing) continue;
+      if (!c.alive) {
+        discard(c);
+        c.ws.terminate();
+        this.drop(c);
+        continue;
+      }
+      c.alive = false;
+      c.ws.ping();
+    }
+    this.pingTick++;
   }
 }
 

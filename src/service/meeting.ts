@@ -33,7 +33,7 @@ export interface MeetingOptions {
   boards?: BoardRooms;
   /** Sinks besides the webhooks whose rows each commit writes in its outbox (the RTM relay). */
   outboxSources?: OutboxSource[];
-  /** What a fan-out costs on this node (the realtime gateway measures it): storms gather for about twice as long. */
+  /** What a fan-out costs on this node (the realtime gateway measures it): storms gather for a few times as long. */
   fanoutCost?: FanoutCost;
 }
 

@@ -22,6 +22,11 @@ const YIELD_EVERY = 50;
 /** How long a room under a storm of commands may let the next batch gather (ms): 50, up to 500 in large rooms. */
 const STORM_LINGER_MS = 50;
 const STORM_LINGER_MAX_MS = 500;
+/**
+ * A storm's next batch waits this many times as long as a fan-out to the room takes: telling every
+ * socket is then at most a fifth of the room's time (2 and 8 were slower in bench:joinstorm).
+ */
+const LINGER_PER_FANOUT = 4;
 /** It gathers in steps of this long, while each step brings more commands. */
 const STORM_STEP_MS = 10;
 
@@ -135,8 +140,8 @@ export class RoomQueues {
         }
         // Several commands of the last batch published messages: a storm. Let the next batch
         // gather, so that it costs one commit and one fan-out to every member for many changes. It
-        // waits in any case twice as long as a fan-out to the room's sockets takes (as measured, at
-        // most half a second); beyond that it keeps gathering (up to 50 ms, or that bound) only
+        // waits in any case LINGER_PER_FANOUT times as long as a fan-out to the room's sockets takes
+        // (as measured, at most half a second); beyond that it keeps gathering (up to 50 ms, or that bound) only
         // while each step brings more commands: clients that wait for their answers before sending
         // more, in a room whose members have no sockets here to tell, are not held up for nothing.
         // A batch that published one command's messages or none (members' sockets connecting set a
@@ -144,7 +149,7 @@ export class RoomQueues {
         // once (before issue 17 a lone mute-all waited behind a storm of sockets connecting).
         if (live !== null) {
           const start = Date.now();
-          const bound = Math.min(STORM_LINGER_MAX_MS, 2 * this.o.fanoutMs(live));
+          const bound = Math.min(STORM_LINGER_MAX_MS, LINGER_PER_FANOUT * this.o.fanoutMs(live));
           if (bound > 0 && q.items.length < MAX_BATCH) await new Promise((r) => setTimeout(r, bound));
           const until = start + Math.max(STORM_LINGER_MS, bound);
           let seen = -1;

@@ -95,6 +95,8 @@ export interface SqliteOptions {
 export class SqliteStore implements RoomStore {
   private readonly db: Database.Database;
   private readonly cache = new Map<string, Room>();
+  /** The running room of each (app, roomUuid) this process has seen: spares entries a query each. */
+  private readonly runningIds = new Map<string, string>();
   /** Apps by id (read on every client-API request), dropped like rooms when another process writes. */
   private readonly apps = new Map<string, App | null>();
   private appsVersion = -1;
@@ -240,11 +242,21 @@ export class SqliteStore implements RoomStore {
     const v = this.q.dataVersion.get() as number;
     if (v !== this.dataVersion) {
       this.cache.clear();
+      this.runningIds.clear();
       this.dataVersion = v;
     }
   }
 
   async findRunningRoom(appId: string, roomUuid: string): Promise<Room | null> {
+    this.checkOtherWriters();
+    // Every entry asks: the running rooms this process knows are remembered (a hint, checked).
+    const key = appId + KEY_SEP + roomUuid;
+    const known = this.runningIds.get(key);
+    if (known !== undefined) {
+      const room = this.loadRoomSync(known);
+      if (room && !room.ended && room.appId === appId && room.roomUuid === roomUuid) return room;
+      this.runningIds.delete(key);
+    }
     const id = this.q.running.get(appId, roomUuid) as string | undefined;
     return id === undefined ? null : this.loadRoomSync(id);
   }
@@ -470,7 +482,14 @@ export class SqliteStore implements RoomStore {
 
   private remember(room: Room): void {
     this.cache.delete(room.roomId);
-    if (room.ended) return;
+    const key = room.appId + KEY_SEP + room.roomUuid;
+    if (room.ended) {
+      if (this.runningIds.get(key) === room.roomId) this.runningIds.delete(key);
+      return;
+    }
+    // Hints only: past a bound they are dropped and asked for again.
+    if (this.runningIds.size >= 4 * this.cacheSize) this.runningIds.clear();
+    this.runningIds.set(key, room.roomId);
     this.cache.set(room.roomId, room);
     if (this.cache.size > this.cacheSize) {
       const oldest = this.cache.keys().next().value;
@@ -478,6 +497,8 @@ export class SqliteStore implements RoomStore {
     }
   }
 }
+
+const KEY_SEP = '\u0000';
 
 function roomWithoutMembers(room: Room): string {
   const { members: _members, ...rest } = room;
