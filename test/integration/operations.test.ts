@@ -46,7 +46,7 @@ function assertOneLine(r: Finished, pattern: RegExp): void {
 const unprivileged = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
 
 test('operational errors: one line naming the thing, exit 2, no stack', { concurrency: 2 }, async (t) => {
-  const serve = (env: Record<string, string>, spawn = {}) => runConvene(['serve'], env, { via: 'main', spawn, timeoutMs: 15_000 });
+  const serve = (env: Record<string, string>, spawn = {}, timeoutMs = 15_000) => runConvene(['serve'], env, { via: 'main', spawn, timeoutMs });
   const cases: Promise<void>[] = [];
 
   cases.push(t.test('port in use', async (t) => {
@@ -62,7 +62,9 @@ test('operational errors: one line naming the thing, exit 2, no stack', { concur
   cases.push(t.test('Redis that does not answer (cluster mode)', async (t) => {
     const dir = tempDir(t, 'redis');
     const port = await freePort();
-    const r = await serve({ CONVENE_DATA_DIR: dir, REDIS_URL: `redis://127.0.0.1:${port}` });
+    // The server gives Redis 10 s to come up (ops/store.ts) before it says so: a loaded CI machine,
+    // on a fresh clone (tsx compiling everything), needs more than the other cases' 15 s in all.
+    const r = await serve({ CONVENE_DATA_DIR: dir, REDIS_URL: `redis://127.0.0.1:${port}` }, {}, 30_000);
     assertOneLine(r, new RegExp(`Redis at redis://127\\.0\\.0\\.1:${port} is unreachable \\(ECONNREFUSED\\): start it, or fix REDIS_URL`));
   }));
 
