@@ -5,11 +5,10 @@
 // last member saw the final total. Issue 17: 5,000 within 6 s and 500 MB sent in all (each socket's
 // snapshot is one page, not the room; cmd 2 in a room of more than 100 counts without listing).
 //   npm run bench:joinstorm   (BENCH_SIZES=1000,2000,5000,10000 and BENCH_CONCURRENCY=200 to change it)
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import type WebSocket from 'ws';
-import { startConveneChild } from './lib/proc.ts';
+import { cpuSeconds, startConveneChild } from './lib/proc.ts';
 import { openWs, pool } from './lib/clients.ts';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1000,2000,5000,10000').split(',').map(Number);
@@ -18,12 +17,6 @@ const DEADLINE_MS = 120_000;
 
 const onlineUsers = /"onlineUsers":(\d+)/;
 const cmd2Total = /"data":\{"total":(\d+)/;
-
-/** CPU time (user + system) a process has used, ms. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // clock ticks of 10 ms
-}
 
 interface Result {
   n: number;
@@ -76,7 +69,7 @@ async function storm(n: number): Promise<Result> {
     seen[i] = 1;
     if (++sawFinal === n) allSeenAt = performance.now();
   };
-  const cpu0 = cpuMs(server.proc.pid!);
+  const cpu0 = cpuSeconds(server.proc.pid!) * 1000;
   const client0 = process.cpuUsage();
   const t0 = performance.now();
   try {
@@ -96,7 +89,7 @@ async function storm(n: number): Promise<Result> {
     });
     const deadline = performance.now() + DEADLINE_MS;
     while (sawFinal < n && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const cpu = cpuMs(server.proc.pid!) - cpu0;
+    const cpu = cpuSeconds(server.proc.pid!) * 1000 - cpu0;
     const client = process.cpuUsage(client0);
     return {
       n,

@@ -9,12 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { freePort, root as here, startChild } from './lib/proc.ts';
-import { pool } from './lib/clients.ts';
+import { openWs, pool } from './lib/clients.ts';
+import { openInspector } from './lib/inspector.ts';
 
 const tree = process.argv[2] ?? here;
 const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
 const ROOMS = Number(process.env.BENCH_IDLE_ROOMS ?? 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Idle members read nothing. */
+const ignore = () => {};
 
 interface Inspected {
   output: () => string;
@@ -26,41 +29,16 @@ interface Inspected {
 /** A child (startChild) with its inspector open: this process collects its garbage before measuring. */
 async function inspected(cwd: string, script: string, args: string[], env: Record<string, string>, ready: RegExp, port: number): Promise<Inspected> {
   const child = await startChild(script, args, env, ready, port, { node: ['--inspect=127.0.0.1:0'], cwd });
-  const inspector = new WebSocket(/Debugger listening on (ws:\/\/\S+)/.exec(child.output())![1]!);
-  await new Promise((r) => inspector.once('open', r));
-  let next = 0;
-  const call = (method: string, params: object = {}) =>
-    new Promise<{ result?: { value?: string } }>((resolve) => {
-      const id = ++next;
-      const onMessage = (d: WebSocket.RawData) => {
-        const m = JSON.parse(String(d)) as { id?: number; result: { result?: { value?: string } } };
-        if (m.id !== id) return;
-        inspector.off('message', onMessage);
-        resolve(m.result);
-      };
-      inspector.on('message', onMessage);
-      inspector.send(JSON.stringify({ id, method, params }));
-    });
+  const inspector = await openInspector(child.output());
   return {
     output: child.output,
-    async memory() {
-      await call('HeapProfiler.collectGarbage');
-      await call('HeapProfiler.collectGarbage');
-      const r = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())' });
-      return JSON.parse(r.result!.value!) as NodeJS.MemoryUsage;
-    },
+    memory: () => inspector.memory(),
     async stop() {
       inspector.close();
       await child.stop();
     },
   };
 }
-
-const open = (url: string) => new Promise<WebSocket>((resolve, reject) => {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
-  ws.once('open', () => resolve(ws));
-  ws.once('error', reject);
-});
 
 type Figures = { heap: number; rss: number };
 
@@ -104,7 +82,7 @@ async function convene(): Promise<Figures> {
           const res = await fetch(`${base}/apps/${appId}/v1/room/entry`, { method: 'POST', headers: { authorization: auth, 'content-type': 'application/json' }, body });
           tokens.push(((await res.json()) as { data: { userToken: string } }).data.userToken);
         }
-        for (const t of tokens) sockets.push(await open(`ws://127.0.0.1:${port}/v1/realtime?token=${encodeURIComponent(t)}`));
+        for (const t of tokens) sockets.push(await openWs(`ws://127.0.0.1:${port}/v1/realtime?token=${encodeURIComponent(t)}`, ignore));
       }),
     );
   } finally {
@@ -118,7 +96,7 @@ async function rawWs(): Promise<Figures> {
   const server = await inspected(here, 'bench/lib/ws-baseline.ts', [], { PORT: String(port) }, /ws baseline listening/, port);
   return measure(server, (sockets, rooms, prefix) =>
     pool(Array.from({ length: (rooms * IDLE) / ROOMS }, (_, i) => i), 50, async (i) => {
-      sockets.push(await open(`ws://127.0.0.1:${port}/?room=${prefix}-${i % rooms}`));
+      sockets.push(await openWs(`ws://127.0.0.1:${port}/?room=${prefix}-${i % rooms}`, ignore));
     }),
   );
 }

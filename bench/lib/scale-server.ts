@@ -2,8 +2,8 @@
 // sockets fit), its heap after a forced GC (through the inspector, as bench/memory.ts), its RSS and
 // its CPU time (from /proc). One server per phase, so that each phase's memory starts from zero.
 import { readFileSync, readdirSync } from 'node:fs';
-import WebSocket from 'ws';
-import { startConveneChild } from './proc.ts';
+import { cpuSeconds, startConveneChild } from './proc.ts';
+import { openInspector } from './inspector.ts';
 
 /**
  * What the server is started with. The entry rate limits are off by default; they are set to 0 here
@@ -32,35 +32,16 @@ export async function startScaleServer() {
   // startConveneChild takes no node flags: the inspector is opened through NODE_OPTIONS instead.
   const server = await startConveneChild({ ...SCALE_SERVER_ENV, NODE_OPTIONS: '--inspect=127.0.0.1:0' });
   const pid = server.proc.pid!;
-  const url = /Debugger listening on (ws:\/\/\S+)/.exec(server.output())?.[1];
-  if (!url) {
+  const inspector = await openInspector(server.output()).catch(async (err: unknown) => {
     await server.stop();
-    throw new Error(`no inspector in the server's output: ${server.output()}`);
-  }
-  const inspector = new WebSocket(url);
-  await new Promise((resolve, reject) => inspector.once('open', resolve).once('error', reject));
-  let next = 0;
-  const call = (method: string, params: object = {}) =>
-    new Promise<{ result?: { value?: string } }>((resolve) => {
-      const id = ++next;
-      const onMessage = (d: WebSocket.RawData) => {
-        const m = JSON.parse(String(d)) as { id?: number; result: { result?: { value?: string } } };
-        if (m.id !== id) return;
-        inspector.off('message', onMessage);
-        resolve(m.result);
-      };
-      inspector.on('message', onMessage);
-      inspector.send(JSON.stringify({ id, method, params }));
-    });
+    throw err;
+  });
   return {
     ...server,
     pid,
     /** Heap and RSS after two full collections. */
     async memory(): Promise<Memory> {
-      await call('HeapProfiler.collectGarbage');
-      await call('HeapProfiler.collectGarbage');
-      const r = await call('Runtime.evaluate', { expression: 'JSON.stringify(process.memoryUsage())' });
-      const m = JSON.parse(r.result!.value!) as NodeJS.MemoryUsage;
+      const m = await inspector.memory();
       return { heap: m.heapUsed, rss: m.rss };
     },
     /** CPU seconds (user + system) the server has used so far. */
@@ -84,14 +65,4 @@ export function fdLimit(pid: number | 'self'): number {
 
 export function openFds(pid: number | 'self'): number {
   return readdirSync(`/proc/${pid}/fd`).length;
-}
-
-/** Ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ; 100 on Linux everywhere). */
-const CLK_TCK = 100;
-
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces, hence the last ')'); utime and stime are 14 and 15.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
 }

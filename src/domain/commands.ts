@@ -175,3 +175,11 @@ export type Command =
   | ServerMessage;
 
 export type RoomCommand = Exclude<Command, Enter>;
+
+/**
+ * Whether a command changes only what nobody is told of (a member's realtime flag): deciding it
+ * after the commands that arrive behind it changes no outcome, so it may give way to them.
+ */
+export function isQuiet(cmd: RoomCommand): boolean {
+  return cmd.type === 'realtimeConnected';
+}

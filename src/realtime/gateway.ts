@@ -258,8 +258,7 @@ export class Gateway {
     };
     const board = this.opts.board;
     if (board && boardParam[0] === '1') {
-      const memberKey = `${conn.roomId}\n${conn.userId}`;
-      const seat = board.seat({ roomId: conn.roomId, userId: conn.userId, session: conn.session, memberKey, send: (frame) => this.sendRaw(conn, frame) });
+      const seat = board.seat({ roomId: conn.roomId, userId: conn.userId, session: conn.session, memberKey: memberKeyOf(conn), send: (frame) => this.sendRaw(conn, frame) });
       conn.board = seat;
       ws.on('message', (data, isBinary) => board.receive(seat, data, isBinary));
     }
@@ -296,7 +295,7 @@ export class Gateway {
       return;
     }
     // The catch-up waits for its turn; live events queue meanwhile, and are sent after it, paced too.
-    const turn = await this.pacer.take(`${conn.roomId}\n${conn.userId}`);
+    const turn = await this.pacer.take(memberKeyOf(conn));
     const slice = { frames: 0, bytes: 0 };
     try {
       if (!conn.closing) await this.catchUp(conn, since, turn, slice, userToken);
@@ -556,6 +555,11 @@ function dropClearedTimer(socket: Duplex): void {
   if (key && s[key]?._idleTimeout === -1) s[key] = null;
 }
 let timeoutKey: symbol | null | undefined;
+
+/** One key per member of a room (the pacer's owner, the board's seat): made when needed, not kept per socket. */
+function memberKeyOf(conn: Conn): string {
+  return `${conn.roomId}\n${conn.userId}`;
+}
 
 /** A socket's connection record, on the socket itself (for the shared listeners). */
 const CONN = Symbol('conn');

@@ -1,6 +1,6 @@
 // The one write path: every change to a meeting, whoever asks for it, is a command executed here:
 // load the room → decide (pure) → commit the new state and its events atomically → publish.
-import type { EntryPolicy, RoomCommand } from '../domain/commands.ts';
+import { isQuiet, type EntryPolicy, type RoomCommand } from '../domain/commands.ts';
 import { findMember, type Member, type Room } from '../domain/room.ts';
 import { RuleError, type Decision } from '../domain/rules.ts';
 import type { EventBus, RoomEventsHandler } from '../bus/bus.ts';
@@ -208,8 +208,8 @@ export class MeetingService {
 
   /** Run a command on an existing room. Throws RuleError when the rules say no. */
   execute(roomId: string, cmd: RoomCommand, delivery: Delivery = {}): Promise<Decision> {
-    // A socket connecting only sets a flag: it yields to the commands waiting behind it (queue.ts).
-    const quiet = cmd.type === 'realtimeConnected';
+    // A quiet command (a socket connecting sets a flag) yields to the commands waiting behind it (queue.ts).
+    const quiet = isQuiet(cmd);
     return this.measured(cmd.type, this.queues.submit(roomId, () => this.store.loadRoom(roomId), { appId: null, delivery, command: () => cmd, quiet }));
   }
 
