@@ -54,6 +54,11 @@ export function levelOf(status: number, answerCode: number): Level {
   return 'info';
 }
 
+/** Whether a logger at `level` writes info lines. */
+export function logsInfo(level: string): boolean {
+  return LEVELS.info >= (LEVELS[level] ?? 0);
+}
+
 /**
  * Fastify calls requestCompleted once per answer; its own request lines (which print the URL as
  * sent) stay off. Called for answers written on the raw socket (the Qiniu API's) as well.

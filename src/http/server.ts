@@ -1,7 +1,8 @@
 // The HTTP server: the root of the plugin tree. Each API is an encapsulated plugin with its own
 // parsers and its own error and not-found handlers, so an answer's envelope follows the route
 // that served it; only failures before routing are placed by prefix (see scopes.ts).
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { createServer, type ServerOptions } from 'node:http';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyServerFactory } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.ts';
 import type { MeetingService } from '../service/meeting.ts';
@@ -25,6 +26,7 @@ import { registerWeb } from './web.ts';
 import { metricsRoutes } from './admin/metrics.ts';
 import { loggerOptions, REQUEST_ID_HEADER, RequestLog, requestId } from './logging.ts';
 import type { ConveneMetrics } from '../ops/metrics.ts';
+import { roomInfoFront, type RoomInfoFront } from './conf/room-info.ts';
 
 export interface HttpDeps {
   config: Pick<Config, 'corsOrigin' | 'bodyLimit' | 'logLevel' | 'boardProvider' | 'qiniu' | 'rates' | 'limits' | 'webhooks'>;
@@ -60,7 +62,10 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
   const limits = deps.config.limits;
   const connections = deps.connections ?? new ConnectionGuard(limits.maxConnectionsPerIp, trustProxyFrom(limits.trustProxy));
   const requestTimeout = limits.requestTimeout * 1000;
+  const front = roomInfoFront(deps, connections);
   const app = Fastify({
+    // Room info is answered before Fastify when the request is plain (conf/room-info.ts).
+    serverFactory: serverWith(front),
     logger: loggerOptions(deps.config.logLevel),
     // One line per answered request, with the route pattern, never the URL as sent (logging.ts).
     logController: new RequestLog(),
@@ -106,6 +111,7 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
   // Before the routes: it collects their schemas as they are registered.
   await registerOpenApi(app);
   app.decorateRequest('answerCode', 0);
+  front.log = app.log;
 
   connections.watch(app.server);
   app.addHook('preClose', (done) => {
@@ -158,6 +164,23 @@ export async function buildServer(deps: HttpDeps): Promise<Server> {
   // The meeting page at /, the admin console at /admin and their files (web.ts).
   await registerWeb(app, deps);
   return app;
+}
+
+/**
+ * Node's HTTP server as Fastify would make it (its timeouts and keep-alive), with room info's
+ * front in the request listener.
+ */
+function serverWith(front: RoomInfoFront): FastifyServerFactory {
+  return (fastify, given) => {
+    // Fastify hands its options with its defaults filled in.
+    const options = given as { http?: ServerOptions; keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket?: number };
+    const server = createServer(options.http ?? {}, (req, res) => front.serve(req, res, fastify));
+    server.keepAliveTimeout = options.keepAliveTimeout;
+    server.requestTimeout = options.requestTimeout;
+    server.setTimeout(options.connectionTimeout);
+    if (options.maxRequestsPerSocket) server.maxRequestsPerSocket = options.maxRequestsPerSocket;
+    return server;
+  };
 }
 
 /**

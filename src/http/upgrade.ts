@@ -8,34 +8,27 @@ import type { Duplex } from 'node:stream';
 
 const UPGRADE_TOKENS = /^(upgrade|http2-settings)$/i;
 
-/** Answers still being written on a connection, and what waits for them to be done. */
-interface InFlight {
-  count: number;
-  idle: (() => void)[];
-}
+/** The last request's answer on each connection (answers on one connection finish in order). */
+const LAST_ANSWER = Symbol('last answer');
 
-const inFlight = new WeakMap<object, InFlight>();
+type Answer = { closed: boolean; once(e: 'close', f: () => void): unknown };
 
 /**
- * Count the answers in flight per connection: a pipelined upgrade request arrives while the
- * answers before it are still being written, and must be fed back only after them.
+ * Note each connection's latest answer: a pipelined upgrade request arrives while the answers
+ * before it are still being written, and must be fed back only after them. One property per
+ * request (a listener per request cost the hot read path; issue 17); a listener only when an
+ * upgrade has to wait.
  */
 export function trackAnswers(server: Server): void {
-  server.on('request', (req: IncomingMessage, res: { once(e: 'close', f: () => void): unknown }) => {
-    const socket = req.socket;
-    let f = inFlight.get(socket);
-    if (!f) inFlight.set(socket, (f = { count: 0, idle: [] }));
-    f.count++;
-    res.once('close', () => {
-      if (--f!.count === 0) for (const run of f!.idle.splice(0)) run();
-    });
+  server.on('request', (req: IncomingMessage, res: Answer) => {
+    (req.socket as unknown as Record<symbol, Answer>)[LAST_ANSWER] = res;
   });
 }
 
 export function serveAsPlainHttp(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  const f = inFlight.get(socket);
-  if (f && f.count > 0) {
-    f.idle.push(() => serveAsPlainHttp(server, req, socket, head));
+  const last = (socket as unknown as Record<symbol, Answer | undefined>)[LAST_ANSWER];
+  if (last && !last.closed) {
+    last.once('close', () => serveAsPlainHttp(server, req, socket, head));
     return;
   }
   const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];

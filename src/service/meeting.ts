@@ -72,6 +72,10 @@ export interface Session {
   member: Member;
 }
 
+/** Each room state's tokens already verified, and their members (MeetingService.sessionOf). */
+const verifiedTokens = new WeakMap<Room, Map<string, Member>>();
+const SESSION_INVALID = 'session invalid or replaced by a newer entry: enter the room again';
+
 export class MeetingService {
   private readonly store: RoomStore;
   /** The webhook rows each commit writes with its events (none for apps without webhooks). */
@@ -238,18 +242,34 @@ export class MeetingService {
    * meetings are refused unless `allowDeparted` (the idempotent self-exit).
    */
   async authenticate(appId: string | null, roomId: string | null, token: string, allowDeparted = false): Promise<Session> {
-    const claim = parseSessionToken(token);
-    if (!claim) throw new RuleError('notInRoom', 'invalid token: enter the room again');
-    if (roomId !== null && claim.roomId !== roomId) throw new RuleError('notInRoom', 'this token belongs to another room');
-    const room = await this.store.loadRoom(claim.roomId);
-    const member = room && (appId === null || room.appId === appId) ? findMember(room, claim.userId) : undefined;
-    if (!room || !member || !sameSecret(member.session, claim.secret)) {
-      throw new RuleError('notInRoom', 'session invalid or replaced by a newer entry: enter the room again');
-    }
+    const session = await this.sessionOf(roomId, token);
+    const { room, member } = session;
+    if (appId !== null && room.appId !== appId) throw new RuleError('notInRoom', SESSION_INVALID);
     if (!allowDeparted) {
       if (room.ended) throw new RuleError('ended', 'the meeting has ended');
       if (!member.present) throw new RuleError('notInRoom', 'you are no longer in this room');
     }
+    return { room, member };
+  }
+
+  /**
+   * The room and member a token names, its secret compared. Remembered with the room state it was
+   * found in (immutable, and dropped with it): the same token on the same state needs no second
+   * look (room info is read over and over by every member: issue 17).
+   */
+  private async sessionOf(roomId: string | null, token: string): Promise<Session> {
+    const claim = parseSessionToken(token);
+    if (!claim) throw new RuleError('notInRoom', 'invalid token: enter the room again');
+    if (roomId !== null && claim.roomId !== roomId) throw new RuleError('notInRoom', 'this token belongs to another room');
+    const room = await this.store.loadRoom(claim.roomId);
+    if (!room) throw new RuleError('notInRoom', SESSION_INVALID);
+    let tokens = verifiedTokens.get(room);
+    const known = tokens?.get(token);
+    if (known) return { room, member: known };
+    const member = findMember(room, claim.userId);
+    if (!member || !sameSecret(member.session, claim.secret)) throw new RuleError('notInRoom', SESSION_INVALID);
+    if (!tokens) verifiedTokens.set(room, (tokens = new Map()));
+    tokens.set(token, member);
     return { room, member };
   }
 

@@ -75,6 +75,10 @@ test('request lines: method, route pattern, status, duration, request id; no sec
     headers: { authorization: `Basic ${basic}`, token: userToken, 'x-request-id': 'member-info' },
   });
   assert.equal(info.status, 200);
+  // A plain room info (answered before Fastify: conf/room-info.ts) is logged as any other request.
+  const plain = await call(`${base}/${roomId}`, { headers: { authorization: `Basic ${basic}`, token: userToken, 'x-request-id': 'plain-info' } });
+  assert.equal(((await plain.json()) as { code: number }).code, 0);
+  assert.equal(plain.headers.get('x-request-id'), 'plain-info');
   const ok = await call(`${base}/${roomId}?token=${encodeURIComponent(userToken)}`, { headers: { authorization: `Basic ${basic}`, 'x-request-id': 'by-query' } });
   assert.equal(((await ok.json()) as { code: number }).code, 0);
   // Client mistakes: wrong credentials (Agora 1001), the realtime path without an upgrade (Agora
@@ -138,6 +142,21 @@ test('request lines: method, route pattern, status, duration, request id; no sec
   });
   assert.ok(typeof health.ms === 'number' && health.ms >= 0 && health.ms < 5000, `duration ${health.ms}`);
   for (const id of replaced) assert.equal(byId(id).route, '/healthz');
+  const plainLine = byId('plain-info');
+  assert.deepEqual({ ...plainLine, ms: undefined, time: undefined, pid: undefined, hostname: undefined }, {
+    level: 30,
+    msg: 'request',
+    reqId: 'plain-info',
+    method: 'GET',
+    route: '/apps/:appId/v1/room/:roomId',
+    status: 200,
+    ms: undefined,
+    time: undefined,
+    pid: undefined,
+    hostname: undefined,
+  });
+  assert.ok(typeof plainLine.ms === 'number' && plainLine.ms >= 0 && plainLine.ms < 5000);
+  assert.deepEqual(Object.keys(plainLine), Object.keys(byId('by-query')), 'the same fields, in the same order, as a line Fastify writes');
   assert.ok(requestLines.some((l) => l.method === 'POST' && l.route === '/apps/:appId/v1/room/entry' && l.status === 200 && !l.code));
   assert.deepEqual(pick(byId('member-info')), { method: 'GET', route: '/apps/:appId/v1/room/:roomId', status: 200, level: 30, code: 400 });
   assert.deepEqual(pick(byId('by-query')), { method: 'GET', route: '/apps/:appId/v1/room/:roomId', status: 200, level: 30 });

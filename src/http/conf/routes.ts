@@ -15,7 +15,8 @@ import { overLimit, type Rate } from '../rates.ts';
 import { ok, type HttpDeps } from '../server.ts';
 import { AgoraError, Code, LANGUAGES } from './codes.ts';
 import { checkAppCredentials } from './credentials.ts';
-import { MODULES_BY_CODE, boardFor, memberView, roomInfoJson, simpleRoomView, type Board } from './views.ts';
+import { MODULES_BY_CODE, boardFor, memberView, simpleRoomView, type Board } from './views.ts';
+import { forgetAnswer, roomInfoBody } from './room-info.ts';
 import { AppVersion, BoardAnswer, Done, Entered, Languages, MemberPage, RoomAndMe, SimpleRoom, Tokens, agoraAnswers } from './answers.ts';
 
 /** How a route identifies its caller: the app only (Basic credentials), or also a member token. */
@@ -197,9 +198,8 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   // E2: the room and the caller.
   app.get('/:roomId', { schema: E.roomInfo }, async (req, reply) => {
     const { room, member } = session(req);
-    const tokens = deps.agoraTokens.forMember(req.caller!.app, memberSubject(room, member));
     reply.type('application/json; charset=utf-8');
-    return roomInfoJson(room, board(deps, room, member), member, tokens);
+    return roomInfoBody(deps, req.caller!.app, room, member);
   });
 
   // E3: host changes the room; state 0 ends the meeting.
@@ -319,6 +319,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   // E14: fresh media tokens.
   app.post('/:roomId/token/refresh', { schema: E.refresh }, async (req) => {
     const { room, member } = session(req);
+    forgetAnswer(member);
     return ok(deps.agoraTokens.refresh(req.caller!.app, memberSubject(room, member)));
   });
 

@@ -1,0 +1,129 @@
+// E2 room info: every client polls it, so it is the hottest read there is. Its body is made here
+// for its Fastify route, and a plain request for it is answered here too, straight off Node's
+// server, before Fastify: routing, hooks, a reply object and a child logger per request cost more
+// than the answer itself (issue 17: 45 % of a bare Fastify route with them, see BENCHMARKS.md).
+// Only the plain, successful case is served here: a request with a query, a body, an unusual
+// path, a connection over its address's cap, or anything that would not be answered code 0 goes
+// to Fastify untouched (nothing is written before the answer is known), which answers it exactly
+// as it answers every other request. The checks are the route's own: the app's credentials
+// (checkAppCredentials), the member's session (MeetingService.authenticate), the request id, the
+// CORS header and the request's log line.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyBaseLogger } from 'fastify';
+import type { App } from '../../store/store.ts';
+import type { Member, Room } from '../../domain/room.ts';
+import type { HttpDeps } from '../server.ts';
+import type { ConnectionGuard } from '../connections.ts';
+import { announcesBody } from '../body.ts';
+import { REQUEST_ID_HEADER, logsInfo, requestId } from '../logging.ts';
+import { checkAppCredentials } from './credentials.ts';
+import { boardFor, roomInfoJson } from './views.ts';
+
+/**
+ * The last answer made for a member, kept for its next read (clients poll room info): reused while
+ * the room is at the version it was made from, the app's token settings are those it was made
+ * with, and for at most REUSE_MS (or a quarter of the token lifetime). Its tokens were then more than half their lifetime from expiry
+ * (tokens.ts and board.ts re-mint below that), so a reused answer's tokens are as good as a fresh
+ * one's; a refresh (E14) drops the member's answer. At most MAX_ANSWERS members, oldest dropped.
+ */
+interface Answer {
+  roomId: string;
+  version: number;
+  app: App;
+  until: number;
+  body: Buffer;
+}
+const answers = new Map<Member, Answer>();
+const MAX_ANSWERS = 4096;
+const REUSE_MS = 30_000;
+
+/** The answer's body (the `{code, msg, data}` envelope, as UTF-8 JSON) for `member` of `room`. */
+export function roomInfoBody(deps: Pick<HttpDeps, 'agoraTokens' | 'boardTokens' | 'config'>, app: App, room: Room, member: Member, now = Date.now()): Buffer {
+  const known = answers.get(member);
+  if (known && known.version === room.version && known.roomId === room.roomId && sameTokenSettings(known.app, app) && now < known.until) return known.body;
+  const tokens = deps.agoraTokens.forMember(app, { channelName: room.channelName, uid: member.uid, screenId: member.screenId });
+  const board = boardFor(deps.config.boardProvider, deps.boardTokens, room, member.userId);
+  const body = Buffer.from(roomInfoJson(room, board, member, tokens));
+  if (!known && answers.size >= MAX_ANSWERS) answers.delete(answers.keys().next().value!);
+  answers.set(member, { roomId: room.roomId, version: room.version, app, until: now + Math.min(REUSE_MS, deps.agoraTokens.lifetime * 250), body });
+  return body;
+}
+
+/** After a token refresh: the member's next room info carries the new tokens. */
+export function forgetAnswer(member: Member): void {
+  answers.delete(member);
+}
+
+function sameTokenSettings(a: App, b: App): boolean {
+  return a === b || (a.appId === b.appId && a.certificate === b.certificate && a.tokenVersion === b.tokenVersion);
+}
+
+/**
+ * The three path forms of E2 (spec §1) and their route patterns (as the log line names them).
+ * Ids of the characters Convene and the Agora apps use; anything else (percent-encoding, a
+ * trailing slash) is Fastify's to decode or refuse.
+ */
+const ID = '([A-Za-z0-9_.~-]{1,128})';
+const FORMS: { path: RegExp; route: string }[] = [
+  { path: new RegExp(`^/apps/${ID}/v1/room/${ID}$`), route: '/apps/:appId/v1/room/:roomId' },
+  { path: new RegExp(`^/conf/v1/apps/${ID}/room/${ID}$`), route: '/conf/v1/apps/:appId/room/:roomId' },
+  { path: new RegExp(`^/scenario/meeting/apps/${ID}/v1/room/${ID}$`), route: '/scenario/meeting/apps/:appId/v1/room/:roomId' },
+];
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export interface RoomInfoFront {
+  /** Node's request listener: room info answered here, every other request handed to `fastify`. */
+  serve(req: IncomingMessage, res: ServerResponse, fastify: Handler): void;
+  /** Fastify's logger, once Fastify has made it (request lines go there, as Fastify's own do). */
+  log: FastifyBaseLogger | null;
+}
+
+export function roomInfoFront(deps: Pick<HttpDeps, 'apps' | 'meeting' | 'agoraTokens' | 'boardTokens' | 'config'>, connections: ConnectionGuard): RoomInfoFront {
+  const cors = deps.config.corsOrigin;
+  const front: RoomInfoFront = {
+    log: null,
+    serve(req, res, fastify) {
+      const form = req.method === 'GET' ? plainForm(req.url ?? '') : null;
+      if (!form || announcesBody(req) || connections.isRefused(req.socket)) return fastify(req, res);
+      const logs = front.log !== null && logsInfo(front.log.level);
+      const started = logs ? performance.now() : 0;
+      answer(form.appId, form.roomId, req).then(
+        (body) => {
+          if (body === null) return fastify(req, res);
+          const id = requestId(req);
+          res.writeHead(200, [
+            REQUEST_ID_HEADER, id,
+            'access-control-allow-origin', cors,
+            'content-type', 'application/json; charset=utf-8',
+            'content-length', String(body.length),
+          ]);
+          res.end(body);
+          // The line Fastify's RequestLog writes for the same answer.
+          if (logs) front.log!.info({ reqId: id, method: 'GET', route: form.route, status: 200, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request');
+        },
+        () => fastify(req, res),
+      );
+    },
+  };
+
+  /** The body of a code-0 answer, or null (or a rejection) when Fastify must answer instead. */
+  async function answer(appId: string, roomId: string, req: IncomingMessage): Promise<Buffer | null> {
+    const app = await deps.apps.get(appId);
+    if (!app) return null;
+    checkAppCredentials(req.headers, app);
+    const token = req.headers.token;
+    if (typeof token !== 'string' || token === '') return null;
+    const { room, member } = await deps.meeting.authenticate(app.appId, roomId, token);
+    return roomInfoBody(deps, app, room, member);
+  }
+  return front;
+}
+
+function plainForm(url: string): { appId: string; roomId: string; route: string } | null {
+  for (const f of FORMS) {
+    const m = f.path.exec(url);
+    if (m) return { appId: m[1]!, roomId: m[2]!, route: f.route };
+  }
+  return null;
+}
