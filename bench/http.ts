@@ -6,7 +6,7 @@
 import { envelopeSampler } from './lib/clients.ts';
 import autocannon from 'autocannon';
 import os from 'node:os';
-import { freePort, startChild, startConveneChild } from './lib/proc.ts';
+import { cpuSeconds, freePort, startChild, startConveneChild } from './lib/proc.ts';
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
@@ -27,6 +27,8 @@ interface Figures {
   non2xx: number;
   badEnvelopes: number;
   checked: number;
+  /** The server's CPU time (user + system) per answered request, µs. */
+  cpuUs: number;
 }
 
 type Req = { method?: string; path?: string; headers?: Record<string, string>; body?: string };
@@ -36,7 +38,7 @@ type Req = { method?: string; path?: string; headers?: Record<string, string>; b
  * per connection (not per request) to keep the load generator's own CPU use low: it shares the
  * machine's 2 cores with the server.
  */
-async function measure(name: string, url: string, perConnection: () => Req[], idReplacement = false, duration = DURATION, warmup = WARMUP): Promise<Figures> {
+async function measure(name: string, url: string, pid: number, perConnection: () => Req[], idReplacement = false, duration = DURATION, warmup = WARMUP): Promise<Figures> {
   const { counts, onResponse } = envelopeSampler();
   const run = (duration: number) =>
     autocannon({
@@ -50,8 +52,11 @@ async function measure(name: string, url: string, perConnection: () => Req[], id
   if (warmup > 0) await run(warmup);
   counts.checked = 0;
   counts.bad = 0;
+  const cpu0 = cpuSeconds(pid);
   const r = await run(duration);
+  const cpu = cpuSeconds(pid) - cpu0;
   return {
+    cpuUs: (cpu * 1e6) / Math.max(1, r.requests.total),
     name,
     rps: r.requests.average,
     p50: r.latency.p50,
@@ -80,6 +85,7 @@ function merge(name: string, slices: Figures[]): Figures {
     non2xx: sum('non2xx'),
     badEnvelopes: sum('badEnvelopes'),
     checked: sum('checked'),
+    cpuUs: slices.reduce((a, f) => a + f.cpuUs * f.requests, 0) / Math.max(1, sum('requests')),
   };
 }
 
@@ -133,15 +139,15 @@ async function main() {
         return { method: 'GET', path: `/apps/${appId}/v1/room/${s.roomId}`, headers: { authorization: auth, token: s.token } };
       });
     const plain = () => [{ method: 'GET', path: '/room' }];
-    await measure('warm-up', bare.url, plain, false, WARMUP, 0);
-    await measure('warm-up', convene.url, roomInfo, false, WARMUP, 0);
+    await measure('warm-up', bare.url, bare.proc.pid!, plain, false, WARMUP, 0);
+    await measure('warm-up', convene.url, convene.proc.pid!, roomInfo, false, WARMUP, 0);
     // BENCH_ONLY=entry skips the room-info runs (a profile of entries alone), BENCH_ONLY=info the entries.
     const slices = ONLY === 'entry' ? 0 : Math.max(1, Math.round(DURATION / 2));
     const bareSlices: Figures[] = [];
     const infoSlices: Figures[] = [];
     for (let n = 0; n < slices; n++) {
-      bareSlices.push(await measure('bare', bare.url, plain, false, DURATION / slices, 0));
-      infoSlices.push(await measure('info', convene.url, roomInfo, false, DURATION / slices, 0));
+      bareSlices.push(await measure('bare', bare.url, bare.proc.pid!, plain, false, DURATION / slices, 0));
+      infoSlices.push(await measure('info', convene.url, convene.proc.pid!, roomInfo, false, DURATION / slices, 0));
     }
     if (slices > 0) results.push(merge('bare Fastify GET (baseline)', bareSlices), merge('Convene E2 room info', infoSlices));
     if (ONLY === 'info') return report(results);
@@ -152,6 +158,7 @@ async function main() {
       await measure(
         'Convene E1 entry',
         convene.url,
+        convene.proc.pid!,
         () =>
           Array.from({ length: ENTRY_ROOMS / CONNECTIONS }, () => {
             const room = k++ % ENTRY_ROOMS;
@@ -172,10 +179,10 @@ async function main() {
 }
 
 function report(results: Figures[]): void {
-  console.log('\n| run | req/s | p50 ms | p90 ms | p99 ms | max ms | requests | errors | bad envelopes (sampled) |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('\n| run | req/s | p50 ms | p90 ms | p99 ms | max ms | requests | errors | bad envelopes (sampled) | server CPU µs/req |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of results) {
-    console.log(`| ${r.name} | ${fmt(r.rps)} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${fmt(r.requests)} | ${r.non2xx} | ${r.badEnvelopes}/${r.checked} |`);
+    console.log(`| ${r.name} | ${fmt(r.rps)} | ${r.p50} | ${r.p90} | ${r.p99} | ${r.max} | ${fmt(r.requests)} | ${r.non2xx} | ${r.badEnvelopes}/${r.checked} | ${fmt(r.cpuUs, 1)} |`);
   }
   const bareR = results.find((r) => r.name.startsWith('bare'));
   const info = results.find((r) => r.name.includes('room info'));
