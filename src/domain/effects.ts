@@ -73,6 +73,7 @@ export function removeMember(room: Room, m: Member, events: MeetingEvent[], now:
   if (room.boardShared && room.boardCreatorId === m.userId) stopBoard(room, events);
   m.boardGrant = false;
   m.sharingScreen = false;
+  answerSpeakInvite(room, m);
   if (wasHost) {
     const first = firstPresent(room);
     const heir = first ? own(room, first) : undefined;
@@ -104,4 +105,18 @@ export function endMeeting(room: Room, events: MeetingEvent[], now: number): voi
     m.sharingScreen = false;
   }
   events.push(roomChanged(room));
+}
+
+/** Whether the host has invited `m` to speak and `m` has not answered yet. */
+export function invitedToSpeak(room: Room, m: Member): boolean {
+  return room.speakInvites?.includes(m.userId) === true;
+}
+
+/** `m`'s invitation to speak, if any, is answered (used, refused, or void): gone. */
+export function answerSpeakInvite(room: Room, m: Member): void {
+  if (!invitedToSpeak(room, m)) return;
+  // A new array: the committed state's may be shared with readers.
+  const rest = room.speakInvites!.filter((id) => id !== m.userId);
+  if (rest.length > 0) room.speakInvites = rest;
+  else delete room.speakInvites;
 }

@@ -59,6 +59,12 @@ export interface Room {
   locked?: boolean;
   /** Who may not enter again before when (kicked with a ban). Absent in older rooms. */
   bans?: Ban[];
+  /**
+   * Members the host has invited to speak (E6, audio) who have not answered yet: the invitation is
+   * the host's permission, so accepting it unmutes even while participants may not unmute
+   * themselves. Cleared by the answer, a new mute-all, or the member leaving. Absent: none.
+   */
+  speakInvites?: string[];
   /** Every member who ever entered, in first-entry order. */
   members: Member[];
   nextOrder: number;

@@ -4,7 +4,7 @@
 import type { Command, Enter, RoomCommand } from './commands.ts';
 import { snapshot, type MeetingEvent, type Module } from './events.ts';
 import { addMember, banOf, currentHost, draftOf, findByUuid, findMember, onlineCount, own, takeBack, type Member, type Room } from './room.ts';
-import { boardEvent, endMeeting, ownsBoard, removeMember, restateChat, roomChanged, screenEvent, startBoard, stopBoard, stopScreen } from './effects.ts';
+import { answerSpeakInvite, boardEvent, endMeeting, invitedToSpeak, ownsBoard, removeMember, restateChat, roomChanged, screenEvent, startBoard, stopBoard, stopScreen } from './effects.ts';
 
 export { MAX_CHAT_RESTATED } from './effects.ts';
 
@@ -290,6 +290,8 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
         room.muteAllAudio = cmd.muteAllAudio;
         // Clients apply the same rule on receipt of the room change, so no per-member events.
         if (cmd.muteAllAudio !== 0) for (const m of room.members) if (m.role !== 'host' && m.audio) own(room, m).audio = false;
+        // A new mute-all overrides the invitations made before it.
+        if (cmd.muteAllAudio !== 0) delete room.speakInvites;
       }
       if (cmd.locked !== undefined) room.locked = cmd.locked;
       if (cmd.shareBoard === true && !room.boardShared) startBoard(room, actor, events, false);
@@ -316,7 +318,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
         if (cmd.boardGrant === true && !target.boardGrant) {
           throw new RuleError('forbidden', 'only the host or the board creator may grant the board');
         }
-        if (cmd.audio === true && !target.audio && room.muteAllAudio === 2) {
+        if (cmd.audio === true && !target.audio && room.muteAllAudio === 2 && !invitedToSpeak(room, target)) {
           throw new RuleError('unmuteForbidden', 'the host has muted everyone; apply to the host to unmute');
         }
       }
@@ -326,6 +328,8 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
         target[key] = value;
         changed.push([module, value]);
       };
+      // Turning its audio on or off is the member's answer to an invitation to speak.
+      if (self && cmd.audio !== undefined) answerSpeakInvite(room, target);
       set('audio', 'audio', cmd.audio);
       set('video', 'video', cmd.video);
       set('board', 'boardGrant', cmd.boardGrant);
@@ -347,6 +351,9 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       if (!(cmd.module === 'board' && ownsBoard(room, actor))) requireHost(actor, 'invite members');
       const target = presentTarget(room, cmd.target);
       if (target.userId === actor.userId) return done();
+      if (cmd.module === 'audio' && cmd.action === 'invite' && !invitedToSpeak(room, target)) {
+        room.speakInvites = [...(room.speakInvites ?? []), target.userId];
+      }
       events.push({ type: 'invited', to: target.userId, from: snapshot(actor), module: cmd.module, action: cmd.action });
       return done();
     }
@@ -362,6 +369,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
         (named.role === 'host' || (cmd.module === 'board' && room.boardShared && named.userId === room.boardCreatorId));
       const to = canGrant ? named : currentHost(room);
       if (!to) throw new RuleError('notFound', 'the room has no host to apply to');
+      if (cmd.module === 'audio' && cmd.action === 'rejectInvite') answerSpeakInvite(room, actor);
       events.push({ type: 'applied', to: to.userId, from: snapshot(actor), module: cmd.module, action: cmd.action });
       return done();
     }
