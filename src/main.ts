@@ -278,7 +278,7 @@ export async function serve(): Promise<void> {
     process.exit(2);
   }
   console.log(describeBootstrap(convene.bootstrapped));
-  console.log(`Convene listening on ${convene.url} (pid ${process.pid})`);
+  console.log(listeningLine(config.host, convene.url));
   let stopping = false;
   const shutdown = (signal: string) => {
     // A terminal's Ctrl-C reaches both npm and node, and npm forwards it again: later signals
@@ -304,3 +304,12 @@ export async function serve(): Promise<void> {
 // `node --import tsx src/main.ts [command]` works as `npm start -- [command]`: the commands live in
 // cli.ts. Not awaited: for `serve`, cli.ts imports this module back, which must finish evaluating first.
 if (isProgram(import.meta.url)) void import('./cli.ts').then((cli) => cli.runConvene(process.argv.slice(2)));
+
+/** What the server binds, said as it is: a wildcard host is every interface (issue 18). */
+export function listeningLine(host: string, url: string): string {
+  const port = new URL(url).port;
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    return `Convene listening on ${host === '::' ? '[::]' : '0.0.0.0'}:${port}, every interface (from this machine: ${url}) (pid ${process.pid})`;
+  }
+  return `Convene listening on ${url} (pid ${process.pid})`;
+}

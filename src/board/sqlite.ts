@@ -2,6 +2,7 @@
 // (convene.db → convene-board.db). Not the meeting database itself: the store drops its cached
 // rooms whenever another connection writes its file, so strokes written there would make every
 // meeting command read its room again.
+import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { DrawnStroke } from './strokes.ts';
 import { OPS_KEPT, type Appended, type BoardChange, type BoardEntry, type BoardHead, type BoardLog } from './log.ts';
@@ -44,6 +45,8 @@ export class SqliteBoardLog implements BoardLog {
   private readonly appendTx: (roomId: string, change: BoardChange, max: number) => Appended;
 
   constructor(path: string) {
+    // Owner-only when created here, as the meeting database (ops/store.ts).
+    if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600));
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');

@@ -63,7 +63,8 @@ export function ensureDataDir(config: Config): void {
   if (config.dbPath === ':memory:') return;
   const dir = config.dataDir;
   try {
-    mkdirSync(dir, { recursive: true });
+    // Owner-only: the database holds the apps' secrets and the admin keys.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
     const code = errnoOf(err);
     if (code === 'EEXIST' || code === 'ENOTDIR') {
@@ -80,7 +81,8 @@ export function ensureDataDir(config: Config): void {
 export function checkWritableFile(config: Config, path: string, what: string, ifDirectory: string): void {
   let fd: number;
   try {
-    fd = openSync(path, 'a');
+    // Owner-only when created here (SQLite gives its -wal and -shm files the database's mode).
+    fd = openSync(path, 'a', 0o600);
   } catch (err) {
     const code = errnoOf(err);
     if (code === 'EISDIR') throw new OperationalError(`${what} ${path} is a directory: ${ifDirectory}`);
