@@ -7,7 +7,7 @@ import { lockDatabase, type ServerLock } from './ops/lock.ts';
 import { operationalMessage } from './ops/errors.ts';
 import { isProgram } from './ops/entry.ts';
 import { MeetingService } from './service/meeting.ts';
-import { AppRegistry, hex32, newApp } from './service/apps.ts';
+import { AppRegistry, hex32, newAccessKey, newApp } from './service/apps.ts';
 import { AgoraTokens } from './tokens/agora.ts';
 import { BoardTokens } from './tokens/board.ts';
 import { buildServer, type Server } from './http/server.ts';
@@ -52,7 +52,28 @@ export interface Bootstrapped {
   customerSecret: string;
   accessKey: string;
   secretKey: string;
+  /** Made by this start. */
   created: { app: boolean; key: boolean };
+  /** Not yet shown by a start that came up (made now, or by a start that failed before it could say). */
+  unshown: { app: boolean; key: boolean };
+}
+
+/**
+ * The credentials a start generates are said by the start that comes up (serve): marked unshown
+ * when made, shown (a second mark, as the store only adds meta values) once said. A first start
+ * that fails after making them (its port in use) leaves them to the next start.
+ */
+const UNSHOWN = (what: string) => `unshown:${what}`;
+const SHOWN = (what: string) => `shown:${what}`;
+
+async function isUnshown(store: RoomStore, what: string): Promise<boolean> {
+  return (await store.getMeta(UNSHOWN(what))) !== null && (await store.getMeta(SHOWN(what))) === null;
+}
+
+/** Marks the credentials `b` shows as shown: later starts print the App ID only. */
+export async function markShown(store: RoomStore, b: Bootstrapped): Promise<void> {
+  if (b.unshown.app) await store.setMetaIfAbsent(SHOWN(`app:${b.appId}`), '1');
+  if (b.unshown.key) await store.setMetaIfAbsent(SHOWN(`key:${b.accessKey}`), '1');
 }
 
 export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Config, now = Date.now()): Promise<Bootstrapped> {
@@ -63,6 +84,8 @@ export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Con
   const createdApp = !app;
   if (!app) {
     app = newApp({ appId }, now);
+    // Before the app: no app is ever made that no start will show.
+    await store.setMetaIfAbsent(UNSHOWN(`app:${appId}`), '1');
   }
   const wanted = {
     ...(b.appCertificate ? { certificate: b.appCertificate } : {}),
@@ -79,7 +102,10 @@ export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Con
     key = { accessKey: b.accessKey, secretKey: b.secretKey!, createdAt: key?.createdAt ?? now };
     await apps.putAccessKey(key);
   } else if (!key) {
-    key = await apps.createAccessKey(now);
+    const made = newAccessKey(now);
+    await store.setMetaIfAbsent(UNSHOWN(`key:${made.accessKey}`), '1');
+    await apps.putAccessKey(made);
+    key = made;
     createdKey = true;
   }
   return {
@@ -90,6 +116,7 @@ export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Con
     accessKey: key.accessKey,
     secretKey: key.secretKey,
     created: { app: createdApp, key: createdKey },
+    unshown: { app: await isUnshown(store, `app:${app.appId}`), key: await isUnshown(store, `key:${key.accessKey}`) },
   };
 }
 
@@ -236,18 +263,22 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
 
 export function describeBootstrap(b: Bootstrapped): string {
   const lines = [
-    b.created.app ? 'Created the default app (stored in the data directory; shown once):' : 'Default app:',
+    b.created.app ? 'Created the default app (stored in the data directory; shown once):' : b.unshown.app ? 'The default app (made by a start that failed; shown once):' : 'Default app:',
     `  App ID           ${b.appId}`,
   ];
-  if (b.created.app) {
+  if (b.unshown.app) {
     lines.push(
       `  App Certificate  ${b.appCertificate ?? '(none)'}`,
       `  Customer ID      ${b.customerId}`,
       `  Customer Secret  ${b.customerSecret}`,
     );
   }
-  if (b.created.key) {
-    lines.push('Created an admin access key (shown once):', `  Access Key       ${b.accessKey}`, `  Secret Key       ${b.secretKey}`);
+  if (b.unshown.key) {
+    lines.push(
+      b.created.key ? 'Created an admin access key (shown once):' : 'An admin access key (made by a start that failed; shown once):',
+      `  Access Key       ${b.accessKey}`,
+      `  Secret Key       ${b.secretKey}`,
+    );
   }
   return lines.join('\n');
 }
@@ -279,6 +310,7 @@ export async function serve(): Promise<void> {
   }
   console.log(describeBootstrap(convene.bootstrapped));
   console.log(listeningLine(config.host, convene.url));
+  await markShown(convene.store, convene.bootstrapped).catch((err) => console.error(`convene: could not note that the credentials were shown (${String(err)}): the next start shows them again`));
   let stopping = false;
   const shutdown = (signal: string) => {
     // A terminal's Ctrl-C reaches both npm and node, and npm forwards it again: later signals

@@ -39,6 +39,10 @@ export function newApp(fields: Partial<App> & { appId: string }, now: number): A
   };
 }
 
+export function newAccessKey(now: number): AccessKey {
+  return { accessKey: randomBytes(15).toString('base64url'), secretKey: randomBytes(30).toString('base64url'), createdAt: now };
+}
+
 export class AppRegistry {
   constructor(private readonly store: RoomStore) {}
 
@@ -81,7 +85,7 @@ export class AppRegistry {
 
   /** A new admin key pair; several may be active at once, so that keys can be rotated. */
   async createAccessKey(now = Date.now()): Promise<AccessKey> {
-    const key = { accessKey: randomBytes(15).toString('base64url'), secretKey: randomBytes(30).toString('base64url'), createdAt: now };
+    const key = newAccessKey(now);
     await this.store.putAccessKey(key);
     return key;
   }
