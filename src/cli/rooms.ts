@@ -67,8 +67,10 @@ export const roomCommands: Command[] = [
     args: '[APP_ID]',
     summary: 'list the running meetings of an app (default: the default app)',
     help: `Lists the running meetings of an app (the default app when APP_ID is omitted), one line each:
-roomId, roomUuid, members in the room, start time. With --json: an array of
-{"roomId","roomUuid","online","startTime"}. Exit 1 when there is no such app.`,
+roomId, roomUuid, members in the room, start time, and "(empty: not active)" for a meeting nobody
+is in (it ends after the empty-room time unless someone enters; Qiniu's ListActiveRoom omits it).
+With --json: an array of {"roomId","roomUuid","online","active","startTime"}. Exit 1 when there is
+no such app.`,
     options: [JSON_OPTION],
     store: 'existing',
     async run(ctx) {
@@ -81,9 +83,10 @@ roomId, roomUuid, members in the room, start time. With --json: an array of
         if (offset + limit >= total || rooms.length === 0) break;
       }
       if (ctx.option('json')) {
-        return ctx.printJson(all.map((r) => ({ roomId: r.roomId, roomUuid: r.roomUuid, online: r.online, startTime: iso(r.startTime) })), true);
+        return ctx.printJson(all.map((r) => ({ roomId: r.roomId, roomUuid: r.roomUuid, online: r.online, active: r.online > 0, startTime: iso(r.startTime) })), true);
       }
-      for (const r of all) ctx.print(`${r.roomId}  ${r.roomUuid}  online ${r.online}  since ${iso(r.startTime)}`);
+      // "Active" as everywhere (Qiniu's ListActiveRoom, convene_rooms_active): someone is present.
+      for (const r of all) ctx.print(`${r.roomId}  ${r.roomUuid}  online ${r.online}  since ${iso(r.startTime)}${r.online > 0 ? '' : '  (empty: not active)'}`);
     },
   },
   {

@@ -35,6 +35,8 @@ export class Attendance {
   /** Running rooms, and rooms that ended since the last census (so that a census read before their end cannot revive them). */
   private readonly rooms = new Map<string, Entry>();
   private running = 0;
+  /** Running rooms with someone present: "active", as Qiniu's ListActiveRoom says. */
+  private active = 0;
   private present = 0;
   private changes = 0;
   private unsubscribe: (() => void) | null = null;
@@ -46,6 +48,10 @@ export class Attendance {
 
   get roomsRunning(): number {
     return this.running;
+  }
+
+  get roomsActive(): number {
+    return this.active;
   }
 
   get membersPresent(): number {
@@ -85,10 +91,7 @@ export class Attendance {
   private set(roomId: string, present: number, ended: boolean, seq: number): void {
     let entry = this.rooms.get(roomId);
     if (entry) {
-      if (!entry.ended) {
-        this.running--;
-        this.present -= entry.present;
-      }
+      if (!entry.ended) this.uncount(entry);
     } else {
       entry = { present: 0, ended: false, seq: 0, changed: 0 };
       this.rooms.set(roomId, entry);
@@ -99,15 +102,20 @@ export class Attendance {
     entry.changed = ++this.changes;
     if (!ended) {
       this.running++;
+      if (present > 0) this.active++;
       this.present += present;
     }
   }
 
+  private uncount(entry: Entry): void {
+    this.running--;
+    if (entry.present > 0) this.active--;
+    this.present -= entry.present;
+  }
+
   private forget(roomId: string, entry: Entry): void {
     this.rooms.delete(roomId);
-    if (entry.ended) return;
-    this.running--;
-    this.present -= entry.present;
+    if (!entry.ended) this.uncount(entry);
   }
 
   /** Count the running meetings in the store; what events said while it counted is newer and kept. */

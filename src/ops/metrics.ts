@@ -64,10 +64,18 @@ export class ConveneMetrics implements CommandMetrics, RealtimeMetrics {
     const self = this;
     new Gauge({
       name: 'convene_rooms_running',
-      help: 'Meetings running (started, not ended), in the whole deployment (every node reports the same figure)',
+      help: 'Meetings running (started, not ended, also while empty: not active), in the whole deployment (every node reports the same figure)',
       registers,
       collect() {
         this.set(self.attendance?.roomsRunning ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'convene_rooms_active',
+      help: "Meetings running with at least one member present (Qiniu's ListActiveRoom lists these), in the whole deployment",
+      registers,
+      collect() {
+        this.set(self.attendance?.roomsActive ?? 0);
       },
     });
     new Gauge({

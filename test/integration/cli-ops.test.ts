@@ -236,7 +236,16 @@ test('on SQLite beside a running server: apps and keys, rooms ls/show, kick, clo
   await t.test('rooms ls and rooms show list the members who entered over HTTP', async () => {
     const rooms = JSON.parse(ok(await convene(['rooms', 'ls', '--json'], env), 'rooms ls --json')) as any[];
     assert.deepEqual(rooms.map((r) => [r.roomId, r.roomUuid, r.online]), [[roomId, 'standup', 2]]);
-    assert.match(ok(await convene(['rooms', 'ls', appId], env), 'rooms ls'), new RegExp(`^${roomId}  standup  online 2  since \\d{4}-`, 'm'));
+    assert.match(ok(await convene(['rooms', 'ls', appId], env), 'rooms ls'), new RegExp(`^${roomId}  standup  online 2  since \\d{4}-\\S+$`, 'm'));
+    assert.equal(rooms[0].active, true);
+    // An empty meeting runs on (until the empty-room time) but is not active, as Qiniu's ListActiveRoom says.
+    const cat = new MeetingClient(opts);
+    await cat.enter({ roomName: 'Empty', roomUuid: 'emptied', userName: 'Cat', userUuid: 'cat' });
+    await cat.exit();
+    const listed = ok(await convene(['rooms', 'ls', appId], env), 'rooms ls');
+    assert.match(listed, new RegExp(`^${cat.roomId}  emptied  online 0  since \\S+  \\(empty: not active\\)$`, 'm'));
+    const json = JSON.parse(ok(await convene(['rooms', 'ls', '--json'], env), 'rooms ls --json')) as any[];
+    assert.equal(json.find((r) => r.roomUuid === 'emptied').active, false);
     const shownJson = await convene(['rooms', 'show', appId, 'standup', '--json'], env);
     const shown = JSON.parse(ok(shownJson, 'rooms show --json')) as any;
     assert.equal(shown.roomId, roomId);

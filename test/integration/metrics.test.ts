@@ -66,6 +66,7 @@ test('entries, chat, a refusal, a socket and departures move the figures', { tim
 
   const before = await scrape(s);
   assert.equal(valueOf(before, 'convene_rooms_running'), 0);
+  assert.equal(valueOf(before, 'convene_rooms_active'), 0);
   assert.equal(valueOf(before, 'convene_members_present'), 0);
   assert.equal(valueOf(before, 'convene_realtime_sockets'), 0);
   assert.equal(commands(before, 'enter', 'ok'), 0);
@@ -115,6 +116,7 @@ test('entries, chat, a refusal, a socket and departures move the figures', { tim
   await eventually(s, (m) => {
     assert.equal(valueOf(m, 'convene_members_present'), 1);
     assert.equal(valueOf(m, 'convene_rooms_running'), 1);
+    assert.equal(valueOf(m, 'convene_rooms_active'), 1);
     assert.equal(commands(m, 'leave', 'ok'), 1);
   });
 
@@ -226,4 +228,22 @@ test('CONVENE_METRICS=off: no /metrics, nothing kept', async (t) => {
   const res = await fetch(`${s.url}/metrics`);
   assert.equal(res.status, 404);
   assert.deepEqual(await res.json(), { error: 'not found' });
+});
+
+test('an empty meeting is running but not active, the same in the metrics, the CLI and the server API', { timeout: 60_000 }, async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(() => s.close());
+  const ann = s.client();
+  await ann.enter({ roomName: 'E', roomUuid: 'empty-one', userName: 'Ann', userUuid: 'ann' });
+  const bob = s.client();
+  await bob.enter({ roomName: 'F', roomUuid: 'full-one', userName: 'Bob', userUuid: 'bob' });
+  await ann.exit();
+  await eventually(s, (m) => {
+    assert.equal(valueOf(m, 'convene_rooms_running'), 2, 'both meetings run');
+    assert.equal(valueOf(m, 'convene_rooms_active'), 1, 'one has someone in it');
+  });
+  const active = await s.meeting.listRooms({ appId: s.creds.appId, activeOnly: true, prefix: '', offset: 0, limit: 10 });
+  assert.deepEqual(active.rooms.map((r) => r.roomUuid), ['full-one'], "the server API's ListActiveRoom reads the same");
+  await ann.enter({ roomName: 'E', roomUuid: 'empty-one', userName: 'Ann', userUuid: 'ann' });
+  await eventually(s, (m) => assert.equal(valueOf(m, 'convene_rooms_active'), 2));
 });
