@@ -42,8 +42,58 @@ async function start(): Promise<void> {
   ]).catch(() => [{ app: null }, { data: {} }] as const);
   creds = config.app;
   errorTexts = languages.data ?? {};
+  // A reload (F5) goes back into the meeting this tab was in, as the same member.
+  if (await resumeSession()) return;
   renderJoin();
   await prefillFromLink();
+}
+
+// ---- This tab's meeting, across reloads
+
+interface SavedSession {
+  room: string;
+  roomId: string;
+  userId: string;
+  userToken: string;
+  /** The app's credentials when the page asked for them (none in /config.json). */
+  creds: Credentials | null;
+}
+
+const SESSION_KEY = 'convene.session';
+
+function saveSession(client: MeetingClient, room: string, typedCreds: boolean): void {
+  const saved: SavedSession = { room, roomId: client.roomId, userId: client.userId, userToken: client.userToken, creds: typedCreds ? creds : null };
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(saved));
+}
+
+/** Back into the saved meeting if its session still holds (room info answers); else the join form. */
+async function resumeSession(): Promise<boolean> {
+  let saved: SavedSession;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null') as SavedSession;
+  } catch {
+    saved = null as unknown as SavedSession;
+  }
+  if (!saved?.userToken) return false;
+  // Only the meeting the address names: a link to another room is a new join.
+  const asked = new URLSearchParams(location.search).get('room');
+  if (asked !== null && asked !== saved.room) return false;
+  if (saved.creds) creds = saved.creds;
+  if (!creds) return false;
+  const client = new MeetingClient(options());
+  client.roomId = saved.roomId;
+  client.userId = saved.userId;
+  client.userToken = saved.userToken;
+  try {
+    await client.info();
+  } catch {
+    // Ended, removed, or replaced meanwhile: join again from the form.
+    sessionStorage.removeItem(SESSION_KEY);
+    if (saved.creds) creds = null;
+    return false;
+  }
+  await enterMeeting(client, saved.room);
+  return true;
 }
 
 function options(): ClientOptions {
@@ -171,6 +221,12 @@ async function join(): Promise<void> {
     showAlert(failure(err));
     return;
   }
+  saveSession(client, room, document.getElementById('join-app') !== null);
+  await enterMeeting(client, room);
+}
+
+/** The meeting view for an entered (or resumed) member, and its socket. */
+async function enterMeeting(client: MeetingClient, room: string): Promise<void> {
   api = client;
   me = client.userId;
   requests = [];
@@ -275,6 +331,7 @@ function onClose(code: number): void {
 function finish(why: Ending): void {
   if (ending) return;
   ending = why;
+  sessionStorage.removeItem(SESSION_KEY);
   void rt?.close();
   stopPreview();
   const text = why === 'kicked' ? t('kicked') : why === 'ended' ? t('ended') : why === 'left' ? t('left') : why === 'session' ? t('sessionOver') : t('kicked');
