@@ -32,17 +32,24 @@ test('the admin console signs in, lists the room live, shows it, messages it and
   await socket.connect();
   try {
     await page.goto(`${s.url}/admin`);
-    // A wrong secret is refused by the server's signature check; the secret itself is never sent.
+    // A wrong secret is refused by the server's signature check, said in plain words (issue 18); the
+    // secret itself is never sent.
     const sent: string[] = [];
     page.on('request', (r) => sent.push(`${r.url()} ${JSON.stringify(r.headers())} ${r.postData() ?? ''}`));
     await page.getByRole('textbox', { name: 'Access key' }).fill(s.bootstrapped.accessKey);
     await page.getByLabel('Secret key').fill('not-the-secret');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('alert').filter({ hasText: '401 bad token' }).waitFor();
+    await page.getByRole('alert').filter({ hasText: 'The access key or the secret key is wrong.' }).waitFor();
+    assert.equal(await page.getByText(/signature|bad token/).count(), 0, 'no talk of signatures');
+    const red = await page.getByRole('alert').evaluate((e) => getComputedStyle(e).color);
     await page.getByLabel('Secret key').fill(s.bootstrapped.secretKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: 'Active rooms' }).waitFor();
-    await page.getByText('board-meeting: 1 members').waitFor();
+    await page.getByText('board-meeting: 1 member', { exact: true }).waitFor();
+    // The default app has no title: its id is shown once, with a word for the missing title.
+    const defaultApp = page.locator('#apps li', { hasText: s.creds.appId });
+    await defaultApp.getByText('(no title)').waitFor();
+    assert.equal(await defaultApp.getByText(s.creds.appId, { exact: true }).count(), 1);
     await shot(page, 'admin-01-rooms');
 
     // Live: a second member enters, the count follows without a reload.
@@ -66,10 +73,16 @@ test('the admin console signs in, lists the room live, shows it, messages it and
     const message = socket.waitFor((m) => m.type === 'server');
     await page.getByRole('button', { name: 'Send message' }).click();
     await page.getByRole('alert').filter({ hasText: 'Message sent' }).waitFor();
+    const green = await page.getByRole('alert').evaluate((e) => getComputedStyle(e).color);
+    assert.notEqual(green, red, 'a success is not shown in the colour of a failure');
     assert.equal(((await message).data as { text: string }).text, 'Closing in 5 minutes');
 
+    // Event numbers past 9 are shown whole: the list carries its own #seq, not clipped list markers.
+    await page.getByRole('log', { name: 'Recent events' }).getByText('#1', { exact: true }).waitFor();
+    const markers = await page.getByRole('log', { name: 'Recent events' }).evaluate((e) => getComputedStyle(e).listStyleType);
+    assert.equal(markers, 'none');
     await page.getByRole('button', { name: 'Remove Bob' }).click();
-    await page.getByText('board-meeting: 1 members').waitFor({ timeout: 5000 });
+    await page.getByText('board-meeting: 1 member', { exact: true }).waitFor({ timeout: 5000 });
 
     const ended = socket.waitFor((m) => m.type === 'channel' && m.cmd === 3 && m.data.state === 0);
     await page.getByRole('button', { name: 'Close room' }).click();

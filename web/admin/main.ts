@@ -52,13 +52,21 @@ function header(): HTMLElement {
   );
 }
 
-function say(text: string): void {
+/** What an action did (`done`: it worked, not shown as an error) or why it failed. */
+function say(text: string, done = false): void {
   const box = document.getElementById('alert');
-  if (box) box.textContent = text;
+  if (!box) return;
+  box.textContent = text;
+  box.classList.toggle('done', done);
 }
 
 function failure(err: unknown): string {
   return err instanceof QiniuError ? `${err.status} ${err.message}` : String((err as Error)?.message ?? err);
+}
+
+/** Signing in: a refused signature means one of the two keys is wrong — said so, in the page's language. */
+function signInFailure(err: unknown): string {
+  return err instanceof QiniuError && err.status === 401 ? t('wrongKeys') : failure(err);
 }
 
 // ---- Sign in
@@ -87,7 +95,7 @@ async function signIn(saved?: { ak: string; sk: string }): Promise<void> {
     apps = await c.call<AppInfo[]>('GET', '/v3/apps');
   } catch (err) {
     sessionStorage.removeItem(STORE_KEY);
-    renderSignIn(failure(err));
+    renderSignIn(signInFailure(err));
     return;
   }
   if (!saved && ($('#remember') as HTMLInputElement).checked) sessionStorage.setItem(STORE_KEY, JSON.stringify({ ak, sk }));
@@ -131,7 +139,7 @@ function render(): void {
     $('#apps'),
     apps.map((a) =>
       h('li', { class: 'member' },
-        h('span', { class: 'name' }, a.title || a.appId),
+        h('span', { class: 'name' }, a.title || t('untitledApp')),
         h('code', {}, a.appId),
         h('button', { type: 'button', 'data-key': `app-${a.appId}`, 'aria-pressed': a.appId === appId ? 'true' : 'false', onclick: () => {
           appId = a.appId;
@@ -147,7 +155,7 @@ function render(): void {
       ? [h('li', {}, t('noRooms'))]
       : rooms.map((r) =>
           h('li', { class: 'member', 'data-room': r.name },
-            h('span', { class: 'name' }, t('roomMembers', { room: r.name, n: r.members })),
+            h('span', { class: 'name' }, r.members === 1 ? t('roomOneMember', { room: r.name }) : t('roomMembers', { room: r.name, n: r.members })),
             h('button', { type: 'button', 'data-key': `open-${r.name}`, onclick: () => {
               openRoom = r.name;
               confirmClose = false;
@@ -261,7 +269,7 @@ async function poll(): Promise<void> {
 async function kick(userId: string, name: string): Promise<void> {
   try {
     await client!.call('DELETE', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/users/${enc(userId)}`);
-    say(t('removed', { name }));
+    say(t('removed', { name }), true);
   } catch (err) {
     say(failure(err));
   }
@@ -275,7 +283,7 @@ async function message(): Promise<void> {
   try {
     await client!.call('POST', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/message`, { text });
     input.value = '';
-    say(t('sent'));
+    say(t('sent'), true);
   } catch (err) {
     say(failure(err));
   }
@@ -285,7 +293,7 @@ async function close(): Promise<void> {
   const room = openRoom;
   try {
     await client!.call('DELETE', `/v3/apps/${enc(appId)}/rooms/${enc(room)}`);
-    say(t('closed', { room }));
+    say(t('closed', { room }), true);
     openRoom = '';
     detail = null;
   } catch (err) {
