@@ -57,27 +57,23 @@ test('join: the host and a participant enter through the page and see each other
   await memberLine(host, 'Bob').filter({ hasText: 'participant' }).waitFor();
   await memberLine(guest, 'Ann').filter({ hasText: 'host' }).waitFor();
   assert.equal(await guest.getByRole('heading', { name: 'Host controls' }).count(), 0, 'no host controls for a participant');
-  assert.equal(await guest.getByRole('button', { name: 'Microphone' }).getAttribute('aria-pressed'), 'true');
+  assert.equal(await guest.getByRole('button', { name: 'Mute microphone' }).count(), 1, 'the participant speaks');
   assert.ok(await members(host).isVisible());
   await shot(host, 'meeting-01-join-host');
   await shot(guest, 'meeting-01-join-participant-phone');
 });
 
-test('mute all: the participant page shows it within 1 s, and unmuting is refused with a clear message', { skip }, async () => {
+test('mute all: the participant page shows it within 1 s, and the microphone cannot be turned on (it says why)', { skip }, async () => {
   const clicked = Date.now();
   await host.getByRole('button', { name: 'Mute all (members may not unmute)' }).click();
-  const mic = guest.getByRole('button', { name: 'Microphone' });
-  await guest.waitForFunction(
-    () => document.querySelector('[data-key="mic"]')?.getAttribute('aria-pressed') === 'false',
-    undefined,
-    { timeout: 1000 },
-  );
+  const mic = guest.getByRole('button', { name: 'Unmute microphone' });
+  await mic.waitFor({ timeout: 1000 });
   await guest.getByText('The host muted everyone. Raise your hand to speak.').waitFor({ timeout: 1000 });
   const took = Date.now() - clicked;
   assert.ok(took <= 1000, `shown after ${took} ms`);
   await memberLine(host, 'Bob').filter({ hasText: 'mic off' }).waitFor();
-  await mic.click();
-  await guest.getByRole('alert').filter({ hasText: 'The host has muted everyone. Apply to the host to unmute.' }).waitFor();
+  assert.equal(await mic.isDisabled(), true, 'not clickable while it cannot work');
+  await guest.getByText('The host has muted everyone: raise your hand to speak.').waitFor();
   await shot(guest, 'meeting-02-muted-all-participant');
 });
 
@@ -108,7 +104,7 @@ test('raise hand: the host accepts and the participant is unmuted', { skip }, as
   await host.getByText('Bob asks to speak').waitFor();
   await shot(host, 'meeting-05-hand-raised-host');
   await host.getByRole('button', { name: 'Accept Bob' }).click();
-  await guest.waitForFunction(() => document.querySelector('[data-key="mic"]')?.getAttribute('aria-pressed') === 'true', undefined, { timeout: 3000 });
+  await guest.getByRole('button', { name: 'Mute microphone' }).waitFor({ timeout: 3000 });
   await memberLine(host, 'Bob').filter({ hasText: 'mic on' }).waitFor();
   await shot(guest, 'meeting-05-unmuted-participant');
 });
@@ -131,6 +127,7 @@ test('transfer host: the participant becomes host, the former host a participant
 
 test('kick: the new host removes a member, whose page says so', { skip }, async () => {
   await guest.getByRole('button', { name: 'Remove Cat' }).click();
+  await guest.getByRole('button', { name: 'Confirm: remove Cat' }).click();
   await late.getByRole('alert').filter({ hasText: 'You were removed from the meeting.' }).waitFor();
   await memberLine(guest, 'Cat').waitFor({ state: 'detached' });
   await shot(late, 'meeting-07-kicked');

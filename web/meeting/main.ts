@@ -21,9 +21,18 @@ let api: MeetingClient | null = null;
 let rt: RealtimeClient | null = null;
 let me = '';
 let requests: Request[] = [];
-let notices: string[] = [];
+/** A notice is said in the language of the moment it is shown, for NOTICE_MS, once at a time. */
+interface Notice {
+  text: () => string;
+  until: number;
+}
+let notices: Notice[] = [];
+const NOTICE_MS = 8000;
+const MAX_NOTICES = 4;
+/** The host control waiting for its confirmation ('end', or 'kick-<userId>'), and until when. */
+let armed: { what: string; until: number } | null = null;
+const ARMED_MS = 5000;
 let ending: Ending | null = null;
-let confirmingEnd = false;
 let preview: MediaStream | null = null;
 let previewFailed = false;
 let lastMuteAll = 0;
@@ -131,9 +140,14 @@ function failure(err: unknown): string {
   return t('failed', { msg: String((err as Error)?.message ?? err) });
 }
 
-function notice(text: string): void {
-  notices = [text, ...notices].slice(0, 6);
+function notice(text: string | (() => string)): void {
+  const say = typeof text === 'string' ? () => text : text;
+  const now = Date.now();
+  // The same words again move to the top rather than pile up.
+  const words = say();
+  notices = [{ text: say, until: now + NOTICE_MS }, ...notices.filter((n) => n.until > now && n.text() !== words)].slice(0, MAX_NOTICES);
   renderDynamic();
+  setTimeout(renderDynamic, NOTICE_MS + 50);
 }
 
 function showAlert(text: string): void {
@@ -249,7 +263,7 @@ async function enterMeeting(client: MeetingClient, room: string): Promise<void> 
     else if (m.type === 'board') board.apply(m);
     else {
       board.refused(m.data.ref);
-      notice(t('boardRefused', { msg: m.data.msg }));
+      notice(() => t('boardRefused', { msg: m.data.msg }));
     }
     renderDynamic();
   });
@@ -276,15 +290,15 @@ function onMessage(m: RealtimeMessage): void {
       case 3: {
         if (d.state === 0) return finish('ended');
         const host = mine()?.role === 1;
-        if (d.muteAllAudio !== lastMuteAll && !host) notice(t(d.muteAllAudio === 0 ? 'unmutedAll' : d.muteAllAudio === 1 ? 'mutedAllAllow' : 'mutedAllForbid'));
-        if (d.muteAllChat !== lastMuteChat && !host) notice(t(d.muteAllChat === 0 ? 'chatOnNotice' : 'chatOffNotice'));
+        if (d.muteAllAudio !== lastMuteAll && !host) notice(() => t(d.muteAllAudio === 0 ? 'unmutedAll' : d.muteAllAudio === 1 ? 'mutedAllAllow' : 'mutedAllForbid'));
+        if (d.muteAllChat !== lastMuteChat && !host) notice(() => t(d.muteAllChat === 0 ? 'chatOnNotice' : 'chatOffNotice'));
         lastMuteAll = d.muteAllAudio;
         lastMuteChat = d.muteAllChat;
         break;
       }
       case 7: {
         const host = (d as AgoraMember[]).find((x) => x.role === 1 && x.state === 1);
-        if (host) notice(host.userId === me ? t('youAreHost') : t('newHost', { name: host.userName }));
+        if (host) notice(() => (host.userId === me ? t('youAreHost') : t('newHost', { name: host.userName })));
         requests = [];
         break;
       }
@@ -304,20 +318,19 @@ function onMessage(m: RealtimeMessage): void {
 function onPeer(m: PeerMessage): void {
   const d = m.data as { userId: string; userName: string; type: number; action?: number; state?: number };
   const from = { userId: d.userId, userName: d.userName };
-  const what = t(`mod${d.type}` as Key);
   if (m.cmd === 2) {
     if (d.action === 1) requests = [...requests.filter((r) => !(r.kind === 'apply' && r.from.userId === d.userId && r.type === d.type)), { kind: 'apply', from, type: d.type }];
-    else notice(t('inviteDeclined', { name: d.userName }));
+    else notice(() => t('inviteDeclined', { name: d.userName }));
   } else if (m.cmd === 1) {
     if (d.action === 1) requests = [...requests.filter((r) => !(r.kind === 'invite' && r.type === d.type)), { kind: 'invite', from, type: d.type }];
-    else notice(t('requestRejected', { name: d.userName }));
+    else notice(() => t('requestRejected', { name: d.userName }));
   } else if (m.cmd === 3) {
-    notice(t('noticeChanged', { name: d.userName, what, state: t(d.state ? 'on' : 'off') }));
+    notice(() => t('noticeChanged', { name: d.userName, what: t(`mod${d.type}` as Key), state: t(d.state ? 'on' : 'off') }));
   }
 }
 
 function onServer(m: ServerMessage): void {
-  notice(t('serverMessage', { text: m.data.text }));
+  notice(() => t('serverMessage', { text: m.data.text }));
 }
 
 function onClose(code: number): void {
@@ -356,7 +369,7 @@ function hostId(): string {
 }
 
 /** Run a call; a refusal is shown in the alert region in the user's words. */
-async function act(fn: (c: MeetingClient) => Promise<unknown>, done?: string): Promise<void> {
+async function act(fn: (c: MeetingClient) => Promise<unknown>, done?: () => string): Promise<void> {
   const c = api;
   if (!c) return;
   try {
@@ -440,6 +453,25 @@ function button(key: string, text: string, onclick: () => void, attrs: Record<st
   return h('button', { type: 'button', 'data-key': key, onclick, ...attrs }, text);
 }
 
+/**
+ * A host action that asks first: the button arms a "Confirm" that does it, and disarms by itself
+ * after ARMED_MS (or when another is armed).
+ */
+function confirmed(key: string, text: string, confirmText: string, run: () => void): HTMLButtonElement {
+  if (armed?.what === key && armed.until > Date.now()) {
+    return button(`${key}-confirm`, confirmText, () => {
+      armed = null;
+      run();
+    }, { class: 'danger' });
+  }
+  return button(key, text, () => {
+    armed = { what: key, until: Date.now() + ARMED_MS };
+    renderDynamic();
+    document.querySelector<HTMLElement>(`[data-key="${key}-confirm"]`)?.focus();
+    setTimeout(renderDynamic, ARMED_MS + 50);
+  }, { class: 'danger' });
+}
+
 function toggle(key: string, text: string, pressed: boolean, onclick: () => void): HTMLButtonElement {
   return button(key, text, onclick, { 'aria-pressed': pressed ? 'true' : 'false' });
 }
@@ -463,19 +495,28 @@ function renderDynamic(): void {
   renderStatus();
   $('#room-title').textContent = room?.roomName ?? '';
 
-  replaceKeepingFocus($('#notices'), notices.map((n) => h('li', {}, n)));
+  const now = Date.now();
+  notices = notices.filter((n) => n.until > now);
+  replaceKeepingFocus($('#notices'), notices.map((n) => h('li', {}, n.text())));
+  if (armed && armed.until <= now) armed = null;
 
   // Own controls.
   const controls: Node[] = [];
   if (self) {
+    // Each says what it will do; the microphone cannot be turned on while the host forbids it.
+    const speaking = self.enableAudio === 1;
+    const sharing = self.grantScreen === 1 && room?.shareScreen === 1;
+    const micLocked = !speaking && !isHost && room?.muteAllAudio === 2;
     controls.push(
-      toggle('mic', t('microphone'), self.enableAudio === 1, () => void act((c) => c.changeUser(me, { enableAudio: self.enableAudio ? 0 : 1 }))),
-      toggle('cam', t('camera'), self.enableVideo === 1, () => void toggleCamera(self.enableVideo !== 1)),
-      toggle('screen', t('shareScreen'), self.grantScreen === 1 && room?.shareScreen === 1, () =>
-        void act((c) => c.screen(me, self.grantScreen === 1 && room?.shareScreen === 1 ? 0 : 1)),
-      ),
+      button('mic', t(speaking ? 'muteMic' : 'unmuteMic'), () => void act((c) => c.changeUser(me, { enableAudio: speaking ? 0 : 1 })), {
+        disabled: micLocked,
+        title: micLocked ? t('micLocked') : '',
+      }),
+      button('cam', t(self.enableVideo === 1 ? 'cameraOff' : 'cameraOn'), () => void toggleCamera(self.enableVideo !== 1)),
+      button('screen', t(sharing ? 'stopSharing' : 'shareScreen'), () => void act((c) => c.screen(me, sharing ? 0 : 1))),
     );
-    if (!isHost) controls.push(button('hand', t('raiseHand'), () => void act((c) => c.apply(hostId(), 1, 1), t('handRaised'))));
+    if (micLocked) controls.push(h('span', { class: 'hint', id: 'mic-locked' }, t('micLocked')));
+    if (!isHost) controls.push(button('hand', t('raiseHand'), () => void act((c) => c.apply(hostId(), 1, 1), () => t('handRaised'))));
     controls.push(button('invite-link', t('copyInvite'), () => void copyInvite()));
     controls.push(
       button('leave', t('leave'), () => {
@@ -500,13 +541,7 @@ function renderDynamic(): void {
         room.muteAllChat
           ? button('chat-all', t('chatOnAll'), () => void act((c) => c.changeRoom({ muteAllChat: 0 })))
           : button('chat-all', t('chatOffAll'), () => void act((c) => c.changeRoom({ muteAllChat: 1 }))),
-        confirmingEnd
-          ? button('end-confirm', t('confirmEnd'), () => void act((c) => c.changeRoom({ state: 0 })), { class: 'danger' })
-          : button('end', t('endMeeting'), () => {
-              confirmingEnd = true;
-              renderDynamic();
-              document.querySelector<HTMLElement>('[data-key="end-confirm"]')?.focus();
-            }, { class: 'danger' }),
+        confirmed('end', t('endMeeting'), t('confirmEnd'), () => void act((c) => c.changeRoom({ state: 0 }))),
       ),
     ]);
   }
@@ -531,6 +566,9 @@ function renderDynamic(): void {
   if (atEnd) log.scrollTop = log.scrollHeight;
   const chatOff = self?.enableChat === 0 || (!isHost && room?.muteAllChat !== 0);
   chatInput.placeholder = chatOff ? t('chatMuted') : t('message');
+  (chatInput as HTMLInputElement).disabled = chatOff;
+  const send = document.querySelector<HTMLButtonElement>('.chat-form button[type="submit"]');
+  if (send) send.disabled = chatOff;
 
   // Screen share.
   const sharer = members.find((m) => m.grantScreen === 1);
@@ -618,7 +656,7 @@ function memberItem(m: AgoraMember, isHost: boolean, controlsBoard: boolean): HT
     else actions.push(button(`invite-${m.userId}`, t('inviteMember', { name }), () => void act((c) => c.invite(m.userId, 1, 1))));
     actions.push(
       button(`host-${m.userId}`, t('makeHost', { name }), () => void act((c) => c.transferHost(m.userId))),
-      button(`kick-${m.userId}`, t('kickMember', { name }), () => void act((c) => c.exit(m.userId)), { class: 'danger' }),
+      confirmed(`kick-${m.userId}`, t('kickMember', { name }), t('confirmKick', { name }), () => void act((c) => c.exit(m.userId))),
     );
   }
   if (controlsBoard && !self) {
@@ -651,9 +689,9 @@ async function copyInvite(): Promise<void> {
   const link = `${location.origin}/?invite=${encodeURIComponent(api.roomId)}`;
   try {
     await navigator.clipboard.writeText(link);
-    notice(`${t('copied')}: ${link}`);
+    notice(() => `${t('copied')}: ${link}`);
   } catch {
-    notice(`${t('inviteLink')}: ${link}`);
+    notice(() => `${t('inviteLink')}: ${link}`);
   }
 }
 
