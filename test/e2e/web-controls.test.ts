@@ -35,6 +35,10 @@ after(async () => {
   await s?.close();
 });
 
+test('the page says that audio and video are not its job', { skip, timeout: 30_000 }, async () => {
+  await guest.getByText('This page carries the meeting (members, controls, chat, board), not its audio or video', { exact: false }).waitFor();
+});
+
 test('the own controls say what they will do', { skip, timeout: 30_000 }, async () => {
   await guest.getByRole('button', { name: 'Mute microphone' }).click();
   await guest.getByRole('button', { name: 'Unmute microphone' }).waitFor();

@@ -261,7 +261,7 @@ function readmeExamples(): Example[] {
 
 test('every example request in README.md is a documented call with a valid body', () => {
   const examples = readmeExamples();
-  // Try it (2 curl), the signed walk-through (1 curl, 7 qiniu calls), qiniu-call.mjs (2).
+  // Try it (2 curl), the signed walk-through (2 curl, 8 qiniu calls), qiniu-call.mjs (2).
   assert.ok(examples.length >= 12, `README examples found: ${examples.length}`);
   const seen = new Set<string>();
   for (const ex of examples) {

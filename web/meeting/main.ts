@@ -417,6 +417,7 @@ function renderMeeting(): void {
       { class: 'meeting' },
       h('h1', { id: 'room-title' }),
       h('p', { id: 'alert', role: 'alert', class: 'alert' }),
+      h('p', { id: 'no-media', class: 'hint' }, t('noMedia')),
       h('section', { 'aria-labelledby': 'notices-title', class: 'notices' }, h('h2', { id: 'notices-title', class: 'sr-only' }, t('notices')), h('ul', { id: 'notices', role: 'log', 'aria-live': 'polite' })),
       h('div', { id: 'controls', class: 'controls', role: 'toolbar', 'aria-label': t('microphone') + ' / ' + t('camera') }),
       h('section', { id: 'host', 'aria-labelledby': 'host-title', class: 'card' }),
