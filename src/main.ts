@@ -63,17 +63,17 @@ export interface Bootstrapped {
  * when made, shown (a second mark, as the store only adds meta values) once said. A first start
  * that fails after making them (its port in use) leaves them to the next start.
  */
-const UNSHOWN = (what: string) => `unshown:${what}`;
-const SHOWN = (what: string) => `shown:${what}`;
+const unshownMark = (what: string) => `unshown:${what}`;
+const shownMark = (what: string) => `shown:${what}`;
 
 async function isUnshown(store: RoomStore, what: string): Promise<boolean> {
-  return (await store.getMeta(UNSHOWN(what))) !== null && (await store.getMeta(SHOWN(what))) === null;
+  return (await store.getMeta(unshownMark(what))) !== null && (await store.getMeta(shownMark(what))) === null;
 }
 
 /** Marks the credentials `b` shows as shown: later starts print the App ID only. */
 export async function markShown(store: RoomStore, b: Bootstrapped): Promise<void> {
-  if (b.unshown.app) await store.setMetaIfAbsent(SHOWN(`app:${b.appId}`), '1');
-  if (b.unshown.key) await store.setMetaIfAbsent(SHOWN(`key:${b.accessKey}`), '1');
+  if (b.unshown.app) await store.setMetaIfAbsent(shownMark(`app:${b.appId}`), '1');
+  if (b.unshown.key) await store.setMetaIfAbsent(shownMark(`key:${b.accessKey}`), '1');
 }
 
 export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Config, now = Date.now()): Promise<Bootstrapped> {
@@ -85,7 +85,7 @@ export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Con
   if (!app) {
     app = newApp({ appId }, now);
     // Before the app: no app is ever made that no start will show.
-    await store.setMetaIfAbsent(UNSHOWN(`app:${appId}`), '1');
+    await store.setMetaIfAbsent(unshownMark(`app:${appId}`), '1');
   }
   const wanted = {
     ...(b.appCertificate ? { certificate: b.appCertificate } : {}),
@@ -103,7 +103,7 @@ export async function bootstrap(store: RoomStore, apps: AppRegistry, config: Con
     await apps.putAccessKey(key);
   } else if (!key) {
     const made = newAccessKey(now);
-    await store.setMetaIfAbsent(UNSHOWN(`key:${made.accessKey}`), '1');
+    await store.setMetaIfAbsent(unshownMark(`key:${made.accessKey}`), '1');
     await apps.putAccessKey(made);
     key = made;
     createdKey = true;
@@ -283,6 +283,15 @@ export function describeBootstrap(b: Bootstrapped): string {
   return lines.join('\n');
 }
 
+/** What the server binds, said as it is: a wildcard host is every interface (issue 18). */
+export function listeningLine(host: string, url: string): string {
+  const port = new URL(url).port;
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    return `Convene listening on ${host === '::' ? '[::]' : '0.0.0.0'}:${port}, every interface (from this machine: ${url}) (pid ${process.pid})`;
+  }
+  return `Convene listening on ${url} (pid ${process.pid})`;
+}
+
 /** `convene serve`: starts the service on the configured data directory until SIGINT/SIGTERM. */
 export async function serve(): Promise<void> {
   let config: Config;
@@ -336,12 +345,3 @@ export async function serve(): Promise<void> {
 // `node --import tsx src/main.ts [command]` works as `npm start -- [command]`: the commands live in
 // cli.ts. Not awaited: for `serve`, cli.ts imports this module back, which must finish evaluating first.
 if (isProgram(import.meta.url)) void import('./cli.ts').then((cli) => cli.runConvene(process.argv.slice(2)));
-
-/** What the server binds, said as it is: a wildcard host is every interface (issue 18). */
-export function listeningLine(host: string, url: string): string {
-  const port = new URL(url).port;
-  if (host === '0.0.0.0' || host === '::' || host === '') {
-    return `Convene listening on ${host === '::' ? '[::]' : '0.0.0.0'}:${port}, every interface (from this machine: ${url}) (pid ${process.pid})`;
-  }
-  return `Convene listening on ${url} (pid ${process.pid})`;
-}

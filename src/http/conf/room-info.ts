@@ -22,9 +22,10 @@ import { boardFor, roomInfoJson } from './views.ts';
 /**
  * The last answer made for a member, kept for its next read (clients poll room info): reused while
  * the room is at the version it was made from, the app's token settings are those it was made
- * with, and for at most REUSE_MS (or a quarter of the token lifetime). Its tokens were then more than half their lifetime from expiry
- * (tokens.ts and board.ts re-mint below that), so a reused answer's tokens are as good as a fresh
- * one's; a refresh (E14) drops the member's answer. At most MAX_ANSWERS members, oldest dropped.
+ * with, and for at most REUSE_MS or a quarter of the token lifetime. Its tokens had more than half
+ * their lifetime left when it was made (tokens/agora.ts and board.ts re-mint below that), so a
+ * reused answer's tokens have more than a quarter left; a refresh (E14) drops the member's answer.
+ * At most MAX_ANSWERS members, the oldest dropped first.
  */
 interface Answer {
   roomId: string;
