@@ -37,6 +37,16 @@ export interface TokenSubject {
 
 const HEX32 = /^[0-9a-fA-F]{32}$/;
 
+/** Whether tokens minted for `a` are what `b` would mint (same App ID, certificate and token version). */
+export function sameTokenSettings(a: TokenApp, b: TokenApp): boolean {
+  return a === b || (a.appId === b.appId && a.certificate === b.certificate && a.tokenVersion === b.tokenVersion);
+}
+
+/** What a member's tokens are minted for: its room's channel and its two uids. */
+export function subjectOf(room: { channelName: string }, m: { uid: number; screenId: number }): TokenSubject {
+  return { channelName: room.channelName, uid: m.uid, screenId: m.screenId };
+}
+
 export class AgoraTokens {
   private readonly cache = new Map<string, { mintedAt: number; app: TokenApp; tokens: MediaTokens }>();
 
@@ -55,9 +65,7 @@ export class AgoraTokens {
     if (
       hit &&
       now - hit.mintedAt < (this.lifetime * 1000) / 2 &&
-      hit.app.appId === app.appId &&
-      hit.app.certificate === app.certificate &&
-      hit.app.tokenVersion === app.tokenVersion
+      sameTokenSettings(hit.app, app)
     ) {
       return hit.tokens;
     }

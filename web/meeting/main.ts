@@ -77,11 +77,11 @@ function saveSession(client: MeetingClient, room: string, typedCreds: boolean): 
 
 /** Back into the saved meeting if its session still holds (room info answers); else the join form. */
 async function resumeSession(): Promise<boolean> {
-  let saved: SavedSession;
+  let saved: SavedSession | null = null;
   try {
-    saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null') as SavedSession;
+    saved = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null') as SavedSession | null;
   } catch {
-    saved = null as unknown as SavedSession;
+    // Not ours, or damaged: the join form.
   }
   if (!saved?.userToken) return false;
   // Only the meeting the address names: a link to another room is a new join.

@@ -7,8 +7,7 @@ import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { HttpDeps } from '../server.ts';
 import { announcesBody } from '../body.ts';
 import { repeatedParameters } from '../query.ts';
-import { AgoraError, Code } from './codes.ts';
-import { checkAppCredentials } from './credentials.ts';
+import { callerOf } from './caller.ts';
 
 export function agoraEarlyAuth(deps: Pick<HttpDeps, 'apps' | 'meeting'>): onRequestHookHandler {
   return (req, reply, done) => {
@@ -30,14 +29,5 @@ export function agoraEarlyAuth(deps: Pick<HttpDeps, 'apps' | 'meeting'>): onRequ
 
 async function check(req: FastifyRequest, deps: Pick<HttpDeps, 'apps' | 'meeting'>, auth: 'app' | 'member' | 'exit'): Promise<void> {
   const params = req.params as { appId?: string; roomId?: string };
-  const app = params.appId ? await deps.apps.get(params.appId) : null;
-  if (!app) throw new AgoraError(Code.notFound, `unknown app ${JSON.stringify(params.appId ?? '')}`);
-  checkAppCredentials(req.headers, app);
-  if (auth === 'app') return;
-  const header = req.headers.token;
-  const token = (Array.isArray(header) ? header[0] : header) ?? (req.query as { token?: string } | undefined)?.token;
-  if (typeof token !== 'string' || token === '') {
-    throw new AgoraError(Code.session, 'missing token: send the userToken from entry in the "token" header');
-  }
-  await deps.meeting.authenticate(app.appId, params.roomId ?? '', token, auth === 'exit');
+  await callerOf(deps, auth, { ...params, headers: req.headers, queryToken: (req.query as { token?: string } | undefined)?.token });
 }

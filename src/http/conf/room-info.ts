@@ -6,8 +6,8 @@
 // path, a connection over its address's cap, or anything that would not be answered code 0 goes
 // to Fastify untouched (nothing is written before the answer is known), which answers it exactly
 // as it answers every other request. The checks are the route's own: the app's credentials
-// (checkAppCredentials), the member's session (MeetingService.authenticate), the request id, the
-// CORS header and the request's log line.
+// and the member's session (caller.ts, as for every room call), the request id, the CORS header and
+// the request's log line.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyBaseLogger } from 'fastify';
 import type { App } from '../../store/store.ts';
@@ -16,7 +16,8 @@ import type { HttpDeps } from '../server.ts';
 import type { ConnectionGuard } from '../connections.ts';
 import { announcesBody } from '../body.ts';
 import { REQUEST_ID_HEADER, logsInfo, requestId } from '../logging.ts';
-import { checkAppCredentials } from './credentials.ts';
+import { callerOf } from './caller.ts';
+import { sameTokenSettings, subjectOf } from '../../tokens/agora.ts';
 import { boardFor, roomInfoJson } from './views.ts';
 
 /**
@@ -42,7 +43,7 @@ const REUSE_MS = 30_000;
 export function roomInfoBody(deps: Pick<HttpDeps, 'agoraTokens' | 'boardTokens' | 'config'>, app: App, room: Room, member: Member, now = Date.now()): Buffer {
   const known = answers.get(member);
   if (known && known.version === room.version && known.roomId === room.roomId && sameTokenSettings(known.app, app) && now < known.until) return known.body;
-  const tokens = deps.agoraTokens.forMember(app, { channelName: room.channelName, uid: member.uid, screenId: member.screenId });
+  const tokens = deps.agoraTokens.forMember(app, subjectOf(room, member));
   const board = boardFor(deps.config.boardProvider, deps.boardTokens, room, member.userId);
   const body = Buffer.from(roomInfoJson(room, board, member, tokens));
   if (!known && answers.size >= MAX_ANSWERS) answers.delete(answers.keys().next().value!);
@@ -53,10 +54,6 @@ export function roomInfoBody(deps: Pick<HttpDeps, 'agoraTokens' | 'boardTokens' 
 /** After a token refresh: the member's next room info carries the new tokens. */
 export function forgetAnswer(member: Member): void {
   answers.delete(member);
-}
-
-function sameTokenSettings(a: App, b: App): boolean {
-  return a === b || (a.appId === b.appId && a.certificate === b.certificate && a.tokenVersion === b.tokenVersion);
 }
 
 /**
@@ -91,7 +88,6 @@ export function roomInfoFront(deps: Pick<HttpDeps, 'apps' | 'meeting' | 'agoraTo
       const started = logs ? performance.now() : 0;
       answer(form.appId, form.roomId, req).then(
         (body) => {
-          if (body === null) return fastify(req, res);
           const id = requestId(req);
           res.writeHead(200, [
             REQUEST_ID_HEADER, id,
@@ -108,15 +104,10 @@ export function roomInfoFront(deps: Pick<HttpDeps, 'apps' | 'meeting' | 'agoraTo
     },
   };
 
-  /** The body of a code-0 answer, or null (or a rejection) when Fastify must answer instead. */
-  async function answer(appId: string, roomId: string, req: IncomingMessage): Promise<Buffer | null> {
-    const app = await deps.apps.get(appId);
-    if (!app) return null;
-    checkAppCredentials(req.headers, app);
-    const token = req.headers.token;
-    if (typeof token !== 'string' || token === '') return null;
-    const { room, member } = await deps.meeting.authenticate(app.appId, roomId, token);
-    return roomInfoBody(deps, app, room, member);
+  /** The body of a code-0 answer; a rejection (the caller's refusal) when Fastify must answer instead. */
+  async function answer(appId: string, roomId: string, req: IncomingMessage): Promise<Buffer> {
+    const { app, session } = await callerOf(deps, 'member', { appId, roomId, headers: req.headers });
+    return roomInfoBody(deps, app, session!.room, session!.member);
   }
   return front;
 }

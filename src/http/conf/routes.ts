@@ -14,18 +14,11 @@ import { afterAnswer } from '../answered.ts';
 import { overLimit, type Rate } from '../rates.ts';
 import { ok, type HttpDeps } from '../server.ts';
 import { AgoraError, Code, LANGUAGES } from './codes.ts';
-import { checkAppCredentials } from './credentials.ts';
+import { callerOf, type Auth, type Caller } from './caller.ts';
+import { subjectOf } from '../../tokens/agora.ts';
 import { MODULES_BY_CODE, boardFor, memberView, simpleRoomView, type Board } from './views.ts';
 import { forgetAnswer, roomInfoBody } from './room-info.ts';
 import { AppVersion, BoardAnswer, Done, Entered, Languages, MemberPage, RoomAndMe, SimpleRoom, Tokens, agoraAnswers } from './answers.ts';
-
-/** How a route identifies its caller: the app only (Basic credentials), or also a member token. */
-type Auth = 'app' | 'entry' | 'member' | 'exit';
-
-interface Caller {
-  app: App;
-  session: Session | null;
-}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -320,7 +313,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   app.post('/:roomId/token/refresh', { schema: E.refresh }, async (req) => {
     const { room, member } = session(req);
     forgetAnswer(member);
-    return ok(deps.agoraTokens.refresh(req.caller!.app, memberSubject(room, member)));
+    return ok(deps.agoraTokens.refresh(req.caller!.app, subjectOf(room, member)));
   });
 
   // E15: what an invite link needs to prefill the join form; the unguessable roomId is the capability.
@@ -373,21 +366,15 @@ export const confAppRoutes: FastifyPluginAsync = async (app: FastifyInstance) =>
 };
 
 /** Settle the caller: the app (404), its credentials (1001, see credentials.ts), then the member token (401). */
-async function identify(req: FastifyRequest, deps: HttpDeps, auth: Auth): Promise<Caller> {
+/** The caller of a route (caller.ts): the app, and the member's session where the route needs one. */
+function identify(req: FastifyRequest, deps: HttpDeps, auth: Auth): Promise<Caller> {
   const params = req.params as { appId?: string; roomId?: string };
-  const app = params.appId ? await deps.apps.get(params.appId) : null;
-  if (!app) throw new AgoraError(Code.notFound, `unknown app ${JSON.stringify(params.appId ?? '')}`);
-  // An entry may present a RoomToken instead of the Basic credentials; the handler verifies it.
-  const roomToken = auth === 'entry' && typeof (req.body as { roomToken?: unknown } | undefined)?.roomToken === 'string';
-  if (!roomToken) checkAppCredentials(req.headers, app);
-  if (auth === 'app' || auth === 'entry') return { app, session: null };
-  const header = req.headers.token;
-  const token = (Array.isArray(header) ? header[0] : header) ?? (req.query as { token?: string } | undefined)?.token;
-  if (typeof token !== 'string' || token === '') {
-    throw new AgoraError(Code.session, 'missing token: send the userToken from entry in the "token" header');
-  }
-  const session = await deps.meeting.authenticate(app.appId, params.roomId ?? '', token, auth === 'exit');
-  return { app, session };
+  return callerOf(deps, auth, {
+    ...params,
+    headers: req.headers,
+    queryToken: (req.query as { token?: string } | undefined)?.token,
+    roomToken: auth === 'entry' && typeof (req.body as { roomToken?: unknown } | undefined)?.roomToken === 'string',
+  });
 }
 
 function cursor(nextId: string | undefined): number {
@@ -412,10 +399,6 @@ function countOf(roster: readonly Member[], wanted: (m: Member) => boolean): num
   let n = 0;
   for (const m of roster) if (wanted(m)) n++;
   return n;
-}
-
-function memberSubject(room: Room, m: Member) {
-  return { channelName: room.channelName, uid: m.uid, screenId: m.screenId };
 }
 
 function board(deps: HttpDeps, room: Room, m: Member): Board {
