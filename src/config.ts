@@ -2,6 +2,7 @@
 // the process with a message naming the variable, instead of surfacing later as odd behaviour.
 import { readRtmRelay, type RtmRelayConfig } from './relay/config.ts';
 import { readNetless, type NetlessConfig } from './board/netless/config.ts';
+import { readMedia, type MediaConfig } from './media/config.ts';
 
 export interface Config {
   port: number;
@@ -45,6 +46,8 @@ export interface Config {
   };
   /** The meeting page (/) gets the default app's client credentials from /config.json (CONVENE_WEB_APP). */
   webApp: boolean;
+  /** The page's own media: a WebRTC mesh for small rooms, signalled over the realtime socket (src/media/). */
+  media: MediaConfig;
   /** Largest accepted request body, bytes. */
   bodyLimit: number;
   presence: {
@@ -193,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxStrokes: int('CONVENE_BOARD_MAX_STROKES', 5_000, 1, 1_000_000),
     },
     webApp: oneOf('CONVENE_WEB_APP', 'on', ['on', 'off'] as const) === 'on',
+    media: readMedia({ str, int, problems }),
     bodyLimit: int('CONVENE_BODY_LIMIT', 64 * 1024, 1024, 16 * 1024 * 1024),
     presence: {
       // `on` was the name of `always` before HTTP-only clients were told apart; still accepted.

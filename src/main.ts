@@ -26,6 +26,7 @@ import { netlessBoards } from './board/netless/provider.ts';
 import { agoraRealtimeFormat, boardFor } from './http/conf/views.ts';
 import { StoreUnavailableError } from './store/store.ts';
 import { ConveneMetrics } from './ops/metrics.ts';
+import { MediaRelay } from './media/relay.ts';
 
 export interface Convene {
   config: Config;
@@ -135,6 +136,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
   try {
     await bus.start();
     await backend.boards.bus.start();
+    await backend.signals.start();
     const apps = new AppRegistry(store);
     const bootstrapped = await bootstrap(store, apps, config);
     const secret = await store.setMetaIfAbsent('boardSecret', randomBytes(32).toString('base64url'));
@@ -206,9 +208,12 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
             onError,
           })
         : undefined;
+    // The meeting page's WebRTC signals travel on its realtime socket too (media=1), never logged.
+    const media = new MediaRelay({ config: config.media, bus: backend.signals, rooms: meeting, onError });
     const gateway = new Gateway({
       fanoutCost,
       board,
+      media,
       boardTokens,
       meeting,
       apps,

@@ -9,7 +9,7 @@ import { StoreUnavailableError } from '../store/store.ts';
 import type { BoardBus } from './bus.ts';
 import { BoardFeed } from './feed.ts';
 import type { BoardEntry, BoardLog } from './log.ts';
-import { BoardRate } from './rate.ts';
+import { MemberRate } from '../limits/member-rate.ts';
 import { parseBoardFrame, type BoardOp, type BoardRefusal } from './strokes.ts';
 
 /** Strokes per boardSnapshot frame. */
@@ -60,12 +60,12 @@ export interface WhiteboardOptions {
 export class Whiteboard {
   private readonly seats = new Map<string, Set<BoardSeat>>();
   private readonly feed: BoardFeed;
-  private readonly rate: BoardRate;
+  private readonly rate: MemberRate;
   private readonly now: () => number;
 
   constructor(private readonly opts: WhiteboardOptions) {
     this.now = opts.now ?? Date.now;
-    this.rate = new BoardRate(opts.rate, this.now);
+    this.rate = new MemberRate(opts.rate, this.now);
     this.feed = new BoardFeed(
       opts.bus,
       opts.log,

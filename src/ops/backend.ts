@@ -14,6 +14,7 @@ import { LocalLimiter, type RateLimiter } from '../limits/limiter.ts';
 import { RedisLimiter } from '../limits/redis.ts';
 import { openRedis, openStore } from './store.ts';
 import { openRedisBoards, openSqliteBoards, type Boards } from '../board/backend.ts';
+import { SIGNAL_CHANNEL, type RelayedSignal, type SignalBus } from '../media/relay.ts';
 
 export interface Backend {
   kind: 'sqlite' | 'redis';
@@ -26,6 +27,8 @@ export interface Backend {
   limiter: RateLimiter;
   /** The whiteboard's own log and fan-out (src/board/), apart from the meeting's. */
   boards: Boards;
+  /** The meeting page's WebRTC signals between members (src/media/): in process, or a channel of their own. */
+  signals: SignalBus;
   /** How often followers re-read rooms from the store, for a bus that may lose messages (ms; 0: never). */
   resyncIntervalMs: number;
   close(): Promise<void>;
@@ -42,6 +45,7 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
   if (!config.redis.url) {
     const bus = new LocalBus();
     const boards = openSqliteBoards(config.dbPath);
+    const signals = new LocalBus<RelayedSignal>();
     return {
       kind: 'sqlite',
       nodeId,
@@ -50,11 +54,13 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
       directory: new LocalDirectory(graceMs),
       limiter: new LocalLimiter(),
       boards,
+      signals,
       // Another process (the CLI) may commit to the same file: its events reach the sockets from
       // the log. A check is a cached read unless the file changed.
       resyncIntervalMs: SQLITE_RESYNC_MS,
       close: async () => {
         await bus.close();
+        await signals.close();
         await boards.close();
         await store.close();
       },
@@ -78,6 +84,9 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
   const prefix = config.redis.prefix;
   const bus = new RedisBus({ pub, sub, prefix, nodeId, onError });
   const boards = openRedisBoards({ redis, pub, prefix, nodeId, onError });
+  const signalSub = redis.duplicate();
+  signalSub.on('error', () => {});
+  const signals = new RedisBus({ pub, sub: signalSub, prefix, nodeId, onError }, SIGNAL_CHANNEL);
   const directory = new RedisDirectory({ redis, prefix, nodeId, graceMs, nodeTimeoutMs: config.redis.nodeTimeout * 1000, onError });
   return {
     kind: 'redis',
@@ -87,9 +96,11 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
     directory,
     limiter: new RedisLimiter(redis, prefix),
     boards,
+    signals,
     resyncIntervalMs: CLUSTER_RESYNC_MS,
     close: async () => {
       await bus.close();
+      await signals.close();
       await boards.close();
       await store.close();
       redis.disconnect();

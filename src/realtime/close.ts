@@ -29,6 +29,8 @@ export const Close = {
   tooManyRooms: { code: 4430, reason: 'this app runs the most meetings allowed: end one first' },
   /** `board` is neither 1 nor 0, or this server has no built-in board. */
   badBoard: { code: 4400, reason: 'bad request: board must be 1 or 0, and needs CONVENE_BOARD_PROVIDER=builtin' },
+  /** `media` is neither 1 nor 0 (or this server relays no media signals). */
+  badMedia: { code: 4400, reason: 'bad request: media must be 1 or 0' },
   /** `board=1` with a userToken needs the member's boardToken (E13, or room info): none, expired, or another's. */
   badBoardToken: { code: 4401, reason: "board=1 needs this member's boardToken (GET /{roomId}/board): missing, expired or not for this board" },
 } as const;

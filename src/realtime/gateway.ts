@@ -26,6 +26,9 @@ import type { FanoutCost } from './cost.ts';
 import { closeReadably, discard, push, writable, type OutboxLimits, type Outgoing } from './outbox.ts';
 import type { RealtimeMetrics } from '../ops/metrics.ts';
 import { BOARD_MAX_PAYLOAD, type BoardSeat, type Whiteboard } from '../board/socket.ts';
+import type { MediaRelay, MediaSeat } from '../media/relay.ts';
+import { MEDIA_MAX_PAYLOAD } from '../media/signals.ts';
+import { receiveOnMediaSocket } from './inbound.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 export { Close } from './close.ts';
@@ -59,6 +62,8 @@ export interface GatewayOptions {
   boardTokens?: { verify(token: string): { boardId: string; userId: string } | null };
   /** The built-in whiteboard, for sockets opened with `board=1`; none: no board on the socket. */
   board?: Whiteboard;
+  /** The page's WebRTC signalling, for sockets opened with `media=1`; none: no media on the socket. */
+  media?: MediaRelay;
   /** Told how long each live fan-out took (storms gather for a few times as long: service/queue.ts). */
   fanoutCost?: FanoutCost;
 }
@@ -80,6 +85,8 @@ interface Conn extends Outgoing {
   followed: boolean;
   /** Opened with `board=1`: takes board ops in, gets the board out (see board/socket.ts). */
   board: BoardSeat | null;
+  /** Opened with `media=1`: relays WebRTC signals between members (see media/relay.ts). */
+  media: MediaSeat | null;
 }
 
 /** Ticks a ping interval is spread over. */
@@ -99,6 +106,8 @@ export class Gateway {
   private readonly wss: WebSocketServer;
   /** Board sockets send strokes: a larger frame limit than the send-only sockets' 4 KiB. */
   private readonly boardWss: WebSocketServer;
+  /** Media sockets send SDP offers and answers (~12 KB): larger still. */
+  private readonly mediaWss: WebSocketServer;
   private readonly rooms = new Map<string, Set<Conn>>();
   private readonly feed: RoomFeed;
   private readonly pinger: NodeJS.Timeout;
@@ -127,6 +136,7 @@ export class Gateway {
     this.limits = { low: Math.min(LOW_WATERMARK, Math.floor(opts.maxBufferedBytes / 2)), max: opts.maxBufferedBytes };
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false, clientTracking: false });
     this.boardWss = new WebSocketServer({ noServer: true, maxPayload: BOARD_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
+    this.mediaWss = new WebSocketServer({ noServer: true, maxPayload: MEDIA_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
     this.feed = new RoomFeed(
       opts.bus,
       opts.meeting,
@@ -150,7 +160,7 @@ export class Gateway {
         return serveAsPlainHttp(server, req, socket, head);
       }
       const admitted = this.opts.connections?.admitRealtime(req, socket) ?? true;
-      const wss = this.opts.board && boardWanted(req.url ?? '') ? this.boardWss : this.wss;
+      const wss = this.opts.media && wanted(req.url ?? '', 'media') ? this.mediaWss : this.opts.board && wanted(req.url ?? '', 'board') ? this.boardWss : this.wss;
       wss.handleUpgrade(req, socket, head, (ws) => {
         // The WebSocket listens for its socket's errors from here on; one listener less per member.
         socket.removeListener('error', ignoreError);
@@ -183,8 +193,8 @@ export class Gateway {
     for (const set of this.rooms.values()) for (const c of set) this.end(c, Close.shutdown);
     this.rooms.clear();
     this.opts.board?.close();
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    await new Promise<void>((resolve) => this.boardWss.close(() => resolve()));
+    this.opts.media?.close();
+    for (const wss of [this.wss, this.boardWss, this.mediaWss]) await new Promise<void>((resolve) => wss.close(() => resolve()));
   }
 
   private async accept(ws: WebSocket, req: IncomingMessage, socket: Duplex): Promise<void> {
@@ -200,6 +210,10 @@ export class Gateway {
     const boardParam = url.searchParams.getAll('board');
     if (boardParam.length > 1 || (boardParam[0] !== undefined && !['0', '1'].includes(boardParam[0])) || (boardParam[0] === '1' && !this.opts.board)) {
       return refuse(ws, socket, Close.badBoard);
+    }
+    const mediaParam = url.searchParams.getAll('media');
+    if (mediaParam.length > 1 || (mediaParam[0] !== undefined && !['0', '1'].includes(mediaParam[0])) || (mediaParam[0] === '1' && !this.opts.media)) {
+      return refuse(ws, socket, Close.badMedia);
     }
     let session;
     let userToken = token;
@@ -255,13 +269,9 @@ export class Gateway {
       closing: false,
       followed: false,
       board: null,
+      media: null,
     };
-    const board = this.opts.board;
-    if (board && boardParam[0] === '1') {
-      const seat = board.seat({ roomId: conn.roomId, userId: conn.userId, session: conn.session, memberKey: memberKeyOf(conn), send: (frame) => this.sendRaw(conn, frame) });
-      conn.board = seat;
-      ws.on('message', (data, isBinary) => board.receive(seat, data, isBinary));
-    }
+    this.takeInbound(conn, boardParam[0] === '1', mediaParam[0] === '1');
     // Registered and followed before reading state, so that nothing committed from now on can be missed.
     let set = this.rooms.get(conn.roomId);
     if (!set) this.rooms.set(conn.roomId, (set = new Set()));
@@ -474,9 +484,32 @@ export class Gateway {
     if (set.size === 0) this.rooms.delete(conn.roomId);
     this.countSocket(conn, -1);
     if (conn.board) this.opts.board!.leave(conn.board);
+    if (conn.media) this.opts.media!.leave(conn.media);
     if (!conn.followed) return;
     this.feed.unfollow(conn.roomId);
     this.opts.presence.disconnected(conn.roomId, conn.userId, conn.id);
+  }
+
+  /**
+   * A socket that sends (the board's ops, media signals) gets a seat of each and one listener;
+   * the others send nothing and listen to nothing. A media socket is told the mesh size and its ICE
+   * servers at once (its first frame).
+   */
+  private takeInbound(conn: Conn, board: boolean, media: boolean): void {
+    const whiteboard = this.opts.board;
+    const send = (frame: Buffer) => this.sendRaw(conn, frame);
+    const memberKey = memberKeyOf(conn);
+    const member = { roomId: conn.roomId, userId: conn.userId, session: conn.session, memberKey, send };
+    if (whiteboard && board) conn.board = whiteboard.seat(member);
+    const relay = this.opts.media;
+    if (relay && media) {
+      const seat = (conn.media = relay.open(member));
+      const boardOf = conn.board && whiteboard ? { whiteboard, seat: conn.board } : null;
+      conn.ws.on('message', (data, isBinary) => receiveOnMediaSocket(relay, seat, boardOf, data, isBinary));
+    } else if (whiteboard && conn.board) {
+      const seat = conn.board;
+      conn.ws.on('message', (data, isBinary) => whiteboard.receive(seat, data, isBinary));
+    }
   }
 
   private socketsOf(roomId: string, userId: string): number {
@@ -594,8 +627,8 @@ function affectedMembers(e: LoggedEvent): string[] | null {
   }
 }
 
-/** Whether an upgrade asks for the board (`board=1`): it then gets the board's larger frame limit. */
-function boardWanted(url: string): boolean {
+/** Whether an upgrade asks for the board or media (`board=1`, `media=1`): it then gets a larger frame limit. */
+function wanted(url: string, what: 'board' | 'media'): boolean {
   const q = url.indexOf('?');
-  return q >= 0 && new URLSearchParams(url.slice(q + 1)).getAll('board').includes('1');
+  return q >= 0 && new URLSearchParams(url.slice(q + 1)).getAll(what).includes('1');
 }

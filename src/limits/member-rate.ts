@@ -1,7 +1,7 @@
-// How fast a member may send to the board: a token bucket per member, counted on this node, refilled
-// at `rate` per second and holding at most `rate` (so a burst of one second's worth passes at once).
-// Every inbound frame costs a token, junk included, and is counted before it is even parsed, so a
-// flood costs the server a subtraction per frame. In-process rather than in Redis: a round trip per
+// How fast a member may send on its realtime socket (board ops, media signals): a token bucket per
+// member, counted on this node, refilled at `rate` per second and holding at most `rate` (so a burst
+// of one second's worth passes at once). Every inbound frame costs a token, junk included, and is
+// counted before anything else is done with it, so a flood costs the server little per frame. In-process rather than in Redis: a round trip per
 // frame would make a flood cost Redis too; a member's sockets on several nodes (at most
 // CONVENE_MAX_SOCKETS_PER_MEMBER) each get the rate of their node.
 
@@ -12,7 +12,7 @@ interface Bucket {
   users: number;
 }
 
-export class BoardRate {
+export class MemberRate {
   private readonly buckets = new Map<string, Bucket>();
 
   /** `rate` ops per second; 0: no limit. */
