@@ -114,11 +114,46 @@ export interface BoardErrorMessage {
 
 export type BoardRealtimeMessage = BoardMessage | BoardSnapshotMessage | BoardErrorMessage;
 
+/** An ICE server for RTCPeerConnection (TURN credentials minted for this member where configured). */
+export interface MediaIceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+/** The first frame of a media socket: how many members a room may have for the mesh, and the ICE servers. */
+export interface MediaConfigMessage {
+  type: 'media';
+  data: { meshMax: number; iceServers: MediaIceServer[] };
+}
+
+/** A signal another member of the room sent this member (an offer, an answer, a candidate…). */
+export interface SignalMessage {
+  type: 'signal';
+  data: { from: string; signal: Record<string, unknown> };
+}
+
+/** A signal of this socket's that was refused (`to`: whom it was for, when known). */
+export interface SignalErrorMessage {
+  type: 'signalError';
+  data: { ref?: string; to?: string; code: number; msg: string };
+}
+
+export type MediaRealtimeMessage = MediaConfigMessage | SignalMessage | SignalErrorMessage;
+
 /** What a client sends on the socket: board operations (`ref` comes back in a boardError). */
 export type BoardRequest =
   | { type: 'board'; op: 'draw'; ref?: string; stroke: BoardStroke }
   | { type: 'board'; op: 'erase'; ref?: string; strokeId: string }
   | { type: 'board'; op: 'clear'; ref?: string };
+
+/** A signal for one other member of the room (`ref` comes back in a signalError). */
+export interface SignalRequest {
+  type: 'signal';
+  to: string;
+  ref?: string;
+  signal: Record<string, unknown>;
+}
 
 /** The meeting's messages (with `seq`); board frames come to `onBoard` handlers instead. */
 export type RealtimeMessage = ChannelMessage | PeerMessage | ServerMessage | SnapshotMessage;
@@ -141,6 +176,8 @@ export interface RealtimeOptions {
   board?: boolean;
   /** With `board`: this member's boardToken (GET /{roomId}/board), which authorizes the board. */
   boardToken?: string;
+  /** Open the socket with `media=1`: it also relays WebRTC signals to other members (onMedia, send). */
+  media?: boolean;
 }
 
 /**
@@ -157,6 +194,7 @@ export class RealtimeClient {
   private ws: StandardWebSocket | null = null;
   private readonly handlers = new Set<(m: RealtimeMessage) => void>();
   private readonly boardHandlers = new Set<(m: BoardRealtimeMessage) => void>();
+  private readonly mediaHandlers = new Set<(m: MediaRealtimeMessage) => void>();
   private readonly closeHandlers = new Set<(code: number, reason: string) => void>();
   private stopped = false;
   private opened: Promise<void> | null = null;
@@ -178,6 +216,7 @@ export class RealtimeClient {
       q.set('board', '1');
       if (this.opts.boardToken) q.set('boardToken', this.opts.boardToken);
     }
+    if (this.opts.media) q.set('media', '1');
     // Without a seq yet the server starts with a snapshot; with one it sends what was missed.
     if (this.lastSeq > 0 || this.opts.since !== undefined) q.set('since', String(this.lastSeq));
     const ws = new WebSocketImpl(`${base}/v1/realtime?${q}`);
@@ -185,7 +224,7 @@ export class RealtimeClient {
     this.closeCode = null;
     // Frames still arriving on a socket already replaced are ignored: the new one resumes them.
     ws.addEventListener('message', (e) => {
-      if (this.ws === ws && typeof e.data === 'string') this.receive(JSON.parse(e.data) as RealtimeMessage | BoardRealtimeMessage);
+      if (this.ws === ws && typeof e.data === 'string') this.receive(JSON.parse(e.data) as RealtimeMessage | BoardRealtimeMessage | MediaRealtimeMessage);
     });
     let settled = false;
     this.opened = new Promise<void>((resolve, reject) => {
@@ -242,7 +281,7 @@ export class RealtimeClient {
    * Send one frame (JSON) on the open socket, e.g. a board operation. Returns false when the socket
    * is not open (reconnecting): nothing is queued, the caller decides whether to retry.
    */
-  send(message: BoardRequest | Record<string, unknown>): boolean {
+  send(message: BoardRequest | SignalRequest | Record<string, unknown>): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== OPEN) return false;
     ws.send(JSON.stringify(message));
@@ -289,9 +328,19 @@ export class RealtimeClient {
     return () => this.boardHandlers.delete(handler);
   }
 
-  private receive(m: RealtimeMessage | BoardRealtimeMessage): void {
+  /** Media frames (media, signal, signalError): not part of the meeting state, never resumed. */
+  onMedia(handler: (m: MediaRealtimeMessage) => void): () => void {
+    this.mediaHandlers.add(handler);
+    return () => this.mediaHandlers.delete(handler);
+  }
+
+  private receive(m: RealtimeMessage | BoardRealtimeMessage | MediaRealtimeMessage): void {
     if (m.type === 'board' || m.type === 'boardSnapshot' || m.type === 'boardError') {
       for (const h of this.boardHandlers) h(m);
+      return;
+    }
+    if (m.type === 'media' || m.type === 'signal' || m.type === 'signalError') {
+      for (const h of this.mediaHandlers) h(m);
       return;
     }
     if (m.version !== 1) return;

@@ -28,7 +28,10 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(): Promise<TestBrowser> {
+/** Chromium's fake camera and microphone (a test pattern and a beep), granted without asking. */
+export const FAKE_MEDIA = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'];
+
+export async function launchBrowser(extraArgs: string[] = []): Promise<TestBrowser> {
   // launch() gives the browser a fresh, temporary profile of its own (removed on close).
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -39,6 +42,7 @@ export async function launchBrowser(): Promise<TestBrowser> {
       '--disable-background-networking',
       '--disable-component-update',
       '--no-first-run',
+      ...extraArgs,
     ],
   });
   return {

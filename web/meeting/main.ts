@@ -5,6 +5,8 @@ import { RealtimeClient, type PeerMessage, type RealtimeMessage, type ServerMess
 import { $, h, replaceKeepingFocus } from '../lib/dom.ts';
 import { lang, languagePicker, t, type Key } from '../lib/i18n.ts';
 import { Board, type BoardOp } from './board.ts';
+import { Mesh } from './mesh.ts';
+import { Tiles } from './tiles.ts';
 
 interface Request {
   kind: 'apply' | 'invite';
@@ -33,14 +35,13 @@ const MAX_NOTICES = 4;
 let armed: { what: string; until: number } | null = null;
 const ARMED_MS = 5000;
 let ending: Ending | null = null;
-let preview: MediaStream | null = null;
-let previewFailed = false;
+let mesh: Mesh | null = null;
+const tiles = new Tiles();
 let lastMuteAll = 0;
 let lastMuteChat = 0;
 let connectedShown = true;
 const board = new Board((op) => sendBoard(op));
 const chatInput = h('input', { id: 'chat-input', type: 'text', maxlength: 4000, autocomplete: 'off', 'data-key': 'chat-input' });
-const video = h('video', { class: 'preview', autoplay: true, muted: true, playsinline: true });
 
 // ---- Start
 
@@ -255,8 +256,15 @@ async function enterMeeting(client: MeetingClient, room: string): Promise<void> 
   }
   // A Netless board (CONVENE_BOARD_PROVIDER=netless) is drawn on with Netless' SDK, not on this socket.
   if (boardToken.startsWith('NETLESSROOM_')) boardToken = '';
-  const socket = new RealtimeClient({ baseUrl: location.origin, token: client.userToken, board: boardToken !== '', boardToken });
+  const socket = new RealtimeClient({ baseUrl: location.origin, token: client.userToken, board: boardToken !== '', boardToken, media: true });
   rt = socket;
+  mesh?.close();
+  const peers = (mesh = new Mesh((to, signal) => socket.send({ type: 'signal', to, signal }), () => renderDynamic()));
+  socket.onMedia((m) => {
+    if (m.type === 'media') peers.configure(m.data.meshMax, m.data.iceServers);
+    else if (m.type === 'signal') peers.signal(m.data.from, m.data.signal);
+    if (m.type !== 'signalError') syncMesh();
+  });
   socket.on((m) => onMessage(m));
   socket.onBoard((m) => {
     if (m.type === 'boardSnapshot') board.snapshot(m.data.strokes, m.data.page);
@@ -312,7 +320,15 @@ function onMessage(m: RealtimeMessage): void {
     }
   } else if (m.type === 'peer') onPeer(m);
   else if (m.type === 'server') onServer(m);
+  syncMesh();
   renderDynamic();
+}
+
+/** The media follow the meeting: who is in it, and what the room lets each member send. */
+function syncMesh(): void {
+  const state = rt?.state;
+  if (!mesh || !state) return;
+  mesh.sync({ me, members: state.members, room: state.room ?? null, online: state.onlineUsers || state.members.size });
 }
 
 function onPeer(m: PeerMessage): void {
@@ -346,7 +362,9 @@ function finish(why: Ending): void {
   ending = why;
   sessionStorage.removeItem(SESSION_KEY);
   void rt?.close();
-  stopPreview();
+  mesh?.close();
+  mesh = null;
+  tiles.clear();
   const text = why === 'kicked' ? t('kicked') : why === 'ended' ? t('ended') : why === 'left' ? t('left') : why === 'session' ? t('sessionOver') : t('kicked');
   api = null;
   rt = null;
@@ -383,28 +401,41 @@ async function act(fn: (c: MeetingClient) => Promise<unknown>, done?: () => stri
   }
 }
 
-async function toggleCamera(on: boolean): Promise<void> {
-  await act((c) => c.changeUser(me, { enableVideo: on ? 1 : 0 }));
-  if (on) void startPreview();
-  else stopPreview();
-}
-
-async function startPreview(): Promise<void> {
-  previewFailed = false;
-  try {
-    preview = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
-    video.srcObject = preview;
-    void video.play().catch(() => {});
-  } catch {
-    previewFailed = true;
+/**
+ * Share the screen: the browser asks which (in the click's gesture, before the API call), then the
+ * room is told; with no mesh (a large room) only the room is told, as an RTC app would share.
+ */
+async function shareScreen(on: boolean): Promise<void> {
+  if (!on) {
+    mesh?.setScreen(null);
+    return act((c) => c.screen(me, 0));
   }
-  renderDynamic();
-}
-
-function stopPreview(): void {
-  for (const track of preview?.getTracks() ?? []) track.stop();
-  preview = null;
-  video.srcObject = null;
+  let track: MediaStreamTrack | null = null;
+  if (mesh?.active) {
+    try {
+      track = (await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false })).getVideoTracks()[0] ?? null;
+    } catch {
+      return showAlert(t('screenNotShared'));
+    }
+  }
+  if (track) {
+    // Stopped from the browser's own "Stop sharing": the room is told too.
+    track.addEventListener('ended', () => {
+      if (mesh?.localTrack('screen') === track) void shareScreen(false);
+    });
+    mesh?.setScreen(track);
+  }
+  // Refused by the room (another member shares, the meeting ended…): the picked screen is let go.
+  // Decided by the answer, not by the state, whose event may come after it.
+  let shared = false;
+  await act(async (c) => {
+    await c.screen(me, 1);
+    shared = true;
+  });
+  if (track && !shared) {
+    track.stop();
+    if (mesh?.localTrack('screen') === track) mesh.setScreen(null);
+  }
 }
 
 // ---- Meeting view
@@ -417,7 +448,7 @@ function renderMeeting(): void {
       { class: 'meeting' },
       h('h1', { id: 'room-title' }),
       h('p', { id: 'alert', role: 'alert', class: 'alert' }),
-      h('p', { id: 'no-media', class: 'hint' }, t('noMedia')),
+      tiles.element,
       h('section', { 'aria-labelledby': 'notices-title', class: 'notices' }, h('h2', { id: 'notices-title', class: 'sr-only' }, t('notices')), h('ul', { id: 'notices', role: 'log', 'aria-live': 'polite' })),
       h('div', { id: 'controls', class: 'controls', role: 'toolbar', 'aria-label': t('microphone') + ' / ' + t('camera') }),
       h('section', { id: 'host', 'aria-labelledby': 'host-title', class: 'card' }),
@@ -441,11 +472,9 @@ function renderMeeting(): void {
         h('div', { id: 'board-tools', class: 'controls' }),
         h('div', { class: 'board-wrap' }, board.canvas),
       ),
-      h('section', { 'aria-labelledby': 'preview-title', class: 'card', id: 'preview-box' }, h('h2', { id: 'preview-title' }, t('cameraPreview')), video, h('p', { id: 'preview-note' })),
     ),
   );
   chatInput.setAttribute('aria-label', t('message'));
-  video.setAttribute('aria-label', t('cameraPreview'));
   board.paint();
   renderDynamic();
 }
@@ -513,8 +542,8 @@ function renderDynamic(): void {
         disabled: micLocked,
         title: micLocked ? t('micLocked') : '',
       }),
-      button('cam', t(self.enableVideo === 1 ? 'cameraOff' : 'cameraOn'), () => void toggleCamera(self.enableVideo !== 1)),
-      button('screen', t(sharing ? 'stopSharing' : 'shareScreen'), () => void act((c) => c.screen(me, sharing ? 0 : 1))),
+      button('cam', t(self.enableVideo === 1 ? 'cameraOff' : 'cameraOn'), () => void act((c) => c.changeUser(me, { enableVideo: self.enableVideo === 1 ? 0 : 1 }))),
+      button('screen', t(sharing ? 'stopSharing' : 'shareScreen'), () => void shareScreen(!sharing)),
     );
     if (micLocked) controls.push(h('span', { class: 'hint', id: 'mic-locked' }, t('micLocked')));
     if (!isHost) controls.push(button('hand', t('raiseHand'), () => void act((c) => c.apply(hostId(), 1, 1), () => t('handRaised'))));
@@ -602,10 +631,8 @@ function renderDynamic(): void {
   replaceKeepingFocus($('#board-tools'), tools);
   board.label();
 
-  // Camera preview.
-  const cameraOn = self?.enableVideo === 1;
-  $('#preview-box').hidden = !cameraOn;
-  $('#preview-note').textContent = cameraOn && previewFailed ? t('cameraUnavailable') : '';
+  // The tiles: everyone's camera or initials, who speaks, the shared screen.
+  if (mesh) tiles.render(mesh, me, members, room ?? null, state.onlineUsers || members.length);
 }
 
 function requestItem(r: Request): HTMLElement {
@@ -630,7 +657,7 @@ function requestItem(r: Request): HTMLElement {
   return h('li', {}, text, ' ',
     button(`inv-acc-${r.type}`, t('acceptInvite'), () => {
       drop();
-      if (r.type === 2) void toggleCamera(true);
+      if (r.type === 2) void act((c) => c.changeUser(me, { enableVideo: 1 }));
       else void act((c) => c.changeUser(me, { enableAudio: 1 }));
     }),
     button(`inv-rej-${r.type}`, t('declineInvite'), () => {
