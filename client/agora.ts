@@ -107,7 +107,7 @@ function base64(text: string): string {
 /** The low-level call: returns the whole envelope, whatever its code. */
 export async function callAgora<T = unknown>(
   opts: ClientOptions,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'DELETE',
   path: string,
   body?: unknown,
   token?: string,
@@ -133,7 +133,7 @@ export class MeetingClient {
 
   constructor(readonly opts: ClientOptions) {}
 
-  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
     const env = await callAgora<T>(this.opts, method, path, body, this.userToken || undefined);
     if (env.code !== 0) throw new AgoraApiError(env.code, env.msg);
     return env.data;
@@ -213,6 +213,33 @@ export class MeetingClient {
 
   refreshTokens(): Promise<{ rtcToken: string | null; rtmToken: string | null; screenToken: string | null }> {
     return this.call('POST', `/${this.roomId}/token/refresh`);
+  }
+
+  /** Convene's hand queue (docs/agora-api.md): all of it for a host or a public queue, else one's own hand. */
+  hands(): Promise<{ public: number; list: { userId: string; userName: string; at: number }[] }> {
+    return this.call('GET', `/${this.roomId}/hands`);
+  }
+
+  raiseHand(): Promise<true> {
+    return this.call('POST', `/${this.roomId}/hands`);
+  }
+
+  /** One's own hand, or (host) another member's. */
+  lowerHand(userId = this.userId): Promise<true> {
+    return this.call('DELETE', `/${this.roomId}/hands/${userId}`);
+  }
+
+  lowerAllHands(): Promise<true> {
+    return this.call('DELETE', `/${this.roomId}/hands`);
+  }
+
+  /** Host: the first hand is lowered and its member invited to speak. */
+  answerNextHand(): Promise<{ userId: string; userName: string }> {
+    return this.call('POST', `/${this.roomId}/hands/next`);
+  }
+
+  setHandsPublic(on: boolean): Promise<true> {
+    return this.call('POST', `/${this.roomId}/hands/visibility`, { public: on ? 1 : 0 });
   }
 
   simple(): Promise<{ roomId: string; roomUuid: string; roomName: string; channelName: string; password: string }> {

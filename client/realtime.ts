@@ -37,7 +37,8 @@ function platformWebSocket(): Promise<WebSocketConstructor> {
 
 export interface ChannelMessage {
   type: 'channel';
-  cmd: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+  /** 1–8 Agora's; 101 Convene's hand queue. */
+  cmd: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 101;
   version: 1;
   timestamp: number;
   seq: number;
@@ -77,7 +78,15 @@ export interface SnapshotMessage {
   timestamp: number;
   seq: number;
   /** `members`: the first page, then the hosts and `me` when not in it. */
-  data: { room: AgoraRoom; members: AgoraMember[]; me: { userId: string; userToken: string }; membersPage: MembersPage };
+  data: { room: AgoraRoom; members: AgoraMember[]; me: { userId: string; userToken: string }; membersPage: MembersPage; hands?: { public: number; list: RaisedHand[] } };
+}
+
+/** A raised hand (Convene's hand queue: channel cmd 101, and the snapshot's `hands`). */
+export interface RaisedHand {
+  userId: string;
+  userName: string;
+  /** When it was raised, epoch ms. */
+  at: number;
 }
 
 /** A whiteboard stroke: points are fractions (0..1) of the board's width and height. */
@@ -368,6 +377,8 @@ export class MeetingState {
    * a client that shows everyone pages the member list (E4).
    */
   membersComplete = true;
+  /** The hand queue as this member may see it: all of it (a host, or public), else its own hand. */
+  hands: { public: boolean; list: RaisedHand[] } = { public: false, list: [] };
 
   apply(m: RealtimeMessage): void {
     if (m.type === 'snapshot') {
@@ -379,6 +390,7 @@ export class MeetingState {
       for (const mem of hosts) if (!this.members.has(mem.userId)) this.members.set(mem.userId, strip(mem));
       // A server before paged snapshots sends every member and no membersPage.
       this.membersComplete = !m.data.membersPage || m.data.membersPage.count >= m.data.membersPage.total;
+      this.hands = { public: m.data.hands?.public === 1, list: m.data.hands?.list ?? [] };
       return;
     }
     if (m.type !== 'channel') {
@@ -424,6 +436,9 @@ export class MeetingState {
         }
         break;
       case 8:
+        break;
+      case 101:
+        this.hands = { public: d.public === 1, list: d.list as RaisedHand[] };
         break;
     }
   }

@@ -58,6 +58,8 @@ export class EventNarrator {
         return `notice   ${this.who(e.from)} (${e.fromRole}) → ${this.byId(e.to)}: ${e.module} ${onOff(e.on)}`;
       case 'serverMessage':
         return `message  from the server to ${e.to ? e.to.map((id) => this.byId(id)).join(', ') : 'everyone'}: ${JSON.stringify(e.text)}`;
+      case 'handsChanged':
+        return `hands    ${e.hands.length ? e.hands.map((h, i) => `${i + 1}. ${this.byId(h.userId)}`).join(', ') : 'none raised'}${e.public ? ' (shown to everyone)' : ''}`;
       default: {
         // An event type newer than this narrator: shown as stored rather than dropped.
         const unknown: { type?: string } = e;

@@ -2,6 +2,7 @@
 // command from the service, so that deciding stays pure and repeatable.
 import type { MuteLevel } from './room.ts';
 import type { Module } from './events.ts';
+import type { HandsCommand } from './hands.ts';
 
 /** The app's rules that apply when someone enters. */
 export interface EntryPolicy {
@@ -172,7 +173,8 @@ export type Command =
   | Chat
   | Close
   | LockRoom
-  | ServerMessage;
+  | ServerMessage
+  | HandsCommand;
 
 export type RoomCommand = Exclude<Command, Enter>;
 

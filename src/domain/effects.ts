@@ -2,6 +2,7 @@
 // board and the screen share starting and stopping, a member leaving (its share, its board and
 // the host role go with it), the meeting ending, chat reopening. Pure, as rules.ts.
 import { snapshot, type LeaveReason, type MeetingEvent, type Presence } from './events.ts';
+import { lowerHand } from './hands.ts';
 import { boardUsers, firstPresent, onlineCount, own, screenSharers, type Member, type Room } from './room.ts';
 
 /** The member started the board now shared. */
@@ -74,6 +75,7 @@ export function removeMember(room: Room, m: Member, events: MeetingEvent[], now:
   m.boardGrant = false;
   m.sharingScreen = false;
   answerSpeakInvite(room, m);
+  lowerHand(room, m.userId);
   if (wasHost) {
     const first = firstPresent(room);
     const heir = first ? own(room, first) : undefined;

@@ -1,5 +1,6 @@
 // What happened in a meeting. Every committed event gets the room's next sequence number.
 import type { Member, MuteLevel, Role } from './room.ts';
+import type { HandView } from './hands.ts';
 
 /** A member as others may see it: everything but the session secret. */
 export type MemberSnapshot = Omit<Member, 'session'>;
@@ -29,7 +30,9 @@ export type MeetingEvent =
   | { type: 'invited'; to: string; from: MemberSnapshot; module: Module; action: 'invite' | 'rejectApply' }
   | { type: 'applied'; to: string; from: MemberSnapshot; module: Module; action: 'apply' | 'rejectInvite' }
   | { type: 'noticed'; to: string; from: MemberSnapshot; fromRole: Role; module: Module; on: boolean }
-  | { type: 'serverMessage'; to: string[] | null; msgId: string; text: string };
+  | { type: 'serverMessage'; to: string[] | null; msgId: string; text: string }
+  // Convene: the hand queue, to those who may see it (null: everyone).
+  | { type: 'handsChanged'; hands: HandView[]; public: boolean; to: string[] | null };
 
 /** Who an event is for: a userId list, or null for the whole room. */
 export function recipientsOf(e: MeetingEvent): string[] | null {
@@ -39,6 +42,7 @@ export function recipientsOf(e: MeetingEvent): string[] | null {
     case 'noticed':
       return [e.to];
     case 'serverMessage':
+    case 'handsChanged':
       return e.to;
     default:
       return null;

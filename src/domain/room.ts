@@ -65,6 +65,10 @@ export interface Room {
    * themselves. Cleared by the answer, a new mute-all, or the member leaving. Absent: none.
    */
   speakInvites?: string[];
+  /** Raised hands, in the order they were raised (domain/hands.ts). Absent: none. */
+  hands?: Hand[];
+  /** Everyone sees the hand queue, not only the hosts and the members in it. Absent: hosts only. */
+  handsPublic?: boolean;
   /** Every member who ever entered, in first-entry order. */
   members: Member[];
   nextOrder: number;
@@ -72,6 +76,12 @@ export interface Room {
   version: number;
   /** Sequence number of the last event in the room's log. */
   seq: number;
+}
+
+export interface Hand {
+  userId: string;
+  /** Epoch ms. */
+  at: number;
 }
 
 export interface Ban {

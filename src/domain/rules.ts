@@ -5,6 +5,7 @@ import type { Command, Enter, RoomCommand } from './commands.ts';
 import { snapshot, type MeetingEvent, type Module } from './events.ts';
 import { addMember, banOf, currentHost, draftOf, findByUuid, findMember, onlineCount, own, takeBack, type Member, type Room } from './room.ts';
 import { answerSpeakInvite, boardEvent, endMeeting, invitedToSpeak, ownsBoard, removeMember, restateChat, roomChanged, screenEvent, startBoard, stopBoard, stopScreen } from './effects.ts';
+import { decideHands, handsEvent, lowerHand, raiseHand } from './hands.ts';
 
 export { MAX_CHAT_RESTATED } from './effects.ts';
 
@@ -60,6 +61,9 @@ export function decide(room: Room | null, cmd: Command, now: number, reuse = fal
   };
   try {
     const d = cmd.type === 'enter' ? enter(room, cmd, now, draft) : room ? decideInRoom(room, cmd, now, draft) : notFound();
+    // Whatever moved the hand queue (a raise, an answer, a member leaving) says so once, last.
+    const hands = room && !d.room.ended ? handsEvent(room, d.room) : null;
+    if (hands) d.events.push(hands);
     // Nothing happened, or a draft was set aside: what it touched is undone (see `reuse`).
     const nothing = d.events.length === 0 && !d.changed && room !== null;
     for (const m of made) if (nothing || m !== d.room) takeBack(m);
@@ -331,6 +335,8 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       // Turning its audio on or off is the member's answer to an invitation to speak.
       if (self && cmd.audio !== undefined) answerSpeakInvite(room, target);
       set('audio', 'audio', cmd.audio);
+      // A hand is answered once its member may speak.
+      if (cmd.audio === true && target.audio) lowerHand(room, target.userId);
       set('video', 'video', cmd.video);
       set('board', 'boardGrant', cmd.boardGrant);
       set('chat', 'chat', cmd.chat);
@@ -351,6 +357,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       if (!(cmd.module === 'board' && ownsBoard(room, actor))) requireHost(actor, 'invite members');
       const target = presentTarget(room, cmd.target);
       if (target.userId === actor.userId) return done();
+      if (cmd.module === 'audio' && cmd.action === 'rejectApply') lowerHand(room, target.userId);
       if (cmd.module === 'audio' && cmd.action === 'invite' && !invitedToSpeak(room, target)) {
         room.speakInvites = [...(room.speakInvites ?? []), target.userId];
       }
@@ -370,6 +377,8 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       const to = canGrant ? named : currentHost(room);
       if (!to) throw new RuleError('notFound', 'the room has no host to apply to');
       if (cmd.module === 'audio' && cmd.action === 'rejectInvite') answerSpeakInvite(room, actor);
+      // An application to speak is a raised hand (the shipped apps' "raise hand").
+      if (cmd.module === 'audio' && cmd.action === 'apply') raiseHand(room, actor, now);
       events.push({ type: 'applied', to: to.userId, from: snapshot(actor), module: cmd.module, action: cmd.action });
       return done();
     }
@@ -443,6 +452,10 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       });
       return done();
     }
+
+    case 'hands':
+      decideHands(room, actor, cmd, now, events);
+      return done();
 
     case 'chat': {
       // Characters are code points, as the edge's schema counts them (an emoji is one, not two).

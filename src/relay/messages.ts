@@ -69,6 +69,9 @@ export interface RelayRowsOptions {
 export function relayRows(room: Room, logged: LoggedEvent[], opts: RelayRowsOptions = {}): OutboxRow[] {
   const rows: OutboxRow[] = [];
   for (const e of logged) {
+    // The hand queue is Convene's own: the apps have no use for it, and a list meant for the hosts
+    // must not go to the whole RTM channel.
+    if (e.event.type === 'handsChanged') continue;
     const m = agoraMessage(e.event);
     if (m.type === 'server') continue;
     let payloads: string[] | null;

@@ -81,6 +81,21 @@ test('chat cannot be typed while it is off for the member', { skip, timeout: 30_
   await guest.waitForFunction(() => !(document.getElementById('chat-input') as HTMLInputElement).disabled, undefined, { timeout: 3000 });
 });
 
+test('a raised hand can be lowered; the host sees the queue and answers it', { skip, timeout: 30_000 }, async () => {
+  await guest.getByRole('button', { name: 'Raise hand' }).click();
+  await guest.getByRole('button', { name: 'Lower hand' }).waitFor();
+  await host.locator('#hands li', { hasText: 'Bob' }).waitFor();
+  await guest.getByRole('button', { name: 'Lower hand' }).click();
+  await guest.getByRole('button', { name: 'Raise hand' }).waitFor();
+  await host.locator('#hands-box').waitFor({ state: 'hidden' });
+  // Raised again and answered by the host: an invitation to speak, and the hand is down.
+  await guest.getByRole('button', { name: 'Raise hand' }).click();
+  await host.getByRole('button', { name: 'Let Bob speak' }).click();
+  await guest.getByRole('button', { name: 'Raise hand' }).waitFor();
+  await guest.locator('#requests-box', { hasText: 'Accept' }).waitFor();
+  await shot(host, 'controls-03-hands');
+});
+
 test('Remove asks first, and an armed confirmation disarms by itself', { skip, timeout: 30_000 }, async () => {
   await host.getByRole('button', { name: 'Remove Bob' }).click();
   const confirm = host.getByRole('button', { name: 'Confirm: remove Bob' });

@@ -7,6 +7,7 @@ import { lang, languagePicker, t, type Key } from '../lib/i18n.ts';
 import { Board, type BoardOp } from './board.ts';
 import { Mesh } from './mesh.ts';
 import { Tiles } from './tiles.ts';
+import { handsCard } from './hands.ts';
 
 interface Request {
   kind: 'apply' | 'invite';
@@ -453,6 +454,7 @@ function renderMeeting(): void {
       h('div', { id: 'controls', class: 'controls', role: 'toolbar', 'aria-label': t('microphone') + ' / ' + t('camera') }),
       h('section', { id: 'host', 'aria-labelledby': 'host-title', class: 'card' }),
       h('section', { id: 'requests-box', 'aria-labelledby': 'requests-title', class: 'card' }),
+      h('section', { id: 'hands-box', 'aria-labelledby': 'hands-title', class: 'card' }),
       h('div', { class: 'columns' },
         h('section', { 'aria-labelledby': 'members-title', class: 'card' }, h('h2', { id: 'members-title' }, t('members')), h('p', { id: 'count' }), h('ul', { id: 'members', class: 'members' })),
         h('section', { 'aria-labelledby': 'chat-title', class: 'card chat' },
@@ -546,7 +548,10 @@ function renderDynamic(): void {
       button('screen', t(sharing ? 'stopSharing' : 'shareScreen'), () => void shareScreen(!sharing)),
     );
     if (micLocked) controls.push(h('span', { class: 'hint', id: 'mic-locked' }, t('micLocked')));
-    if (!isHost) controls.push(button('hand', t('raiseHand'), () => void act((c) => c.apply(hostId(), 1, 1), () => t('handRaised'))));
+    // A raised hand is also an application to speak (E7), which the shipped host apps show.
+    const raised = state.hands.list.some((x) => x.userId === me);
+    if (!isHost && !raised) controls.push(button('hand', t('raiseHand'), () => void act((c) => c.apply(hostId(), 1, 1), () => t('handRaised'))));
+    if (!isHost && raised) controls.push(button('hand', t('lowerHand'), () => void act((c) => c.lowerHand())));
     controls.push(button('invite-link', t('copyInvite'), () => void copyInvite()));
     controls.push(
       button('leave', t('leave'), () => {
@@ -577,6 +582,12 @@ function renderDynamic(): void {
   }
 
   // Requests (applications to the host, invitations to me).
+  // Hands: an application to speak whose hand is down (answered, lowered) is no longer a request.
+  if (isHost) requests = requests.filter((r) => r.kind !== 'apply' || r.type !== 1 || state.hands.list.some((x) => x.userId === r.from.userId));
+  const handsBox = $('#hands-box');
+  const handsShown = handsCard(state.hands, isHost, button, act);
+  handsBox.hidden = handsShown.length === 0;
+  replaceKeepingFocus(handsBox, handsShown);
   const reqBox = $('#requests-box');
   reqBox.hidden = requests.length === 0;
   replaceKeepingFocus(reqBox, [

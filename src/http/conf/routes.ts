@@ -18,6 +18,7 @@ import { callerOf, type Auth, type Caller } from './caller.ts';
 import { subjectOf } from '../../tokens/agora.ts';
 import { MODULES_BY_CODE, boardFor, memberView, simpleRoomView, type Board } from './views.ts';
 import { forgetAnswer, roomInfoBody } from './room-info.ts';
+import { handRoutes } from './hands.ts';
 import { AppVersion, BoardAnswer, Done, Entered, Languages, MemberPage, RoomAndMe, SimpleRoom, Tokens, agoraAnswers } from './answers.ts';
 
 declare module 'fastify' {
@@ -153,6 +154,11 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
     if (r) throw new AgoraError(Code.rateLimited, r.message);
   };
   const perMember = (req: FastifyRequest) => `${session(req).room.roomId}/${session(req).member.userId}`;
+  handRoutes(app, {
+    session,
+    execute: (req, reply, cmd) => meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply)),
+    limited: (req, reply) => limited(reply, 'requests', perMember(req)),
+  });
 
   // E1: create or join by roomUuid.
   app.post('/entry', { schema: E.entry, config: { auth: 'entry' } }, async (req, reply) => {

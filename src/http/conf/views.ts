@@ -2,6 +2,7 @@
 // and the RTM message commands. The domain knows nothing of these encodings.
 import type { LoggedEvent, MeetingEvent, MemberSnapshot, Module } from '../../domain/events.ts';
 import { boardUsers, currentHost, findMember, onlineCount, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
+import { handsSeenBy, type HandView } from '../../domain/hands.ts';
 import type { MediaTokens } from '../../tokens/agora.ts';
 import type { BoardTokens } from '../../tokens/board.ts';
 import type { RealtimeFormat, SnapshotMembers } from '../../realtime/gateway.ts';
@@ -161,6 +162,9 @@ export function simpleRoomView(room: Room) {
   };
 }
 
+/** The hand queue's channel command on Convene's socket (docs/realtime.md). */
+export const HANDS_CMD = 101;
+
 /** An event as the Agora clients' RTM handlers expect it (spec §5): channel or peer command. */
 export interface AgoraMessage {
   type: 'channel' | 'peer' | 'server';
@@ -228,7 +232,17 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
       };
     case 'serverMessage':
       return { type: 'server', cmd: 0, data: { msgId: e.msgId, text: e.text } };
+    case 'handsChanged':
+      // Convene's socket only (a command number the shipped apps ignore; the RTM relay skips it).
+      return { type: 'channel', cmd: HANDS_CMD, data: { public: bit(e.public), list: e.hands } };
   }
+}
+
+/** The hand queue in a snapshot (as the member may see it), when there is one to tell. */
+function handsPart(room: Room, userId: string): { hands?: { public: number; list: HandView[] } } {
+  if (room.hands === undefined && room.handsPublic !== true) return {};
+  const seen = handsSeenBy(room, userId);
+  return { hands: { public: bit(seen.public), list: seen.list } };
 }
 
 /** The JSON of a snapshot page's members (without the brackets), per page (one per room state). */
@@ -265,7 +279,7 @@ export function agoraRealtimeFormat(board: (room: Room, userId: string) => Board
     /** The room, `me`, the first page of its members with the hosts and `me` after it, and the counts. */
     snapshot(room: Room, me: { userId: string; userToken: string }, page: SnapshotMembers): Buffer {
       const membersPage = { count: page.count, total: page.total, nextId: page.nextId };
-      const data = { room: roomView(room, board(room, me.userId)), me, membersPage };
+      const data = { room: roomView(room, board(room, me.userId)), me, membersPage, ...handsPart(room, me.userId) };
       const head = JSON.stringify({ type: 'snapshot', version: 1, timestamp: Date.now(), seq: room.seq, data });
       // The page's JSON is made once per room state: a storm of entries sends the same page to each.
       let members = pageJson.get(page.shared);
