@@ -37,6 +37,8 @@ let armed: { what: string; until: number } | null = null;
 const ARMED_MS = 5000;
 let ending: Ending | null = null;
 let mesh: Mesh | null = null;
+/** Whose hands were up as of the last message (state has already applied the current one). */
+let lastHands = new Set<string>();
 const tiles = new Tiles();
 let lastMuteAll = 0;
 let lastMuteChat = 0;
@@ -290,6 +292,8 @@ async function enterMeeting(client: MeetingClient, room: string): Promise<void> 
 
 function onMessage(m: RealtimeMessage): void {
   const state = rt!.state;
+  const handsBefore = lastHands;
+  lastHands = new Set(state.hands.list.map((x) => x.userId));
   if (m.type === 'snapshot') {
     lastMuteAll = state.room?.muteAllAudio ?? 0;
     lastMuteChat = state.room?.muteAllChat ?? 0;
@@ -318,6 +322,12 @@ function onMessage(m: RealtimeMessage): void {
         // Requests from members who left are void.
         requests = requests.filter((r) => state.members.has(r.from.userId));
         break;
+      case 101: {
+        // An application to speak whose hand went down (answered, lowered) is no longer a request.
+        const up = new Set(state.hands.list.map((x) => x.userId));
+        requests = requests.filter((r) => r.kind !== 'apply' || r.type !== 1 || up.has(r.from.userId) || !handsBefore.has(r.from.userId));
+        break;
+      }
     }
   } else if (m.type === 'peer') onPeer(m);
   else if (m.type === 'server') onServer(m);
@@ -582,8 +592,6 @@ function renderDynamic(): void {
   }
 
   // Requests (applications to the host, invitations to me).
-  // Hands: an application to speak whose hand is down (answered, lowered) is no longer a request.
-  if (isHost) requests = requests.filter((r) => r.kind !== 'apply' || r.type !== 1 || state.hands.list.some((x) => x.userId === r.from.userId));
   const handsBox = $('#hands-box');
   const handsShown = handsCard(state.hands, isHost, button, act);
   handsBox.hidden = handsShown.length === 0;
