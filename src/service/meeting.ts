@@ -159,8 +159,14 @@ export class MeetingService {
         if (!(err instanceof RuleError && err.code === 'ended')) throw err;
       }
     }
-    // No running meeting (yet): entries for the key line up until one of them creates it.
-    return this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), item);
+    // No running meeting (yet): entries for the key line up until one of them creates it, then go on
+    // in its queue (queue.ts). One that meets it ended there starts the next, as above.
+    try {
+      return await this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), item);
+    } catch (err) {
+      if (!(err instanceof RuleError && err.code === 'ended')) throw err;
+      return this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), item);
+    }
   }
 
   /**

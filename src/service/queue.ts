@@ -85,7 +85,7 @@ function publishAfterAll(batch: Pending[]): PromiseLike<unknown> | undefined {
 }
 
 export interface QueueOptions {
-  store: Pick<RoomStore, 'commit'>;
+  store: Pick<RoomStore, 'commit' | 'loadRoom'>;
   outbox: OutboxWriter;
   delivery: RoomDelivery;
   now: () => number;
@@ -115,15 +115,17 @@ export class RoomQueues {
    * not one per member, and never starves the room's other commands.
    */
   submit(key: string, load: () => Promise<Room | null>, item: Omit<Pending, 'resolve' | 'reject'>): Promise<Decision> {
-    return new Promise<Decision>((resolve, reject) => {
-      let q = this.pending.get(key);
-      if (!q) {
-        q = { load, items: [] };
-        this.pending.set(key, q);
-      }
-      q.items.push({ ...item, resolve, reject });
-      if (!this.runners.has(key)) this.runners.set(key, this.drain(key));
-    });
+    return new Promise<Decision>((resolve, reject) => this.enqueue(key, load, [{ ...item, resolve, reject }]));
+  }
+
+  private enqueue(key: string, load: () => Promise<Room | null>, items: Pending[]): void {
+    let q = this.pending.get(key);
+    if (!q) {
+      q = { load, items: [] };
+      this.pending.set(key, q);
+    }
+    q.items.push(...items);
+    if (!this.runners.has(key)) this.runners.set(key, this.drain(key));
   }
 
   private async drain(key: string): Promise<void> {
@@ -134,7 +136,16 @@ export class RoomQueues {
         const batch = nextBatch(q.items);
         let live: number | null = null;
         try {
-          live = await this.runBatch(q.load, batch);
+          const ran = await this.runBatch(q.load, batch);
+          live = ran.live;
+          // Entries queued by app and roomUuid before their meeting existed: once a batch has
+          // started (or found) it, the rest go to the meeting's own queue. One queue per room in this
+          // process: entries decided apart from the room's other commands (its members' sockets
+          // connecting) raced them for the same version until one side gave up (a join storm's 500).
+          if (ran.roomId !== null && ran.roomId !== key && q.items.length > 0) {
+            const roomId = ran.roomId;
+            this.enqueue(roomId, () => this.o.store.loadRoom(roomId), q.items.splice(0));
+          }
         } catch (err) {
           for (const p of batch) p.reject(err);
         }
@@ -167,10 +178,10 @@ export class RoomQueues {
 
   /**
    * Decide every command of a batch in order on one state, commit once; retried whole on a conflict.
-   * Returns how many present members the room has with a realtime socket after it; null unless
-   * more than one of its commands published messages (a storm).
+   * Returns how many present members the room has with a realtime socket after it (`live`; null unless
+   * more than one of its commands published messages: a storm), and the running room it acted on.
    */
-  private async runBatch(load: () => Promise<Room | null>, batch: Pending[]): Promise<number | null> {
+  private async runBatch(load: () => Promise<Room | null>, batch: Pending[]): Promise<{ live: number | null; roomId: string | null }> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const stored = await load();
       const entering = batch.find((p) => p.appId !== null);
@@ -225,7 +236,7 @@ export class RoomQueues {
         // the room as committed.
         else p.resolve(current && d.room !== current ? { ...d, room: current } : d);
       });
-      return current && published && publishers > 1 ? liveCount(current) : null;
+      return { live: current && published && publishers > 1 ? liveCount(current) : null, roomId: current && !current.ended ? current.roomId : null };
     }
     throw new Error(`${batch.length} command(s) on one room kept conflicting`);
   }

@@ -39,6 +39,35 @@ test('entries and room commands of one meeting never conflict with each other in
   await store.close();
 });
 
+test('entries queued before their meeting existed go on in its queue: no conflict with its other commands', async () => {
+  const store = new SqliteStore({ path: ':memory:', eventRetention: 10_000 });
+  let conflicts = 0;
+  const commit = store.commit.bind(store);
+  store.commit = async (...args: Parameters<typeof commit>): Promise<CommitResult> => {
+    const r = await commit(...args);
+    if (!r.ok && r.reason === 'conflict') conflicts++;
+    return r;
+  };
+  const meeting = new MeetingService({ store, bus: new LocalBus() });
+  const app = newApp({ appId: 'c'.repeat(32) }, 0);
+  // 600 first entries at once into a meeting nobody has started: they queue by roomUuid. Each
+  // member chats as soon as it is in (a command on the meeting's own queue), as a join storm's
+  // sockets connect while the entries behind them still wait.
+  const work = Array.from({ length: 600 }, async (_, i) => {
+    const e = await meeting.enter(app, { roomUuid: 'new', roomName: 'new', password: '', userUuid: `m${i}`, audio: false, video: false });
+    await meeting.execute(e.roomId, { type: 'chat', actor: e.userId, message: `hi ${i}`, chatType: 1 });
+    return e.roomId;
+  });
+  const results = await Promise.allSettled(work);
+  assert.deepEqual(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)), []);
+  assert.equal(conflicts, 0, 'no commit lost to the same process');
+  const roomIds = new Set(results.map((r) => (r as PromiseFulfilledResult<string>).value));
+  assert.equal(roomIds.size, 1);
+  const room = (await meeting.room([...roomIds][0]!))!;
+  assert.equal(room.members.filter((m) => m.present).length, 600);
+  await store.close();
+});
+
 test('only a storm of messages lingers: sockets connecting (a flag, no message) never hold up the next command', async () => {
   const store = new SqliteStore({ path: ':memory:', eventRetention: 10_000 });
   // Asked for an estimate only when the queue is about to linger after a batch.
