@@ -161,12 +161,8 @@ export class MeetingService {
     }
     // No running meeting (yet): entries for the key line up until one of them creates it, then go on
     // in its queue (queue.ts). One that meets it ended there starts the next, as above.
-    try {
-      return await this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), item);
-    } catch (err) {
-      if (!(err instanceof RuleError && err.code === 'ended')) throw err;
-      return this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), item);
-    }
+    const submit = () => this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), item);
+    return submit().catch((err) => (err instanceof RuleError && err.code === 'ended' ? submit() : Promise.reject(err)));
   }
 
   /**
@@ -199,8 +195,10 @@ export class MeetingService {
     }
     const boardId = await boards.open(appId);
     let decision: Decision;
+    const submit = () => this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), withBoard(boardId));
     try {
-      decision = await this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), withBoard(boardId));
+      // One that meets the meeting ended in its queue (queue.ts) starts the next, with this board.
+      decision = await submit().catch((err) => (err instanceof RuleError && err.code === 'ended' ? submit() : Promise.reject(err)));
     } catch (err) {
       boards.close(boardId);
       throw err;

@@ -158,6 +158,11 @@ test('mute all: every participant\u2019s outbound audio stops within 1 s, and re
   await sleep(700);
   assert.ok((await audioSent(bob)).every((n, i) => n > a[i]!), 'Bob\u2019s audio flows again once allowed');
   await cat.getByRole('button', { name: 'Unmute microphone' }).click();
+  await cat.getByRole('button', { name: 'Mute microphone' }).waitFor();
+  await sleep(1000);
+  const c = await audioSent(cat);
+  await sleep(700);
+  assert.ok((await audioSent(cat)).every((n, i) => n > c[i]!), 'Cat\u2019s too');
 });
 
 test('the host turns a member\u2019s camera off: its outbound video stops, its tile shows initials', { skip, timeout: 60_000 }, async () => {
