@@ -83,10 +83,12 @@ interface Conn extends Outgoing {
   closing: boolean;
   /** The room is followed for this socket and presence knows of it (both undone on drop). */
   followed: boolean;
-  /** Opened with `board=1`: takes board ops in, gets the board out (see board/socket.ts). */
-  board: BoardSeat | null;
-  /** Opened with `media=1`: relays WebRTC signals between members (see media/relay.ts). */
-  media: MediaSeat | null;
+  /**
+   * What a socket that sends has (one field for both, null for the send-only sockets: a slot less
+   * per idle member): `board=1` takes board ops in and gets the board out (board/socket.ts);
+   * `media=1` relays WebRTC signals between members (media/relay.ts).
+   */
+  talk: { board: BoardSeat | null; media: MediaSeat | null } | null;
 }
 
 /** Ticks a ping interval is spread over. */
@@ -268,8 +270,7 @@ export class Gateway {
       alive: true,
       closing: false,
       followed: false,
-      board: null,
-      media: null,
+      talk: null,
     };
     this.takeInbound(conn, boardParam[0] === '1', mediaParam[0] === '1');
     // Registered and followed before reading state, so that nothing committed from now on can be missed.
@@ -289,7 +290,7 @@ export class Gateway {
     }
     conn.followed = true;
     try {
-      if (conn.board) await this.opts.board!.join(conn.board);
+      if (conn.talk?.board) await this.opts.board!.join(conn.talk.board);
     } catch (err) {
       this.drop(conn);
       throw err;
@@ -300,7 +301,7 @@ export class Gateway {
 
     // A resume that misses nothing, or a few events, is no catch-up: it takes no turn, so that live
     // events reach it in their commit's turn, as they reach every other socket.
-    if (since !== null && !conn.board && (await this.resumeAtOnce(conn, since))) {
+    if (since !== null && !conn.talk?.board && (await this.resumeAtOnce(conn, since))) {
       if (!conn.closing) await this.checkSessions(conn.roomId, [conn]);
       return;
     }
@@ -310,7 +311,8 @@ export class Gateway {
     try {
       if (!conn.closing) await this.catchUp(conn, since, turn, slice, userToken);
       // The board after the meeting, in the same turn; meeting events meanwhile follow both.
-      if (conn.board && !conn.closing) await this.opts.board!.catchUp(conn.board, (frame) => this.sendCatchUp(conn, frame, turn, slice));
+      const boardSeat = conn.talk?.board;
+      if (boardSeat && !conn.closing) await this.opts.board!.catchUp(boardSeat, (frame) => this.sendCatchUp(conn, frame, turn, slice));
       while (conn.pending && conn.pending.length > 0 && !conn.closing) {
         const batch = conn.pending.splice(0);
         for (const e of batch) if (!(await this.sendPaced(conn, e, turn, slice))) break;
@@ -483,8 +485,8 @@ export class Gateway {
     if (!set?.delete(conn)) return;
     if (set.size === 0) this.rooms.delete(conn.roomId);
     this.countSocket(conn, -1);
-    if (conn.board) this.opts.board!.leave(conn.board);
-    if (conn.media) this.opts.media!.leave(conn.media);
+    if (conn.talk?.board) this.opts.board!.leave(conn.talk.board);
+    if (conn.talk?.media) this.opts.media!.leave(conn.talk.media);
     if (!conn.followed) return;
     this.feed.unfollow(conn.roomId);
     this.opts.presence.disconnected(conn.roomId, conn.userId, conn.id);
@@ -496,18 +498,18 @@ export class Gateway {
    * servers at once (its first frame).
    */
   private takeInbound(conn: Conn, board: boolean, media: boolean): void {
-    const whiteboard = this.opts.board;
+    const whiteboard = board ? this.opts.board : undefined;
+    const relay = media ? this.opts.media : undefined;
+    if (!whiteboard && !relay) return;
     const send = (frame: Buffer) => this.sendRaw(conn, frame);
-    const memberKey = memberKeyOf(conn);
-    const member = { roomId: conn.roomId, userId: conn.userId, session: conn.session, memberKey, send };
-    if (whiteboard && board) conn.board = whiteboard.seat(member);
-    const relay = this.opts.media;
-    if (relay && media) {
-      const seat = (conn.media = relay.open(member));
-      const boardOf = conn.board && whiteboard ? { whiteboard, seat: conn.board } : null;
+    const member = { roomId: conn.roomId, userId: conn.userId, session: conn.session, memberKey: memberKeyOf(conn), send };
+    const talk = (conn.talk = { board: whiteboard ? whiteboard.seat(member) : null, media: null as MediaSeat | null });
+    if (relay) {
+      const seat = (talk.media = relay.open(member));
+      const boardOf = whiteboard && talk.board ? { whiteboard, seat: talk.board } : null;
       conn.ws.on('message', (data, isBinary) => receiveOnMediaSocket(relay, seat, boardOf, data, isBinary));
-    } else if (whiteboard && conn.board) {
-      const seat = conn.board;
+    } else if (whiteboard && talk.board) {
+      const seat = talk.board;
       conn.ws.on('message', (data, isBinary) => whiteboard.receive(seat, data, isBinary));
     }
   }
