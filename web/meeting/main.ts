@@ -324,8 +324,7 @@ function onMessage(m: RealtimeMessage): void {
         break;
       case 101: {
         // An application to speak whose hand went down (answered, lowered) is no longer a request.
-        const up = new Set(state.hands.list.map((x) => x.userId));
-        requests = requests.filter((r) => r.kind !== 'apply' || r.type !== 1 || up.has(r.from.userId) || !handsBefore.has(r.from.userId));
+        requests = requests.filter((r) => r.kind !== 'apply' || r.type !== 1 || lastHands.has(r.from.userId) || !handsBefore.has(r.from.userId));
         break;
       }
     }
