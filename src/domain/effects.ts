@@ -114,6 +114,12 @@ export function invitedToSpeak(room: Room, m: Member): boolean {
   return room.speakInvites?.includes(m.userId) === true;
 }
 
+/** The host invites `m` to speak (E6, audio): its permission to unmute, until it answers. */
+export function inviteToSpeak(room: Room, m: Member): void {
+  // A new array: the committed state's may be shared with readers.
+  if (!invitedToSpeak(room, m)) room.speakInvites = [...(room.speakInvites ?? []), m.userId];
+}
+
 /** `m`'s invitation to speak, if any, is answered (used, refused, or void): gone. */
 export function answerSpeakInvite(room: Room, m: Member): void {
   if (!invitedToSpeak(room, m)) return;

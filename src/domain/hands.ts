@@ -7,6 +7,7 @@
 import { snapshot, type MeetingEvent } from './events.ts';
 import { findMember, own, type Hand, type Member, type Room } from './room.ts';
 import { RuleError } from './rules.ts';
+import { inviteToSpeak } from './effects.ts';
 
 export type HandsAction =
   | { action: 'raise' }
@@ -76,7 +77,7 @@ export function decideHands(room: Room, actor: Member, cmd: HandsCommand, now: n
       const target = own(room, findMember(room, first.userId)!);
       lowerHand(room, target.userId);
       // The answer is an invitation to speak (E6, audio): the host's permission, even under mute all.
-      if (!room.speakInvites?.includes(target.userId)) room.speakInvites = [...(room.speakInvites ?? []), target.userId];
+      inviteToSpeak(room, target);
       events.push({ type: 'invited', to: target.userId, from: snapshot(actor), module: 'audio', action: 'invite' });
       return;
     }

@@ -4,7 +4,7 @@
 import type { Command, Enter, RoomCommand } from './commands.ts';
 import { snapshot, type MeetingEvent, type Module } from './events.ts';
 import { addMember, banOf, currentHost, draftOf, findByUuid, findMember, onlineCount, own, takeBack, type Member, type Room } from './room.ts';
-import { answerSpeakInvite, boardEvent, endMeeting, invitedToSpeak, ownsBoard, removeMember, restateChat, roomChanged, screenEvent, startBoard, stopBoard, stopScreen } from './effects.ts';
+import { answerSpeakInvite, boardEvent, endMeeting, invitedToSpeak, inviteToSpeak, ownsBoard, removeMember, restateChat, roomChanged, screenEvent, startBoard, stopBoard, stopScreen } from './effects.ts';
 import { decideHands, handsEvent, lowerHand, raiseHand } from './hands.ts';
 
 export { MAX_CHAT_RESTATED } from './effects.ts';
@@ -358,9 +358,7 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       const target = presentTarget(room, cmd.target);
       if (target.userId === actor.userId) return done();
       if (cmd.module === 'audio' && cmd.action === 'rejectApply') lowerHand(room, target.userId);
-      if (cmd.module === 'audio' && cmd.action === 'invite' && !invitedToSpeak(room, target)) {
-        room.speakInvites = [...(room.speakInvites ?? []), target.userId];
-      }
+      if (cmd.module === 'audio' && cmd.action === 'invite') inviteToSpeak(room, target);
       events.push({ type: 'invited', to: target.userId, from: snapshot(actor), module: cmd.module, action: cmd.action });
       return done();
     }

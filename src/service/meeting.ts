@@ -76,6 +76,14 @@ export interface Session {
 const verifiedTokens = new WeakMap<Room, Map<string, Member>>();
 const SESSION_INVALID = 'session invalid or replaced by a newer entry: enter the room again';
 
+/**
+ * An entry queued by roomUuid goes on in its meeting's queue once the meeting exists (queue.ts);
+ * one that meets the meeting ended there is submitted once more, and starts the next meeting.
+ */
+function orTheNext(submit: () => Promise<Decision>): Promise<Decision> {
+  return submit().catch((err) => (err instanceof RuleError && err.code === 'ended' ? submit() : Promise.reject(err)));
+}
+
 export class MeetingService {
   private readonly store: RoomStore;
   /** The webhook rows each commit writes with its events (none for apps without webhooks). */
@@ -161,8 +169,7 @@ export class MeetingService {
     }
     // No running meeting (yet): entries for the key line up until one of them creates it, then go on
     // in its queue (queue.ts). One that meets it ended there starts the next, as above.
-    const submit = () => this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), item);
-    return submit().catch((err) => (err instanceof RuleError && err.code === 'ended' ? submit() : Promise.reject(err)));
+    return orTheNext(() => this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), item));
   }
 
   /**
@@ -195,10 +202,9 @@ export class MeetingService {
     }
     const boardId = await boards.open(appId);
     let decision: Decision;
-    const submit = () => this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), withBoard(boardId));
     try {
-      // One that meets the meeting ended in its queue (queue.ts) starts the next, with this board.
-      decision = await submit().catch((err) => (err instanceof RuleError && err.code === 'ended' ? submit() : Promise.reject(err)));
+      // One that meets the meeting ended in its queue starts the next, with this board.
+      decision = await orTheNext(() => this.queues.submit(`${appId}\u0000${roomUuid}`, () => this.store.findRunningRoom(appId, roomUuid), withBoard(boardId)));
     } catch (err) {
       boards.close(boardId);
       throw err;

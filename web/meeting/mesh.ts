@@ -8,7 +8,7 @@ import type { AgoraMember } from '../../client/agora.ts';
 import type { RealtimeClient } from '../../client/realtime.ts';
 
 /** The room as the page's state holds it. */
-type RoomState = RealtimeClient['state']['room'];
+export type RoomState = RealtimeClient['state']['room'];
 import type { MediaIceServer } from '../../client/realtime.ts';
 
 /** What the room lets each member send now, as the page reads the meeting state. */

@@ -3,13 +3,9 @@
 // re-rendering the page never restarts a video; what they play follows the room's rules (a member
 // the room has muted is not heard here even if its page still sends).
 import type { AgoraMember } from '../../client/agora.ts';
-import type { RealtimeClient } from '../../client/realtime.ts';
-
-/** The room as the page's state holds it. */
-type RoomState = RealtimeClient['state']['room'];
 import { h } from '../lib/dom.ts';
 import { t } from '../lib/i18n.ts';
-import type { Mesh, RemoteMedia } from './mesh.ts';
+import type { Mesh, RemoteMedia, RoomState } from './mesh.ts';
 
 interface Tile {
   box: HTMLElement;

@@ -13,10 +13,8 @@ import type { Session } from '../../service/meeting.ts';
 import { ok } from '../server.ts';
 import { Flag } from '../schema.ts';
 import { agoraAnswers, Done } from './answers.ts';
+import { RoomParams, UserParams } from './params.ts';
 
-const Id = Type.String({ minLength: 1, maxLength: 128 });
-const RoomParams = Type.Object({ appId: Id, roomId: Id });
-const UserParams = Type.Object({ appId: Id, roomId: Id, userId: Id });
 const Hand = Type.Object({ userId: Type.String(), userName: Type.String(), at: Type.Integer({ description: 'when it was raised, epoch ms' }) });
 const Hands = Type.Object({
   public: Flag([0, 1]),

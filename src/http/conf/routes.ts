@@ -19,6 +19,7 @@ import { subjectOf } from '../../tokens/agora.ts';
 import { MODULES_BY_CODE, boardFor, memberView, simpleRoomView, type Board } from './views.ts';
 import { forgetAnswer, roomInfoBody } from './room-info.ts';
 import { handRoutes } from './hands.ts';
+import { RoomParams, UserParams } from './params.ts';
 import { AppVersion, BoardAnswer, Done, Entered, Languages, MemberPage, RoomAndMe, SimpleRoom, Tokens, agoraAnswers } from './answers.ts';
 
 declare module 'fastify' {
@@ -30,9 +31,6 @@ declare module 'fastify' {
   }
 }
 
-const Id = Type.String({ minLength: 1, maxLength: 128 });
-const RoomParams = Type.Object({ appId: Id, roomId: Id });
-const UserParams = Type.Object({ appId: Id, roomId: Id, userId: Id });
 const OptionalText = (max: number) => Type.Optional(Type.Union([Type.String({ maxLength: max }), Type.Null()]));
 
 const EntryBody = Type.Object({
