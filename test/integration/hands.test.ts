@@ -5,14 +5,8 @@
 // cluster nodes sharing Redis.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { startTestServer } from '../helpers/server.ts';
-import { cleanupPrefix, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
-import { loadConfig } from '../../src/config.ts';
-import { startConvene } from '../../src/main.ts';
+import { startRedisNodes, startTestServer } from '../helpers/server.ts';
+import { redisSkip } from '../helpers/redis.ts';
 import { AgoraApiError, MeetingClient, type ClientOptions } from '../../client/agora.ts';
 import { RealtimeClient, type RealtimeMessage } from '../../client/realtime.ts';
 
@@ -150,23 +144,6 @@ test('the queue keeps the order of 50 raises at once', async (t) => {
 });
 
 test('two cluster nodes on Redis: 50 raises at once through both keep one order', { skip: await redisSkip(), timeout: 60_000 }, async (t) => {
-  const prefix = uniquePrefix();
-  const redis = new Redis(SHARED_REDIS_URL);
-  const dirs: string[] = [];
-  const nodes: Awaited<ReturnType<typeof startConvene>>[] = [];
-  t.after(async () => {
-    for (const n of nodes) await n.stop();
-    await cleanupPrefix(redis, prefix);
-    redis.disconnect();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-  for (let i = 0; i < 2; i++) {
-    const dir = mkdtempSync(join(tmpdir(), 'convene-hands-cluster-'));
-    dirs.push(dir);
-    const env = { PORT: '0', HOST: '127.0.0.1', CONVENE_DATA_DIR: dir, CONVENE_LOG_LEVEL: 'silent', REDIS_URL: SHARED_REDIS_URL, CONVENE_REDIS_PREFIX: prefix, CONVENE_PRESENCE_EXPIRY: 'off' };
-    nodes.push(await startConvene(loadConfig(env)));
-  }
-  const b = nodes[0]!.bootstrapped;
-  const on = (n: (typeof nodes)[0]): ClientOptions => ({ baseUrl: n.url, appId: b.appId, customerId: b.customerId, customerSecret: b.customerSecret });
+  const { nodes, opts: on } = await startRedisNodes(t, 2);
   await fiftyAtOnce(on(nodes[0]!), (i) => on(nodes[i % 2]!), 'h50c');
 });

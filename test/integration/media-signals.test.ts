@@ -5,60 +5,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { WebSocket } from 'ws';
-import { Redis } from 'ioredis';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { cleanupPrefix, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { startRedisNodes, startTestServer, type TestServer } from '../helpers/server.ts';
+import { openSocket, type TestSocket } from '../helpers/socket.ts';
+import { redisSkip } from '../helpers/redis.ts';
 import { loadConfig, ConfigError } from '../../src/config.ts';
-import { startConvene } from '../../src/main.ts';
-import { MeetingClient, type ClientOptions } from '../../client/agora.ts';
+import { MeetingClient } from '../../client/agora.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Frame = any;
-
-interface MediaSocket {
-  frames: Frame[];
-  closeCode: number | null;
-  send(m: unknown): void;
-  until(pred: () => boolean, what: string, ms?: number): Promise<void>;
-  of(type: string): Frame[];
-  close(): Promise<void>;
-}
-
-async function openMedia(baseUrl: string, token: string, query = '&media=1'): Promise<MediaSocket> {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/realtime?token=${encodeURIComponent(token)}${query}`);
-  const s: MediaSocket = {
-    frames: [],
-    closeCode: null,
-    send: (m) => ws.send(typeof m === 'string' || Buffer.isBuffer(m) ? m : JSON.stringify(m)),
-    async until(pred, what, ms = 5_000) {
-      const deadline = Date.now() + ms;
-      while (!pred()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(s.frames.map((f) => f.type)).slice(0, 300)}`);
-        await sleep(5);
-      }
-    },
-    of: (type) => s.frames.filter((f) => f.type === type),
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (ws.readyState === WebSocket.CLOSED) return resolve();
-        ws.once('close', () => resolve());
-        ws.close();
-      }),
-  };
-  ws.on('message', (d) => s.frames.push(JSON.parse(d.toString())));
-  ws.on('close', (code) => (s.closeCode = code));
-  ws.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  await s.until(() => s.of('snapshot').length > 0, 'the snapshot');
+/** Opened with `media=1` (or `query`), once its snapshot has come. */
+async function openMedia(baseUrl: string, token: string, query = '&media=1'): Promise<TestSocket> {
+  const s = await openSocket(baseUrl, token, query);
+  await s.until(() => s.of('snapshot').length > 0, 5_000, 'the snapshot');
   return s;
 }
 
@@ -75,8 +34,8 @@ async function members(s: { client: () => MeetingClient }, uuid: string, names: 
 const offer = { description: { type: 'offer', sdp: 'v=0\r\n' + 'a=x\r\n'.repeat(2000) } };
 const signal = (to: string, body: Record<string, unknown> = offer, ref?: string) => ({ type: 'signal', to, ...(ref ? { ref } : {}), signal: body });
 /** The signals a socket received (its frames of type signal). */
-const received = (s: MediaSocket) => s.of('signal').map((f) => ({ from: f.data.from, signal: f.data.signal }));
-const errors = (s: MediaSocket) => s.of('signalError').map((f) => f.data);
+const received = (s: TestSocket) => s.of('signal').map((f) => ({ from: f.data.from, signal: f.data.signal }));
+const errors = (s: TestSocket) => s.of('signalError').map((f) => f.data);
 
 async function seqOf(s: TestServer, roomId: string): Promise<number> {
   return (await s.meeting.room(roomId))!.seq;
@@ -98,14 +57,14 @@ test('a signal reaches only its target, between members of one room; never a mee
   hs!.send(signal(ann!.userId, offer, 'o1'));
   as!.send(signal(host!.userId, { description: { type: 'answer', sdp: 'v=0' } }));
   as!.send(signal(host!.userId, { candidate: { candidate: 'candidate:1 1 udp 1 10.0.0.1 5000 typ host', sdpMid: '0' } }));
-  await as!.until(() => received(as!).length === 1, 'the offer at ann');
-  await hs!.until(() => received(hs!).length === 2, 'the answer and the candidate at the host, in order');
+  await as!.until(() => received(as!).length === 1, 5_000, 'the offer at ann');
+  await hs!.until(() => received(hs!).length === 2, 5_000, 'the answer and the candidate at the host, in order');
   assert.deepEqual(received(as!), [{ from: host!.userId, signal: offer }]);
   assert.deepEqual(received(hs!).map((r) => Object.keys(r.signal)[0]), ['description', 'candidate']);
 
   // A member of another room cannot reach anyone here, whatever id it names.
   es!.send(signal(ann!.userId, offer, 'forged'));
-  await es!.until(() => errors(es!).length === 1, 'the refusal');
+  await es!.until(() => errors(es!).length === 1, 5_000, 'the refusal');
   assert.deepEqual(errors(es!)[0], { ref: 'forged', to: ann!.userId, code: 404, msg: `no member ${JSON.stringify(ann!.userId)} in this room` });
   await sleep(100);
   assert.equal(received(as!).length, 1, 'ann got nothing from the other room');
@@ -118,16 +77,16 @@ test('a signal reaches only its target, between members of one room; never a mee
 
   // A removed member can neither be reached nor (its socket closed) signal.
   await host!.exit(bob!.userId);
-  await bs!.until(() => bs!.closeCode !== null, 'the removed member closed');
+  await bs!.until(() => bs!.closeCode !== null, 5_000, 'the removed member closed');
   hs!.send(signal(bob!.userId, offer, 'to-gone'));
-  await hs!.until(() => errors(hs!).length === 1, 'the refusal');
+  await hs!.until(() => errors(hs!).length === 1, 5_000, 'the refusal');
   assert.equal(errors(hs!)[0].code, 404);
 
   // Leaving ends a member's signalling at once, checked at each signal.
   await ann!.exit();
-  await as!.until(() => as!.closeCode !== null, 'ann closed after leaving');
+  await as!.until(() => as!.closeCode !== null, 5_000, 'ann closed after leaving');
   hs!.send(signal(ann!.userId, offer, 'to-left'));
-  await hs!.until(() => errors(hs!).length === 2, 'the second refusal');
+  await hs!.until(() => errors(hs!).length === 2, 5_000, 'the second refusal');
   assert.deepEqual(errors(hs!)[1], { ref: 'to-left', to: ann!.userId, code: 404, msg: `no member ${JSON.stringify(ann!.userId)} in this room` });
 });
 
@@ -147,7 +106,7 @@ test('bad frames, floods and oversized signals are refused with a reason; the so
   for (const [frame, code, msg] of cases) {
     const n = errors(hs!).length;
     hs!.send(frame);
-    await hs!.until(() => errors(hs!).length === n + 1, `the refusal of ${JSON.stringify(frame)}`);
+    await hs!.until(() => errors(hs!).length === n + 1, 5_000, `the refusal of ${JSON.stringify(frame)}`);
     const e = errors(hs!)[n];
     assert.equal(e.code, code, JSON.stringify(e));
     assert.match(e.msg, msg);
@@ -156,19 +115,19 @@ test('bad frames, floods and oversized signals are refused with a reason; the so
   // Larger than a signal may be (but within the socket's frame limit): 413.
   await sleep(1000);
   hs!.send(signal(ann!.userId, { description: { type: 'offer', sdp: 'x'.repeat(40_000) } }, 'big'));
-  await hs!.until(() => errors(hs!).some((e) => e.ref === 'big'), 'the 413');
+  await hs!.until(() => errors(hs!).some((e) => e.ref === 'big'), 5_000, 'the 413');
   assert.equal(errors(hs!).find((e) => e.ref === 'big').code, 413);
   // A member does not signal itself.
   await sleep(300);
   hs!.send(signal(host!.userId, offer, 'self'));
-  await hs!.until(() => errors(hs!).some((e) => e.ref === 'self'), 'the refusal to signal oneself');
+  await hs!.until(() => errors(hs!).some((e) => e.ref === 'self'), 5_000, 'the refusal to signal oneself');
   assert.equal(errors(hs!).find((e) => e.ref === 'self').code, 400);
 
   // A flood: 20 at once with a rate of 5 a second; what passes is delivered, the rest is 429.
   await sleep(1100);
   const before = errors(hs!).length;
   for (let i = 0; i < 20; i++) hs!.send(signal(ann!.userId, { candidate: { n: i } }, `f${i}`));
-  await hs!.until(() => errors(hs!).length - before + received(as!).length === 20, 'every flooded frame answered or delivered');
+  await hs!.until(() => errors(hs!).length - before + received(as!).length === 20, 5_000, 'every flooded frame answered or delivered');
   const refused = errors(hs!).slice(before);
   assert.ok(refused.length >= 14 && refused.every((e) => e.code === 429 && /at most 5 per second/.test(e.msg)), JSON.stringify(refused.slice(0, 3)));
   assert.deepEqual(received(as!).map((r) => r.signal.candidate.n), received(as!).map((_, i) => i), 'what passed arrives in order');
@@ -184,13 +143,13 @@ test('above the mesh size no signal passes, with a reason naming the setting', a
   t.after(() => Promise.all([hs!.close(), as!.close()]));
   assert.equal(hs!.frames[0].data.meshMax, 2);
   hs!.send(signal(ann!.userId, offer, 'o'));
-  await hs!.until(() => errors(hs!).length === 1, 'the refusal');
+  await hs!.until(() => errors(hs!).length === 1, 5_000, 'the refusal');
   assert.equal(errors(hs!)[0].code, 403);
   assert.match(errors(hs!)[0].msg, /this room has 3 members: .* at most 2 \(CONVENE_WEB_MESH_MAX\); larger rooms need an RTC service/);
   // Back within the size, signals pass again.
   await bob!.exit();
   hs!.send(signal(ann!.userId, offer, 'o2'));
-  await as!.until(() => received(as!).length === 1, 'the offer once the room is small again');
+  await as!.until(() => received(as!).length === 1, 5_000, 'the offer once the room is small again');
 });
 
 test('media=1 with the board: both on one socket; a bad media parameter is refused', async (t) => {
@@ -203,9 +162,9 @@ test('media=1 with the board: both on one socket; a bad media parameter is refus
   const as = await openMedia(s.url, ann!.userToken);
   t.after(() => Promise.all([hs.close(), as.close()]));
   hs.send({ type: 'board', op: 'draw', stroke: { id: 'st1', color: '#000000', width: 2, points: [[0.1, 0.1]] } });
-  await hs.until(() => hs.of('board').length === 1, 'the stroke drawn on the media socket');
+  await hs.until(() => hs.of('board').length === 1, 5_000, 'the stroke drawn on the media socket');
   hs.send(signal(ann!.userId, offer));
-  await as.until(() => received(as).length === 1, 'the signal');
+  await as.until(() => received(as).length === 1, 5_000, 'the signal');
   for (const q of ['&media=2', '&media=1&media=1']) {
     const ws = new WebSocket(`${s.url.replace(/^http/, 'ws')}/v1/realtime?token=${encodeURIComponent(ann!.userToken)}${q}`);
     const code = await new Promise<number>((resolve) => ws.on('close', (c) => resolve(c)));
@@ -253,25 +212,8 @@ test('CONVENE_ICE_SERVERS and the mesh settings are checked at start', () => {
 });
 
 test('two cluster nodes on Redis: a signal from a member on one node reaches its target on the other', { skip: await redisSkip(), timeout: 60_000 }, async (t) => {
-  const prefix = uniquePrefix();
-  const redis = new Redis(SHARED_REDIS_URL);
-  const dirs: string[] = [];
-  const nodes: Awaited<ReturnType<typeof startConvene>>[] = [];
-  t.after(async () => {
-    for (const n of nodes) await n.stop();
-    await cleanupPrefix(redis, prefix);
-    redis.disconnect();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-  for (let i = 0; i < 2; i++) {
-    const dir = mkdtempSync(join(tmpdir(), 'convene-media-cluster-'));
-    dirs.push(dir);
-    const env = { PORT: '0', HOST: '127.0.0.1', CONVENE_DATA_DIR: dir, CONVENE_LOG_LEVEL: 'silent', REDIS_URL: SHARED_REDIS_URL, CONVENE_REDIS_PREFIX: prefix, CONVENE_PRESENCE_EXPIRY: 'off' };
-    nodes.push(await startConvene(loadConfig(env)));
-  }
+  const { nodes, opts: on } = await startRedisNodes(t, 2);
   const [A, B] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
-  const b = A.bootstrapped;
-  const on = (n: typeof A): ClientOptions => ({ baseUrl: n.url, appId: b.appId, customerId: b.customerId, customerSecret: b.customerSecret });
   const host = new MeetingClient(on(A));
   await host.enter({ roomName: 'c', roomUuid: 'c', userName: 'host', userUuid: 'c-host' });
   const bob = new MeetingClient(on(B));
@@ -284,12 +226,12 @@ test('two cluster nodes on Redis: a signal from a member on one node reaches its
   t.after(() => Promise.all([ha.close(), bb.close(), eb.close()]));
   for (let i = 0; i < 5; i++) ha.send(signal(bob.userId, { candidate: { n: i } }));
   bb.send(signal(host.userId, { want: true }));
-  await bb.until(() => received(bb).length === 5, 'the host signals on the other node');
-  await ha.until(() => received(ha).length === 1, "bob's signal on the other node");
+  await bb.until(() => received(bb).length === 5, 5_000, 'the host signals on the other node');
+  await ha.until(() => received(ha).length === 1, 5_000, "bob's signal on the other node");
   assert.deepEqual(received(bb).map((r) => r.signal.candidate.n), [0, 1, 2, 3, 4]);
   // Eve, on bob's node but in another room, reaches neither.
   eb.send(signal(host.userId, offer, 'x'));
-  await eb.until(() => errors(eb).length === 1, 'the refusal');
+  await eb.until(() => errors(eb).length === 1, 5_000, 'the refusal');
   assert.equal(errors(eb)[0].code, 404);
   await sleep(200);
   assert.equal(received(ha).length, 1);

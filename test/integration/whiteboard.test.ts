@@ -8,11 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { Redis } from 'ioredis';
-import { startTestServer } from '../helpers/server.ts';
+import { startRedisNodes, startTestServer } from '../helpers/server.ts';
+import { openSocket, type Frame, type TestSocket } from '../helpers/socket.ts';
 import { cleanupPrefix, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
-import { loadConfig } from '../../src/config.ts';
-import { startConvene } from '../../src/main.ts';
-import { MeetingClient, type ClientOptions } from '../../client/agora.ts';
+import { MeetingClient } from '../../client/agora.ts';
 import { SqliteBoardLog } from '../../src/board/sqlite.ts';
 import { RedisBoardLog } from '../../src/board/redis.ts';
 import type { BoardLog } from '../../src/board/log.ts';
@@ -21,53 +20,12 @@ import type { Room } from '../../src/domain/room.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Frame = any;
-
-interface BoardSocket {
-  ws: WebSocket;
-  frames: Frame[];
-  closeCode: number | null;
-  send(m: unknown): void;
-  until(pred: () => boolean, ms?: number, what?: string): Promise<void>;
-  of(type: string): Frame[];
-  close(): Promise<void>;
-}
-
-async function openBoard(baseUrl: string, token: string, query = '&board=1'): Promise<BoardSocket> {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/v1/realtime?token=${encodeURIComponent(token)}${query}`);
-  const s: BoardSocket = {
-    ws,
-    frames: [],
-    closeCode: null,
-    send: (m) => ws.send(typeof m === 'string' || Buffer.isBuffer(m) ? m : JSON.stringify(m)),
-    async until(pred, ms = 5_000, what = 'condition') {
-      const deadline = Date.now() + ms;
-      while (!pred()) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; frames: ${JSON.stringify(s.frames.map((f) => f.type)).slice(0, 300)}`);
-        await sleep(5);
-      }
-    },
-    of: (type) => s.frames.filter((f) => f.type === type),
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (ws.readyState === WebSocket.CLOSED) return resolve();
-        ws.once('close', () => resolve());
-        ws.close();
-      }),
-  };
-  ws.on('message', (d) => s.frames.push(JSON.parse(d.toString())));
-  ws.on('close', (code) => (s.closeCode = code));
-  ws.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
-  return s;
+function openBoard(baseUrl: string, token: string, query = '&board=1'): Promise<TestSocket> {
+  return openSocket(baseUrl, token, query);
 }
 
 /** Opened with the member's boardToken (E13) and given the whole board (every boardSnapshot page). */
-async function joined(baseUrl: string, member: MeetingClient): Promise<BoardSocket> {
+async function joined(baseUrl: string, member: MeetingClient): Promise<TestSocket> {
   const { boardToken } = await member.boardToken();
   const s = await openBoard(baseUrl, member.userToken, `&board=1&boardToken=${encodeURIComponent(boardToken)}`);
   await s.until(() => {
@@ -84,7 +42,7 @@ function stroke(points = 3, id = `s${++strokeNo}`) {
 const draw = (st = stroke(), ref?: string) => ({ type: 'board', op: 'draw', ...(ref ? { ref } : {}), stroke: st });
 
 /** The whole board a socket sees: its snapshot's strokes with its later ops applied, in order. */
-function boardOf(s: BoardSocket): string[] {
+function boardOf(s: TestSocket): string[] {
   let ids: string[] = [];
   for (const f of s.frames) {
     if (f.type === 'boardSnapshot') {
@@ -155,7 +113,7 @@ test('who may draw, one order for everyone, erase and clear', async (t) => {
     as!.send(draw(stroke(2, `a-${i}`)));
   }
   for (const x of [hs!, as!, bs!]) await x.until(() => x.of('board').length === 17, 5_000, '17 ops');
-  const seqs = (x: BoardSocket) => x.of('board').map((f) => `${f.boardSeq}:${f.data.stroke?.id}`);
+  const seqs = (x: TestSocket) => x.of('board').map((f) => `${f.boardSeq}:${f.data.stroke?.id}`);
   assert.deepEqual(seqs(as!), seqs(hs!));
   assert.deepEqual(seqs(bs!), seqs(hs!));
   assert.deepEqual(bs!.of('board').map((f) => f.boardSeq), Array.from({ length: 17 }, (_, i) => i + 1), 'gap-free, increasing');
@@ -414,34 +372,8 @@ for (const [name, open] of [
 });
 
 test('two cluster nodes on Redis: a stroke drawn on A reaches B in order; a late joiner on B gets the board', { skip: await redisSkip(), timeout: 60_000 }, async (t) => {
-  const prefix = uniquePrefix();
-  const redis = new Redis(SHARED_REDIS_URL);
-  const dirs: string[] = [];
-  const nodes: Awaited<ReturnType<typeof startConvene>>[] = [];
-  t.after(async () => {
-    for (const n of nodes) await n.stop();
-    await cleanupPrefix(redis, prefix);
-    redis.disconnect();
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-  for (let i = 0; i < 2; i++) {
-    const dir = mkdtempSync(join(tmpdir(), 'convene-board-cluster-'));
-    dirs.push(dir);
-    const config = loadConfig({
-      PORT: '0',
-      HOST: '127.0.0.1',
-      CONVENE_DATA_DIR: dir,
-      CONVENE_LOG_LEVEL: 'silent',
-      REDIS_URL: SHARED_REDIS_URL,
-      CONVENE_REDIS_PREFIX: prefix,
-      CONVENE_PRESENCE_EXPIRY: 'off',
-      CONVENE_BOARD_RATE: '0',
-    });
-    nodes.push(await startConvene(config));
-  }
+  const { nodes, opts: on, prefix, redis } = await startRedisNodes(t, 2, { CONVENE_BOARD_RATE: '0' });
   const [A, B] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
-  const b = A.bootstrapped;
-  const on = (n: typeof A): ClientOptions => ({ baseUrl: n.url, appId: b.appId, customerId: b.customerId, customerSecret: b.customerSecret });
   const host = new MeetingClient(on(A));
   await host.enter({ roomName: 'c', roomUuid: 'c', userName: 'host', userUuid: 'c-host' });
   const bob = new MeetingClient(on(B));
@@ -458,7 +390,7 @@ test('two cluster nodes on Redis: a stroke drawn on A reaches B in order; a late
     bb.send(draw(stroke(10, `B${i}`)));
   }
   for (const x of [ha, bb]) await x.until(() => x.of('board').length === 120, 10_000, '120 ops on both nodes');
-  const order = (x: BoardSocket) => x.of('board').map((f) => `${f.boardSeq}:${f.data.stroke.id}`);
+  const order = (x: TestSocket) => x.of('board').map((f) => `${f.boardSeq}:${f.data.stroke.id}`);
   assert.deepEqual(order(bb), order(ha));
   assert.deepEqual(bb.of('board').map((f) => f.boardSeq), Array.from({ length: 120 }, (_, i) => i + 1));
   ha.send({ type: 'board', op: 'erase', strokeId: 'B0' });
