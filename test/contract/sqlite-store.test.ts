@@ -73,7 +73,7 @@ test('sqlite: the purge finds ended meetings through an index, not by reading ev
   assert.match(plan.map((p) => p.detail).join('; '), /USING INDEX rooms_ended/);
 });
 
-test('sqlite: a database made before ended_at existed is migrated, and its ended meetings purged', async () => {
+test('sqlite: a database made before ended_at existed, with members and events clustered by room, is migrated, and its ended meetings purged', async () => {
   const path = join(dir, `old${i++}.db`);
   const s = new SqliteStore({ path });
   const ended = await meeting(s, 'ended-before', 3, 4000);
@@ -82,6 +82,13 @@ test('sqlite: a database made before ended_at existed is migrated, and its ended
   // Back to the schema of the previous release: no ended_at column, no index on it.
   const db = new Database(path);
   db.exec('DROP INDEX rooms_ended; ALTER TABLE rooms DROP COLUMN ended_at');
+  // Members and events as they were until 2026-12: WITHOUT ROWID tables keyed by room.
+  db.exec(`DROP INDEX members_room; ALTER TABLE members RENAME TO m0;
+    CREATE TABLE members (room_id TEXT NOT NULL, ord INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (room_id, ord)) WITHOUT ROWID;
+    INSERT INTO members SELECT room_id, ord, data FROM m0 ORDER BY id DESC; DROP TABLE m0;
+    DROP INDEX events_room; ALTER TABLE events RENAME TO e0;
+    CREATE TABLE events (room_id TEXT NOT NULL, seq INTEGER NOT NULL, at INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (room_id, seq)) WITHOUT ROWID;
+    INSERT INTO events SELECT room_id, seq, at, data FROM e0 ORDER BY id DESC; DROP TABLE e0;`);
   db.close();
 
   // Two connections open it at once (the server and the CLI): one migrates, neither fails.
@@ -93,6 +100,12 @@ test('sqlite: a database made before ended_at existed is migrated, and its ended
     assert.deepEqual(rows(path), { rooms: 1, members: running.members, events: running.events });
     assert.equal(await a.loadRoom(ended.room.roomId), null);
     assert.deepEqual(await a.loadRoom(running.room.roomId), running.room);
+    const log = await b.eventsSince(running.room.roomId, 0, 100);
+    assert.deepEqual(log.events.map((e) => e.seq), Array.from({ length: running.events }, (_, k) => k + 1));
+    const check = new Database(path, { readonly: true });
+    const layouts = check.prepare("SELECT name FROM sqlite_schema WHERE sql LIKE '%WITHOUT ROWID%' AND name IN ('members', 'events')").pluck().all();
+    check.close();
+    assert.deepEqual(layouts, [], 'members and events are in insertion order now');
   } finally {
     await a.close();
     await b.close();
