@@ -88,7 +88,7 @@ export async function runCli(args: string[]): Promise<number> {
   let store: RoomStore;
   try {
     config = loadConfig();
-    if (config.dbPath === ':memory:' && !config.redis.url) {
+    if (config.dbPath === ':memory:' && !config.redis.target) {
       throw new OperationalError('CONVENE_DB=:memory: holds no data for a command to use: unset it, or set CONVENE_DATA_DIR to the server\'s data directory');
     }
     store = await openStore(config, { mustExist: command.store === 'existing' });

@@ -3,6 +3,7 @@
 import { readRtmRelay, type RtmRelayConfig } from './relay/config.ts';
 import { readNetless, type NetlessConfig } from './board/netless/config.ts';
 import { readMedia, type MediaConfig } from './media/config.ts';
+import { readRedisTarget, type RedisTarget } from './store/redis/target.ts';
 
 export interface Config {
   port: number;
@@ -12,7 +13,15 @@ export interface Config {
   dbPath: string;
   /** Cluster mode: state, logs, presence and fan-out in this Redis instead of SQLite. */
   redis: {
-    url: string | null;
+    /** One Redis by URL, or a primary found through Sentinel; null: the embedded SQLite store. */
+    target: RedisTarget | null;
+    /**
+     * Replicas that must have a commit before it is acknowledged (Redis WAIT); 0: acknowledged once
+     * the primary has it (a failover may then lose the last writes).
+     */
+    minReplicas: number;
+    /** How long a commit waits for them, ms; past it the caller gets the retryable 503. */
+    replicaTimeoutMs: number;
     /** Every key starts with it: several deployments (or tests) can share one Redis. */
     prefix: string;
     /** A node silent this long (seconds) is dead: its sockets are dropped by the others. */
@@ -28,6 +37,8 @@ export interface Config {
   };
   /** Agora token privilege lifetime, seconds. */
   tokenTtl: number;
+  /** On SIGTERM, the node's sockets are ended in batches over this many seconds before it stops. */
+  drainSeconds: number;
   /** An empty room's meeting ends after this many seconds. */
   emptyRoomTtl: number;
   corsOrigin: string;
@@ -172,7 +183,9 @@ export function loadConfig(env: Env = process.env): Config {
     dataDir,
     dbPath: str('CONVENE_DB') ?? `${dataDir.replace(/\/+$/, '')}/convene.db`,
     redis: {
-      url: matching('REDIS_URL', /^rediss?:\/\/\S+$/, 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379') ?? null,
+      target: readRedisTarget({ str, problems }),
+      minReplicas: int('CONVENE_REDIS_MIN_REPLICAS', 0, 0, 16),
+      replicaTimeoutMs: int('CONVENE_REDIS_REPLICA_TIMEOUT_MS', 1_000, 10, 60_000),
       prefix: matching('CONVENE_REDIS_PREFIX', /^[^\s*?[\]]{0,64}$/, 'at most 64 characters without spaces or glob characters') ?? 'convene:',
       nodeTimeout: int('CONVENE_NODE_TIMEOUT', 5, 1, 3600),
     },
@@ -185,6 +198,7 @@ export function loadConfig(env: Env = process.env): Config {
       secretKey: matching('CONVENE_SECRET_KEY', /^\S{1,256}$/, '1 to 256 characters without spaces'),
     },
     tokenTtl: int('CONVENE_TOKEN_TTL', 86_400, 60, 30 * 86_400),
+    drainSeconds: int('CONVENE_DRAIN_SECONDS', 10, 0, 600),
     emptyRoomTtl: int('CONVENE_EMPTY_ROOM_TTL', 300, 1, 30 * 86_400),
     corsOrigin: str('CONVENE_CORS_ORIGIN') ?? '*',
     logLevel: oneOf('CONVENE_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
@@ -254,6 +268,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (b.appCertificate !== undefined && b.appId === undefined) {
     problems.push('CONVENE_APP_CERTIFICATE needs CONVENE_APP_ID');
+  }
+  if (config.redis.minReplicas > 0 && !config.redis.target) {
+    problems.push('CONVENE_REDIS_MIN_REPLICAS: only with Redis (REDIS_URL or REDIS_SENTINELS)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -43,6 +43,8 @@ export interface Convene {
   /** The bound address, e.g. http://127.0.0.1:8080. */
   url: string;
   stop(): Promise<void>;
+  /** A graceful stop: not ready, sockets ended in batches over `periodMs` (default CONVENE_DRAIN_SECONDS), then stop(). */
+  drain(periodMs?: number): Promise<void>;
 }
 
 /** What the first start generated: shown once so the operator can configure clients. */
@@ -181,8 +183,11 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       onNotice: notice,
     });
     meeting.onOutboxRows(() => deliveries.wake());
+    /** drain() was called: /readyz says so at once, whatever the backends. */
+    let draining = false;
     const readiness = async () => {
       const checks: Record<string, string> = {};
+      if (draining) checks.node = 'draining';
       checks.store = await store.ping().then(
         () => 'ok',
         (err) => String((err as Error).message ?? err),
@@ -256,8 +261,20 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
         await deliveries.stop();
         await backend.close();
       })());
+    /**
+     * A graceful stop: not ready at once (the load balancer sends no one new), new sockets sent
+     * elsewhere, the open ones ended in jittered batches over CONVENE_DRAIN_SECONDS so that their
+     * members resume on the other nodes, then stop(): in-flight requests finish, webhook and relay
+     * lanes and this node's presence are handed back.
+     */
+    const drain = async (periodMs = config.drainSeconds * 1000) => {
+      draining = true;
+      server!.log.info({ periodMs, sockets: gateway.size }, 'draining');
+      await gateway.drain(periodMs);
+      await stop();
+    };
     const kind = { kind: backend.kind, nodeId: backend.nodeId };
-    return { config, server, meeting, apps, store, gateway, presence, metrics, backend: kind, url, stop, bootstrapped };
+    return { config, server, meeting, apps, store, gateway, presence, metrics, backend: kind, url, stop, drain, bootstrapped };
   } finally {
     if (!started) {
       await server?.close().catch(() => {});
@@ -297,6 +314,9 @@ export function listeningLine(host: string, url: string): string {
   return `Convene listening on ${url} (pid ${process.pid})`;
 }
 
+/** How long a stop may take after the drain period (requests finishing, lanes handed back). */
+const STOP_DEADLINE_MS = 15_000;
+
 /** `convene serve`: starts the service on the configured data directory until SIGINT/SIGTERM. */
 export async function serve(): Promise<void> {
   let config: Config;
@@ -313,7 +333,7 @@ export async function serve(): Promise<void> {
   let convene: Awaited<ReturnType<typeof startConvene>>;
   try {
     // Cluster nodes share Redis by design; only the embedded database belongs to one server.
-    lock = config.redis.url ? null : lockDatabase(config);
+    lock = config.redis.target ? null : lockDatabase(config);
     convene = await startConvene(config);
   } catch (err) {
     // What the operator can fix is one line and exit 2; anything else is a bug: print it all.
@@ -332,7 +352,14 @@ export async function serve(): Promise<void> {
     if (stopping) return;
     stopping = true;
     convene.server.log.info({ signal }, 'shutting down');
-    convene.stop().then(
+    // SIGTERM (a supervisor, a rolling upgrade) drains; Ctrl-C stops at once. Either way the process
+    // is gone by the deadline, whatever hangs.
+    const drainMs = signal === 'SIGTERM' ? config.drainSeconds * 1000 : 0;
+    setTimeout(() => {
+      console.error(`convene: not stopped ${STOP_DEADLINE_MS / 1000} s after the drain period: exiting`);
+      process.exit(1);
+    }, drainMs + STOP_DEADLINE_MS).unref();
+    convene.drain(drainMs).then(
       () => {
         lock?.release();
         process.exit(0);

@@ -42,7 +42,7 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
   const nodeId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const graceMs = config.presence.grace * 1000;
   const store = await openStore(config);
-  if (!config.redis.url) {
+  if (!config.redis.target) {
     const bus = new LocalBus();
     const boards = openSqliteBoards(config.dbPath);
     const signals = new LocalBus<RelayedSignal>();

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { SqliteStore } from '../store/sqlite/store.ts';
 import { RedisStore } from '../store/redis/store.ts';
 import { connectRedis, redisReady, type RedisConnectionOptions } from '../store/redis/connection.ts';
+import { describeTarget } from '../store/redis/target.ts';
 import type { RoomStore } from '../store/store.ts';
 import { OperationalError, errnoOf, reasonOf } from './errors.ts';
 
@@ -15,18 +16,19 @@ import { OperationalError, errnoOf, reasonOf } from './errors.ts';
 const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 
 export async function openStore(config: Config, opts: { mustExist?: boolean } = {}): Promise<RoomStore> {
-  if (config.redis.url) {
+  if (config.redis.target) {
     const redis = await openRedis(config);
-    return new RedisStore({ redis, prefix: config.redis.prefix, eventRetention: config.eventRetention, ownsClient: true });
+    const { minReplicas, replicaTimeoutMs } = config.redis;
+    return new RedisStore({ redis, prefix: config.redis.prefix, eventRetention: config.eventRetention, ownsClient: true, minReplicas, replicaTimeoutMs });
   }
   return openSqlite(config, opts);
 }
 
-/** A Redis connection for the configured URL, once it is ready; an OperationalError if it never is. */
+/** A Redis connection to the configured target, once it is ready; an OperationalError if it never is. */
 export async function openRedis(config: Config, opts: RedisConnectionOptions = {}): Promise<Redis> {
-  const url = config.redis.url!;
-  const redis = connectRedis(url, opts);
-  const shown = url.replace(/\/\/[^@/]*@/, '//***@');
+  const target = config.redis.target!;
+  const redis = connectRedis(target, opts);
+  const shown = describeTarget(target);
   const seen: { code?: string; message?: string }[] = [];
   const remember = (err: { code?: string; message?: string }) => void seen.splice(0, 1, err);
   redis.on('error', remember);
@@ -35,7 +37,8 @@ export async function openRedis(config: Config, opts: RedisConnectionOptions = {
   } catch (err) {
     redis.disconnect();
     const why = seen[0]?.code ?? seen[0]?.message ?? (err as Error).message;
-    throw new OperationalError(`Redis at ${shown} is unreachable (${why}): start it, or fix REDIS_URL (unset it for the embedded SQLite store)`);
+    const fix = target.kind === 'url' ? 'fix REDIS_URL' : 'fix REDIS_SENTINELS and REDIS_SENTINEL_MASTER';
+    throw new OperationalError(`${shown} is unreachable (${why}): start it, or ${fix} (unset it for the embedded SQLite store)`);
   } finally {
     redis.off('error', remember);
   }

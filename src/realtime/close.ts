@@ -10,6 +10,8 @@ export const Close = {
   replaced: { code: 4410, reason: 'replaced by a newer entry of the same user' },
   slow: { code: 4408, reason: 'too slow: messages were not read in time; reconnect with since=<last seq>' },
   shutdown: { code: 1001, reason: 'server shutting down; reconnect with since=<last seq>' },
+  /** The node is draining (SIGTERM, a rolling upgrade): the other nodes serve the same meeting. */
+  restart: { code: 1012, reason: 'this node is restarting: reconnect (to another node) with since=<last seq>' },
   /** Events this node could not recover (trimmed from the log before it saw them). */
   lost: { code: 4408, reason: 'missed events; reconnect with since=<last seq>' },
   /** The store cannot be reached: nothing could be checked. */

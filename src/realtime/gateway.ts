@@ -21,6 +21,7 @@ import { BoardUnavailableError } from '../service/boards.ts';
 import type { ConnectionGuard } from '../http/connections.ts';
 import { CatchUpPacer, type Turn } from './pacer.ts';
 import { Close, entryRefusal } from './close.ts';
+import { endInBatches } from './drain.ts';
 import { snapshotMembers, type RealtimeFormat } from './snapshot.ts';
 import type { FanoutCost } from './cost.ts';
 import { closeReadably, discard, push, writable, type OutboxLimits, type Outgoing } from './outbox.ts';
@@ -125,6 +126,8 @@ export class Gateway {
   private readonly onClose: (this: Owned) => void;
   /** Live frames handed to sockets (fan-outs are timed per frame). */
   private framesOut = 0;
+  /** drain() was called: new sockets are refused with 1012. */
+  private draining = false;
 
   constructor(private readonly opts: GatewayOptions) {
     const gateway = this;
@@ -162,12 +165,14 @@ export class Gateway {
         return serveAsPlainHttp(server, req, socket, head);
       }
       const admitted = this.opts.connections?.admitRealtime(req, socket) ?? true;
+      const draining = this.draining;
       const wss = this.opts.media && wanted(req.url ?? '', 'media') ? this.mediaWss : this.opts.board && wanted(req.url ?? '', 'board') ? this.boardWss : this.wss;
       wss.handleUpgrade(req, socket, head, (ws) => {
         // The WebSocket listens for its socket's errors from here on; one listener less per member.
         socket.removeListener('error', ignoreError);
         dropClearedTimer(socket);
         if (!admitted) return refuse(ws, socket, Close.tooManyConnections);
+        if (draining) return refuse(ws, socket, Close.restart);
         this.accept(ws, req, socket).catch((err) => {
           if (err instanceof StoreUnavailableError) return refuse(ws, socket, err instanceof BoardUnavailableError ? Close.noBoard : Close.unavailable);
           this.opts.onError?.(err, 'realtime accept');
@@ -187,6 +192,17 @@ export class Gateway {
   /** Catch-ups running and waiting for their turn (for tests and metrics). */
   get catchUps(): { running: number; waiting: number } {
     return this.pacer.load;
+  }
+
+  /**
+   * This node is stopping: new sockets are told to reconnect elsewhere, and the open ones are ended
+   * (1012) in jittered batches over `periodMs`, so that their members resume on the other nodes
+   * without leaving the meeting (their presence grace is far longer).
+   */
+  async drain(periodMs: number): Promise<void> {
+    this.draining = true;
+    const open = [...this.rooms.values()].flatMap((set) => [...set]);
+    await endInBatches(open, periodMs, (c) => this.end(c, Close.restart));
   }
 
   async close(): Promise<void> {

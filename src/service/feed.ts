@@ -122,6 +122,12 @@ export class RoomFeed {
     this.work(f, async () => {
       const r = await this.source.room(f.roomId);
       if (r && r.seq > f.last) await this.fill(f, r.seq);
+      else if (r && r.seq < f.last) {
+        // The store went back in time (a Redis failover lost writes this node had delivered): what
+        // comes next reuses their seqs, so its followers start over from a snapshot.
+        f.last = r.seq;
+        this.handler.lost(f.roomId);
+      }
     });
   }
 

@@ -26,7 +26,7 @@ const fresh = () => {
 };
 
 /** Enter `userUuid` into `room` (or a new room) and return the next room with its logged events. */
-function entry(room: Room | null, appId: string, roomUuid: string, userUuid: string, now = 1000) {
+export function entry(room: Room | null, appId: string, roomUuid: string, userUuid: string, now = 1000) {
   const d = decide(
     room,
     {

@@ -8,12 +8,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { Redis } from 'ioredis';
 import { callAgora, MeetingClient, type ClientOptions } from '../../client/agora.ts';
 import { spawnServer, type ServerProcess } from '../helpers/process.ts';
 import { raw } from '../helpers/qiniu.ts';
 import { clusterEnv, startRedisServer, type RedisServer } from '../helpers/redis.ts';
+import { FrameLog, until } from '../helpers/frames.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hasRedisServer = await new Promise<boolean>((resolve) => {
@@ -63,44 +63,9 @@ function writer(nodes: ServerProcess[], roomId: string, token: string, tag: stri
   };
 }
 
-class Socket {
-  readonly frames: any[] = [];
-  closeCode: number | null = null;
-  ws!: WebSocket;
-  open(node: ServerProcess, token: string, since?: number): Promise<void> {
-    const q = new URLSearchParams({ token });
-    if (since !== undefined) q.set('since', String(since));
-    this.ws = new WebSocket(`${node.url.replace('http', 'ws')}/v1/realtime?${q}`);
-    this.ws.on('message', (d) => this.frames.push(JSON.parse(d.toString())));
-    this.ws.on('close', (code) => (this.closeCode = code));
-    this.ws.on('error', () => {});
-    return new Promise((resolve, reject) => {
-      this.ws.once('open', () => resolve());
-      this.ws.once('error', reject);
-    });
-  }
-  get lastSeq() {
-    return this.frames.reduce((m, f) => Math.max(m, f.seq ?? 0), 0);
-  }
-  texts(): Set<string> {
-    return new Set(this.frames.filter((f) => f.type === 'channel' && typeof f.data?.message === 'string').map((f) => f.data.message));
-  }
-  eventSeqs(): number[] {
-    return this.frames.filter((f) => f.type !== 'snapshot').map((f) => f.seq);
-  }
-}
-
-async function until(pred: () => boolean | Promise<boolean>, what: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(50);
-  }
-}
-
 /** The room's whole log, replayed on a fresh socket from seq 0. */
 async function logTexts(node: ServerProcess, token: string): Promise<Set<string>> {
-  const s = new Socket();
+  const s = new FrameLog();
   await s.open(node, token, 0);
   await sleep(1_000);
   s.ws.close();
@@ -126,8 +91,8 @@ test('Redis stopped for 10 s, then SIGKILLed under writes: retryable errors, rec
   const { roomId } = await host.enter({ roomName: 'Outage', roomUuid: 'outage', userName: 'Host', userUuid: 'host' });
   const member = new MeetingClient(opts(B));
   await member.enter({ roomName: 'Outage', roomUuid: 'outage', userName: 'M', userUuid: 'm' });
-  const onA = new Socket();
-  const onB = new Socket();
+  const onA = new FrameLog();
+  const onB = new FrameLog();
   await onA.open(A, host.userToken);
   await onB.open(B, member.userToken);
   await until(() => onA.frames.length > 0 && onB.frames.length > 0, 'snapshots', 5_000);

@@ -1,6 +1,7 @@
 // The Redis connection as a service needs it: fail fast while Redis is away (the caller answers 503
 // and retries), never re-send a command whose outcome is unknown, reconnect forever.
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+import { targetOptions, type RedisTarget } from './target.ts';
 import { StoreUnavailableError } from '../store.ts';
 
 export interface RedisConnectionOptions {
@@ -16,8 +17,9 @@ export interface RedisConnectionOptions {
   autoPipelining?: boolean;
 }
 
-export function connectRedis(url: string, opts: RedisConnectionOptions = {}): Redis {
-  const redis = new Redis(url, {
+export function connectRedis(target: RedisTarget | string, opts: RedisConnectionOptions = {}): Redis {
+  const t: RedisTarget = typeof target === 'string' ? { kind: 'url', url: target } : target;
+  const common: RedisOptions = {
     // A command while disconnected fails at once instead of waiting in a queue.
     enableOfflineQueue: false,
     // A command in flight when the connection drops fails; it is never re-run after a reconnect,
@@ -30,7 +32,9 @@ export function connectRedis(url: string, opts: RedisConnectionOptions = {}): Re
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
     connectTimeout: opts.connectTimeoutMs ?? 5_000,
     commandTimeout: opts.commandTimeoutMs ?? 5_000,
-  });
+    ...targetOptions(t),
+  };
+  const redis = t.kind === 'url' ? new Redis(t.url, common) : new Redis(common);
   // Without a listener ioredis prints every reconnection failure; the store reports them instead.
   redis.on('error', opts.onError ?? (() => {}));
   return redis;

@@ -7,6 +7,7 @@ import { changedPositions, onlineCount, saved, type Member, type Room } from '..
 import { checkUidCount, webhookStamp, type AccessKey, type App, type CommitOutbox, type CommitResult, type EventRange, type RoomListQuery, type RoomStore, type RoomSummary } from '../store.ts';
 import { unavailableOnConnectionError as guard } from './connection.ts';
 import { laneOf, RedisOutbox } from './outbox.ts';
+import { ReplicaWait } from './replicas.ts';
 import * as lua from './scripts.ts';
 
 export interface RedisStoreOptions {
@@ -20,6 +21,10 @@ export interface RedisStoreOptions {
   cacheSize?: number;
   /** close() quits the client only when the store owns it. */
   ownsClient?: boolean;
+  /** Replicas that must have a write before it is acknowledged (WAIT; see replicas.ts); 0: none. */
+  minReplicas?: number;
+  /** How long a write waits for them, ms. */
+  replicaTimeoutMs?: number;
 }
 
 type ScriptCall = (...args: string[]) => Promise<unknown>;
@@ -43,6 +48,7 @@ export class RedisStore implements RoomStore {
   /** The ended index covers rooms ended before it existed (see indexEndedOnce). */
   private endedIndexed = false;
   readonly outbox: RedisOutbox;
+  private readonly replicas: ReplicaWait | null;
   private readonly scripts: Record<
     | 'load'
     | 'findRunning'
@@ -86,6 +92,26 @@ export class RedisStore implements RoomStore {
       setMetaIfAbsent: define('conveneSetMetaIfAbsent', 1, lua.SET_META_IF_ABSENT),
     };
     this.outbox = new RedisOutbox(this.redis, this.prefix);
+    // A connection made again may reach another server (Sentinel promoted a replica) that lacks the
+    // last writes this node saw: a cached version may then name a state that no longer exists.
+    this.redis.on('ready', () => {
+      this.cache.clear();
+      this.runningIds.clear();
+    });
+    const min = opts.minReplicas ?? 0;
+    this.replicas = min > 0 ? new ReplicaWait(this.redis, min, opts.replicaTimeoutMs ?? 1_000) : null;
+  }
+
+  /**
+   * A write acknowledged only once the replicas asked for have it (CONVENE_REDIS_MIN_REPLICAS), so
+   * that a promoted replica cannot lack it; otherwise the retryable StoreUnavailableError.
+   */
+  private written<T>(fn: () => Promise<T>): Promise<T> {
+    return guard(async () => {
+      const result = await fn();
+      await this.replicas?.confirm();
+      return result;
+    });
   }
 
   private roomKeys(roomId: string): [room: string, members: string, changes: string] {
@@ -223,6 +249,11 @@ export class RedisStore implements RoomStore {
         ...eventArgs,
       );
       if (result === 'ok') {
+        if (this.replicas) {
+          // Until the replicas confirm it, this version may yet be lost to a failover: not a base.
+          this.cache.delete(room.roomId);
+          await this.replicas.confirm();
+        }
         saved(room);
         this.remember(room);
         return { ok: true };
@@ -300,14 +331,14 @@ export class RedisStore implements RoomStore {
   }
 
   putApp(app: App): Promise<void> {
-    return guard(async () => {
+    return this.written(async () => {
       const p = this.prefix;
       await this.scripts.putApp(`${p}apps`, `${p}apps-order`, `${p}apps-counter`, `${p}wh:stamps`, app.appId, JSON.stringify(app), webhookStamp(app));
     });
   }
 
   deleteApp(appId: string): Promise<boolean> {
-    return guard(async () => (await this.scripts.deleteApp(`${this.prefix}apps`, `${this.prefix}apps-order`, `${this.prefix}wh:stamps`, appId)) === 1);
+    return this.written(async () => (await this.scripts.deleteApp(`${this.prefix}apps`, `${this.prefix}apps-order`, `${this.prefix}wh:stamps`, appId)) === 1);
   }
 
   listApps(owner: string | null): Promise<App[]> {
@@ -326,7 +357,7 @@ export class RedisStore implements RoomStore {
   }
 
   putAccessKey(key: AccessKey): Promise<void> {
-    return guard(async () => {
+    return this.written(async () => {
       const stored: AccessKey = { accessKey: key.accessKey, secretKey: key.secretKey, createdAt: key.createdAt };
       await this.redis.hset(`${this.prefix}access-keys`, key.accessKey, JSON.stringify(stored));
     });
@@ -341,13 +372,14 @@ export class RedisStore implements RoomStore {
   }
 
   deleteAccessKey(accessKey: string): Promise<boolean> {
-    return guard(async () => (await this.redis.hdel(`${this.prefix}access-keys`, accessKey)) === 1);
+    return this.written(async () => (await this.redis.hdel(`${this.prefix}access-keys`, accessKey)) === 1);
   }
 
   async reserveUids(appId: string, count: number): Promise<number> {
     checkUidCount(count);
-    // INCRBY is atomic: racing nodes get disjoint blocks.
-    return guard(async () => (await this.redis.incrby(`${this.prefix}uids:${appId}`, count)) - count + 1);
+    // INCRBY is atomic: racing nodes get disjoint blocks (confirmed like a commit: a block lost
+    // to a failover would be handed out twice).
+    return this.written(async () => (await this.redis.incrby(`${this.prefix}uids:${appId}`, count)) - count + 1);
   }
 
   getMeta(key: string): Promise<string | null> {
@@ -355,7 +387,7 @@ export class RedisStore implements RoomStore {
   }
 
   setMetaIfAbsent(key: string, value: string): Promise<string> {
-    return guard(async () => (await this.scripts.setMetaIfAbsent(`${this.prefix}meta`, key, value)) as string);
+    return this.written(async () => (await this.scripts.setMetaIfAbsent(`${this.prefix}meta`, key, value)) as string);
   }
 
   ping(): Promise<void> {
@@ -372,8 +404,10 @@ export class RedisStore implements RoomStore {
       await this.redis.quit();
     } catch {
       // Not connected (quit cannot be sent): stop reconnecting all the same.
-      this.redis.disconnect();
     }
+    // Also after a QUIT: through Sentinel, ioredis keeps its failover detector's connections to the
+    // Sentinels until disconnect() (they would keep the process alive and reconnect forever).
+    this.redis.disconnect();
   }
 
   /** Keeps `room` as the freshest known state; the least recently used room leaves when full. */

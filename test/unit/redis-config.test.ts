@@ -1,0 +1,60 @@
+// Where the cluster's Redis is: a URL, or Sentinels and the name they monitor; every mistake named
+// at start, and a password never shown.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig } from '../../src/config.ts';
+import { describeTarget } from '../../src/store/redis/target.ts';
+
+const problems = (env: Record<string, string>) => {
+  try {
+    loadConfig(env);
+    return [];
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return e.problems;
+  }
+};
+
+test('the embedded store by default; a URL; Sentinels with the name, passwords and replica settings', () => {
+  assert.equal(loadConfig({}).redis.target, null);
+  assert.deepEqual(loadConfig({ REDIS_URL: 'redis://:pw@10.0.0.5:6379' }).redis.target, { kind: 'url', url: 'redis://:pw@10.0.0.5:6379' });
+  const c = loadConfig({
+    REDIS_SENTINELS: '10.0.0.5:26379, sentinel-b:26380,[::1]:26381',
+    REDIS_SENTINEL_MASTER: 'convene',
+    REDIS_PASSWORD: 'data-pw',
+    REDIS_SENTINEL_PASSWORD: 'sentinel-pw',
+    CONVENE_REDIS_MIN_REPLICAS: '1',
+    CONVENE_REDIS_REPLICA_TIMEOUT_MS: '250',
+  }).redis;
+  assert.deepEqual(c.target, {
+    kind: 'sentinel',
+    sentinels: [
+      { host: '10.0.0.5', port: 26379 },
+      { host: 'sentinel-b', port: 26380 },
+      { host: '::1', port: 26381 },
+    ],
+    master: 'convene',
+    password: 'data-pw',
+    sentinelPassword: 'sentinel-pw',
+  });
+  assert.deepEqual([c.minReplicas, c.replicaTimeoutMs], [1, 250]);
+  assert.deepEqual([loadConfig({}).redis.minReplicas, loadConfig({}).redis.replicaTimeoutMs], [0, 1000]);
+});
+
+test('each mistake is named', () => {
+  assert.match(problems({ REDIS_URL: 'redis://x:1', REDIS_SENTINELS: 'a:1' }).join(), /set one of them/);
+  assert.match(problems({ REDIS_URL: 'http://x' }).join(), /REDIS_URL: must be a redis:\/\//);
+  assert.match(problems({ REDIS_SENTINELS: 'a:1,b', REDIS_SENTINEL_MASTER: 'm' }).join(), /"b" is not host:port/);
+  assert.match(problems({ REDIS_SENTINELS: 'a:70000', REDIS_SENTINEL_MASTER: 'm' }).join(), /"a:70000" is not host:port/);
+  assert.match(problems({ REDIS_SENTINELS: 'a:1' }).join(), /REDIS_SENTINEL_MASTER: required/);
+  assert.match(problems({ REDIS_SENTINELS: 'a:1', REDIS_SENTINEL_MASTER: 'my master' }).join(), /REDIS_SENTINEL_MASTER/);
+  assert.match(problems({ REDIS_SENTINEL_MASTER: 'm' }).join(), /set REDIS_SENTINELS too/);
+  assert.match(problems({ CONVENE_REDIS_MIN_REPLICAS: '1' }).join(), /only with Redis/);
+  assert.match(problems({ REDIS_URL: 'redis://x:1', CONVENE_REDIS_MIN_REPLICAS: '-1' }).join(), /CONVENE_REDIS_MIN_REPLICAS/);
+});
+
+test('a target is described without its passwords', () => {
+  assert.equal(describeTarget({ kind: 'url', url: 'redis://user:secret@h:6379/0' }), 'Redis at redis://***@h:6379/0');
+  const shown = describeTarget({ kind: 'sentinel', sentinels: [{ host: 'a', port: 1 }], master: 'm', password: 'secret', sentinelPassword: 'secret2' });
+  assert.equal(shown, 'the Redis primary "m" of Sentinels a:1');
+});
