@@ -1,0 +1,164 @@
+// Graceful drain: three nodes on Redis, one holding 300 members' sockets gets SIGTERM under chat
+// traffic. It says not ready at once (while alive), ends its sockets with 1012 in batches over
+// CONVENE_DRAIN_SECONDS, and exits 0; every socket resumes on another node within the period + 5 s,
+// without a gap, no member leaves, and the webhooks go on from the other nodes (at least once each).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { Redis } from 'ioredis';
+import { callAgora, MeetingClient } from '../../client/agora.ts';
+import { spawnServer, type ServerProcess } from '../helpers/process.ts';
+import { raw } from '../helpers/qiniu.ts';
+import { cleanupPrefix, clusterEnv, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { until } from '../helpers/frames.ts';
+import { WebhookReceiver } from '../helpers/webhooks.ts';
+
+const skip = await redisSkip();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const ROOMS = 30;
+const PER_ROOM = 10;
+const DRAIN_SECONDS = 3;
+
+/** A member's socket as a client library keeps it: on a close it resumes (since = last seq) on the next node. */
+class Resuming {
+  last = -1;
+  gaps: string[] = [];
+  closes: { code: number; at: number }[] = [];
+  opens: { node: number; at: number }[] = [];
+  ws: WebSocket | null = null;
+  stopped = false;
+
+  constructor(
+    private readonly nodes: ServerProcess[],
+    private readonly token: string,
+    private node: number,
+  ) {}
+
+  open(): Promise<void> {
+    const q = new URLSearchParams({ token: this.token });
+    if (this.last >= 0) q.set('since', String(this.last));
+    const ws = new WebSocket(`${this.nodes[this.node]!.url.replace('http', 'ws')}/v1/realtime?${q}`);
+    this.ws = ws;
+    ws.on('message', (d) => {
+      const f = JSON.parse(d.toString());
+      if (typeof f.seq !== 'number') return;
+      if (f.type === 'snapshot') this.last = Math.max(this.last, f.seq);
+      else if (f.seq === this.last + 1) this.last = f.seq;
+      else if (f.seq > this.last) (this.gaps.push(`${this.last} → ${f.seq}`), (this.last = f.seq));
+    });
+    ws.on('error', () => {});
+    ws.on('close', (code) => {
+      this.closes.push({ code, at: Date.now() });
+      if (this.stopped) return;
+      // As behind a load balancer: the next node in turn (a draining one sends it on again).
+      this.node = (this.node + 1) % this.nodes.length;
+      setTimeout(() => void this.open().catch(() => {}), 20 + Math.random() * 50);
+    });
+    return new Promise((resolve, reject) => {
+      ws.once('open', () => (this.opens.push({ node: this.node, at: Date.now() }), resolve()));
+      ws.once('unexpected-response', () => reject(new Error('refused')));
+    });
+  }
+}
+
+test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, no member leaves, webhooks go on, exit 0', { skip, timeout: 120_000 }, async (t) => {
+  const prefix = uniquePrefix();
+  const dir = mkdtempSync(join(tmpdir(), 'convene-drain-'));
+  const redis = new Redis(SHARED_REDIS_URL);
+  const receiver = new WebhookReceiver({});
+  const nodes: ServerProcess[] = [];
+  const members: Resuming[] = [];
+  t.after(async () => {
+    for (const m of members) (m.stopped = true), m.ws?.terminate();
+    await Promise.all(nodes.map((n) => n.kill()));
+    await receiver.stop();
+    await cleanupPrefix(redis, prefix);
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  await receiver.start();
+  const creds = { appId: randomBytes(16).toString('hex'), customerId: 'drain', customerSecret: randomBytes(12).toString('hex') };
+  const keys = { ak: 'drain-ak', sk: randomBytes(12).toString('hex') };
+  const env = {
+    ...clusterEnv({ url: SHARED_REDIS_URL, prefix, dir, creds, keys, graceS: 20, nodeTimeoutS: 5 }),
+    CONVENE_RATE_CHAT: '0',
+    CONVENE_RATE_REQUESTS: '0',
+    CONVENE_DRAIN_SECONDS: String(DRAIN_SECONDS),
+  };
+  nodes.push(...(await Promise.all([0, 1, 2].map(() => spawnServer(env)))));
+  const [A, B, C] = nodes as [ServerProcess, ServerProcess, ServerProcess];
+  const added = await raw(A.port, { method: 'POST', path: `/v3/apps/${creds.appId}/webhooks`, body: JSON.stringify({ url: receiver.url(), events: ['chat.sent'] }), keys });
+  assert.equal(added.status, 200, added.body);
+
+  // 300 members in 30 rooms, entered through any node, every socket on C (index 2).
+  const rooms: { roomUuid: string; roomId: string; talker: MeetingClient; entered: string[] }[] = [];
+  for (let r = 0; r < ROOMS; r++) {
+    const roomUuid = `drain-${r}`;
+    const entered: string[] = [];
+    let talker!: MeetingClient;
+    let roomId = '';
+    for (let m = 0; m < PER_ROOM; m++) {
+      const c = new MeetingClient({ baseUrl: nodes[m % 3]!.url, ...creds });
+      const userUuid = `d${r}-${m}`;
+      ({ roomId } = await c.enter({ roomName: roomUuid, roomUuid, userName: userUuid, userUuid }));
+      entered.push(userUuid);
+      members.push(new Resuming(nodes, c.userToken, 2));
+      if (m === 0) talker = c;
+    }
+    rooms.push({ roomUuid, roomId, talker, entered });
+  }
+  for (let i = 0; i < members.length; i += 50) await Promise.all(members.slice(i, i + 50).map((m) => m.open()));
+
+  // Chat in every room through A and B while C drains.
+  let stop = false;
+  const acked: string[] = [];
+  const chatting = rooms.map(async (room, r) => {
+    for (let n = 0; !stop; n++) {
+      const text = `r${r}-${n}`;
+      const answer = await callAgora<any>({ baseUrl: nodes[n % 2]!.url, ...creds }, 'POST', `/${room.roomId}/chat`, { message: text, type: 1 }, room.talker.userToken).catch(() => null);
+      if (answer?.code === 0) acked.push(text);
+      await sleep(100);
+    }
+  });
+  await sleep(500);
+
+  const exited = new Promise<{ code: number | null; at: number }>((resolve) => C.child.once('exit', (code) => resolve({ code, at: Date.now() })));
+  const termAt = Date.now();
+  C.child.kill('SIGTERM');
+  await until(async () => (await fetch(`${C.url}/readyz`).then((r) => r.status).catch(() => 0)) === 503, 'C not ready', 1_000);
+  const readyzAfter = Date.now() - termAt;
+  const livez = await fetch(`${C.url}/livez`).then((r) => r.status);
+
+  await until(() => members.every((m) => m.opens.length >= 2 && m.opens.at(-1)!.node !== 2 && m.ws?.readyState === WebSocket.OPEN), 'every socket resumed on A or B', (DRAIN_SECONDS + 5) * 1000);
+  const resumedAt = Math.max(...members.map((m) => m.opens.at(-1)!.at)) - termAt;
+  const exit = await exited;
+  await sleep(1_000);
+  stop = true;
+  await Promise.all(chatting);
+  t.diagnostic(`/readyz 503 ${readyzAfter} ms after SIGTERM (/livez ${livez}); every socket resumed on another node within ${resumedAt} ms; C exited ${exit.code} after ${exit.at - termAt} ms; ${acked.length} chats`);
+
+  assert.equal(livez, 200, '/livez stays 200 while draining');
+  assert.equal(exit.code, 0, `C exits 0: ${C.stdout().split('\n').slice(-5).join('\n')}`);
+  assert.ok(exit.at - termAt <= (DRAIN_SECONDS + 5) * 1000, 'C exits within the drain period and its deadline');
+  const codes = new Set(members.flatMap((m) => m.closes.map((c) => c.code)));
+  assert.ok(codes.has(1012), `C ended its sockets with 1012 (${[...codes]})`);
+  // Spread over the period, not all at once.
+  const firstCloses = members.map((m) => m.closes[0]!.at - termAt).sort((a, b) => a - b);
+  t.diagnostic(`closes from ${firstCloses[0]} to ${firstCloses.at(-1)} ms after SIGTERM`);
+  assert.ok(firstCloses.at(-1)! - firstCloses[0]! >= (DRAIN_SECONDS * 1000) / 2, 'the closes are spread over the drain period');
+  assert.deepEqual(members.flatMap((m) => m.gaps), [], 'no socket saw a gap across its resume');
+
+  // Every socket has every chat, every member is still in its room, every chat reached the webhook.
+  const last = await Promise.all(rooms.map((room) => callAgora<any>({ baseUrl: A.url, ...creds }, 'GET', `/${room.roomId}`, undefined, room.talker.userToken)));
+  assert.ok(last.every((r) => r.code === 0));
+  for (const room of rooms) {
+    const users = await raw(A.port, { method: 'GET', path: `/v3/apps/${creds.appId}/rooms/${room.roomUuid}/users`, keys });
+    const present = new Set((users.json.users as { userId: string }[]).map((u) => u.userId));
+    assert.deepEqual(room.entered.filter((u) => !present.has(u)), [], `${room.roomUuid}: no member left`);
+  }
+  await receiver.until(() => acked.every((text) => receiver.deliveries.some((d) => d.json.data.message === text)), 'every acknowledged chat delivered', 20_000);
+});
