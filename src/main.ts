@@ -242,7 +242,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     gateway.attach(server.server);
     const address = await server.listen({ port: config.port, host: config.host });
     meeting.start();
-    metrics?.start({ census: store, bus, sockets: () => gateway.size, onError });
+    metrics?.start({ census: store, bus, sockets: () => gateway.size, draining: () => draining, reconnections: () => store.reconnections ?? 0, onError });
     await presence.start();
     retention.start();
     await deliveries.start();

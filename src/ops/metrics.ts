@@ -58,6 +58,8 @@ export class ConveneMetrics implements CommandMetrics, RealtimeMetrics {
   private slowCloses = 0;
   private attendance: Attendance | null = null;
   private sockets: () => number = () => 0;
+  private draining: () => boolean = () => false;
+  private reconnections: () => number = () => 0;
 
   constructor() {
     const registers = [this.registry];
@@ -84,6 +86,25 @@ export class ConveneMetrics implements CommandMetrics, RealtimeMetrics {
       registers,
       collect() {
         this.set(self.attendance?.membersPresent ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'convene_node_draining',
+      help: 'Whether this node is draining (1 after SIGTERM: not ready, ending its sockets, about to stop)',
+      registers,
+      collect() {
+        this.set(self.draining() ? 1 : 0);
+      },
+    });
+    let reconnectionsCounted = 0;
+    new Counter({
+      name: 'convene_store_reconnections_total',
+      help: "Times this node's store connection was made again (a Redis restart or failover); never moves on SQLite",
+      registers,
+      collect() {
+        const n = self.reconnections();
+        if (n > reconnectionsCounted) this.inc(n - reconnectionsCounted);
+        reconnectionsCounted = n;
       },
     });
     new Gauge({
@@ -170,8 +191,20 @@ export class ConveneMetrics implements CommandMetrics, RealtimeMetrics {
   }
 
   /** Start following the meetings (rooms and members gauges) and count this node's sockets. */
-  start(opts: { census: RoomCensus; bus: EventBus; sockets: () => number; censusIntervalMs?: number; onError?: (err: unknown, what: string) => void }): void {
+  start(opts: {
+    census: RoomCensus;
+    bus: EventBus;
+    sockets: () => number;
+    /** Whether this node is draining (SIGTERM). */
+    draining?: () => boolean;
+    /** The store's reconnections so far (RoomStore.reconnections). */
+    reconnections?: () => number;
+    censusIntervalMs?: number;
+    onError?: (err: unknown, what: string) => void;
+  }): void {
     this.sockets = opts.sockets;
+    if (opts.draining) this.draining = opts.draining;
+    if (opts.reconnections) this.reconnections = opts.reconnections;
     this.attendance = new Attendance(opts);
     this.attendance.start();
   }

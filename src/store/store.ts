@@ -203,6 +203,8 @@ export function checkUidCount(count: number): void {
 export type CommitResult = { ok: true } | { ok: false; reason: 'conflict' | 'duplicateRoom' | 'webhooksChanged' };
 
 export interface RoomStore {
+  /** Times the store's connection was made again (Redis restarted, or a failover); none for SQLite. */
+  readonly reconnections?: number;
   loadRoom(roomId: string): Promise<Room | null>;
   /** The running (not ended) meeting with this key, if any: at most one exists per app and key. */
   findRunningRoom(appId: string, roomUuid: string): Promise<Room | null>;

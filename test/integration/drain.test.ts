@@ -132,6 +132,7 @@ test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, n
   await until(async () => (await fetch(`${C.url}/readyz`).then((r) => r.status).catch(() => 0)) === 503, 'C not ready', 1_000);
   const readyzAfter = Date.now() - termAt;
   const livez = await fetch(`${C.url}/livez`).then((r) => r.status);
+  const drainingGauge = /^convene_node_draining (\d)/m.exec(await fetch(`${C.url}/metrics`).then((r) => r.text()))?.[1];
 
   await until(() => members.every((m) => m.opens.length >= 2 && m.opens.at(-1)!.node !== 2 && m.ws?.readyState === WebSocket.OPEN), 'every socket resumed on A or B', (DRAIN_SECONDS + 5) * 1000);
   const resumedAt = Math.max(...members.map((m) => m.opens.at(-1)!.at)) - termAt;
@@ -142,6 +143,7 @@ test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, n
   t.diagnostic(`/readyz 503 ${readyzAfter} ms after SIGTERM (/livez ${livez}); every socket resumed on another node within ${resumedAt} ms; C exited ${exit.code} after ${exit.at - termAt} ms; ${acked.length} chats`);
 
   assert.equal(livez, 200, '/livez stays 200 while draining');
+  assert.equal(drainingGauge, '1', 'convene_node_draining says so');
   assert.equal(exit.code, 0, `C exits 0: ${C.stdout().split('\n').slice(-5).join('\n')}`);
   assert.ok(exit.at - termAt <= (DRAIN_SECONDS + 5) * 1000, 'C exits within the drain period and its deadline');
   const codes = new Set(members.flatMap((m) => m.closes.map((c) => c.code)));

@@ -131,6 +131,10 @@ async function failover(t: { diagnostic(s: string): void }, minReplicas: number)
   t.diagnostic(`a replica promoted ${Date.now() - killedAt} ms after the kill`);
   await until(() => lastOk.every((at) => at > killedAt + 500), 'writes succeed again on both nodes', 30_000);
   const resumedMs = Math.max(...lastOk) - killedAt;
+  for (const n of nodes) {
+    const text = await fetch(`${n.url}/metrics`).then((r) => r.text());
+    assert.ok(Number(/^convene_store_reconnections_total (\d+)/m.exec(text)?.[1]) >= 1, 'the failover shows in convene_store_reconnections_total');
+  }
   await sleep(1_000);
   stop = true;
   await Promise.all(writers);

@@ -49,6 +49,8 @@ export class RedisStore implements RoomStore {
   private endedIndexed = false;
   readonly outbox: RedisOutbox;
   private readonly replicas: ReplicaWait | null;
+  /** See RoomStore.reconnections (the store is made on a connection already ready: 0 at first). */
+  reconnections = 0;
   private readonly scripts: Record<
     | 'load'
     | 'findRunning'
@@ -95,6 +97,7 @@ export class RedisStore implements RoomStore {
     // A connection made again may reach another server (Sentinel promoted a replica) that lacks the
     // last writes this node saw: a cached version may then name a state that no longer exists.
     this.redis.on('ready', () => {
+      this.reconnections++;
       this.cache.clear();
       this.runningIds.clear();
     });

@@ -163,7 +163,9 @@ export class SqliteStore implements RoomStore {
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
       room: db.prepare('SELECT data FROM rooms WHERE room_id = ?').pluck(),
       members: db.prepare('SELECT data FROM members WHERE room_id = ? ORDER BY ord').pluck(),
-      putMember: db.prepare('INSERT OR REPLACE INTO members (room_id, ord, data) VALUES (?, ?, ?)'),
+      // An upsert rewrites a changed member in place (its rowid and index entry kept): REPLACE would
+      // delete it and append it anew, dirtying its old page, the last page and the index.
+      putMember: db.prepare('INSERT INTO members (room_id, ord, data) VALUES (?, ?, ?) ON CONFLICT (room_id, ord) DO UPDATE SET data = excluded.data'),
       running: db.prepare('SELECT room_id FROM rooms WHERE app_id = ? AND room_uuid = ? AND ended = 0').pluck(),
       insertRoom: db.prepare(
         `INSERT INTO rooms (room_id, app_id, room_uuid, ended, online, empty_since, start_time, version, seq, data, ended_at)
