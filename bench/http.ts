@@ -124,7 +124,11 @@ async function main() {
   // slices (both servers up, one loaded at a time) and each figure sums its slices.
   const barePort = await freePort();
   const bare = await startChild('bench/lib/bare-fastify.ts', [], { PORT: String(barePort) }, /listening/, barePort);
-  const convene = await startConveneChild();
+  // A Convene that fails to start must not leave the baseline running (it would load later runs).
+  const convene = await startConveneChild().catch(async (err) => {
+    await bare.stop();
+    throw err;
+  });
   try {
     const { appId, customerId, customerSecret } = convene.creds;
     const auth = `Basic ${Buffer.from(`${customerId}:${customerSecret}`).toString('base64')}`;
