@@ -352,9 +352,10 @@ export async function serve(): Promise<void> {
     if (stopping) return;
     stopping = true;
     convene.server.log.info({ signal }, 'shutting down');
-    // SIGTERM (a supervisor, a rolling upgrade) drains; Ctrl-C stops at once. Either way the process
-    // is gone by the deadline, whatever hangs.
-    const drainMs = signal === 'SIGTERM' ? config.drainSeconds * 1000 : 0;
+    // SIGTERM (a supervisor, a rolling upgrade) drains a cluster node; Ctrl-C, and any signal to the
+    // one server of the embedded store (no other node to resume on), stops at once. Either way the
+    // process is gone by the deadline, whatever hangs.
+    const drainMs = signal === 'SIGTERM' && config.redis.target ? config.drainSeconds * 1000 : 0;
     setTimeout(() => {
       console.error(`convene: not stopped ${STOP_DEADLINE_MS / 1000} s after the drain period: exiting`);
       process.exit(1);
