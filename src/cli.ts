@@ -80,8 +80,25 @@ export async function runCli(args: string[]): Promise<number> {
     throw err;
   }
   if (command.store === 'none') {
-    await command.run(contextOf(parsed, null, null, new AbortController().signal));
-    return Exit.done;
+    // Such a command reads the configuration itself, if at all (ctx.config loads it when asked).
+    try {
+      await command.run(contextOf(parsed, null, null, new AbortController().signal));
+      return Exit.done;
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(err.message);
+        return Exit.usage;
+      }
+      if (err instanceof OperationalError) {
+        fail(err.message);
+        return Exit.usage;
+      }
+      if (err instanceof Refused) {
+        fail(err.message);
+        return Exit.notDone;
+      }
+      throw err;
+    }
   }
 
   let config: Config;
@@ -143,7 +160,7 @@ function contextOf(parsed: Parsed, store: RoomStore | null, config: Config | nul
       return store;
     },
     get config(): Config {
-      if (!config) throw new Error('this command reads no configuration');
+      config ??= loadConfig();
       return config;
     },
     stopped,

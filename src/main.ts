@@ -45,6 +45,8 @@ export interface Convene {
   stop(): Promise<void>;
   /** A graceful stop: not ready, sockets ended in batches over `periodMs` (default CONVENE_DRAIN_SECONDS), then stop(). */
   drain(periodMs?: number): Promise<void>;
+  /** An operator asked this node to drain (`convene nodes drain`): whoever owns the process acts. */
+  onDrainRequest(handler: () => void): void;
 }
 
 /** What the first start generated: shown once so the operator can configure clients. */
@@ -139,6 +141,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     await bus.start();
     await backend.boards.bus.start();
     await backend.signals.start();
+    await backend.control.start();
     const apps = new AppRegistry(store);
     const bootstrapped = await bootstrap(store, apps, config);
     const secret = await store.setMetaIfAbsent('boardSecret', randomBytes(32).toString('base64url'));
@@ -274,7 +277,12 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
       await stop();
     };
     const kind = { kind: backend.kind, nodeId: backend.nodeId };
-    return { config, server, meeting, apps, store, gateway, presence, metrics, backend: kind, url, stop, drain, bootstrapped };
+    const onDrainRequest = (handler: () => void) => {
+      backend.control.subscribe((_roomId, m) => {
+        if (m.drain === backend.nodeId) handler();
+      });
+    };
+    return { config, server, meeting, apps, store, gateway, presence, metrics, backend: kind, url, stop, drain, onDrainRequest, bootstrapped };
   } finally {
     if (!started) {
       await server?.close().catch(() => {});
@@ -355,7 +363,7 @@ export async function serve(): Promise<void> {
     // SIGTERM (a supervisor, a rolling upgrade) drains a cluster node; Ctrl-C, and any signal to the
     // one server of the embedded store (no other node to resume on), stops at once. Either way the
     // process is gone by the deadline, whatever hangs.
-    const drainMs = signal === 'SIGTERM' && config.redis.target ? config.drainSeconds * 1000 : 0;
+    const drainMs = signal !== 'SIGINT' && config.redis.target ? config.drainSeconds * 1000 : 0;
     setTimeout(() => {
       console.error(`convene: not stopped ${STOP_DEADLINE_MS / 1000} s after the drain period: exiting`);
       process.exit(1);
@@ -373,6 +381,8 @@ export async function serve(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // `convene nodes drain <this node>`: as SIGTERM.
+  convene.onDrainRequest(() => shutdown('drain request'));
 }
 
 // `node --import tsx src/main.ts [command]` works as `npm start -- [command]`: the commands live in

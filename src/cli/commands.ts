@@ -7,14 +7,16 @@ import { keyCommands } from './keys.ts';
 import { roomCommands } from './rooms.ts';
 import { tailCommand } from './tail.ts';
 import { webhookCommands } from './webhooks.ts';
+import { nodeCommands } from './nodes.ts';
 
 const serveCommand: Command = {
   words: ['serve'],
   args: '',
   summary: 'start the service (the default when no command is given)',
   help: `Starts the service on PORT (default 8080) with the configured store, as \`npm start\` does. It
-stops cleanly on SIGTERM or SIGINT (exit 0); a problem at start is one line on stderr and exit 2.
-See docs/operations.md for the configuration.`,
+stops cleanly on SIGTERM or SIGINT (exit 0; a cluster node first drains on SIGTERM, over
+CONVENE_DRAIN_SECONDS); a problem at start is one line on stderr and exit 2. See
+docs/operations.md for the configuration.`,
   store: 'none',
   async run() {
     const { serve } = await import('../main.ts');
@@ -22,7 +24,7 @@ See docs/operations.md for the configuration.`,
   },
 };
 
-export const COMMANDS: Command[] = [serveCommand, ...appCommands, ...keyCommands, ...roomCommands, tailCommand, ...webhookCommands];
+export const COMMANDS: Command[] = [serveCommand, ...appCommands, ...keyCommands, ...roomCommands, tailCommand, ...webhookCommands, ...nodeCommands];
 
 /** The groups (`apps`, `keys`, `rooms`) and their commands, for `convene rooms --help`. */
 export function groupOf(word: string): Command[] {

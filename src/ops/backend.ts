@@ -15,6 +15,8 @@ import { RedisLimiter } from '../limits/redis.ts';
 import { openRedis, openStore } from './store.ts';
 import { openRedisBoards, openSqliteBoards, type Boards } from '../board/backend.ts';
 import { SIGNAL_CHANNEL, type RelayedSignal, type SignalBus } from '../media/relay.ts';
+import type { Bus } from '../bus/bus.ts';
+import { CONTROL, type ControlMessage } from './nodes.ts';
 
 export interface Backend {
   kind: 'sqlite' | 'redis';
@@ -29,6 +31,8 @@ export interface Backend {
   boards: Boards;
   /** The meeting page's WebRTC signals between members (src/media/): in process, or a channel of their own. */
   signals: SignalBus;
+  /** Operators' requests to the nodes (`convene nodes drain`): in process, or a channel of their own. */
+  control: Bus<ControlMessage>;
   /** How often followers re-read rooms from the store, for a bus that may lose messages (ms; 0: never). */
   resyncIntervalMs: number;
   close(): Promise<void>;
@@ -46,6 +50,7 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
     const bus = new LocalBus();
     const boards = openSqliteBoards(config.dbPath);
     const signals = new LocalBus<RelayedSignal>();
+    const control = new LocalBus<ControlMessage>();
     return {
       kind: 'sqlite',
       nodeId,
@@ -55,12 +60,14 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
       limiter: new LocalLimiter(),
       boards,
       signals,
+      control,
       // Another process (the CLI) may commit to the same file: its events reach the sockets from
       // the log. A check is a cached read unless the file changed.
       resyncIntervalMs: SQLITE_RESYNC_MS,
       close: async () => {
         await bus.close();
         await signals.close();
+        await control.close();
         await boards.close();
         await store.close();
       },
@@ -87,6 +94,9 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
   const signalSub = redis.duplicate();
   signalSub.on('error', () => {});
   const signals = new RedisBus({ pub, sub: signalSub, prefix, nodeId, onError }, SIGNAL_CHANNEL);
+  const controlSub = redis.duplicate();
+  controlSub.on('error', () => {});
+  const control = new RedisBus({ pub, sub: controlSub, prefix, nodeId, onError }, CONTROL);
   const directory = new RedisDirectory({ redis, prefix, nodeId, graceMs, nodeTimeoutMs: config.redis.nodeTimeout * 1000, onError });
   return {
     kind: 'redis',
@@ -97,10 +107,12 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
     limiter: new RedisLimiter(redis, prefix),
     boards,
     signals,
+    control,
     resyncIntervalMs: CLUSTER_RESYNC_MS,
     close: async () => {
       await bus.close();
       await signals.close();
+      await control.close();
       await boards.close();
       await store.close();
       redis.disconnect();

@@ -95,7 +95,7 @@ test('every command answers --help with its usage; mistakes exit 2; nothing touc
   const commands = [
     ['serve'], ['apps', 'ls'], ['apps', 'show'], ['apps', 'create'], ['apps', 'rm'], ['keys', 'ls'], ['keys', 'create'], ['keys', 'rm'],
     ['rooms', 'ls'], ['rooms', 'show'], ['rooms', 'kick'], ['rooms', 'close'], ['rooms', 'lock'], ['rooms', 'unlock'], ['rooms', 'tail'],
-    ['webhooks', 'ls'], ['webhooks', 'add'], ['webhooks', 'rm'], ['webhooks', 'dead'], ['webhooks', 'resend'],
+    ['webhooks', 'ls'], ['webhooks', 'add'], ['webhooks', 'rm'], ['webhooks', 'dead'], ['webhooks', 'resend'], ['nodes', 'ls'], ['nodes', 'drain'],
   ];
   const main = ok(await convene(['--help'], env), '--help');
   for (const words of commands) assert.match(main, new RegExp(`^  ${words.join(' ')}\\b`, 'm'), `--help lists ${words.join(' ')}`);
@@ -117,7 +117,7 @@ test('every command answers --help with its usage; mistakes exit 2; nothing touc
   }
   const tailHelp = asked.find(([a]) => a.join(' ') === 'rooms tail --help')![1].stdout;
   assert.match(tailHelp, /^usage: convene rooms tail APP_ID ROOM \[--since SEQ\] \[--from SEQ\] \[--json\]$/m);
-  for (const group of ['apps', 'keys', 'rooms', 'webhooks']) {
+  for (const group of ['apps', 'keys', 'rooms', 'webhooks', 'nodes']) {
     const out = ok(await convene([group, '--help'], env), `${group} --help`);
     assert.match(out, new RegExp(`^usage: convene ${group} <command>`));
     for (const words of commands.filter((w) => w[0] === group)) assert.match(out, new RegExp(`^  ${words.join(' ')}\\b`, 'm'));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { Redis } from 'ioredis';
 import { callAgora, MeetingClient } from '../../client/agora.ts';
-import { spawnServer, type ServerProcess } from '../helpers/process.ts';
+import { runConvene, spawnServer, type ServerProcess } from '../helpers/process.ts';
 import { raw } from '../helpers/qiniu.ts';
 import { cleanupPrefix, clusterEnv, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
 import { until } from '../helpers/frames.ts';
@@ -163,4 +163,43 @@ test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, n
     assert.deepEqual(room.entered.filter((u) => !present.has(u)), [], `${room.roomUuid}: no member left`);
   }
   await receiver.until(() => acked.every((text) => receiver.deliveries.some((d) => d.json.data.message === text)), 'every acknowledged chat delivered', 20_000);
+});
+
+test('convene nodes ls lists the cluster\'s nodes; nodes drain NODE drains that one, which exits 0; a node not alive is refused', { skip, timeout: 60_000 }, async (t) => {
+  const prefix = uniquePrefix();
+  const dir = mkdtempSync(join(tmpdir(), 'convene-nodes-'));
+  const redis = new Redis(SHARED_REDIS_URL);
+  const nodes: ServerProcess[] = [];
+  t.after(async () => {
+    await Promise.all(nodes.map((n) => n.kill()));
+    await cleanupPrefix(redis, prefix);
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const creds = { appId: randomBytes(16).toString('hex'), customerId: 'nodes', customerSecret: randomBytes(12).toString('hex') };
+  const env = { ...clusterEnv({ url: SHARED_REDIS_URL, prefix, dir, creds, keys: { ak: 'nodes-ak', sk: randomBytes(12).toString('hex') }, graceS: 20, nodeTimeoutS: 5 }), CONVENE_DRAIN_SECONDS: '1' };
+  nodes.push(...(await Promise.all([0, 1].map(() => spawnServer(env)))));
+  const [A, B] = nodes as [ServerProcess, ServerProcess];
+  await until(async () => (await redis.zcard(`${prefix}presence:nodes`)) === 2, 'both nodes heartbeat', 10_000);
+
+  const ls = await runConvene(['nodes', 'ls', '--json'], env);
+  assert.equal(ls.code, 0, ls.stderr);
+  const listed = JSON.parse(ls.stdout) as { nodeId: string; silentMs: number }[];
+  const idOf = (n: ServerProcess) => listed.find((l) => l.nodeId.includes(`-${n.child.pid}-`))?.nodeId;
+  assert.ok(idOf(A) && idOf(B), `both nodes listed: ${ls.stdout}`);
+  assert.ok(listed.every((l) => l.silentMs < 5_000));
+
+  const exited = new Promise<number | null>((resolve) => B.child.once('exit', (code) => resolve(code)));
+  const drain = await runConvene(['nodes', 'drain', idOf(B)!], env);
+  assert.equal(drain.code, 0, drain.stderr);
+  assert.match(drain.stdout, /asked .* to drain/);
+  assert.equal(await exited, 0, 'the node drained and exited 0');
+  assert.equal((await fetch(`${A.url}/readyz`)).status, 200, 'the other node goes on');
+
+  const none = await runConvene(['nodes', 'drain', 'no-such-node'], env);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /no node no-such-node is alive/);
+  const sqlite = await runConvene(['nodes', 'ls'], { CONVENE_DATA_DIR: dir });
+  assert.equal(sqlite.code, 2);
+  assert.match(sqlite.stderr, /only a cluster has nodes/);
 });
