@@ -95,22 +95,23 @@ test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, n
   assert.equal(added.status, 200, added.body);
 
   // 300 members in 30 rooms, entered through any node, every socket on C (index 2).
-  const rooms: { roomUuid: string; roomId: string; talker: MeetingClient; entered: string[] }[] = [];
-  for (let r = 0; r < ROOMS; r++) {
-    const roomUuid = `drain-${r}`;
-    const entered: string[] = [];
-    let talker!: MeetingClient;
-    let roomId = '';
-    for (let m = 0; m < PER_ROOM; m++) {
-      const c = new MeetingClient({ baseUrl: nodes[m % 3]!.url, ...creds });
-      const userUuid = `d${r}-${m}`;
-      ({ roomId } = await c.enter({ roomName: roomUuid, roomUuid, userName: userUuid, userUuid }));
-      entered.push(userUuid);
-      members.push(new Resuming(nodes, c.userToken, 2));
-      if (m === 0) talker = c;
-    }
-    rooms.push({ roomUuid, roomId, talker, entered });
-  }
+  const rooms = await Promise.all(
+    Array.from({ length: ROOMS }, async (_, r) => {
+      const roomUuid = `drain-${r}`;
+      const entered: string[] = [];
+      let talker!: MeetingClient;
+      let roomId = '';
+      for (let m = 0; m < PER_ROOM; m++) {
+        const c = new MeetingClient({ baseUrl: nodes[m % 3]!.url, ...creds });
+        const userUuid = `d${r}-${m}`;
+        ({ roomId } = await c.enter({ roomName: roomUuid, roomUuid, userName: userUuid, userUuid }));
+        entered.push(userUuid);
+        members.push(new Resuming(nodes, c.userToken, 2));
+        if (m === 0) talker = c;
+      }
+      return { roomUuid, roomId, talker, entered };
+    }),
+  );
   for (let i = 0; i < members.length; i += 50) await Promise.all(members.slice(i, i + 50).map((m) => m.open()));
 
   // Chat in every room through A and B while C drains.
