@@ -262,7 +262,7 @@ async function enterMeeting(client: MeetingClient, room: string): Promise<void> 
   const socket = new RealtimeClient({ baseUrl: location.origin, token: client.userToken, board: boardToken !== '', boardToken, media: true });
   rt = socket;
   mesh?.close();
-  const peers = (mesh = new Mesh((to, signal) => socket.send({ type: 'signal', to, signal }), () => renderDynamic()));
+  const peers = (mesh = new Mesh((to, signal) => socket.send({ type: 'signal', to, signal }), () => renderTiles()));
   socket.onMedia((m) => {
     if (m.type === 'media') peers.configure(m.data.meshMax, m.data.iceServers);
     else if (m.type === 'signal') peers.signal(m.data.from, m.data.signal);
@@ -603,7 +603,7 @@ function renderDynamic(): void {
   ]);
 
   // Members.
-  const members = [...state.members.values()].sort((a, b) => (a.role - b.role) || (a.userId === me ? -1 : b.userId === me ? 1 : 0));
+  const members = sortedMembers();
   $('#count').textContent = t('membersCount', { n: state.onlineUsers || members.length });
   replaceKeepingFocus($('#members'), members.map((m) => memberItem(m, isHost, room?.shareBoard === 1 && (isHost || room.createBoardUserId === me))));
 
@@ -649,8 +649,23 @@ function renderDynamic(): void {
   replaceKeepingFocus($('#board-tools'), tools);
   board.label();
 
-  // The tiles: everyone's camera or initials, who speaks, the shared screen.
-  if (mesh) tiles.render(mesh, me, members, room ?? null, state.onlineUsers || members.length);
+  renderTiles();
+}
+
+/** Hosts first, then me, then the others in the order they came. */
+function sortedMembers(): AgoraMember[] {
+  return [...rt!.state.members.values()].sort((a, b) => (a.role - b.role) || (a.userId === me ? -1 : b.userId === me ? 1 : 0));
+}
+
+/**
+ * The tiles alone: everyone's camera or initials, who speaks, the shared screen. What the mesh
+ * changes (who speaks, a connection's state) redraws nothing else: the member list's buttons stay
+ * where the pointer is while people talk.
+ */
+function renderTiles(): void {
+  if (!rt || !mesh || !document.getElementById('members')) return;
+  const state = rt.state;
+  tiles.render(mesh, me, sortedMembers(), state.room ?? null, state.onlineUsers || state.members.size);
 }
 
 function requestItem(r: Request): HTMLElement {
