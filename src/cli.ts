@@ -85,19 +85,8 @@ export async function runCli(args: string[]): Promise<number> {
       await command.run(contextOf(parsed, null, null, new AbortController().signal));
       return Exit.done;
     } catch (err) {
-      if (err instanceof ConfigError) {
-        console.error(err.message);
-        return Exit.usage;
-      }
-      if (err instanceof OperationalError) {
-        fail(err.message);
-        return Exit.usage;
-      }
-      if (err instanceof Refused) {
-        fail(err.message);
-        return Exit.notDone;
-      }
-      throw err;
+      if (err instanceof UsageError) return usageError(err.message);
+      return exitFor(err);
     }
   }
 
@@ -110,15 +99,7 @@ export async function runCli(args: string[]): Promise<number> {
     }
     store = await openStore(config, { mustExist: command.store === 'existing' });
   } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return Exit.usage;
-    }
-    if (err instanceof OperationalError) {
-      fail(err.message);
-      return Exit.usage;
-    }
-    throw err;
+    return exitFor(err);
   }
 
   // Only a command that follows something waits for a signal; the others end by themselves, and a
@@ -134,21 +115,35 @@ export async function runCli(args: string[]): Promise<number> {
     return Exit.done;
   } catch (err) {
     if (err instanceof UsageError) return usageError(err.message);
-    // What the rules refuse (the meeting ended meanwhile, …) is an answer, as is a thing not there.
-    if (err instanceof Refused || err instanceof RuleError) {
-      fail(err.message);
-      return Exit.notDone;
-    }
-    if (err instanceof StoreUnavailableError) {
-      fail(`${err.message} (is Redis running at REDIS_URL?)`);
-      return Exit.notDone;
-    }
-    throw err;
+    return exitFor(err);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await store.close();
   }
+}
+
+/** A command's failure said on stderr, as its exit code; anything else is a bug and propagates. */
+function exitFor(err: unknown): number {
+  // The environment: bad configuration, a data directory or Redis this process cannot use.
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    return Exit.usage;
+  }
+  if (err instanceof OperationalError) {
+    fail(err.message);
+    return Exit.usage;
+  }
+  // What the rules refuse (the meeting ended meanwhile, …) is an answer, as is a thing not there.
+  if (err instanceof Refused || err instanceof RuleError) {
+    fail(err.message);
+    return Exit.notDone;
+  }
+  if (err instanceof StoreUnavailableError) {
+    fail(`${err.message} (is Redis running at REDIS_URL or REDIS_SENTINELS?)`);
+    return Exit.notDone;
+  }
+  throw err;
 }
 
 function contextOf(parsed: Parsed, store: RoomStore | null, config: Config | null, stopped: AbortSignal): Context {

@@ -2,18 +2,11 @@
 // at start, and a password never shown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
+import { configProblems } from '../helpers/config.ts';
 import { describeTarget } from '../../src/store/redis/target.ts';
 
-const problems = (env: Record<string, string>) => {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    return e.problems;
-  }
-};
+const problems = configProblems;
 
 test('the embedded store by default; a URL; Sentinels with the name, passwords and replica settings', () => {
   assert.equal(loadConfig({}).redis.target, null);

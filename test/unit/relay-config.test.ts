@@ -2,18 +2,11 @@
 // overrides replace the server's settings for their app only.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
+import { configProblems } from '../helpers/config.ts';
 import { relayTargetFor } from '../../src/relay/config.ts';
 
-const problems = (env: Record<string, string>) => {
-  try {
-    loadConfig(env);
-    return [];
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    return e.problems;
-  }
-};
+const problems = configProblems;
 
 test('off by default; on with a URL, Agora\'s quota and the sender `convene`', () => {
   assert.equal(loadConfig({}).rtmRelay, null);
