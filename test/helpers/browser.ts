@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CONVENE_CHROMIUM ?? '/usr/bin/chromium';
 export const ARTIFACTS = new URL('../artifacts/', import.meta.url).pathname;
@@ -76,4 +76,40 @@ export async function shareBoardAndDraw(host: Page, guest: Page): Promise<void> 
   for (let i = 1; i <= 20; i++) await host.mouse.move(box.x + box.width * (0.2 + i * 0.02), box.y + box.height * (0.3 + i * 0.01));
   await host.mouse.up();
   await host.getByRole('img', { name: 'Whiteboard, 1 stroke' }).waitFor({ timeout: 3000 });
+}
+
+/**
+ * How long after the click on `button` (in page `from`) the page `to` shows every one of `texts`,
+ * measured by the browser itself: both pages run in one browser on one clock, so the figure is the
+ * server's and the pages' time, not the test process's event loop or Playwright's polling (on a
+ * loaded CI machine those alone took half a second). Fails if `to` shows them before the click.
+ */
+export async function clickToShown(from: Page, button: Locator, to: Page, texts: string[], timeoutMs = 5000): Promise<number> {
+  // Sent as source text: tsx would wrap named functions in a helper the page does not have.
+  const watch = `(() => {
+    const wanted = ${JSON.stringify(texts)};
+    const shows = () => wanted.every((text) => document.body.innerText.includes(text));
+    if (shows()) return false;
+    window.convShownAt = new Promise((resolve) => {
+      const seen = new MutationObserver(() => {
+        if (!shows()) return;
+        seen.disconnect();
+        resolve(Date.now());
+      });
+      seen.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+      setTimeout(() => (seen.disconnect(), resolve(null)), ${timeoutMs});
+    });
+    return true;
+  })()`;
+  assert.ok(await to.evaluate(watch), `${texts.join(' / ')} shown before the click`);
+  await from.evaluate(`(() => {
+    delete window.convClickedAt;
+    document.addEventListener('click', () => (window.convClickedAt = Date.now()), { capture: true, once: true });
+  })()`);
+  await button.click();
+  const clickedAt = (await from.evaluate('window.convClickedAt')) as number | undefined;
+  const shownAt = (await to.evaluate('window.convShownAt')) as number | null;
+  assert.ok(clickedAt !== undefined, 'the click reached the page');
+  assert.ok(shownAt !== null, `${texts.join(' / ')} not shown within ${timeoutMs} ms of the click`);
+  return shownAt - clickedAt;
 }
