@@ -7,6 +7,7 @@ import type { LoggedEvent } from '../domain/events.ts';
 import type { Bus } from './bus.ts';
 import { StoreUnavailableError } from '../store/store.ts';
 import { isConnectionError, unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
+import { readable, STORE_FORMAT } from '../store/redis/format.ts';
 
 export interface RedisBusOptions {
   /** Publishing connection (best without auto-pipelining: a publish should leave at once). */
@@ -29,7 +30,9 @@ export interface RedisBusKind<T> {
 
 const MEETING_EVENTS: RedisBusKind<LoggedEvent[]> = { channel: 'events', valid: (m): m is LoggedEvent[] => Array.isArray(m) };
 
+/** A message between nodes: its store format (see format.ts; absent: 1), node, room and payload. */
 interface Wire<T> {
+  v?: number;
   n: string;
   r: string;
   e: T;
@@ -43,6 +46,8 @@ export class RedisBus<T = LoggedEvent[]> implements Bus<T> {
   private closed = false;
   /** The subscription dropped and is not back yet. */
   private lost = false;
+  /** A newer node's messages were dropped (said once). */
+  private saidUnreadable = false;
 
   constructor(
     private readonly opts: RedisBusOptions,
@@ -86,7 +91,7 @@ export class RedisBus<T = LoggedEvent[]> implements Bus<T> {
   publish(roomId: string, message: T): void {
     // Other nodes first: their delivery then overlaps this node's own. A lost publish is found by
     // the other nodes' periodic resync (see service/feed.ts, board/feed.ts).
-    const wire: Wire<T> = { n: this.opts.nodeId, r: roomId, e: message };
+    const wire: Wire<T> = { v: STORE_FORMAT, n: this.opts.nodeId, r: roomId, e: message };
     guard(() => this.opts.pub.publish(this.channel, JSON.stringify(wire))).catch((err) => this.opts.onError?.(err, 'bus publish'));
     for (const h of this.handlers) h(roomId, message);
   }
@@ -120,7 +125,16 @@ export class RedisBus<T = LoggedEvent[]> implements Bus<T> {
       return this.opts.onError?.(err, 'bus message');
     }
     if (wire.n === this.opts.nodeId || !this.kind.valid(wire.e) || typeof wire.r !== 'string') return;
+    // Written in a format this release does not know (its deployment was raised before this node was
+    // upgraded, see format.ts): not read, and said once.
+    if (!readable(wire.v === undefined ? null : String(wire.v))) return this.unreadable(wire.v);
     for (const h of this.handlers) h(wire.r, wire.e);
+  }
+
+  private unreadable(format: unknown): void {
+    if (this.saidUnreadable) return;
+    this.saidUnreadable = true;
+    this.opts.onError?.(new Error(`messages in store format ${String(format)} from a newer node are not read (this release reads ${STORE_FORMAT}): upgrade this node`), 'bus message');
   }
 
   private resync(): void {

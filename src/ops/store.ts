@@ -9,6 +9,7 @@ import { SqliteStore } from '../store/sqlite/store.ts';
 import { RedisStore } from '../store/redis/store.ts';
 import { connectRedis, redisReady, type RedisConnectionOptions } from '../store/redis/connection.ts';
 import { describeTarget } from '../store/redis/target.ts';
+import { StoreFormatError } from '../store/redis/format.ts';
 import type { RoomStore } from '../store/store.ts';
 import { OperationalError, errnoOf, reasonOf } from './errors.ts';
 
@@ -19,7 +20,14 @@ export async function openStore(config: Config, opts: { mustExist?: boolean } = 
   if (config.redis.target) {
     const redis = await openRedis(config);
     const { minReplicas, replicaTimeoutMs } = config.redis;
-    return new RedisStore({ redis, prefix: config.redis.prefix, eventRetention: config.eventRetention, ownsClient: true, minReplicas, replicaTimeoutMs });
+    const store = new RedisStore({ redis, prefix: config.redis.prefix, eventRetention: config.eventRetention, ownsClient: true, minReplicas, replicaTimeoutMs });
+    try {
+      await store.checkFormat(`${describeTarget(config.redis.target)} (prefix ${config.redis.prefix})`);
+    } catch (err) {
+      await store.close();
+      throw err instanceof StoreFormatError ? new OperationalError(err.message) : err;
+    }
+    return store;
   }
   return openSqlite(config, opts);
 }

@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { RedisStore } from '../../src/store/redis/store.ts';
 import { connectRedis, redisReady } from '../../src/store/redis/connection.ts';
-import { StoreUnavailableError, type App } from '../../src/store/store.ts';
-import { newApp } from '../../src/service/apps.ts';
+import { StoreUnavailableError } from '../../src/store/store.ts';
 import { decide, RuleError } from '../../src/domain/rules.ts';
 import type { Room } from '../../src/domain/room.ts';
 import type { LoggedEvent } from '../../src/domain/events.ts';
 import { sharedStoreContract, storeContract, type StoreFactoryOptions } from './store-contract.ts';
 import { outboxContract } from './outbox-contract.ts';
+import { appFor, created, joined } from '../helpers/rooms.ts';
 import { cleanupPrefix, redisServerSkip, redisSkip, SHARED_REDIS_URL, startRedisServer, uniquePrefix } from '../helpers/redis.ts';
 
 const skip = await redisSkip();
@@ -215,32 +215,6 @@ test('redis: a commit in flight when Redis dies fails as unavailable and is neve
   // The retry the service makes re-decides on the stored state and succeeds.
   assert.deepEqual(await store.commit(second.room, 1, second.events), { ok: true });
 });
-
-function created(appId: string, roomUuid: string): { room: Room; events: LoggedEvent[] } {
-  return advance(null, appId, roomUuid, 'ann');
-}
-
-function joined(room: Room, userUuid: string): { room: Room; events: LoggedEvent[] } {
-  return advance(room, room.appId, room.roomUuid, userUuid);
-}
-
-let n = 0;
-function advance(room: Room | null, appId: string, roomUuid: string, userUuid: string): { room: Room; events: LoggedEvent[] } {
-  n++;
-  const fresh = { roomId: `redisroom${n}xxxxxxxxxxxxx`.slice(0, 22), boardId: `b${n}`, uid: 2 * n + 1, session: `s${n}` };
-  const common = { roomName: roomUuid, password: '', userName: userUuid, avatar: '', audio: true, video: false };
-  const d = decide(room, { type: 'enter', appId, roomUuid, userUuid, ...common, policy: { maxUsers: 0, noAutoKickUser: false }, fresh }, 1000);
-  if (d instanceof RuleError) throw d;
-  const seq = room?.seq ?? 0;
-  const events = d.events.map((event, i) => ({ seq: seq + 1 + i, at: 1000, event }));
-  d.room.version = (room?.version ?? 0) + 1;
-  d.room.seq = seq + events.length;
-  return { room: d.room, events };
-}
-
-function appFor(appId: string): App {
-  return newApp({ appId, certificate: null, customerId: 'c', customerSecret: 's' }, 0);
-}
 
 async function eventually(fn: () => Promise<unknown>, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -34,13 +34,15 @@ export interface SpawnServerOptions {
   via?: 'node' | 'npm';
   /** In its own process group, as a terminal's foreground job is. */
   detached?: boolean;
+  /** Another checkout to run (a previous release); this one by default. */
+  cwd?: string;
 }
 
 export async function spawnServer(env: Record<string, string>, opts: SpawnServerOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
   const [command, args] = opts.via === 'npm' ? ['npm', ['start']] : [process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve']];
   const child = spawn(command, args, {
-    cwd: root,
+    cwd: opts.cwd ?? root,
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', CONVENE_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.detached ?? false,

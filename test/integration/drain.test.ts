@@ -16,54 +16,13 @@ import { raw } from '../helpers/qiniu.ts';
 import { cleanupPrefix, clusterEnv, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
 import { until } from '../helpers/frames.ts';
 import { WebhookReceiver } from '../helpers/webhooks.ts';
+import { Resuming } from '../helpers/resuming.ts';
 
 const skip = await redisSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ROOMS = 30;
 const PER_ROOM = 10;
 const DRAIN_SECONDS = 3;
-
-/** A member's socket as a client library keeps it: on a close it resumes (since = last seq) on the next node. */
-class Resuming {
-  last = -1;
-  gaps: string[] = [];
-  closes: { code: number; at: number }[] = [];
-  opens: { node: number; at: number }[] = [];
-  ws: WebSocket | null = null;
-  stopped = false;
-
-  constructor(
-    private readonly nodes: ServerProcess[],
-    private readonly token: string,
-    private node: number,
-  ) {}
-
-  open(): Promise<void> {
-    const q = new URLSearchParams({ token: this.token });
-    if (this.last >= 0) q.set('since', String(this.last));
-    const ws = new WebSocket(`${this.nodes[this.node]!.url.replace('http', 'ws')}/v1/realtime?${q}`);
-    this.ws = ws;
-    ws.on('message', (d) => {
-      const f = JSON.parse(d.toString());
-      if (typeof f.seq !== 'number') return;
-      if (f.type === 'snapshot') this.last = Math.max(this.last, f.seq);
-      else if (f.seq === this.last + 1) this.last = f.seq;
-      else if (f.seq > this.last) (this.gaps.push(`${this.last} → ${f.seq}`), (this.last = f.seq));
-    });
-    ws.on('error', () => {});
-    ws.on('close', (code) => {
-      this.closes.push({ code, at: Date.now() });
-      if (this.stopped) return;
-      // As behind a load balancer: the next node in turn (a draining one sends it on again).
-      this.node = (this.node + 1) % this.nodes.length;
-      setTimeout(() => void this.open().catch(() => {}), 20 + Math.random() * 50);
-    });
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => (this.opens.push({ node: this.node, at: Date.now() }), resolve()));
-      ws.once('unexpected-response', () => reject(new Error('refused')));
-    });
-  }
-}
 
 test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, no member leaves, webhooks go on, exit 0', { skip, timeout: 120_000 }, async (t) => {
   const prefix = uniquePrefix();
@@ -73,7 +32,7 @@ test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, n
   const nodes: ServerProcess[] = [];
   const members: Resuming[] = [];
   t.after(async () => {
-    for (const m of members) (m.stopped = true), m.ws?.terminate();
+    for (const m of members) m.stop();
     await Promise.all(nodes.map((n) => n.kill()));
     await receiver.stop();
     await cleanupPrefix(redis, prefix);

@@ -14,7 +14,7 @@ export function sendAgoraError(err: FastifyError | AgoraError | RuleError | Stor
   let msg: string;
   if (err instanceof StoreUnavailableError) {
     // Not the caller's mistake and not a bug: said as retryable, logged below error.
-    req.log.warn({ url: req.url, cause: String(err.cause ?? '') }, 'store unavailable');
+    req.log.warn({ url: req.url, reason: err.message, cause: String(err.cause ?? '') }, 'store unavailable');
     reply.header('retry-after', '1');
     code = Code.unavailable;
     msg = 'service temporarily unavailable (storage unreachable): retry shortly';

@@ -72,7 +72,7 @@ export function sendQiniuError(req: FastifyRequest, reply: FastifyReply, err: Qi
 export function asQiniuError(err: FastifyError | RuleError | QiniuError | StoreUnavailableError, req: FastifyRequest): QiniuError {
   if (err instanceof QiniuError) return err;
   if (err instanceof StoreUnavailableError) {
-    req.log.warn({ url: req.url, cause: String(err.cause ?? '') }, 'store unavailable');
+    req.log.warn({ url: req.url, reason: err.message, cause: String(err.cause ?? '') }, 'store unavailable');
     // A meeting's Netless board that could not be made says so (and Netless' own Retry-After).
     if (err instanceof BoardUnavailableError) return new QiniuError(503, 'service unavailable', err.message, err.retryAfterS);
     return new QiniuError(503, 'service unavailable', 'storage unreachable: retry shortly', 1);

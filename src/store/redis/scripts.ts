@@ -5,6 +5,19 @@
 // Reading a room whose id comes from an index (findRunning, listRooms) touches keys not passed in
 // KEYS. That is fine on a single Redis (or Sentinel); on Redis Cluster the prefix would need a hash
 // tag (e.g. `{convene}:`) so that every key lives in one slot.
+//
+// A room's hash names the store format it was written in (`f`, see format.ts): a room this release
+// cannot read is refused as CONVENE_FORMAT, before anything of it is read or written.
+import { OLDEST_READ_FORMAT, STORE_FORMAT } from './format.ts';
+
+/** Raises CONVENE_FORMAT <marker> for a room hash's format this release cannot read (nil: format 1). */
+const CHECK_FORMAT = `
+local function checkFormat(f)
+  if not f then return end
+  local n = tonumber(f)
+  if not n or n ~= math.floor(n) or n < ${OLDEST_READ_FORMAT} or n > ${STORE_FORMAT} then error('CONVENE_FORMAT ' .. f) end
+end
+`;
 
 /** How many versions of member changes a room remembers, so that a reader a few versions behind loads only what changed. */
 export const CHANGE_LOG_LENGTH = 64;
@@ -17,11 +30,12 @@ const MAX_DELTA_MEMBERS = 1000;
  * cached version is current); or {v, data, count, mode, pairs}: mode 'F' with every member as
  * index/JSON pairs, or 'D' with only the members written after `cachedVersion`.
  */
-const LOAD_ROOM = `
+const LOAD_ROOM = `${CHECK_FORMAT}
 local function loadRoom(roomKey, membersKey, changesKey, cachedVersion)
-  local h = redis.call('HMGET', roomKey, 'v', 'd', 'n')
+  local h = redis.call('HMGET', roomKey, 'v', 'd', 'n', 'f')
   local v = h[1]
   if not v then return false end
+  checkFormat(h[4])
   if v == cachedVersion then return {v} end
   local c = tonumber(cachedVersion)
   local gap = tonumber(v) - c
@@ -96,8 +110,10 @@ export const LANE_SCORE_IDX = 1_048_576;
  * 20 key prefix, then the (index, JSON) member pairs, then (seq, JSON) event pairs.
  * → 'ok' | 'conflict' | 'duplicateRoom' | 'webhooksChanged'
  */
-export const COMMIT = `
-local stored = redis.call('HGET', KEYS[1], 'v')
+export const COMMIT = `${CHECK_FORMAT}
+local head = redis.call('HMGET', KEYS[1], 'v', 'f')
+local stored = head[1]
+checkFormat(head[2])
 local expected = ARGV[2]
 if expected == '0' then
   if stored or redis.call('HEXISTS', KEYS[5], ARGV[6]) == 1 then return 'duplicateRoom' end
@@ -111,7 +127,7 @@ local count = tonumber(ARGV[12])
 local previousCount = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
 
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 's', ARGV[4], 'appId', ARGV[5], 'roomUuid', uuid, 'ended', ARGV[7],
-  'online', ARGV[8], 'emptySince', ARGV[9], 'startTime', ARGV[10], 'd', ARGV[11], 'n', ARGV[12])
+  'online', ARGV[8], 'emptySince', ARGV[9], 'startTime', ARGV[10], 'd', ARGV[11], 'n', ARGV[12], 'f', '${STORE_FORMAT}')
 
 local memberPairs = tonumber(ARGV[15])
 local written = {}

@@ -6,6 +6,7 @@ import type { LoggedEvent } from '../../domain/events.ts';
 import { changedPositions, onlineCount, saved, type Member, type Room } from '../../domain/room.ts';
 import { checkUidCount, webhookStamp, type AccessKey, type App, type CommitOutbox, type CommitResult, type EventRange, type RoomListQuery, type RoomStore, type RoomSummary } from '../store.ts';
 import { unavailableOnConnectionError as guard } from './connection.ts';
+import { FORMAT_FIELD, formatOf, readable, refusedFormat, StoreFormatError } from './format.ts';
 import { laneOf, RedisOutbox } from './outbox.ts';
 import { ReplicaWait } from './replicas.ts';
 import * as lua from './scripts.ts';
@@ -122,8 +123,26 @@ export class RedisStore implements RoomStore {
     return [`${p}room:${roomId}`, `${p}members:${roomId}`, `${p}changes:${roomId}`];
   }
 
+  /** A call on one room, whose scripts refuse a room written in a format this release cannot read. */
+  private onRoom<T>(where: string, fn: () => Promise<T>): Promise<T> {
+    return guard(() =>
+      fn().catch((err: unknown) => {
+        throw refusedFormat(err, where);
+      }),
+    );
+  }
+
+  /**
+   * Checks that this release reads the deployment's format (see format.ts), and marks a deployment
+   * made before the marker existed (by 0.1.0 or before: format 1, as a new one starts).
+   */
+  async checkFormat(where: string): Promise<void> {
+    const marker = (await this.getMeta(FORMAT_FIELD)) ?? (await this.setMetaIfAbsent(FORMAT_FIELD, String(formatOf(null))));
+    if (!readable(marker)) throw new StoreFormatError(marker, where);
+  }
+
   loadRoom(roomId: string): Promise<Room | null> {
-    return guard(async () => {
+    return this.onRoom(`room ${roomId}`, async () => {
       const cached = this.cache.get(roomId);
       const reply = (await this.scripts.load(...this.roomKeys(roomId), cached ? String(cached.version) : '0')) as LoadReply;
       const room = this.roomFrom(roomId, reply, cached);
@@ -132,7 +151,7 @@ export class RedisStore implements RoomStore {
   }
 
   findRunningRoom(appId: string, roomUuid: string): Promise<Room | null> {
-    return guard(async () => {
+    return this.onRoom(`the running room ${roomUuid} of app ${appId}`, async () => {
       const guessId = this.runningIds.get(`${appId}\0${roomUuid}`);
       const guess = guessId === undefined ? undefined : this.cache.get(guessId);
       const reply = (await this.scripts.findRunning(
@@ -186,7 +205,7 @@ export class RedisStore implements RoomStore {
   }
 
   commit(room: Room, expectedVersion: number, events: LoggedEvent[], outbox?: CommitOutbox): Promise<CommitResult> {
-    return guard(async () => {
+    return this.onRoom(`room ${room.roomId}`, async () => {
       // Members are immutable once stored (decisions copy on write): against the version this
       // store last saw, only new member objects are sent. Without that base, all are.
       // The draft names what changed since the version it was made from (checked by the script),
