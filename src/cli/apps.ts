@@ -139,7 +139,7 @@ when there is no such app.`,
       }
       let ended = 0;
       if (running > 0) {
-        const meeting = meetingService(ctx);
+        const meeting = await meetingService(ctx);
         for (;;) {
           const { rooms } = await ctx.store.listRooms({ appId: app.appId, activeOnly: false, prefix: '', offset: 0, limit: 100 });
           if (rooms.length === 0) break;

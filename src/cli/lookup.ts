@@ -1,9 +1,7 @@
 // Finding what a command names — an app, a meeting — with one message for each thing that is not
 // there, saying where to look instead.
-import { LocalBus } from '../bus/local.ts';
 import type { Room } from '../domain/room.ts';
-import { MeetingService } from '../service/meeting.ts';
-import { outboxSources } from '../outbox/sinks.ts';
+import type { MeetingService } from '../service/meeting.ts';
 import type { App } from '../store/store.ts';
 import { Refused, UsageError, type Context } from './command.ts';
 
@@ -42,7 +40,9 @@ export async function meetingOf(ctx: Context, appId: string, ref: string): Promi
  * The one write path, in this process: commands are decided and committed here; the servers find
  * the events in the room's log and push them to their sockets (see service/feed.ts).
  */
-export function meetingService(ctx: Context): MeetingService {
+export async function meetingService(ctx: Context): Promise<MeetingService> {
+  // Loaded here, not at start: the commands that change nothing (and --help) start without them.
+  const [{ LocalBus }, { MeetingService }, { outboxSources }] = await Promise.all([import('../bus/local.ts'), import('../service/meeting.ts'), import('../outbox/sinks.ts')]);
   // Its commits write what every sink wants (the RTM relay's messages, a Netless board's ban); the servers deliver it.
   return new MeetingService({ store: ctx.store, bus: new LocalBus(), outboxSources: outboxSources(ctx.config) });
 }

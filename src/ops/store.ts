@@ -6,10 +6,8 @@ import { basename, dirname, resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import type { Redis } from 'ioredis';
 import { SqliteStore } from '../store/sqlite/store.ts';
-import { RedisStore } from '../store/redis/store.ts';
-import { connectRedis, redisReady, type RedisConnectionOptions } from '../store/redis/connection.ts';
+import type { RedisConnectionOptions } from '../store/redis/connection.ts';
 import { describeTarget } from '../store/redis/target.ts';
-import { StoreFormatError } from '../store/redis/format.ts';
 import type { RoomStore } from '../store/store.ts';
 import { OperationalError, errnoOf, reasonOf } from './errors.ts';
 
@@ -18,6 +16,8 @@ const REDIS_CONNECT_TIMEOUT_MS = 10_000;
 
 export async function openStore(config: Config, opts: { mustExist?: boolean } = {}): Promise<RoomStore> {
   if (config.redis.target) {
+    // Loaded only here: a command on the SQLite store starts without ioredis (every CLI run pays its imports).
+    const [{ RedisStore }, { StoreFormatError }] = await Promise.all([import('../store/redis/store.ts'), import('../store/redis/format.ts')]);
     const redis = await openRedis(config);
     const { minReplicas, replicaTimeoutMs } = config.redis;
     const store = new RedisStore({ redis, prefix: config.redis.prefix, eventRetention: config.eventRetention, ownsClient: true, minReplicas, replicaTimeoutMs });
@@ -35,6 +35,7 @@ export async function openStore(config: Config, opts: { mustExist?: boolean } = 
 /** A Redis connection to the configured target, once it is ready; an OperationalError if it never is. */
 export async function openRedis(config: Config, opts: RedisConnectionOptions = {}): Promise<Redis> {
   const target = config.redis.target!;
+  const { connectRedis, redisReady } = await import('../store/redis/connection.ts');
   const redis = connectRedis(target, opts);
   const shown = describeTarget(target);
   const seen: { code?: string; message?: string }[] = [];

@@ -103,28 +103,8 @@ test('every command answers --help with its usage; mistakes exit 2; nothing touc
 
   // Four at a time: each is a node process loading tsx, on a machine with two cores.
   // `help GROUP COMMAND` is the same code path for every command: one per group is enough.
-  const helpForms = ['apps', 'keys', 'rooms', 'webhooks', 'nodes'].map((g) => ['help', ...commands.find((w) => w[0] === g)!]);
-  const queue = [...commands.map((w) => [...w, '--help']), ...helpForms, ['rooms', 'kick', '-h']];
-  const asked: [string[], Finished][] = [];
-  await Promise.all(
-    Array.from({ length: 4 }, async () => {
-      for (let args = queue.shift(); args; args = queue.shift()) asked.push([args, await convene(args, env)]);
-    }),
-  );
-  for (const [args, r] of asked) {
-    const words = args.filter((a) => a !== 'help' && !a.startsWith('-'));
-    const out = ok(r, args.join(' '));
-    assert.match(out, new RegExp(`^usage: convene ${words.join(' ')}\\b`), `${args.join(' ')} prints its usage`);
-    assert.match(out, /^Options:\n(.*\n)*  --help /m, `${args.join(' ')} lists its options`);
-  }
-  const tailHelp = asked.find(([a]) => a.join(' ') === 'rooms tail --help')![1].stdout;
-  assert.match(tailHelp, /^usage: convene rooms tail APP_ID ROOM \[--since SEQ\] \[--from SEQ\] \[--json\]$/m);
-  for (const group of ['apps', 'keys', 'rooms', 'webhooks', 'nodes']) {
-    const out = ok(await convene([group, '--help'], env), `${group} --help`);
-    assert.match(out, new RegExp(`^usage: convene ${group} <command>`));
-    for (const words of commands.filter((w) => w[0] === group)) assert.match(out, new RegExp(`^  ${words.join(' ')}\\b`, 'm'));
-  }
-
+  const groups = ['apps', 'keys', 'rooms', 'webhooks', 'nodes'];
+  const helpForms = groups.map((g) => ['help', ...commands.find((w) => w[0] === g)!]);
   const mistakes: [string[], RegExp][] = [
     [['rooms'], /^convene: rooms: which command\?\nusage: convene rooms <command>/],
     [['rooms', 'frobnicate'], /^convene: unknown command: rooms frobnicate\nusage: convene rooms/],
@@ -136,8 +116,32 @@ test('every command answers --help with its usage; mistakes exit 2; nothing touc
     [['keys', 'ls', '--json=yes'], /^convene: keys ls: --json takes no value\n/],
     [['help', 'rooms', 'dance'], /^convene: no command rooms dance\n/],
   ];
+  const helps = [...commands.map((w) => [...w, '--help']), ...helpForms, ['rooms', 'kick', '-h']];
+  const groupHelps = groups.map((g) => [g, '--help']);
+  const queue = [...helps, ...groupHelps, ...mistakes.map(([args]) => args)];
+  const answers = new Map<string[], Finished>();
+  await Promise.all(
+    Array.from({ length: 4 }, async () => {
+      for (let args = queue.shift(); args; args = queue.shift()) answers.set(args, await convene(args, env));
+    }),
+  );
+  const asked = helps.map((args) => [args, answers.get(args)!] as const);
+  for (const [args, r] of asked) {
+    const words = args.filter((a) => a !== 'help' && !a.startsWith('-'));
+    const out = ok(r, args.join(' '));
+    assert.match(out, new RegExp(`^usage: convene ${words.join(' ')}\\b`), `${args.join(' ')} prints its usage`);
+    assert.match(out, /^Options:\n(.*\n)*  --help /m, `${args.join(' ')} lists its options`);
+  }
+  const tailHelp = asked.find(([a]) => a.join(' ') === 'rooms tail --help')![1].stdout;
+  assert.match(tailHelp, /^usage: convene rooms tail APP_ID ROOM \[--since SEQ\] \[--from SEQ\] \[--json\]$/m);
+  for (const [i, group] of groups.entries()) {
+    const out = ok(answers.get(groupHelps[i]!)!, `${group} --help`);
+    assert.match(out, new RegExp(`^usage: convene ${group} <command>`));
+    for (const words of commands.filter((w) => w[0] === group)) assert.match(out, new RegExp(`^  ${words.join(' ')}\\b`, 'm'));
+  }
+
   for (const [args, message] of mistakes) {
-    const r = await convene(args, env);
+    const r = answers.get(args)!;
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stdout, '', `${args.join(' ')}: nothing on stdout`);
     assert.match(r.stderr, message, args.join(' '));
