@@ -130,6 +130,11 @@ export class MeetingService {
     });
   }
 
+  /** The id a new meeting of (app, roomUuid) would get: the store's choice where it places meetings by id. */
+  private newRoomId(appId: string, roomUuid: string): string {
+    return this.store.newRoomId?.(appId, roomUuid) ?? newId();
+  }
+
   /** Enter a room by its key: the first entry creates the meeting, later ones join it. */
   async enter(app: App, input: EntryInput, delivery: Delivery = {}): Promise<Entered> {
     // The tighter of the app's limit and the server's cap (0 is no limit on either side).
@@ -142,7 +147,7 @@ export class MeetingService {
         this.submitEntry(app.appId, input.roomUuid, {
           appId: app.appId,
           delivery,
-          command: () => ({ type: 'enter', appId: app.appId, ...input, policy, fresh: { roomId: newId(), boardId: newId(), uid, session: newSecret() } }),
+          command: () => ({ type: 'enter', appId: app.appId, ...input, policy, fresh: { roomId: this.newRoomId(app.appId, input.roomUuid), boardId: newId(), uid, session: newSecret() } }),
         }),
       ),
     );

@@ -205,6 +205,11 @@ export type CommitResult = { ok: true } | { ok: false; reason: 'conflict' | 'dup
 export interface RoomStore {
   /** Times the store's connection was made again (Redis restarted, or a failover); none for SQLite. */
   readonly reconnections?: number;
+  /**
+   * A fresh id for a new meeting of (app, roomUuid), where the store places its meetings by id (a
+   * Redis Cluster's slices); a random id otherwise.
+   */
+  newRoomId?(appId: string, roomUuid: string): string;
   loadRoom(roomId: string): Promise<Room | null>;
   /** The running (not ended) meeting with this key, if any: at most one exists per app and key. */
   findRunningRoom(appId: string, roomUuid: string): Promise<Room | null>;

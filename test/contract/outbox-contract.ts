@@ -9,6 +9,7 @@ import type { Room } from '../../src/domain/room.ts';
 import type { LoggedEvent, MeetingEvent } from '../../src/domain/events.ts';
 import { decide, RuleError } from '../../src/domain/rules.ts';
 import { newApp } from '../../src/service/apps.ts';
+import { newRoomId } from './store-contract.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 let n = 0;
@@ -21,7 +22,7 @@ function started(appId: string, roomUuid: string, now = 1000) {
     {
       type: 'enter', appId, roomUuid, roomName: roomUuid, password: '', userUuid: 'ann', userName: 'Ann', avatar: '', audio: false, video: false,
       policy: { maxUsers: 0, noAutoKickUser: false },
-      fresh: { roomId: `obx${n}${'x'.repeat(20)}`.slice(0, 22), boardId: `b${n}`, uid: 2 * n + 1, session: `s${n}` },
+      fresh: { roomId: newRoomId(appId, roomUuid, `obx${n}${'x'.repeat(20)}`.slice(0, 22)), boardId: `b${n}`, uid: 2 * n + 1, session: `s${n}` },
     },
     now,
   );

@@ -25,6 +25,17 @@ const fresh = () => {
   return { roomId: `room${n}xxxxxxxxxxxxxxxx`.slice(0, 22), boardId: `board${n}`, uid: 2 * n + 1, session: `secret${n}` };
 };
 
+/** How a new room's id is drawn: a store that places rooms by id (a Redis Cluster's) gives its own. */
+let roomIdFor: ((appId: string, roomUuid: string) => string) | null = null;
+export function drawRoomIdsWith(draw: (appId: string, roomUuid: string) => string): void {
+  roomIdFor = draw;
+}
+
+/** The id of a new room of (app, roomUuid): `otherwise`, unless the store draws its own. */
+export function newRoomId(appId: string, roomUuid: string, otherwise: string): string {
+  return roomIdFor ? roomIdFor(appId, roomUuid) : otherwise;
+}
+
 /** Enter `userUuid` into `room` (or a new room) and return the next room with its logged events. */
 export function entry(room: Room | null, appId: string, roomUuid: string, userUuid: string, now = 1000) {
   const d = decide(
@@ -41,7 +52,7 @@ export function entry(room: Room | null, appId: string, roomUuid: string, userUu
       audio: true,
       video: false,
       policy: { maxUsers: 0, noAutoKickUser: false },
-      fresh: fresh(),
+      fresh: ((f) => ({ ...f, roomId: newRoomId(appId, roomUuid, f.roomId) }))(fresh()),
     },
     now,
   );

@@ -3,7 +3,8 @@
 // nodes of a cluster share the work and a lane is never delivered by two of them at once: a node
 // that dies leaves its leases to expire, and another node takes its lanes over.
 //
-// Keys (L = `appId/endpointId/roomId`, one lane):
+// Keys (L = `appId/endpointId/roomId`, one lane), each in the slice of the lane's room (see
+// slices.ts: one slice, under the deployment's prefix, on a single Redis):
 //   wh:q:L      zset  ids of the pending rows by (seq, idx)
 //   wh:r:L      hash  id → pending row (JSON)
 //   wh:d:L      hash  id → dead letter (JSON)
@@ -12,9 +13,9 @@
 //   wh:dead:A   set   lanes of app A with dead letters
 //   wh:rooms:R  set   lanes of room R (deleted with the room by the retention purge)
 //   wh:stamps   hash  appId → webhook stamp (see RoomStore.commit)
-import type { Redis } from 'ioredis';
 import { BUSY_LANE_DEFER_MS, type ClaimedLane, type DeadLetter, type Lane, type PendingDelivery, type WebhookOutbox } from '../store.ts';
-import { unavailableOnConnectionError as guard } from './connection.ts';
+import { unavailableOnConnectionError as guard, type RedisClient } from './connection.ts';
+import type { Slices } from './slices.ts';
 import { LANE_SCORE_IDX } from './scripts.ts';
 
 export function laneOf(l: Lane): string {
@@ -162,12 +163,12 @@ type Call = (...args: (string | number)[]) => Promise<unknown>;
 
 export class RedisOutbox implements WebhookOutbox {
   private readonly s: Record<'claim' | 'advance' | 'retry' | 'release' | 'drop' | 'resend' | 'forget' | 'waiting', Call>;
-  private readonly due: string;
-  private readonly lease: string;
+  /** Where the next claim starts: slices take turns at being asked first. */
+  private nextSlice = 0;
 
   constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
+    private readonly redis: RedisClient,
+    private readonly slices: Slices,
   ) {
     const define = (name: string, keys: number, lua: string): Call => {
       const r = redis as unknown as Record<string, Call>;
@@ -184,18 +185,34 @@ export class RedisOutbox implements WebhookOutbox {
       forget: define('webhookForget', 1, FORGET),
       waiting: define('webhookWaiting', 1, WAITING),
     };
-    this.due = `${prefix}wh:due`;
-    this.lease = `${prefix}wh:lease`;
+  }
+
+  /** The slice prefix of a lane, and its slice's queue of due lanes and leases. */
+  private at(lane: Lane): { p: string; due: string; lease: string } {
+    const p = this.slices.ofRoom(lane.roomId);
+    return { p, due: `${p}wh:due`, lease: `${p}wh:lease` };
   }
 
   claim(token: string, leaseMs: number, limit: number, perEndpoint: number, busy: ReadonlyMap<string, number>, caps: ReadonlyMap<string, number> = new Map()): Promise<ClaimedLane[]> {
     return guard(async () => {
-      if (limit <= 0) return [];
-      const capPairs = [...caps].flatMap(([id, n]) => [id, String(n)]);
-      const pairs = [...busy].flatMap(([endpoint, n]) => [endpoint, String(n)]);
-      const flat = (await this.s.claim(this.due, this.lease, this.prefix, token, leaseMs, limit, perEndpoint, CLAIM_SCAN, BUSY_LANE_DEFER_MS, caps.size, ...capPairs, ...pairs)) as string[];
       const out: ClaimedLane[] = [];
-      for (let i = 0; i < flat.length; i += 2) out.push({ ...parseLane(flat[i]!), token, head: JSON.parse(flat[i + 1]!) as PendingDelivery });
+      if (limit <= 0) return out;
+      const capPairs = [...caps].flatMap(([id, n]) => [id, String(n)]);
+      const taken = new Map(busy);
+      const prefixes = this.slices.prefixes;
+      const first = this.nextSlice++ % prefixes.length;
+      for (let k = 0; k < prefixes.length && out.length < limit; k++) {
+        const p = prefixes[(first + k) % prefixes.length]!;
+        const pairs = [...taken].flatMap(([endpoint, n]) => [endpoint, String(n)]);
+        const flat = (await this.s.claim(`${p}wh:due`, `${p}wh:lease`, p, token, leaseMs, limit - out.length, perEndpoint, CLAIM_SCAN, BUSY_LANE_DEFER_MS, caps.size, ...capPairs, ...pairs)) as string[];
+        for (let i = 0; i < flat.length; i += 2) {
+          const lane = parseLane(flat[i]!);
+          out.push({ ...lane, token, head: JSON.parse(flat[i + 1]!) as PendingDelivery });
+          // A later slice's lanes of the same endpoint count these (the script counts its own).
+          const endpoint = `${lane.appId}/${lane.endpointId}`;
+          taken.set(endpoint, (taken.get(endpoint) ?? 0) + 1);
+        }
+      }
       return out;
     });
   }
@@ -203,7 +220,8 @@ export class RedisOutbox implements WebhookOutbox {
   advance(lane: Lane, token: string, head: PendingDelivery, dead: { attempts: number; error: string } | null, leaseMs: number) {
     return guard(async (): Promise<PendingDelivery | null | 'lost'> => {
       const letter = dead ? JSON.stringify({ ...head, attempts: dead.attempts, lastError: dead.error, deadAt: Date.now() }) : '';
-      const [what, next] = (await this.s.advance(this.due, this.lease, this.prefix, laneOf(lane), token, head.id, letter, leaseMs, lane.appId)) as [string, string?];
+      const { p, due, lease } = this.at(lane);
+      const [what, next] = (await this.s.advance(due, lease, p, laneOf(lane), token, head.id, letter, leaseMs, lane.appId)) as [string, string?];
       if (what === 'lost') return 'lost';
       return what === 'next' ? (JSON.parse(next!) as PendingDelivery) : null;
     });
@@ -212,18 +230,21 @@ export class RedisOutbox implements WebhookOutbox {
   retry(lane: Lane, token: string, head: PendingDelivery, attempts: number, error: string, delayMs: number): Promise<boolean> {
     return guard(async () => {
       const row = JSON.stringify({ ...head, attempts, lastError: error });
-      return (await this.s.retry(this.due, this.lease, this.prefix, laneOf(lane), token, head.id, row, Math.max(0, Math.round(delayMs)))) === 1;
+      const { p, due, lease } = this.at(lane);
+      return (await this.s.retry(due, lease, p, laneOf(lane), token, head.id, row, Math.max(0, Math.round(delayMs)))) === 1;
     });
   }
 
   release(lane: Lane, token: string): Promise<void> {
     return guard(async () => {
-      await this.s.release(this.due, this.lease, laneOf(lane), token);
+      const { due, lease } = this.at(lane);
+      await this.s.release(due, lease, laneOf(lane), token);
     });
   }
 
   drop(lane: Lane, token: string): Promise<number> {
-    return guard(async () => (await this.s.drop(this.due, this.lease, this.prefix, laneOf(lane), token)) as number);
+    const { p, due, lease } = this.at(lane);
+    return guard(async () => (await this.s.drop(due, lease, p, laneOf(lane), token)) as number);
   }
 
   /** Other nodes may hold live leases: a restarted node waits for its old ones to expire. */
@@ -232,14 +253,10 @@ export class RedisOutbox implements WebhookOutbox {
   dead(appId: string, endpointId: string | null, limit: number): Promise<DeadLetter[]> {
     return guard(async () => {
       const lanes = await this.deadLanes(appId, endpointId);
-      const pipe = this.redis.pipeline();
-      for (const lane of lanes) pipe.hvals(`${this.prefix}wh:d:${lane}`);
-      const replies = lanes.length > 0 ? ((await pipe.exec()) ?? []) : [];
       const letters: DeadLetter[] = [];
-      for (const [err, values] of replies) {
-        if (err) throw err;
-        for (const v of values as string[]) letters.push(JSON.parse(v) as DeadLetter);
-      }
+      // One call per lane (a pipeline on a Cluster must stay in one slot; ioredis batches these per node).
+      const replies = await Promise.all(lanes.map(({ p, lane }) => this.redis.hvals(`${p}wh:d:${lane}`)));
+      for (const values of replies) for (const v of values) letters.push(JSON.parse(v) as DeadLetter);
       letters.sort((a, b) => a.deadAt - b.deadAt || (a.roomId < b.roomId ? -1 : a.roomId > b.roomId ? 1 : a.seq - b.seq || a.idx - b.idx));
       return limit >= 0 ? letters.slice(0, limit) : letters;
     });
@@ -249,30 +266,38 @@ export class RedisOutbox implements WebhookOutbox {
     return guard(async () => {
       const wanted = ids === null ? null : new Set(ids);
       let n = 0;
-      for (const lane of await this.deadLanes(appId, endpointId)) {
-        const letters = (await this.redis.hvals(`${this.prefix}wh:d:${lane}`)).map((v) => JSON.parse(v) as DeadLetter);
+      for (const { p, lane } of await this.deadLanes(appId, endpointId)) {
+        const letters = (await this.redis.hvals(`${p}wh:d:${lane}`)).map((v) => JSON.parse(v) as DeadLetter);
         const args: string[] = [];
         for (const l of letters) {
           if (wanted && !wanted.has(l.id)) continue;
           const row: PendingDelivery = { appId: l.appId, roomId: l.roomId, endpointId: l.endpointId, id: l.id, seq: l.seq, idx: l.idx, payload: l.payload, attempts: 0, lastError: null };
           args.push(l.id, String(l.seq * LANE_SCORE_IDX + l.idx), JSON.stringify(row));
         }
-        if (args.length > 0) n += (await this.s.resend(this.due, `${this.prefix}wh:dead:${appId}`, this.prefix, lane, ...args)) as number;
+        if (args.length > 0) n += (await this.s.resend(`${p}wh:due`, `${p}wh:dead:${appId}`, p, lane, ...args)) as number;
       }
       return n;
     });
   }
 
   forget(appId: string, endpointId: string): Promise<number> {
-    return guard(async () => (await this.s.forget(`${this.prefix}wh:dead:${appId}`, this.prefix, `${appId}/${endpointId}/`)) as number);
+    return guard(async () => {
+      const counts = await Promise.all(this.slices.prefixes.map((p) => this.s.forget(`${p}wh:dead:${appId}`, p, `${appId}/${endpointId}/`) as Promise<number>));
+      return counts.reduce((a, b) => a + b, 0);
+    });
   }
 
   waiting(endpointId?: string): Promise<number> {
-    return guard(async () => (await this.s.waiting(this.due, this.prefix, endpointId ?? '')) as number);
+    return guard(async () => {
+      const counts = await Promise.all(this.slices.prefixes.map((p) => this.s.waiting(`${p}wh:due`, p, endpointId ?? '') as Promise<number>));
+      return counts.reduce((a, b) => a + b, 0);
+    });
   }
 
-  private async deadLanes(appId: string, endpointId: string | null): Promise<string[]> {
-    const lanes = await this.redis.smembers(`${this.prefix}wh:dead:${appId}`);
-    return endpointId === null ? lanes : lanes.filter((l) => l.startsWith(`${appId}/${endpointId}/`));
+  /** The lanes of an app (of one endpoint) that hold dead letters, with their slice prefix. */
+  private async deadLanes(appId: string, endpointId: string | null): Promise<{ p: string; lane: string }[]> {
+    const sets = await Promise.all(this.slices.prefixes.map(async (p) => (await this.redis.smembers(`${p}wh:dead:${appId}`)).map((lane) => ({ p, lane }))));
+    const lanes = sets.flat();
+    return endpointId === null ? lanes : lanes.filter((l) => l.lane.startsWith(`${appId}/${endpointId}/`));
   }
 }

@@ -5,17 +5,21 @@ import type { Redis } from 'ioredis';
 import type { LoggedEvent } from '../../domain/events.ts';
 import { changedPositions, onlineCount, saved, type Member, type Room } from '../../domain/room.ts';
 import { checkUidCount, webhookStamp, type AccessKey, type App, type CommitOutbox, type CommitResult, type EventRange, type RoomListQuery, type RoomStore, type RoomSummary } from '../store.ts';
-import { unavailableOnConnectionError as guard } from './connection.ts';
+import { unavailableOnConnectionError as guard, type RedisClient } from './connection.ts';
 import { FORMAT_FIELD, formatOf, readable, refusedFormat, StoreFormatError } from './format.ts';
 import { laneOf, RedisOutbox } from './outbox.ts';
 import { ReplicaWait } from './replicas.ts';
+import { singleSlice, type Slices } from './slices.ts';
+import { RoomIndexes } from './indexes.ts';
 import * as lua from './scripts.ts';
 
 export interface RedisStoreOptions {
   /** A client made by connectRedis (no keyPrefix: the store prefixes its keys itself). */
-  redis: Redis;
+  redis: RedisClient;
   /** Starts every key, so that several deployments (or test runs) share one Redis. */
   prefix?: string;
+  /** Where the keys live (see slices.ts): one slice under `prefix` by default (a single Redis). */
+  slices?: Slices;
   /** Events kept per room; older ones are dropped (a resume from before them gets a snapshot). */
   eventRetention?: number;
   /** Rooms kept parsed in memory; every load still asks Redis for the current version. */
@@ -30,15 +34,13 @@ export interface RedisStoreOptions {
 
 type ScriptCall = (...args: string[]) => Promise<unknown>;
 
-/** The meta field saying that rooms ended before the ended index was kept have been indexed. */
-const ENDED_INDEXED = 'endedIndexed';
-
 /** loadRoom's answer (see scripts.ts): the version alone, or the room with all or some members. */
 type LoadReply = null | [string] | [string, string, string, 'F' | 'D', (string | null)[]];
 
 export class RedisStore implements RoomStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
+  private readonly slices: Slices;
   private readonly retention: number;
   private readonly cacheSize: number;
   private readonly ownsClient: boolean;
@@ -46,9 +48,8 @@ export class RedisStore implements RoomStore {
   private readonly cache = new Map<string, Room>();
   /** `appId\0roomUuid` → roomId of cached running rooms, so findRunningRoom can name its cached version. */
   private readonly runningIds = new Map<string, string>();
-  /** The ended index covers rooms ended before it existed (see indexEndedOnce). */
-  private endedIndexed = false;
   readonly outbox: RedisOutbox;
+  private readonly indexes: RoomIndexes;
   private readonly replicas: ReplicaWait | null;
   /** See RoomStore.reconnections (the store is made on a connection already ready: 0 at first). */
   reconnections = 0;
@@ -71,6 +72,7 @@ export class RedisStore implements RoomStore {
     if (opts.redis.options.keyPrefix) throw new Error('RedisStore prefixes its keys itself: give it a client without keyPrefix');
     this.redis = opts.redis;
     this.prefix = opts.prefix ?? 'convene:';
+    this.slices = opts.slices ?? singleSlice(this.prefix);
     this.retention = opts.eventRetention ?? 10_000;
     if (!Number.isInteger(this.retention) || this.retention < 1) throw new Error('eventRetention must be a positive integer');
     this.cacheSize = opts.cacheSize ?? 10_000;
@@ -94,7 +96,8 @@ export class RedisStore implements RoomStore {
       listApps: define('conveneListApps', 2, lua.LIST_APPS),
       setMetaIfAbsent: define('conveneSetMetaIfAbsent', 1, lua.SET_META_IF_ABSENT),
     };
-    this.outbox = new RedisOutbox(this.redis, this.prefix);
+    this.outbox = new RedisOutbox(this.redis, this.slices);
+    this.indexes = new RoomIndexes(this.redis, this.slices, this.scripts);
     // A connection made again may reach another server (Sentinel promoted a replica) that lacks the
     // last writes this node saw: a cached version may then name a state that no longer exists.
     this.redis.on('ready', () => {
@@ -103,7 +106,9 @@ export class RedisStore implements RoomStore {
       this.runningIds.clear();
     });
     const min = opts.minReplicas ?? 0;
-    this.replicas = min > 0 ? new ReplicaWait(this.redis, min, opts.replicaTimeoutMs ?? 1_000) : null;
+    // WAIT counts the writes of one connection: on a Cluster, each master's (not done yet).
+    if (min > 0 && this.redis.isCluster) throw new Error('CONVENE_REDIS_MIN_REPLICAS is not supported on a Redis Cluster yet');
+    this.replicas = min > 0 ? new ReplicaWait(this.redis as Redis, min, opts.replicaTimeoutMs ?? 1_000) : null;
   }
 
   /**
@@ -119,7 +124,7 @@ export class RedisStore implements RoomStore {
   }
 
   private roomKeys(roomId: string): [room: string, members: string, changes: string] {
-    const p = this.prefix;
+    const p = this.slices.ofRoom(roomId);
     return [`${p}room:${roomId}`, `${p}members:${roomId}`, `${p}changes:${roomId}`];
   }
 
@@ -141,6 +146,10 @@ export class RedisStore implements RoomStore {
     if (!readable(marker)) throw new StoreFormatError(marker, where);
   }
 
+  newRoomId(appId: string, roomUuid: string): string {
+    return this.slices.newRoomId(appId, roomUuid);
+  }
+
   loadRoom(roomId: string): Promise<Room | null> {
     return this.onRoom(`room ${roomId}`, async () => {
       const cached = this.cache.get(roomId);
@@ -155,8 +164,8 @@ export class RedisStore implements RoomStore {
       const guessId = this.runningIds.get(`${appId}\0${roomUuid}`);
       const guess = guessId === undefined ? undefined : this.cache.get(guessId);
       const reply = (await this.scripts.findRunning(
-        `${this.prefix}running:${appId}`,
-        this.prefix,
+        `${this.slices.ofKey(appId, roomUuid)}running:${appId}`,
+        this.slices.ofKey(appId, roomUuid),
         roomUuid,
         guess?.roomId ?? '',
         guess ? String(guess.version) : '0',
@@ -231,7 +240,10 @@ export class RedisStore implements RoomStore {
         const row = { ...r, appId: room.appId, roomId: room.roomId, attempts: 0, lastError: null };
         return [lane, r.id, String(r.seq * lua.LANE_SCORE_IDX + r.idx), JSON.stringify(row)];
       });
-      const p = this.prefix;
+      const p = this.slices.ofRoom(room.roomId);
+      // The running-room index the script checks is the slice of (app, roomUuid): a room made with an
+      // id from elsewhere than newRoomId would be found by neither (one slice: always the same).
+      if (expectedVersion === 0 && p !== this.slices.ofKey(room.appId, room.roomUuid)) throw new Error(`room ${room.roomId}: its id was not drawn by newRoomId for this store`);
       const [roomKey, membersKey, changesKey] = this.roomKeys(room.roomId);
       const result = await this.scripts.commit(
         roomKey,
@@ -280,6 +292,7 @@ export class RedisStore implements RoomStore {
         this.remember(room);
         return { ok: true };
       }
+      if (result === 'webhooksChanged') await this.restamp(room.appId, room.roomId);
       if (result === 'conflict' || result === 'duplicateRoom' || result === 'webhooksChanged') return { ok: false, reason: result };
       throw new Error(`unexpected commit answer from Redis: ${String(result)}`);
     });
@@ -287,85 +300,79 @@ export class RedisStore implements RoomStore {
 
   eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange> {
     return guard(async () => {
-      const [oldest, page] = (await this.scripts.eventsSince(`${this.prefix}events:${roomId}`, String(afterSeq), String(limit))) as [string, string[]];
+      const [oldest, page] = (await this.scripts.eventsSince(`${this.slices.ofRoom(roomId)}events:${roomId}`, String(afterSeq), String(limit))) as [string, string[]];
       return { events: page.map((e) => JSON.parse(e) as LoggedEvent), oldestSeq: Number(oldest) };
     });
   }
 
   listRooms(q: RoomListQuery): Promise<{ rooms: RoomSummary[]; total: number }> {
-    return guard(async () => {
-      const key = `${this.prefix}${q.activeOnly ? 'listed-active' : 'listed'}:${q.appId}`;
-      // SQLite treats a negative offset as 0 (and a negative limit as none, as Redis does).
-      const reply = (await this.scripts.listRooms(key, this.prefix, q.prefix, String(Math.max(0, q.offset)), String(q.limit))) as (string | number)[];
-      const rooms: RoomSummary[] = [];
-      for (let i = 1; i < reply.length; i += 4) {
-        rooms.push({ roomId: String(reply[i]), roomUuid: String(reply[i + 1]), online: Number(reply[i + 2]), ended: false, startTime: Number(reply[i + 3]) });
-      }
-      return { rooms, total: Number(reply[0]) };
-    });
+    return guard(() => this.indexes.list(q));
   }
 
   activeRoomIds(): Promise<string[]> {
-    return guard(() => this.redis.smembers(`${this.prefix}active`));
+    return guard(() => this.indexes.active());
   }
 
   emptyRoomsSince(before: number): Promise<string[]> {
-    return guard(() => this.redis.zrangebyscore(`${this.prefix}empty`, '-inf', before));
+    return guard(() => this.indexes.emptySince(before));
   }
 
   purgeEnded(endedBefore: number, limit: number): Promise<number> {
     return guard(async () => {
       if (limit <= 0) return 0;
-      await this.indexEndedOnce();
-      const ids = (await this.scripts.purgeEnded(`${this.prefix}ended`, this.prefix, String(endedBefore), String(limit))) as string[];
+      const ids = await this.indexes.purgeEnded(endedBefore, limit);
       for (const id of ids) this.forget(id);
       return ids.length;
     });
   }
 
-  /**
-   * Rooms that ended before the ended index existed are in no index: found once per database by a
-   * SCAN (in steps, so Redis serves others in between), then marked done in meta. Nodes racing
-   * through it add the same entries.
-   */
-  private async indexEndedOnce(): Promise<void> {
-    if (this.endedIndexed) return;
-    const meta = `${this.prefix}meta`;
-    if ((await this.redis.hget(meta, ENDED_INDEXED)) === null) {
-      const start = `${this.prefix}room:`;
-      const pattern = `${start.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        if (keys.length > 0) await this.scripts.indexEnded(`${this.prefix}ended`, start, String(Date.now()), ...keys);
-        cursor = next;
-      } while (cursor !== '0');
-      await this.redis.hset(meta, ENDED_INDEXED, '1');
-    }
-    this.endedIndexed = true;
-  }
-
   getApp(appId: string): Promise<App | null> {
     return guard(async () => {
-      const json = await this.redis.hget(`${this.prefix}apps`, appId);
+      const json = await this.redis.hget(`${this.slices.global}apps`, appId);
       return json === null ? null : (JSON.parse(json) as App);
     });
   }
 
   putApp(app: App): Promise<void> {
     return this.written(async () => {
-      const p = this.prefix;
-      await this.scripts.putApp(`${p}apps`, `${p}apps-order`, `${p}apps-counter`, `${p}wh:stamps`, app.appId, JSON.stringify(app), webhookStamp(app));
+      const p = this.slices.global;
+      const stamp = webhookStamp(app);
+      await this.scripts.putApp(`${p}apps`, `${p}apps-order`, `${p}apps-counter`, `${p}wh:stamps`, app.appId, JSON.stringify(app), stamp);
+      await this.stampSlices(app.appId, stamp);
     });
   }
 
   deleteApp(appId: string): Promise<boolean> {
-    return this.written(async () => (await this.scripts.deleteApp(`${this.prefix}apps`, `${this.prefix}apps-order`, `${this.prefix}wh:stamps`, appId)) === 1);
+    return this.written(async () => {
+      const p = this.slices.global;
+      const existed = (await this.scripts.deleteApp(`${p}apps`, `${p}apps-order`, `${p}wh:stamps`, appId)) === 1;
+      await this.stampSlices(appId, '');
+      return existed;
+    });
+  }
+
+  /**
+   * On a Cluster every slice keeps its own copy of the apps' webhook stamps (a commit checks its
+   * slice's, in its script), set after the app; one left behind by a stop in between is set again
+   * by the first commit it refuses (see commit). On a single Redis the one copy is the app script's.
+   */
+  private async stampSlices(appId: string, stamp: string): Promise<void> {
+    const slices = this.slices.prefixes.filter((p) => p !== this.slices.global);
+    await Promise.all(slices.map((p) => (stamp === '' ? this.redis.hdel(`${p}wh:stamps`, appId) : this.redis.hset(`${p}wh:stamps`, appId, stamp))));
+  }
+
+  /** A commit refused for its webhook stamp: the slice's copy is made the app's again (see stampSlices). */
+  private async restamp(appId: string, roomId: string): Promise<void> {
+    const p = this.slices.ofRoom(roomId);
+    if (p === this.slices.global) return;
+    const app = await this.getApp(appId);
+    const stamp = app ? webhookStamp(app) : '';
+    await (stamp === '' ? this.redis.hdel(`${p}wh:stamps`, appId) : this.redis.hset(`${p}wh:stamps`, appId, stamp));
   }
 
   listApps(owner: string | null): Promise<App[]> {
     return guard(async () => {
-      const rows = (await this.scripts.listApps(`${this.prefix}apps`, `${this.prefix}apps-order`)) as string[];
+      const rows = (await this.scripts.listApps(`${this.slices.global}apps`, `${this.slices.global}apps-order`)) as string[];
       const apps = rows.map((r) => JSON.parse(r) as App);
       return owner === null ? apps : apps.filter((a) => a.owner === owner || a.owner === null);
     });
@@ -373,7 +380,7 @@ export class RedisStore implements RoomStore {
 
   getAccessKey(accessKey: string): Promise<AccessKey | null> {
     return guard(async () => {
-      const json = await this.redis.hget(`${this.prefix}access-keys`, accessKey);
+      const json = await this.redis.hget(`${this.slices.global}access-keys`, accessKey);
       return json === null ? null : (JSON.parse(json) as AccessKey);
     });
   }
@@ -381,35 +388,35 @@ export class RedisStore implements RoomStore {
   putAccessKey(key: AccessKey): Promise<void> {
     return this.written(async () => {
       const stored: AccessKey = { accessKey: key.accessKey, secretKey: key.secretKey, createdAt: key.createdAt };
-      await this.redis.hset(`${this.prefix}access-keys`, key.accessKey, JSON.stringify(stored));
+      await this.redis.hset(`${this.slices.global}access-keys`, key.accessKey, JSON.stringify(stored));
     });
   }
 
   listAccessKeys(): Promise<AccessKey[]> {
     return guard(async () => {
-      const rows = await this.redis.hvals(`${this.prefix}access-keys`);
+      const rows = await this.redis.hvals(`${this.slices.global}access-keys`);
       const keys = rows.map((r) => JSON.parse(r) as AccessKey);
       return keys.sort((a, b) => a.createdAt - b.createdAt || (a.accessKey < b.accessKey ? -1 : a.accessKey > b.accessKey ? 1 : 0));
     });
   }
 
   deleteAccessKey(accessKey: string): Promise<boolean> {
-    return this.written(async () => (await this.redis.hdel(`${this.prefix}access-keys`, accessKey)) === 1);
+    return this.written(async () => (await this.redis.hdel(`${this.slices.global}access-keys`, accessKey)) === 1);
   }
 
   async reserveUids(appId: string, count: number): Promise<number> {
     checkUidCount(count);
     // INCRBY is atomic: racing nodes get disjoint blocks (confirmed like a commit: a block lost
     // to a failover would be handed out twice).
-    return this.written(async () => (await this.redis.incrby(`${this.prefix}uids:${appId}`, count)) - count + 1);
+    return this.written(async () => (await this.redis.incrby(`${this.slices.global}uids:${appId}`, count)) - count + 1);
   }
 
   getMeta(key: string): Promise<string | null> {
-    return guard(() => this.redis.hget(`${this.prefix}meta`, key));
+    return guard(() => this.redis.hget(`${this.slices.global}meta`, key));
   }
 
   setMetaIfAbsent(key: string, value: string): Promise<string> {
-    return this.written(async () => (await this.scripts.setMetaIfAbsent(`${this.prefix}meta`, key, value)) as string);
+    return this.written(async () => (await this.scripts.setMetaIfAbsent(`${this.slices.global}meta`, key, value)) as string);
   }
 
   ping(): Promise<void> {
