@@ -140,7 +140,7 @@ function exitFor(err: unknown): number {
     return Exit.notDone;
   }
   if (err instanceof StoreUnavailableError) {
-    fail(`${err.message} (is Redis running at REDIS_URL or REDIS_SENTINELS?)`);
+    fail(`${err.message} (is Redis running at REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES?)`);
     return Exit.notDone;
   }
   throw err;

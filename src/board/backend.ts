@@ -1,6 +1,7 @@
 // The board's log and fan-out for each backend: a SQLite file of its own and the in-process bus on
 // one process; keys and a pub/sub channel of their own under the cluster's prefix on Redis.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/connection.ts';
+import type { Slices } from '../store/redis/slices.ts';
 import { LocalBus } from '../bus/local.ts';
 import { RedisBus } from '../bus/redis.ts';
 import { BOARD_CHANNEL, type BoardBus } from './bus.ts';
@@ -22,11 +23,11 @@ export function openSqliteBoards(dbPath: string): Boards {
 }
 
 /** On the cluster's Redis: `redis` for the log, `pub` to publish, and a subscriber of its own. */
-export function openRedisBoards(o: { redis: Redis; pub: Redis; prefix: string; nodeId: string; onError?: (err: unknown, what: string) => void }): Boards {
+export function openRedisBoards(o: { redis: RedisClient; pub: RedisClient; prefix: string; slices: Slices; nodeId: string; onError?: (err: unknown, what: string) => void }): Boards {
   const sub = o.redis.duplicate();
   // Its outages are reported by the board bus (duplicate() copies options, not listeners).
   sub.on('error', () => {});
-  const log = new RedisBoardLog(o.redis, o.prefix);
-  const bus = new RedisBus({ pub: o.pub, sub, prefix: o.prefix, nodeId: o.nodeId, onError: o.onError }, BOARD_CHANNEL);
+  const log = new RedisBoardLog(o.redis, o.slices);
+  const bus = new RedisBus({ pub: o.pub, sub, prefix: o.prefix, slices: o.slices, nodeId: o.nodeId, onError: o.onError }, BOARD_CHANNEL);
   return { log, bus, close: async () => (await bus.close(), await log.close()) };
 }

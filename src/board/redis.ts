@@ -1,11 +1,13 @@
-// The board log of a cluster, in Redis under the cluster's prefix, apart from the meeting's keys:
+// The board log of a cluster, in Redis in its room's slice (see store/redis/slices.ts: one slice
+// under the cluster's prefix on a single Redis), apart from the meeting's keys:
 //   board:<roomId>          hash: seq (the last boardSeq)
 //   board:<roomId>:order    zset: stroke id by the seq that drew it (drawing order)
 //   board:<roomId>:strokes  hash: stroke id → stroke JSON (with `by`)
 //   board:<roomId>:ops      zset: "<seq> <entry JSON>" by seq, the last OPS_KEPT ops
 //   boards                  zset: roomId by the time of its last op (for retention)
 // An op is one script: checked, numbered and applied at once, so two nodes never give out one seq.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/connection.ts';
+import type { Slices } from '../store/redis/slices.ts';
 import type { DrawnStroke } from './strokes.ts';
 import { OPS_KEPT, type Appended, type BoardChange, type BoardEntry, type BoardHead, type BoardLog } from './log.ts';
 import { unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
@@ -51,7 +53,7 @@ for i = 1, #names do
 end
 return out`;
 
-type Scripted = Redis & {
+type Scripted = RedisClient & {
   conveneBoardAppend(...args: string[]): Promise<[string, number?]>;
   conveneBoardStrokes(...args: string[]): Promise<string[]>;
 };
@@ -60,8 +62,8 @@ export class RedisBoardLog implements BoardLog {
   private readonly redis: Scripted;
 
   constructor(
-    redis: Redis,
-    private readonly prefix: string,
+    redis: RedisClient,
+    private readonly slices: Slices,
   ) {
     if (!('conveneBoardAppend' in redis)) {
       redis.defineCommand('conveneBoardAppend', { numberOfKeys: 5, lua: APPEND });
@@ -71,7 +73,7 @@ export class RedisBoardLog implements BoardLog {
   }
 
   private keys(roomId: string) {
-    const b = `${this.prefix}board:${roomId}`;
+    const b = `${this.slices.ofRoom(roomId)}board:${roomId}`;
     return { meta: b, order: `${b}:order`, strokes: `${b}:strokes`, ops: `${b}:ops` };
   }
 
@@ -81,7 +83,7 @@ export class RedisBoardLog implements BoardLog {
     const drawn = change.op === 'draw' ? JSON.stringify({ ...change.stroke, by: change.by } satisfies DrawnStroke) : '';
     return guard(async () => {
       const [status, seq] = await this.redis.conveneBoardAppend(
-        k.meta, k.order, k.strokes, k.ops, `${this.prefix}boards`,
+        k.meta, k.order, k.strokes, k.ops, `${this.slices.ofRoom(roomId)}boards`,
         change.op, id, drawn, JSON.stringify(change), String(change.at), String(maxStrokes), String(OPS_KEPT), roomId,
       );
       if (status !== 'ok') return { ok: false, why: status as 'full' | 'taken' | 'missing' };
@@ -119,16 +121,21 @@ export class RedisBoardLog implements BoardLog {
   }
 
   async purgeIdle(before: number, limit: number, fate: (roomId: string) => Promise<number | null>): Promise<number> {
-    const index = `${this.prefix}boards`;
-    const ids = await guard(() => this.redis.zrangebyscore(index, '-inf', before, 'LIMIT', 0, limit));
-    for (const id of ids) {
-      const k = this.keys(id);
-      // Every node runs this: deleting twice is harmless.
-      const later = await fate(id);
-      if (later === null) await guard(() => this.redis.multi().del(k.meta, k.order, k.strokes, k.ops).zrem(index, id).exec());
-      else await guard(() => this.redis.zadd(index, later, id));
+    let seen = 0;
+    for (const p of this.slices.prefixes) {
+      if (seen >= limit) break;
+      const index = `${p}boards`;
+      const ids = await guard(() => this.redis.zrangebyscore(index, '-inf', before, 'LIMIT', 0, limit - seen));
+      seen += ids.length;
+      for (const id of ids) {
+        const k = this.keys(id);
+        // Every node runs this: deleting twice is harmless.
+        const later = await fate(id);
+        if (later === null) await guard(() => this.redis.multi().del(k.meta, k.order, k.strokes, k.ops).zrem(index, id).exec());
+        else await guard(() => this.redis.zadd(index, later, id));
+      }
     }
-    return ids.length;
+    return seen;
   }
 
   async close(): Promise<void> {}

@@ -2,19 +2,24 @@
 // node's handlers at once and, through one Redis pub/sub channel, to every other node. Pub/sub delivers at most once: a message published while a
 // subscriber is reconnecting is lost, so after every reconnection the bus asks its consumers to
 // resync from the log (service/feed.ts does), and they never rely on pub/sub alone.
-import type { Redis } from 'ioredis';
 import type { LoggedEvent } from '../domain/events.ts';
 import type { Bus } from './bus.ts';
 import { StoreUnavailableError } from '../store/store.ts';
-import { isConnectionError, unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
+import { isConnectionError, unavailableOnConnectionError as guard, type RedisClient } from '../store/redis/connection.ts';
+import type { Slices } from '../store/redis/slices.ts';
 import { readable, STORE_FORMAT } from '../store/redis/format.ts';
 
 export interface RedisBusOptions {
   /** Publishing connection (best without auto-pipelining: a publish should leave at once). */
-  pub: Redis;
+  pub: RedisClient;
   /** A connection of its own: a subscribed connection can run no other command. */
-  sub: Redis;
+  sub: RedisClient;
   prefix: string;
+  /**
+   * The deployment's slices (see store/redis/slices.ts). On a Cluster, a room's messages go to its
+   * slice's channel with SPUBLISH: only the shard that owns the room carries them.
+   */
+  slices?: Slices;
   /** This node's id: its own messages come back through Redis and are skipped. */
   nodeId: string;
   onError?: (err: unknown, what: string) => void;
@@ -24,6 +29,8 @@ export interface RedisBusOptions {
 export interface RedisBusKind<T> {
   /** The channel, after the prefix. */
   channel: string;
+  /** Every node hears every message, whatever its room (operators' requests): never sharded. */
+  broadcast?: boolean;
   /** Whether a message from another node has the right shape (anything else is dropped). */
   valid(message: unknown): message is T;
 }
@@ -41,7 +48,9 @@ interface Wire<T> {
 export class RedisBus<T = LoggedEvent[]> implements Bus<T> {
   private readonly handlers = new Set<(roomId: string, message: T) => void>();
   private readonly resyncs = new Set<() => void>();
-  private readonly channel: string;
+  /** The channels subscribed to: one, or one per slice when sharded. */
+  private readonly channels: string[];
+  private readonly sharded: boolean;
   private subscribed = false;
   private closed = false;
   /** The subscription dropped and is not back yet. */
@@ -53,9 +62,12 @@ export class RedisBus<T = LoggedEvent[]> implements Bus<T> {
     private readonly opts: RedisBusOptions,
     private readonly kind: RedisBusKind<T> = MEETING_EVENTS as unknown as RedisBusKind<T>,
   ) {
-    this.channel = `${opts.prefix}${kind.channel}`;
-    opts.sub.on('message', (channel: string, text: string) => {
-      if (channel === this.channel) this.receive(text);
+    const slices = opts.slices;
+    this.sharded = slices !== undefined && slices.prefixes.length > 1 && !kind.broadcast;
+    this.channels = this.sharded ? slices!.prefixes.map((p) => `${p}${kind.channel}`) : [`${opts.prefix}${kind.channel}`];
+    const mine = new Set(this.channels);
+    opts.sub.on(this.sharded ? 'smessage' : 'message', (channel: string, text: string) => {
+      if (mine.has(channel)) this.receive(text);
     });
     // ioredis resubscribes by itself after a reconnection; subscribing again is harmless and tells
     // us when Redis has acknowledged it, after which the log holds everything we may have missed.
@@ -92,7 +104,9 @@ export class RedisBus<T = LoggedEvent[]> implements Bus<T> {
     // Other nodes first: their delivery then overlaps this node's own. A lost publish is found by
     // the other nodes' periodic resync (see service/feed.ts, board/feed.ts).
     const wire: Wire<T> = { v: STORE_FORMAT, n: this.opts.nodeId, r: roomId, e: message };
-    guard(() => this.opts.pub.publish(this.channel, JSON.stringify(wire))).catch((err) => this.opts.onError?.(err, 'bus publish'));
+    const text = JSON.stringify(wire);
+    const sent = this.sharded ? () => this.opts.pub.spublish(`${this.opts.slices!.ofRoom(roomId)}${this.kind.channel}`, text) : () => this.opts.pub.publish(this.channels[0]!, text);
+    guard(sent).catch((err) => this.opts.onError?.(err, 'bus publish'));
     for (const h of this.handlers) h(roomId, message);
   }
 
@@ -114,7 +128,9 @@ export class RedisBus<T = LoggedEvent[]> implements Bus<T> {
   }
 
   private async subscribe_(): Promise<void> {
-    await this.opts.sub.subscribe(this.channel);
+    // One SSUBSCRIBE per slice channel: a command's channels must share a slot.
+    if (this.sharded) await Promise.all(this.channels.map((c) => this.opts.sub.ssubscribe(c)));
+    else await this.opts.sub.subscribe(...this.channels);
   }
 
   private receive(text: string): void {

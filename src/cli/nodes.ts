@@ -1,14 +1,13 @@
-// `convene nodes …`: the nodes of a cluster (REDIS_URL or REDIS_SENTINELS) as their heartbeats in
-// Redis show them, and draining one of them for a restart or an upgrade, from any machine that
+// `convene nodes …`: the nodes of a cluster as their heartbeats in Redis show them, and draining one of them for a restart or an upgrade, from any machine that
 // reaches the cluster's Redis.
 import type { Config } from '../config.ts';
 import { OperationalError } from '../ops/errors.ts';
-import { openRedis } from '../ops/store.ts';
+import { openRedis, slicesOf } from '../ops/store.ts';
 import { listNodes, requestDrain } from '../ops/nodes.ts';
 import { JSON_OPTION, Refused, type Command } from './command.ts';
 
 async function clusterRedis(config: Config) {
-  if (!config.redis.target) throw new OperationalError('nodes: only a cluster has nodes: set REDIS_URL or REDIS_SENTINELS (and CONVENE_REDIS_PREFIX) as on the servers');
+  if (!config.redis.target) throw new OperationalError('nodes: only a cluster has nodes: set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES (and CONVENE_REDIS_PREFIX) as on the servers');
   return openRedis(config);
 }
 
@@ -25,7 +24,7 @@ for dead). With --json: an array of {"nodeId","silentMs"}.`,
     async run(ctx) {
       const redis = await clusterRedis(ctx.config);
       try {
-        const nodes = await listNodes(redis, ctx.config.redis.prefix);
+        const nodes = await listNodes(redis, slicesOf(ctx.config).global);
         if (ctx.option('json')) return ctx.printJson(nodes, true);
         for (const n of nodes) ctx.print(`${n.nodeId}  last heard ${(n.silentMs / 1000).toFixed(1)} s ago`);
       } finally {
@@ -45,7 +44,7 @@ other nodes, hands back its webhook and relay lanes, and exits 0. Exit 1 when no
       const nodeId = ctx.args[0]!;
       const redis = await clusterRedis(ctx.config);
       try {
-        const nodes = await listNodes(redis, ctx.config.redis.prefix);
+        const nodes = await listNodes(redis, slicesOf(ctx.config).global);
         if (!nodes.some((n) => n.nodeId === nodeId)) throw new Refused(`no node ${nodeId} is alive: see nodes ls`);
         await requestDrain(redis, ctx.config.redis.prefix, nodeId);
         ctx.print(`asked ${nodeId} to drain`);

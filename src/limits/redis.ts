@@ -1,5 +1,5 @@
 // Rate limits counted in Redis, shared by every node of a cluster: one script per hit.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/connection.ts';
 import type { RateLimiter, Verdict } from './limiter.ts';
 import { unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
 
@@ -14,13 +14,13 @@ if ttl < 0 then
 end
 return {n, ttl}`;
 
-type Scripted = Redis & { conveneRateHit(key: string, windowMs: number): Promise<[number, number]> };
+type Scripted = RedisClient & { conveneRateHit(key: string, windowMs: number): Promise<[number, number]> };
 
 export class RedisLimiter implements RateLimiter {
   private readonly redis: Scripted;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly prefix: string,
   ) {
     if (!('conveneRateHit' in redis)) redis.defineCommand('conveneRateHit', { numberOfKeys: 1, lua: HIT });

@@ -12,7 +12,7 @@ import { RedisDirectory } from '../presence/redis.ts';
 import type { RoomStore } from '../store/store.ts';
 import { LocalLimiter, type RateLimiter } from '../limits/limiter.ts';
 import { RedisLimiter } from '../limits/redis.ts';
-import { openRedis, openStore } from './store.ts';
+import { openRedis, openStore, slicesOf } from './store.ts';
 import { openRedisBoards, openSqliteBoards, type Boards } from '../board/backend.ts';
 import { SIGNAL_CHANNEL, type RelayedSignal, type SignalBus } from '../media/relay.ts';
 import type { Bus } from '../bus/bus.ts';
@@ -89,15 +89,16 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
   // duplicate() copies the options, not the listeners: its outages are reported by the bus.
   sub.on('error', () => {});
   const prefix = config.redis.prefix;
-  const bus = new RedisBus({ pub, sub, prefix, nodeId, onError });
-  const boards = openRedisBoards({ redis, pub, prefix, nodeId, onError });
+  const slices = slicesOf(config);
+  const bus = new RedisBus({ pub, sub, prefix, slices, nodeId, onError });
+  const boards = openRedisBoards({ redis, pub, prefix, slices, nodeId, onError });
   const signalSub = redis.duplicate();
   signalSub.on('error', () => {});
-  const signals = new RedisBus({ pub, sub: signalSub, prefix, nodeId, onError }, SIGNAL_CHANNEL);
+  const signals = new RedisBus({ pub, sub: signalSub, prefix, slices, nodeId, onError }, SIGNAL_CHANNEL);
   const controlSub = redis.duplicate();
   controlSub.on('error', () => {});
   const control = new RedisBus({ pub, sub: controlSub, prefix, nodeId, onError }, CONTROL);
-  const directory = new RedisDirectory({ redis, prefix, nodeId, graceMs, nodeTimeoutMs: config.redis.nodeTimeout * 1000, onError });
+  const directory = new RedisDirectory({ redis, prefix: slices.global, nodeId, graceMs, nodeTimeoutMs: config.redis.nodeTimeout * 1000, onError });
   return {
     kind: 'redis',
     nodeId,

@@ -1,7 +1,7 @@
 // The nodes of a cluster as an operator sees them (`convene nodes ls`, `convene nodes drain`): who
 // is alive, by its presence heartbeat in Redis, and a drain request carried to one node over a
 // control channel every node listens on. The node drains itself as on SIGTERM, then exits.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/connection.ts';
 import type { RedisBusKind } from '../bus/redis.ts';
 
 export interface ControlMessage {
@@ -11,6 +11,7 @@ export interface ControlMessage {
 
 export const CONTROL: RedisBusKind<ControlMessage> = {
   channel: 'control',
+  broadcast: true,
   valid: (m): m is ControlMessage => typeof m === 'object' && m !== null && typeof (m as { drain?: unknown }).drain === 'string',
 };
 
@@ -21,7 +22,7 @@ export interface NodeBeat {
 }
 
 /** The nodes with a heartbeat in Redis (presence/redis.ts records them), the most recent first. */
-export async function listNodes(redis: Redis, prefix: string): Promise<NodeBeat[]> {
+export async function listNodes(redis: RedisClient, prefix: string): Promise<NodeBeat[]> {
   const [beats, time] = await Promise.all([redis.zrevrange(`${prefix}presence:nodes`, 0, -1, 'WITHSCORES'), redis.time()]);
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
   const nodes: NodeBeat[] = [];
@@ -33,7 +34,7 @@ export async function listNodes(redis: Redis, prefix: string): Promise<NodeBeat[
  * Asks node `nodeId` to drain; resolves with the number of nodes listening (the message reaches
  * all, and the named one acts). In the wire form of RedisBus.publish, from no node.
  */
-export async function requestDrain(redis: Redis, prefix: string, nodeId: string): Promise<number> {
+export async function requestDrain(redis: RedisClient, prefix: string, nodeId: string): Promise<number> {
   const wire = { n: 'convene-cli', r: '', e: { drain: nodeId } satisfies ControlMessage };
   return redis.publish(`${prefix}${CONTROL.channel}`, JSON.stringify(wire));
 }

@@ -4,9 +4,9 @@
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Config } from '../config.ts';
-import type { Redis } from 'ioredis';
 import { SqliteStore } from '../store/sqlite/store.ts';
-import type { RedisConnectionOptions } from '../store/redis/connection.ts';
+import type { RedisClient, RedisConnectionOptions } from '../store/redis/connection.ts';
+import { clusterSlices, singleSlice, type Slices } from '../store/redis/slices.ts';
 import { describeTarget } from '../store/redis/target.ts';
 import type { RoomStore } from '../store/store.ts';
 import { OperationalError, errnoOf, reasonOf } from './errors.ts';
@@ -20,7 +20,7 @@ export async function openStore(config: Config, opts: { mustExist?: boolean } = 
     const [{ RedisStore }, { StoreFormatError }] = await Promise.all([import('../store/redis/store.ts'), import('../store/redis/format.ts')]);
     const redis = await openRedis(config);
     const { minReplicas, replicaTimeoutMs } = config.redis;
-    const store = new RedisStore({ redis, prefix: config.redis.prefix, eventRetention: config.eventRetention, ownsClient: true, minReplicas, replicaTimeoutMs });
+    const store = new RedisStore({ redis, prefix: config.redis.prefix, slices: slicesOf(config), eventRetention: config.eventRetention, ownsClient: true, minReplicas, replicaTimeoutMs });
     try {
       await store.checkFormat(`${describeTarget(config.redis.target)} (prefix ${config.redis.prefix})`);
     } catch (err) {
@@ -33,10 +33,15 @@ export async function openStore(config: Config, opts: { mustExist?: boolean } = 
 }
 
 /** A Redis connection to the configured target, once it is ready; an OperationalError if it never is. */
-export async function openRedis(config: Config, opts: RedisConnectionOptions = {}): Promise<Redis> {
+/** Where the deployment's keys live (see store/redis/slices.ts): slices on a Cluster, one otherwise. */
+export function slicesOf(config: Config): Slices {
+  return config.redis.target?.kind === 'cluster' ? clusterSlices(config.redis.prefix) : singleSlice(config.redis.prefix);
+}
+
+export async function openRedis(config: Config, opts: RedisConnectionOptions = {}): Promise<RedisClient> {
   const target = config.redis.target!;
-  const { connectRedis, redisReady } = await import('../store/redis/connection.ts');
-  const redis = connectRedis(target, opts);
+  const { connectTarget, redisReady } = await import('../store/redis/connection.ts');
+  const redis = connectTarget(target, opts);
   const shown = describeTarget(target);
   const seen: { code?: string; message?: string }[] = [];
   const remember = (err: { code?: string; message?: string }) => void seen.splice(0, 1, err);
@@ -46,7 +51,7 @@ export async function openRedis(config: Config, opts: RedisConnectionOptions = {
   } catch (err) {
     redis.disconnect();
     const why = seen[0]?.code ?? seen[0]?.message ?? (err as Error).message;
-    const fix = target.kind === 'url' ? 'fix REDIS_URL' : 'fix REDIS_SENTINELS and REDIS_SENTINEL_MASTER';
+    const fix = target.kind === 'url' ? 'fix REDIS_URL' : target.kind === 'cluster' ? 'fix REDIS_CLUSTER_NODES' : 'fix REDIS_SENTINELS and REDIS_SENTINEL_MASTER';
     throw new OperationalError(`${shown} is unreachable (${why}): start it, or ${fix} (unset it for the embedded SQLite store)`);
   } finally {
     redis.off('error', remember);

@@ -3,12 +3,13 @@
 // sockets are dropped and members left without one start their grace period from its last beat.
 // Every step is one Lua script on Redis's clock, so exactly one node claims each expired member.
 // When a step fails (Redis away), the node re-sends its whole socket list on the next good beat.
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../store/redis/connection.ts';
 import type { MemberRef, PresenceDirectory } from './directory.ts';
 import { unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
 
 export interface RedisDirectoryOptions {
-  redis: Redis;
+  redis: RedisClient;
+  /** The deployment's global prefix (on a Cluster, one hash tag: the scripts span nodes' and members' keys). */
   prefix: string;
   nodeId: string;
   graceMs: number;
@@ -19,7 +20,7 @@ export interface RedisDirectoryOptions {
 
 const SEP = '\u0000';
 
-// Shared by the scripts: Redis's clock in ms, and the sockets-set key of a member.
+// Shared by the scripts: RedisClient's clock in ms, and the sockets-set key of a member.
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 const OPENED = `
@@ -117,7 +118,7 @@ return 1`;
 const BEAT = `${NOW}
 return redis.call('ZADD', KEYS[1], now, ARGV[1])`;
 
-type Scripted = Redis & {
+type Scripted = RedisClient & {
   presenceOpened(...args: (string | number)[]): Promise<number>;
   presenceClosed(...args: (string | number)[]): Promise<number>;
   presenceAway(...args: (string | number)[]): Promise<number>;
@@ -133,7 +134,7 @@ export class RedisDirectory implements PresenceDirectory {
   private readonly k;
   /** This node's open sockets, as "room\0user\0socket" entries: what a resync re-sends. */
   private readonly local = new Set<string>();
-  /** A step failed: Redis may not hold what this node has, until the next successful sync. */
+  /** A step failed: RedisClient may not hold what this node has, until the next successful sync. */
   private dirty = true;
   private beating: NodeJS.Timeout | null = null;
   private beat: Promise<void> | null = null;

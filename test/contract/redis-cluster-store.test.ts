@@ -6,9 +6,12 @@ import assert from 'node:assert/strict';
 import type { Cluster } from 'ioredis';
 import { RedisStore } from '../../src/store/redis/store.ts';
 import { connectCluster, redisReady } from '../../src/store/redis/connection.ts';
+import calculateSlot from 'cluster-key-slot';
 import { clusterSlices, CLUSTER_SLICES } from '../../src/store/redis/slices.ts';
 import { drawRoomIdsWith, entry, sharedStoreContract, storeContract, type StoreFactoryOptions } from './store-contract.ts';
 import { outboxContract } from './outbox-contract.ts';
+import { RedisBus } from '../../src/bus/redis.ts';
+import { until } from '../helpers/frames.ts';
 import { uniquePrefix } from '../helpers/redis.ts';
 import { redisClusterSkip, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 
@@ -84,4 +87,40 @@ test('redis cluster: the keys of 1,000 rooms spread over the three masters, each
   assert.equal((await s.activeRoomIds()).length, 1000);
   assert.equal(slices.prefixes.length, CLUSTER_SLICES);
   await s.close();
+});
+
+test('redis cluster: a room\'s events go over its slice\'s sharded channel, subscribed on its master only, and arrive at once', { skip }, async (t) => {
+  const prefix = uniquePrefix();
+  const slices = clusterSlices(prefix);
+  const [pub, sub1, sub2] = await Promise.all([connect(), connect(), connect()]);
+  const a = new RedisBus({ pub, sub: sub1, prefix, slices, nodeId: 'a' });
+  const b = new RedisBus({ pub, sub: sub2, prefix, slices, nodeId: 'b' });
+  const got = new Map<string, number>();
+  b.subscribe((roomId) => got.set(roomId, Date.now()));
+  await Promise.all([a.start(), b.start()]);
+  try {
+    const sent = new Map<string, number>();
+    for (let i = 0; i < 50; i++) {
+      const roomId = slices.newRoomId('bus', `room-${i}`);
+      sent.set(roomId, Date.now());
+      a.publish(roomId, []);
+    }
+    await until(() => got.size === 50, 'every room\'s message reached the other node', 2_000);
+    const worst = Math.max(...[...sent].map(([id, at]) => got.get(id)! - at));
+    t.diagnostic(`50 rooms' messages across nodes, the slowest in ${worst} ms`);
+    assert.ok(worst < 500, `live, not the periodic resync (${worst} ms)`);
+
+    // The channel of one room's slice: two subscribers on the master that owns its slot, none elsewhere.
+    const roomId = [...sent.keys()][0]!;
+    const channel = `${slices.ofRoom(roomId)}events`;
+    const owner = await cluster!.masterOfSlot(calculateSlot(channel));
+    const admin = await connect();
+    const counts = await Promise.all(
+      admin.nodes('master').map(async (node) => [node.options.port, Number(((await node.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1])] as const),
+    );
+    assert.deepEqual(Object.fromEntries(counts.filter(([, n]) => n > 0)), { [owner]: 2 }, `subscribed on the owner only: ${JSON.stringify(counts)}`);
+  } finally {
+    await a.close();
+    await b.close();
+  }
 });

@@ -1,8 +1,9 @@
-// Three real Convene processes on one Redis, as behind a load balancer without stickiness: one
-// consistent meeting whichever node answers, every socket the same gap-free sequence, reads after an
-// acknowledged write never stale on another node, and a node killed with SIGKILL: its members that
-// come back elsewhere within the grace period stay, the others leave exactly once.
-import { test, after } from 'node:test';
+// Three real Convene processes on one Redis, and on a Redis Cluster (three masters, a replica each),
+// as behind a load balancer without stickiness: one consistent meeting whichever node answers, every
+// socket the same gap-free sequence, reads after an acknowledged write never stale on another node,
+// and a node killed with SIGKILL: its members that come back elsewhere within the grace period stay,
+// the others leave exactly once.
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,8 +15,10 @@ import { callAgora, MeetingClient, type ClientOptions } from '../../client/agora
 import { runConvene, spawnServer, type ServerProcess } from '../helpers/process.ts';
 import { raw } from '../helpers/qiniu.ts';
 import { cleanupPrefix, clusterEnv, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { redisClusterSkip, startRedisCluster } from '../helpers/redis-cluster.ts';
 
 const skip = await redisSkip();
+const clusterSkip = await redisClusterSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
 
@@ -83,16 +86,29 @@ const leftIn = (f: Recorder['frames'][number], userId: string) =>
 
 test('three nodes on one Redis: one meeting, one sequence, no stale read, a killed node', { skip, timeout: 120_000 }, async (t) => {
   const prefix = uniquePrefix();
-  const dir = mkdtempSync(join(tmpdir(), 'convene-cluster-'));
   const redis = new Redis(SHARED_REDIS_URL);
-  const nodes: ServerProcess[] = [];
-  after(async () => {
-    await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
+  await threeNodes(t, prefix, { REDIS_URL: SHARED_REDIS_URL }, async () => {
     await cleanupPrefix(redis, prefix);
     redis.disconnect();
-    rmSync(dir, { recursive: true, force: true });
   });
-  const env = clusterEnv({ url: SHARED_REDIS_URL, prefix, dir, creds, keys, graceS: GRACE_S, nodeTimeoutS: NODE_TIMEOUT_S });
+});
+
+test('three nodes on a Redis Cluster of three masters: the same, every room in one slot, its events over sharded pub/sub', { skip: clusterSkip, timeout: 120_000 }, async (t) => {
+  const cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+  await threeNodes(t, uniquePrefix(), { REDIS_CLUSTER_NODES: cluster.seeds }, () => cluster.stop());
+});
+
+/** The cluster suite on the Redis that `redisEnv` names (REDIS_URL or REDIS_CLUSTER_NODES); `cleanup` once its nodes are gone. */
+async function threeNodes(t: TestContext, prefix: string, redisEnv: Record<string, string>, cleanup: () => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'convene-cluster-'));
+  const nodes: ServerProcess[] = [];
+  t.after(async () => {
+    await Promise.all(nodes.map((n) => n.kill('SIGKILL')));
+    rmSync(dir, { recursive: true, force: true });
+    await cleanup();
+  });
+  const { REDIS_URL: _url, ...common } = clusterEnv({ url: SHARED_REDIS_URL, prefix, dir, creds, keys, graceS: GRACE_S, nodeTimeoutS: NODE_TIMEOUT_S });
+  const env = { ...common, ...redisEnv };
 
   for (let i = 0; i < 3; i++) nodes.push(await spawnServer(env));
   const [A, B, C] = nodes as [ServerProcess, ServerProcess, ServerProcess];
@@ -229,7 +245,7 @@ test('three nodes on one Redis: one meeting, one sequence, no stale read, a kill
   assert.equal(upd.status, 200, upd.body);
   const full = await callAgora<any>(optsOf(B), 'POST', '/entry', { roomName: 'Cluster', roomUuid: 'cluster', userName: 'x', userUuid: 'one-too-many', role: 'participant' });
   assert.equal(full.code, 1003, `maxUsers set on A is enforced on B at once (${JSON.stringify(full)})`);
-  const cliEnv = { REDIS_URL: SHARED_REDIS_URL, CONVENE_REDIS_PREFIX: prefix, CONVENE_DATA_DIR: dir };
+  const cliEnv = { ...redisEnv, CONVENE_REDIS_PREFIX: prefix, CONVENE_DATA_DIR: dir };
   const created = await runConvene(['keys', 'create'], cliEnv);
   assert.equal(created.code, 0, created.stderr);
   const { accessKey: ak, secretKey: sk } = JSON.parse(created.stdout) as { accessKey: string; secretKey: string };
@@ -241,4 +257,4 @@ test('three nodes on one Redis: one meeting, one sequence, no stale read, a kill
   assert.equal(del.status, 200, del.body);
   const afterDelete = await info(A, roomId, survivors[0]!.token);
   assert.equal(afterDelete.code, 404, 'an app deleted on B is unknown on A at once');
-});
+}

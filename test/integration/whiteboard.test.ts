@@ -14,6 +14,7 @@ import { cleanupPrefix, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../hel
 import { MeetingClient } from '../../client/agora.ts';
 import { SqliteBoardLog } from '../../src/board/sqlite.ts';
 import { RedisBoardLog } from '../../src/board/redis.ts';
+import { singleSlice } from '../../src/store/redis/slices.ts';
 import type { BoardLog } from '../../src/board/log.ts';
 import { boardRetention } from '../../src/board/retention.ts';
 import type { Room } from '../../src/domain/room.ts';
@@ -335,7 +336,7 @@ const redisLog = async (): Promise<BoardLog | string> => {
   if (why) return why;
   const redis = new Redis(SHARED_REDIS_URL);
   const prefix = uniquePrefix();
-  const log = new RedisBoardLog(redis, prefix);
+  const log = new RedisBoardLog(redis, singleSlice(prefix));
   return Object.assign(Object.create(log) as BoardLog, {
     close: async () => {
       await cleanupPrefix(redis, prefix);

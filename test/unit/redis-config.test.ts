@@ -1,5 +1,5 @@
-// Where the cluster's Redis is: a URL, or Sentinels and the name they monitor; every mistake named
-// at start, and a password never shown.
+// Where the cluster's Redis is: a URL, Sentinels and the name they monitor, or a Redis Cluster's
+// nodes; every mistake named at start, and a password never shown.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config.ts';
@@ -34,8 +34,20 @@ test('the embedded store by default; a URL; Sentinels with the name, passwords a
   assert.deepEqual([loadConfig({}).redis.minReplicas, loadConfig({}).redis.replicaTimeoutMs], [0, 1000]);
 });
 
+test('a Redis Cluster by some of its nodes, with a password; what it does not support yet is refused', () => {
+  const c = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.5:6379,redis-b:6380', REDIS_PASSWORD: 'pw' }).redis;
+  assert.deepEqual(c.target, { kind: 'cluster', nodes: [{ host: '10.0.0.5', port: 6379 }, { host: 'redis-b', port: 6380 }], password: 'pw' });
+  assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1,b' }).join(), /REDIS_CLUSTER_NODES: "b" is not host:port/);
+  assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINELS: 'b:2' }).join(), /REDIS_SENTINELS and REDIS_CLUSTER_NODES: set one of them/);
+  assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1', REDIS_URL: 'redis://b:2' }).join(), /REDIS_URL and REDIS_CLUSTER_NODES: set one of them/);
+  assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINEL_MASTER: 'm' }).join(), /REDIS_SENTINEL_MASTER: only with REDIS_SENTINELS/);
+  assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1', CONVENE_REDIS_MIN_REPLICAS: '1' }).join(), /CONVENE_REDIS_MIN_REPLICAS: not supported on a Redis Cluster yet/);
+  assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1', CONVENE_REDIS_PREFIX: '{x}:' }).join(), /CONVENE_REDIS_PREFIX: no braces on a Redis Cluster/);
+  assert.equal(describeTarget({ kind: 'cluster', nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }], password: 'secret' }), 'the Redis Cluster of a:1,b:2');
+});
+
 test('each mistake is named', () => {
-  assert.match(problems({ REDIS_URL: 'redis://x:1', REDIS_SENTINELS: 'a:1' }).join(), /set one of them/);
+  assert.match(problems({ REDIS_URL: 'redis://x:1', REDIS_SENTINELS: 'a:1' }).join(), /REDIS_URL and REDIS_SENTINELS: set one of them/);
   assert.match(problems({ REDIS_URL: 'http://x' }).join(), /REDIS_URL: must be a redis:\/\//);
   assert.match(problems({ REDIS_SENTINELS: 'a:1,b', REDIS_SENTINEL_MASTER: 'm' }).join(), /"b" is not host:port/);
   assert.match(problems({ REDIS_SENTINELS: 'a:70000', REDIS_SENTINEL_MASTER: 'm' }).join(), /"a:70000" is not host:port/);

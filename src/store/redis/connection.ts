@@ -29,6 +29,11 @@ export function connectRedis(target: RedisTarget | string, opts: RedisConnection
   return redis;
 }
 
+/** A connection to the configured target, whatever its kind. */
+export function connectTarget(target: RedisTarget, opts: RedisConnectionOptions = {}): RedisClient {
+  return target.kind === 'cluster' ? connectCluster(target.nodes, { ...opts, password: target.password }) : connectRedis(target, opts);
+}
+
 /**
  * A Redis Cluster through its seed nodes: each node's connection as connectRedis makes one, and the
  * slot map refreshed when a node answers MOVED or goes away (a replica promoted in a failover).
@@ -43,6 +48,8 @@ export function connectCluster(seeds: { host: string; port: number }[], opts: Re
     retryDelayOnFailover: 100,
     retryDelayOnClusterDown: 100,
     clusterRetryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 1000),
+    // SSUBSCRIBE through a connection to each shard's master (the buses' per-room channels).
+    shardedSubscribers: true,
   });
   cluster.on('error', opts.onError ?? (() => {}));
   return cluster;
