@@ -270,13 +270,11 @@ export function loadConfig(env: Env = process.env): Config {
     problems.push('CONVENE_APP_CERTIFICATE needs CONVENE_APP_ID');
   }
   if (config.redis.minReplicas > 0 && !config.redis.target) {
-    problems.push('CONVENE_REDIS_MIN_REPLICAS: only with Redis (REDIS_URL or REDIS_SENTINELS)');
+    problems.push('CONVENE_REDIS_MIN_REPLICAS: only with Redis (REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES)');
   }
-  if (config.redis.target?.kind === 'cluster') {
-    // WAIT counts the writes of one connection, and a Cluster's commits go to as many masters.
-    if (config.redis.minReplicas > 0) problems.push('CONVENE_REDIS_MIN_REPLICAS: not supported on a Redis Cluster yet (use Sentinel for acknowledged writes that survive a failover)');
+  if (config.redis.target?.kind === 'cluster' && /[{}]/.test(config.redis.prefix)) {
     // Convene puts its own hash tags after the prefix (see store/redis/slices.ts).
-    if (/[{}]/.test(config.redis.prefix)) problems.push('CONVENE_REDIS_PREFIX: no braces on a Redis Cluster (Convene tags its keys itself)');
+    problems.push('CONVENE_REDIS_PREFIX: no braces on a Redis Cluster (Convene tags its keys itself)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,6 +1,7 @@
 // The Redis store on a private Redis Cluster (three masters, a replica each): the same store and
-// outbox contracts as on one Redis, every room's keys in its slice's slot (one script never crosses
-// slots: Redis would refuse it), and the rooms of a deployment spread over the three masters.
+// outbox contracts as on one Redis (every write confirmed by a replica of its master), every room's
+// keys in its slice's slot (one script never crosses slots: Redis would refuse it), the rooms of a
+// deployment spread over the three masters, and the buses' sharded channels.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Cluster } from 'ioredis';
@@ -40,7 +41,8 @@ async function connect(): Promise<Cluster> {
 }
 
 async function storeOn(prefix: string, opts: StoreFactoryOptions = {}): Promise<RedisStore> {
-  return new RedisStore({ redis: await connect(), prefix, slices: clusterSlices(prefix), ownsClient: true, ...opts });
+  // Every write confirmed by a replica of its own master (WAIT on that master's connection).
+  return new RedisStore({ redis: await connect(), prefix, slices: clusterSlices(prefix), ownsClient: true, minReplicas: 1, replicaTimeoutMs: 2_000, ...opts });
 }
 
 storeContract('redis cluster', (opts) => storeOn(uniquePrefix(), opts), { skip });

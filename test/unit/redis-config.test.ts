@@ -34,14 +34,14 @@ test('the embedded store by default; a URL; Sentinels with the name, passwords a
   assert.deepEqual([loadConfig({}).redis.minReplicas, loadConfig({}).redis.replicaTimeoutMs], [0, 1000]);
 });
 
-test('a Redis Cluster by some of its nodes, with a password; what it does not support yet is refused', () => {
+test('a Redis Cluster by some of its nodes, with a password; a prefix with braces is refused', () => {
   const c = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.5:6379,redis-b:6380', REDIS_PASSWORD: 'pw' }).redis;
   assert.deepEqual(c.target, { kind: 'cluster', nodes: [{ host: '10.0.0.5', port: 6379 }, { host: 'redis-b', port: 6380 }], password: 'pw' });
   assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1,b' }).join(), /REDIS_CLUSTER_NODES: "b" is not host:port/);
   assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINELS: 'b:2' }).join(), /REDIS_SENTINELS and REDIS_CLUSTER_NODES: set one of them/);
   assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1', REDIS_URL: 'redis://b:2' }).join(), /REDIS_URL and REDIS_CLUSTER_NODES: set one of them/);
   assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1', REDIS_SENTINEL_MASTER: 'm' }).join(), /REDIS_SENTINEL_MASTER: only with REDIS_SENTINELS/);
-  assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1', CONVENE_REDIS_MIN_REPLICAS: '1' }).join(), /CONVENE_REDIS_MIN_REPLICAS: not supported on a Redis Cluster yet/);
+  assert.equal(loadConfig({ REDIS_CLUSTER_NODES: 'a:1', CONVENE_REDIS_MIN_REPLICAS: '1' }).redis.minReplicas, 1, 'each master\'s replicas confirm its writes');
   assert.match(problems({ REDIS_CLUSTER_NODES: 'a:1', CONVENE_REDIS_PREFIX: '{x}:' }).join(), /CONVENE_REDIS_PREFIX: no braces on a Redis Cluster/);
   assert.equal(describeTarget({ kind: 'cluster', nodes: [{ host: 'a', port: 1 }, { host: 'b', port: 2 }], password: 'secret' }), 'the Redis Cluster of a:1,b:2');
 });

@@ -2,8 +2,10 @@
 // a failover (Sentinel promoting a replica) cannot take back what a caller was told is done.
 // Redis's WAIT blocks the connection it is sent on until the replicas have every write made on that
 // connection before it; concurrent commits share one WAIT rather than queueing one each.
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
 import { StoreUnavailableError } from '../store.ts';
+import type { RedisClient } from './connection.ts';
 
 /** A WAIT's timeout while replicas are known to be missing, ms. */
 const SHORT_WAIT_MS = 50;
@@ -21,7 +23,7 @@ export class ReplicaWait {
   private short = false;
 
   constructor(
-    private readonly redis: Redis,
+    readonly redis: Redis,
     readonly min: number,
     readonly timeoutMs: number,
   ) {}
@@ -49,5 +51,44 @@ export class ReplicaWait {
     });
     this.inFlight = p;
     return p;
+  }
+}
+
+/**
+ * The replica waits of a deployment: the connection's one on a single Redis (or Sentinel); on a
+ * Cluster, one per master, the write's key naming the master (the slot's), since WAIT counts the
+ * writes made on its own connection, and a Cluster client has one connection per master.
+ */
+export class ReplicaWaits {
+  private readonly single: ReplicaWait | null;
+  /** Per master node ("host:port"), with the connection it was made for (a failover makes another). */
+  private readonly perMaster = new Map<string, ReplicaWait>();
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly min: number,
+    private readonly timeoutMs: number,
+  ) {
+    this.single = redis.isCluster ? null : new ReplicaWait(redis as Redis, min, timeoutMs);
+  }
+
+  /** Resolves once `min` replicas of each master holding one of `keys` have this node's writes to it. */
+  async confirm(keys: string[]): Promise<void> {
+    if (this.single) return this.single.confirm();
+    const waits = new Set(keys.map((k) => this.of(k)));
+    await Promise.all([...waits].map((w) => w.confirm()));
+  }
+
+  private of(key: string): ReplicaWait {
+    const cluster = this.redis as Cluster;
+    const nodeKey = cluster.slots[calculateSlot(key)]?.[0];
+    const node = nodeKey === undefined ? undefined : cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
+    // Between a master's loss and the new slot map: nothing can confirm the write yet.
+    if (!node) throw new StoreUnavailableError('the master of the write is not known (a Redis Cluster failover is under way); retry shortly');
+    const known = this.perMaster.get(nodeKey!);
+    if (known && known.redis === node) return known;
+    const made = new ReplicaWait(node, this.min, this.timeoutMs);
+    this.perMaster.set(nodeKey!, made);
+    return made;
   }
 }

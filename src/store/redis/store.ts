@@ -1,14 +1,14 @@
-// The clustered store: every node's RoomStore on one Redis. Each call is one round trip (a Lua
-// script where it reads or writes more than one key), and a commit is one atomic script, so nodes
-// never see half a commit and exactly one of two racing writers wins a version.
-import type { Redis } from 'ioredis';
+// The clustered store: every node's RoomStore on Redis (one server, Sentinel, or a Cluster). Each
+// call is one round trip (a Lua script where it reads or writes more than one key), and a commit is
+// one atomic script, so nodes never see half a commit and exactly one of two racing writers wins a
+// version.
 import type { LoggedEvent } from '../../domain/events.ts';
 import { changedPositions, onlineCount, saved, type Member, type Room } from '../../domain/room.ts';
 import { checkUidCount, webhookStamp, type AccessKey, type App, type CommitOutbox, type CommitResult, type EventRange, type RoomListQuery, type RoomStore, type RoomSummary } from '../store.ts';
 import { unavailableOnConnectionError as guard, type RedisClient } from './connection.ts';
 import { FORMAT_FIELD, formatOf, readable, refusedFormat, StoreFormatError } from './format.ts';
 import { laneOf, RedisOutbox } from './outbox.ts';
-import { ReplicaWait } from './replicas.ts';
+import { ReplicaWaits } from './replicas.ts';
 import { singleSlice, type Slices } from './slices.ts';
 import { RoomIndexes } from './indexes.ts';
 import * as lua from './scripts.ts';
@@ -50,7 +50,7 @@ export class RedisStore implements RoomStore {
   private readonly runningIds = new Map<string, string>();
   readonly outbox: RedisOutbox;
   private readonly indexes: RoomIndexes;
-  private readonly replicas: ReplicaWait | null;
+  private readonly replicas: ReplicaWaits | null;
   /** See RoomStore.reconnections (the store is made on a connection already ready: 0 at first). */
   reconnections = 0;
   private readonly scripts: Record<
@@ -100,27 +100,33 @@ export class RedisStore implements RoomStore {
     this.indexes = new RoomIndexes(this.redis, this.slices, this.scripts);
     // A connection made again may reach another server (Sentinel promoted a replica) that lacks the
     // last writes this node saw: a cached version may then name a state that no longer exists.
-    this.redis.on('ready', () => {
+    const reconnected = () => {
       this.reconnections++;
       this.cache.clear();
       this.runningIds.clear();
-    });
+    };
+    this.redis.on('ready', reconnected);
+    // On a Cluster, a master lost (and its replica promoted) leaves the client's pool: the same.
+    if (this.redis.isCluster) this.redis.on('-node', reconnected);
     const min = opts.minReplicas ?? 0;
-    // WAIT counts the writes of one connection: on a Cluster, each master's (not done yet).
-    if (min > 0 && this.redis.isCluster) throw new Error('CONVENE_REDIS_MIN_REPLICAS is not supported on a Redis Cluster yet');
-    this.replicas = min > 0 ? new ReplicaWait(this.redis as Redis, min, opts.replicaTimeoutMs ?? 1_000) : null;
+    this.replicas = min > 0 ? new ReplicaWaits(this.redis, min, opts.replicaTimeoutMs ?? 1_000) : null;
   }
 
   /**
    * A write acknowledged only once the replicas asked for have it (CONVENE_REDIS_MIN_REPLICAS), so
    * that a promoted replica cannot lack it; otherwise the retryable StoreUnavailableError.
    */
-  private written<T>(fn: () => Promise<T>): Promise<T> {
+  private written<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
     return guard(async () => {
       const result = await fn();
-      await this.replicas?.confirm();
+      await this.replicas?.confirm(keys);
       return result;
     });
+  }
+
+  /** Keys naming every master a write to all slices reaches (on a single Redis, the one). */
+  private get everySlice(): string[] {
+    return [this.slices.global, ...this.slices.prefixes].map((p) => `${p}wh:stamps`);
   }
 
   private roomKeys(roomId: string): [room: string, members: string, changes: string] {
@@ -286,7 +292,7 @@ export class RedisStore implements RoomStore {
         if (this.replicas) {
           // Until the replicas confirm it, this version may yet be lost to a failover: not a base.
           this.cache.delete(room.roomId);
-          await this.replicas.confirm();
+          await this.replicas.confirm([roomKey]);
         }
         saved(room);
         this.remember(room);
@@ -334,7 +340,7 @@ export class RedisStore implements RoomStore {
   }
 
   putApp(app: App): Promise<void> {
-    return this.written(async () => {
+    return this.written(this.everySlice, async () => {
       const p = this.slices.global;
       const stamp = webhookStamp(app);
       await this.scripts.putApp(`${p}apps`, `${p}apps-order`, `${p}apps-counter`, `${p}wh:stamps`, app.appId, JSON.stringify(app), stamp);
@@ -343,7 +349,7 @@ export class RedisStore implements RoomStore {
   }
 
   deleteApp(appId: string): Promise<boolean> {
-    return this.written(async () => {
+    return this.written(this.everySlice, async () => {
       const p = this.slices.global;
       const existed = (await this.scripts.deleteApp(`${p}apps`, `${p}apps-order`, `${p}wh:stamps`, appId)) === 1;
       await this.stampSlices(appId, '');
@@ -386,7 +392,7 @@ export class RedisStore implements RoomStore {
   }
 
   putAccessKey(key: AccessKey): Promise<void> {
-    return this.written(async () => {
+    return this.written([`${this.slices.global}access-keys`], async () => {
       const stored: AccessKey = { accessKey: key.accessKey, secretKey: key.secretKey, createdAt: key.createdAt };
       await this.redis.hset(`${this.slices.global}access-keys`, key.accessKey, JSON.stringify(stored));
     });
@@ -401,14 +407,15 @@ export class RedisStore implements RoomStore {
   }
 
   deleteAccessKey(accessKey: string): Promise<boolean> {
-    return this.written(async () => (await this.redis.hdel(`${this.slices.global}access-keys`, accessKey)) === 1);
+    return this.written([`${this.slices.global}access-keys`], async () => (await this.redis.hdel(`${this.slices.global}access-keys`, accessKey)) === 1);
   }
 
   async reserveUids(appId: string, count: number): Promise<number> {
     checkUidCount(count);
     // INCRBY is atomic: racing nodes get disjoint blocks (confirmed like a commit: a block lost
     // to a failover would be handed out twice).
-    return this.written(async () => (await this.redis.incrby(`${this.slices.global}uids:${appId}`, count)) - count + 1);
+    const key = `${this.slices.global}uids:${appId}`;
+    return this.written([key], async () => (await this.redis.incrby(key, count)) - count + 1);
   }
 
   getMeta(key: string): Promise<string | null> {
@@ -416,7 +423,8 @@ export class RedisStore implements RoomStore {
   }
 
   setMetaIfAbsent(key: string, value: string): Promise<string> {
-    return this.written(async () => (await this.scripts.setMetaIfAbsent(`${this.slices.global}meta`, key, value)) as string);
+    const meta = `${this.slices.global}meta`;
+    return this.written([meta], async () => (await this.scripts.setMetaIfAbsent(meta, key, value)) as string);
   }
 
   ping(): Promise<void> {
