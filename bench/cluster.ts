@@ -3,7 +3,8 @@
 //  1. Fan-out latency: one room of BENCH_MEMBERS connected members; the host toggles mute-all over
 //     HTTP on node A; every member's receipt is timed from the request (one clock: this process).
 //     SQLite 1 node (reference), Redis 1 node, Redis 3 nodes (sockets round-robin over A, B, C),
-//     Socket.IO + @socket.io/redis-adapter on 3 nodes (a client on A emits, A broadcasts the room).
+//     Socket.IO + @socket.io/redis-adapter on 3 nodes (a client on A emits, A broadcasts the room),
+//     and Convene 3 nodes on a private Redis Cluster of 3 masters (BENCH_REDIS_CLUSTER=0: not).
 //     All four are up at once and take turns in blocks of toggles, so the VM's drift hits each alike.
 //  2. Room-info reads (autocannon): a Redis-backed node against a SQLite node, interleaved.
 //   npm run bench:cluster   (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_BLOCK, BENCH_NODES, BENCH_DURATION,
@@ -15,6 +16,9 @@ import type { Socket } from 'socket.io-client';
 import { freePort, percentile, startChild, type Child } from './lib/proc.ts';
 import { envelopeSampler, openSio, openWs, pool } from './lib/clients.ts';
 import { creds, PREFIX, REDIS_URL, startConveneNodes, troubles, withCleanup, type ConveneNode } from './lib/cluster.ts';
+import { startRedisCluster, type RedisCluster } from '../test/helpers/redis-cluster.ts';
+
+const WITH_REDIS_CLUSTER = process.env.BENCH_REDIS_CLUSTER !== '0';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 300);
 const TOGGLES = Number(process.env.BENCH_TOGGLES ?? 200);
@@ -164,8 +168,8 @@ function agora(base: string, method: string, path: string, body?: unknown, token
  * Convene nodes on one backend (`prefix` null: SQLite) with one room of MEMBERS: entries and
  * sockets round-robin over the nodes (member 0, the host, on A); the host's mute-all goes to A.
  */
-async function conveneSetup(name: string, count: number, prefix: string | null): Promise<Setup> {
-  const nodes = await startConveneNodes(count, prefix);
+async function conveneSetup(name: string, count: number, prefix: string | null, redisEnv?: Record<string, string>): Promise<Setup> {
+  const nodes = await startConveneNodes(count, prefix, redisEnv);
   const sockets: WebSocket[] = [];
   const close = async () => {
     for (const ws of sockets) ws.terminate();
@@ -392,16 +396,22 @@ async function main() {
   const step = (what: string) => console.log(`… ${what}`);
   const setups: Setup[] = [];
   let fanouts: FanoutResult[];
+  let redisCluster: RedisCluster | null = null;
   try {
     step(`setting up: Convene 1 node SQLite, Convene 1 node Redis, Convene ${NODES} nodes Redis, Socket.IO + Redis adapter ${NODES} nodes (${MEMBERS} members each)`);
     setups.push(await conveneSetup('Convene 1 node, SQLite (reference)', 1, null));
     setups.push(await conveneSetup('Convene 1 node, Redis', 1, `${PREFIX}one:`));
     setups.push(await conveneSetup(`Convene ${NODES} nodes, Redis`, NODES, `${PREFIX}three:`));
     setups.push(await sioClusterSetup(`Socket.IO + redis-adapter, ${NODES} nodes`));
+    if (WITH_REDIS_CLUSTER) {
+      redisCluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
+      setups.push(await conveneSetup(`Convene ${NODES} nodes, Redis Cluster (3 masters)`, NODES, `${PREFIX}rc:`, { REDIS_CLUSTER_NODES: redisCluster.seeds }));
+    }
     step(`toggling: ${WARM_TOGGLES} untimed each, then ${TOGGLES} each in turns of ${BLOCK}`);
     fanouts = await measureInterleaved(setups);
   } finally {
     await Promise.all(setups.map((s) => s.close()));
+    await redisCluster?.stop();
   }
   step('room-info reads, SQLite node and Redis node interleaved');
   const info = await roomInfoReads();
@@ -429,6 +439,8 @@ async function main() {
     console.log(`cross-node p50 adds ${ms(cross)} ms over a single Redis node (members on B/C: ${ms(redisN.elsewhere.p50)} vs ${ms(redis1.all.p50)}) (target ≤ 2 ms) ${mark(cross <= 2)}`);
     console.log(`  within the ${NODES}-node run: members on B/C p50 − members on A p50 = ${ms(redisN.elsewhere.p50 - redisN.onA.p50)} ms (information)`);
   }
+  const rc = fanouts[4];
+  if (rc) console.log(`Convene ${NODES}-node p99, Redis Cluster / one Redis: ${(rc.all.p99 / redisN.all.p99).toFixed(2)}× (information: a room's events over its shard's sharded channel)`);
   const vsSio = redisN.all.p99 / sio.all.p99;
   console.log(`Convene ${NODES}-node p99 / Socket.IO+Redis ${NODES}-node p99: ${vsSio.toFixed(2)}× (target < 1) ${mark(vsSio < 1)}`);
   const ratio = info.redis.rps / info.sqlite.rps;

@@ -40,14 +40,14 @@ export type ConveneNode = Awaited<ReturnType<typeof startConveneChild>>;
 
 /**
  * `count` Convene processes on one backend, started one after another (the first creates the app).
- * `prefix` null: the embedded SQLite backend (one node only).
+ * `prefix` null: the embedded SQLite backend (one node only); `redisEnv`: which Redis (the shared one by default).
  */
-export async function startConveneNodes(count: number, prefix: string | null): Promise<ConveneNode[]> {
+export async function startConveneNodes(count: number, prefix: string | null, redisEnv: Record<string, string> = { REDIS_URL }): Promise<ConveneNode[]> {
   const env: Record<string, string> = {
     CONVENE_APP_ID: creds.appId,
     CONVENE_CUSTOMER_ID: creds.customerId,
     CONVENE_CUSTOMER_SECRET: creds.customerSecret,
-    ...(prefix === null ? {} : { REDIS_URL, CONVENE_REDIS_PREFIX: prefix }),
+    ...(prefix === null ? {} : { ...redisEnv, CONVENE_REDIS_PREFIX: prefix }),
   };
   const nodes: ConveneNode[] = [];
   try {

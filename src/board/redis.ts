@@ -8,6 +8,7 @@
 // An op is one script: checked, numbered and applied at once, so two nodes never give out one seq.
 import type { RedisClient } from '../store/redis/connection.ts';
 import type { Slices } from '../store/redis/slices.ts';
+import type { ReplicaWaits } from '../store/redis/replicas.ts';
 import type { DrawnStroke } from './strokes.ts';
 import { OPS_KEPT, type Appended, type BoardChange, type BoardEntry, type BoardHead, type BoardLog } from './log.ts';
 import { unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
@@ -64,6 +65,8 @@ export class RedisBoardLog implements BoardLog {
   constructor(
     redis: RedisClient,
     private readonly slices: Slices,
+    /** CONVENE_REDIS_MIN_REPLICAS: an op is acknowledged once replicas have it, as a meeting's commit. */
+    private readonly replicas: ReplicaWaits | null = null,
   ) {
     if (!('conveneBoardAppend' in redis)) {
       redis.defineCommand('conveneBoardAppend', { numberOfKeys: 5, lua: APPEND });
@@ -87,6 +90,7 @@ export class RedisBoardLog implements BoardLog {
         change.op, id, drawn, JSON.stringify(change), String(change.at), String(maxStrokes), String(OPS_KEPT), roomId,
       );
       if (status !== 'ok') return { ok: false, why: status as 'full' | 'taken' | 'missing' };
+      await this.replicas?.confirm([k.meta]);
       return { ok: true, entry: { seq: Number(seq), ...change } as BoardEntry };
     });
   }

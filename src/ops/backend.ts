@@ -91,7 +91,8 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
   const prefix = config.redis.prefix;
   const slices = slicesOf(config);
   const bus = new RedisBus({ pub, sub, prefix, slices, nodeId, onError });
-  const boards = openRedisBoards({ redis, pub, prefix, slices, nodeId, onError });
+  const { minReplicas, replicaTimeoutMs } = config.redis;
+  const boards = openRedisBoards({ redis, pub, prefix, slices, minReplicas, replicaTimeoutMs, nodeId, onError });
   const signalSub = redis.duplicate();
   signalSub.on('error', () => {});
   const signals = new RedisBus({ pub, sub: signalSub, prefix, slices, nodeId, onError }, SIGNAL_CHANNEL);

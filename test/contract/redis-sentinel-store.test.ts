@@ -6,6 +6,9 @@ import assert from 'node:assert/strict';
 import { RedisStore } from '../../src/store/redis/store.ts';
 import { connectRedis, redisReady } from '../../src/store/redis/connection.ts';
 import { StoreUnavailableError } from '../../src/store/store.ts';
+import { RedisBoardLog } from '../../src/board/redis.ts';
+import { ReplicaWaits } from '../../src/store/redis/replicas.ts';
+import { singleSlice } from '../../src/store/redis/slices.ts';
 import type { RedisTarget } from '../../src/store/redis/target.ts';
 import { entry, sharedStoreContract, storeContract, type StoreFactoryOptions } from './store-contract.ts';
 import { redisServerSkip, startRedisServer, uniquePrefix, type RedisServer } from '../helpers/redis.ts';
@@ -39,7 +42,7 @@ sharedStoreContract(
   { skip },
 );
 
-test('min replicas: a commit no replica confirms is refused as retryable, and the next ones fail fast', { skip }, async () => {
+test('min replicas: a commit (or a board op) no replica confirms is refused as retryable, and the next ones fail fast', { skip }, async () => {
   const lone: RedisServer = await startRedisServer({ appendonly: false });
   const s = await storeOn(lone.url, { replicaTimeoutMs: 400 });
   try {
@@ -53,6 +56,13 @@ test('min replicas: a commit no replica confirms is refused as retryable, and th
     await assert.rejects(s.commit(b.next, b.expected, b.events), StoreUnavailableError);
     assert.ok(Date.now() - t1 < 300, `while no replica answers, a write is refused at once (${Date.now() - t1} ms)`);
     await assert.rejects(s.reserveUids('app1', 2), StoreUnavailableError, 'uid blocks are confirmed too');
+    // A whiteboard op likewise (its log is apart from the meeting's, on a connection of its own).
+    const redis = connectRedis(lone.url);
+    await redisReady(redis);
+    const board = new RedisBoardLog(redis, singleSlice(uniquePrefix()), new ReplicaWaits(redis, 1, 300));
+    const stroke = { id: 's1', color: '#000', width: 2, points: [[0, 0], [1, 1]] as [number, number][] };
+    await assert.rejects(board.append('r1', { op: 'draw', stroke, by: 'u1', at: 1 }, 100), StoreUnavailableError, 'board ops are confirmed too');
+    redis.disconnect();
   } finally {
     await s.close();
     await lone.dispose();
