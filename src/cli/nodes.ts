@@ -24,7 +24,7 @@ for dead). With --json: an array of {"nodeId","silentMs"}.`,
     async run(ctx) {
       const redis = await clusterRedis(ctx.config);
       try {
-        const nodes = await listNodes(redis, slicesOf(ctx.config).global);
+        const nodes = await listNodes(redis, slicesOf(ctx.config).prefixes[0]!);
         if (ctx.option('json')) return ctx.printJson(nodes, true);
         for (const n of nodes) ctx.print(`${n.nodeId}  last heard ${(n.silentMs / 1000).toFixed(1)} s ago`);
       } finally {
@@ -44,7 +44,7 @@ other nodes, hands back its webhook and relay lanes, and exits 0. Exit 1 when no
       const nodeId = ctx.args[0]!;
       const redis = await clusterRedis(ctx.config);
       try {
-        const nodes = await listNodes(redis, slicesOf(ctx.config).global);
+        const nodes = await listNodes(redis, slicesOf(ctx.config).prefixes[0]!);
         if (!nodes.some((n) => n.nodeId === nodeId)) throw new Refused(`no node ${nodeId} is alive: see nodes ls`);
         await requestDrain(redis, ctx.config.redis.prefix, nodeId);
         ctx.print(`asked ${nodeId} to drain`);

@@ -99,7 +99,7 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
   const controlSub = redis.duplicate();
   controlSub.on('error', () => {});
   const control = new RedisBus({ pub, sub: controlSub, prefix, nodeId, onError }, CONTROL);
-  const directory = new RedisDirectory({ redis, prefix: slices.global, nodeId, graceMs, nodeTimeoutMs: config.redis.nodeTimeout * 1000, onError });
+  const directory = new RedisDirectory({ redis, prefix, slices, nodeId, graceMs, nodeTimeoutMs: config.redis.nodeTimeout * 1000, onError });
   return {
     kind: 'redis',
     nodeId,

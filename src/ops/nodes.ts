@@ -21,7 +21,10 @@ export interface NodeBeat {
   silentMs: number;
 }
 
-/** The nodes with a heartbeat in Redis (presence/redis.ts records them), the most recent first. */
+/**
+ * The nodes with a heartbeat in Redis, the most recent first. presence/redis.ts records them in each
+ * slice: `prefix` is the first slice's (the deployment's prefix on a single Redis).
+ */
 export async function listNodes(redis: RedisClient, prefix: string): Promise<NodeBeat[]> {
   const [beats, time] = await Promise.all([redis.zrevrange(`${prefix}presence:nodes`, 0, -1, 'WITHSCORES'), redis.time()]);
   const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);

@@ -3,14 +3,22 @@
 // sockets are dropped and members left without one start their grace period from its last beat.
 // Every step is one Lua script on Redis's clock, so exactly one node claims each expired member.
 // When a step fails (Redis away), the node re-sends its whole socket list on the next good beat.
+//
+// On a Redis Cluster a room's presence is in the room's slice (store/redis/slices.ts), and each
+// slice keeps every node's heartbeat and its own copy of the algorithm above: every step stays one
+// script in one slot, and the presence of a deployment's rooms spreads over the masters as the rooms
+// do. A node beats, syncs and reaps slice by slice (one slice, as before, on a single Redis).
 import type { RedisClient } from '../store/redis/connection.ts';
+import { singleSlice, type Slices } from '../store/redis/slices.ts';
 import type { MemberRef, PresenceDirectory } from './directory.ts';
 import { unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
 
 export interface RedisDirectoryOptions {
   redis: RedisClient;
-  /** The deployment's global prefix (on a Cluster, one hash tag: the scripts span nodes' and members' keys). */
+  /** The deployment's prefix: one slice under it, unless `slices` says otherwise. */
   prefix: string;
+  /** The deployment's slices (a Redis Cluster's); each room's presence is in its slice. */
+  slices?: Slices;
   nodeId: string;
   graceMs: number;
   /** A node silent this long is dead (ms). Heartbeats go out five times per period. */
@@ -131,7 +139,7 @@ type Scripted = RedisClient & {
 
 export class RedisDirectory implements PresenceDirectory {
   private readonly redis: Scripted;
-  private readonly k;
+  private readonly slices: Slices;
   /** This node's open sockets, as "room\0user\0socket" entries: what a resync re-sends. */
   private readonly local = new Set<string>();
   /** A step failed: RedisClient may not hold what this node has, until the next successful sync. */
@@ -156,13 +164,23 @@ export class RedisDirectory implements PresenceDirectory {
     define('presenceSync', 3, SYNC);
     define('presenceBeat', 1, BEAT);
     this.redis = r;
-    const p = opts.prefix;
-    this.k = {
+    this.slices = opts.slices ?? singleSlice(opts.prefix);
+  }
+
+  /** The keys of slice `p`. */
+  private k(p: string) {
+    return {
+      p,
       nodes: `${p}presence:nodes`,
       away: `${p}presence:away`,
-      node: `${p}presence:node:${opts.nodeId}`,
+      node: `${p}presence:node:${this.opts.nodeId}`,
       sockets: (member: string) => `${p}presence:sockets:${member}`,
     };
+  }
+
+  /** The keys of the slice of room `roomId`. */
+  private of(roomId: string) {
+    return this.k(this.slices.ofRoom(roomId));
   }
 
   get ready(): boolean {
@@ -181,7 +199,8 @@ export class RedisDirectory implements PresenceDirectory {
     const entry = member + SEP + socketId;
     this.local.add(entry);
     const socket = this.opts.nodeId + SEP + socketId;
-    await this.step(() => guard(() => this.redis.presenceOpened(this.k.node, this.k.sockets(member), this.k.away, entry, socket, member)));
+    const k = this.of(roomId);
+    await this.step(() => guard(() => this.redis.presenceOpened(k.node, k.sockets(member), k.away, entry, socket, member)));
   }
 
   async closed(roomId: string, userId: string, socketId: string): Promise<void> {
@@ -189,22 +208,23 @@ export class RedisDirectory implements PresenceDirectory {
     const entry = member + SEP + socketId;
     if (!this.local.delete(entry)) return;
     const socket = this.opts.nodeId + SEP + socketId;
-    await this.step(() =>
-      guard(() => this.redis.presenceClosed(this.k.node, this.k.sockets(member), this.k.away, entry, socket, member, this.opts.graceMs)),
-    );
+    const k = this.of(roomId);
+    await this.step(() => guard(() => this.redis.presenceClosed(k.node, k.sockets(member), k.away, entry, socket, member, this.opts.graceMs)));
   }
 
   async socketCount(roomId: string, userId: string): Promise<number> {
-    return guard(() => this.redis.scard(this.k.sockets(roomId + SEP + userId)));
+    return guard(() => this.redis.scard(this.of(roomId).sockets(roomId + SEP + userId)));
   }
 
   async away(roomId: string, userId: string, keep: boolean): Promise<void> {
     const member = roomId + SEP + userId;
-    await guard(() => this.redis.presenceAway(this.k.sockets(member), this.k.away, member, this.opts.graceMs, keep ? '1' : '0'));
+    const k = this.of(roomId);
+    await guard(() => this.redis.presenceAway(k.sockets(member), k.away, member, this.opts.graceMs, keep ? '1' : '0'));
   }
 
   async claimExpired(leaseMs: number): Promise<MemberRef[]> {
-    const flat = await guard(() => this.redis.presenceClaim(this.k.away, this.opts.prefix, leaseMs, 500));
+    const slices = await Promise.all(this.slices.prefixes.map((p) => guard(() => this.redis.presenceClaim(`${p}presence:away`, p, leaseMs, 500))));
+    const flat = slices.flat();
     const out: MemberRef[] = [];
     for (let i = 0; i < flat.length; i += 2) {
       const m = flat[i]!;
@@ -215,7 +235,7 @@ export class RedisDirectory implements PresenceDirectory {
   }
 
   async settle(ref: MemberRef): Promise<void> {
-    await guard(() => this.redis.presenceSettle(this.k.away, ref.roomId + SEP + ref.userId, String(ref.claim)));
+    await guard(() => this.redis.presenceSettle(this.of(ref.roomId).away, ref.roomId + SEP + ref.userId, String(ref.claim)));
   }
 
   async stop(): Promise<void> {
@@ -225,7 +245,7 @@ export class RedisDirectory implements PresenceDirectory {
     // A clean stop: this node's sockets are closed; their members' grace periods start now.
     this.local.clear();
     await this.sync().catch((err) => this.opts.onError?.(err, 'presence stop'));
-    await this.opts.redis.zrem(this.k.nodes, this.opts.nodeId).catch(() => {});
+    await Promise.all(this.slices.prefixes.map((p) => this.opts.redis.zrem(this.k(p).nodes, this.opts.nodeId).catch(() => {})));
   }
 
   /** A step that changes Redis; when it fails, the next heartbeat re-sends everything. */
@@ -241,15 +261,22 @@ export class RedisDirectory implements PresenceDirectory {
   private heartbeat(): Promise<void> {
     this.beat ??= (async () => {
       try {
-        const fresh = await guard(() => this.redis.presenceBeat(this.k.nodes, this.opts.nodeId));
+        const beats = await Promise.all(this.slices.prefixes.map((p) => guard(() => this.redis.presenceBeat(this.k(p).nodes, this.opts.nodeId))));
         const now = Date.now();
         // Back from an outage of its own (or Redis's): the others could not beat either, so their
         // silence says nothing yet. They get one timeout to beat before this node reaps anyone.
         if (now - this.lastBeatAt > this.opts.nodeTimeoutMs) this.reapAfter = now + this.opts.nodeTimeoutMs;
         this.lastBeatAt = now;
-        if (fresh === 1 || this.dirty) await this.sync();
+        // A slice that did not know this node (first beat, or reaped there) is sent its sockets again.
+        if (this.dirty) await this.sync();
+        else await this.sync(this.slices.prefixes.filter((_, i) => beats[i] === 1));
         if (now >= this.reapAfter) {
-          await guard(() => this.redis.presenceReap(this.k.nodes, this.k.away, this.opts.prefix, this.opts.nodeTimeoutMs, this.opts.graceMs));
+          await Promise.all(
+            this.slices.prefixes.map((p) => {
+              const k = this.k(p);
+              return guard(() => this.redis.presenceReap(k.nodes, k.away, p, this.opts.nodeTimeoutMs, this.opts.graceMs));
+            }),
+          );
         }
       } catch (err) {
         this.dirty = true;
@@ -261,11 +288,18 @@ export class RedisDirectory implements PresenceDirectory {
     return this.beat;
   }
 
-  private async sync(): Promise<void> {
+  /** Makes each of `prefixes` (all slices by default) hold exactly this node's sockets of its rooms. */
+  private async sync(prefixes: readonly string[] = this.slices.prefixes): Promise<void> {
+    if (prefixes.length === 0) return;
     this.dirty = false;
+    const bySlice = new Map<string, string[]>(prefixes.map((p) => [p, []]));
+    for (const entry of this.local) bySlice.get(this.slices.ofRoom(entry.slice(0, entry.indexOf(SEP))))?.push(entry);
     try {
-      await guard(() =>
-        this.redis.presenceSync(this.k.nodes, this.k.away, this.k.node, this.opts.prefix, this.opts.nodeId, this.opts.graceMs, ...this.local),
+      await Promise.all(
+        [...bySlice].map(([p, entries]) => {
+          const k = this.k(p);
+          return guard(() => this.redis.presenceSync(k.nodes, k.away, k.node, p, this.opts.nodeId, this.opts.graceMs, ...entries));
+        }),
       );
     } catch (err) {
       this.dirty = true;

@@ -1,41 +1,54 @@
-// The presence directory's contract, in-process and in Redis; and, in Redis, what only a cluster
-// has: sockets of one member on two nodes, one claim per expiry among racing nodes, and a node
-// that stops heartbeating, whose sockets the others drop.
-import { test, after } from 'node:test';
+// The presence directory's contract, in-process, in Redis and on a Redis Cluster (each room's
+// presence in its slice); and, in Redis, what only a cluster has: sockets of one member on two
+// nodes, one claim per expiry among racing nodes, and a node that stops heartbeating, whose sockets
+// the others drop.
+import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import type { PresenceDirectory } from '../../src/presence/directory.ts';
 import { LocalDirectory } from '../../src/presence/local.ts';
 import { RedisDirectory } from '../../src/presence/redis.ts';
-import { connectRedis, redisReady } from '../../src/store/redis/connection.ts';
+import { connectCluster, connectRedis, redisReady, type RedisClient } from '../../src/store/redis/connection.ts';
+import { clusterSlices } from '../../src/store/redis/slices.ts';
 import { cleanupPrefix, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { redisClusterSkip, startRedisCluster, type RedisCluster } from '../helpers/redis-cluster.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const GRACE = 150;
 const skip = await redisSkip();
+const clusterSkip = await redisClusterSkip();
 
 const admin = skip ? null : new Redis(SHARED_REDIS_URL);
 const prefixes: string[] = [];
-const clients: Redis[] = [];
+const clients: RedisClient[] = [];
+let cluster: RedisCluster | undefined;
+before(async () => {
+  if (!clusterSkip) cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
+});
 after(async () => {
   for (const c of clients) c.disconnect();
   if (admin) {
     for (const p of prefixes) await cleanupPrefix(admin, p);
     admin.disconnect();
   }
+  await cluster?.stop();
 });
 
-async function redisNode(prefix: string, nodeId: string, nodeTimeoutMs = 300) {
-  const redis = connectRedis(SHARED_REDIS_URL);
+/** Where the directories live: one Redis (one slice), or a Redis Cluster (its slices). */
+type Backend = 'redis' | 'cluster';
+
+async function redisNode(backend: Backend, prefix: string, nodeId: string, nodeTimeoutMs = 300) {
+  const redis = backend === 'redis' ? connectRedis(SHARED_REDIS_URL) : connectCluster(cluster!.seeds.split(',').map((s) => ({ host: '127.0.0.1', port: Number(s.split(':')[1]) })));
   clients.push(redis);
   await redisReady(redis);
-  return { redis, dir: new RedisDirectory({ redis, prefix, nodeId, graceMs: GRACE, nodeTimeoutMs }) };
+  const slices = backend === 'cluster' ? clusterSlices(prefix) : undefined;
+  return { redis, slices, dir: new RedisDirectory({ redis, prefix, slices, nodeId, graceMs: GRACE, nodeTimeoutMs }) };
 }
 
-async function redisDirectory(): Promise<PresenceDirectory> {
+async function redisDirectory(backend: Backend): Promise<PresenceDirectory> {
   const prefix = uniquePrefix();
   prefixes.push(prefix);
-  const { dir } = await redisNode(prefix, 'n1');
+  const { dir } = await redisNode(backend, prefix, 'n1');
   await dir.start();
   return dir;
 }
@@ -105,42 +118,54 @@ function contract(name: string, make: () => Promise<PresenceDirectory>, opts: { 
 }
 
 contract('local', async () => new LocalDirectory(GRACE));
-contract('redis', redisDirectory, { skip });
+contract('redis', () => redisDirectory('redis'), { skip });
+contract('redis cluster', () => redisDirectory('cluster'), { skip: clusterSkip });
 
-test('redis: a member moving between nodes stays; racing nodes claim each expiry once', { skip }, async () => {
-  const prefix = uniquePrefix();
-  prefixes.push(prefix);
-  const n1 = (await redisNode(prefix, 'n1')).dir;
-  const n2 = (await redisNode(prefix, 'n2')).dir;
-  await Promise.all([n1.start(), n2.start()]);
-  await n1.opened('r', 'm', 'a');
-  await n2.opened('r', 'm', 'b');
-  assert.deepEqual([await n1.socketCount('r', 'm'), await n2.socketCount('r', 'm')], [2, 2], 'each node counts both nodes’ sockets');
-  await n1.closed('r', 'm', 'a');
-  await sleep(GRACE + 50);
-  assert.deepEqual([...(await n1.claimExpired(10_000)), ...(await n2.claimExpired(10_000))], [], 'its socket on n2 holds it');
-  for (let i = 0; i < 40; i++) await n1.away('r', `x${i}`, false);
-  await sleep(GRACE + 50);
-  const claims = (await Promise.all([n1, n2, n1, n2].map((d) => d.claimExpired(10_000)))).flat();
-  assert.equal(claims.length, 40, 'every expiry claimed');
-  assert.equal(new Set(claims.map((c) => c.userId)).size, 40, 'by exactly one claimer each');
-  await Promise.all([n1.stop(), n2.stop()]);
-});
+for (const backend of ['redis', 'cluster'] as const) {
+  const name = backend === 'redis' ? 'redis' : 'redis cluster';
+  const opts = { skip: backend === 'redis' ? skip : clusterSkip };
+  // Members of several rooms: on a Cluster, their presence is in several slices.
+  const room = (i: number) => `r${i % 7}`;
 
-test('redis: a node that stops heartbeating is reaped by another; its members leave unless they moved', { skip }, async () => {
-  const prefix = uniquePrefix();
-  prefixes.push(prefix);
-  const dead = await redisNode(prefix, 'dead', 300);
-  const live = (await redisNode(prefix, 'live', 300)).dir;
-  await Promise.all([dead.dir.start(), live.start()]);
-  await dead.dir.opened('r', 'stays', 's1');
-  await dead.dir.opened('r', 'goes', 's2');
-  // The node vanishes: its connection drops, nothing is cleaned up.
-  dead.redis.disconnect();
-  await live.opened('r', 'stays', 's3');
-  await sleep(300 + 400 + GRACE + 100);
-  const due = await live.claimExpired(10_000);
-  assert.deepEqual(due.map((x) => x.userId), ['goes'], 'only the member with no socket left anywhere');
-  assert.equal(await admin!.zscore(`${prefix}presence:nodes`, 'dead'), null, 'the dead node is gone from the registry');
-  await live.stop();
-});
+  test(`${name}: a member moving between nodes stays; racing nodes claim each expiry once`, opts, async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const n1 = (await redisNode(backend, prefix, 'n1')).dir;
+    const n2 = (await redisNode(backend, prefix, 'n2')).dir;
+    await Promise.all([n1.start(), n2.start()]);
+    await n1.opened('r', 'm', 'a');
+    await n2.opened('r', 'm', 'b');
+    assert.deepEqual([await n1.socketCount('r', 'm'), await n2.socketCount('r', 'm')], [2, 2], 'each node counts both nodes’ sockets');
+    await n1.closed('r', 'm', 'a');
+    await sleep(GRACE + 50);
+    assert.deepEqual([...(await n1.claimExpired(10_000)), ...(await n2.claimExpired(10_000))], [], 'its socket on n2 holds it');
+    for (let i = 0; i < 40; i++) await n1.away(room(i), `x${i}`, false);
+    await sleep(GRACE + 50);
+    const claims = (await Promise.all([n1, n2, n1, n2].map((d) => d.claimExpired(10_000)))).flat();
+    assert.equal(claims.length, 40, 'every expiry claimed');
+    assert.equal(new Set(claims.map((c) => c.userId)).size, 40, 'by exactly one claimer each');
+    await Promise.all([n1.stop(), n2.stop()]);
+  });
+
+  test(`${name}: a node that stops heartbeating is reaped by another; its members leave unless they moved`, opts, async () => {
+    const prefix = uniquePrefix();
+    prefixes.push(prefix);
+    const dead = await redisNode(backend, prefix, 'dead', 300);
+    const live = await redisNode(backend, prefix, 'live', 300);
+    await Promise.all([dead.dir.start(), live.dir.start()]);
+    for (let i = 0; i < 7; i++) {
+      await dead.dir.opened(room(i), 'stays', 's1');
+      await dead.dir.opened(room(i), 'goes', 's2');
+    }
+    // The node vanishes: its connection drops, nothing is cleaned up.
+    dead.redis.disconnect();
+    for (let i = 0; i < 7; i++) await live.dir.opened(room(i), 'stays', 's3');
+    await sleep(300 + 400 + GRACE + 100);
+    const due = await live.dir.claimExpired(10_000);
+    assert.deepEqual(due.map((x) => `${x.roomId}/${x.userId}`).sort(), Array.from({ length: 7 }, (_, i) => `${room(i)}/goes`).sort(), 'only the members with no socket left anywhere');
+    const registries = (live.slices?.prefixes ?? [prefix]).map((p) => `${p}presence:nodes`);
+    const scores = await Promise.all(registries.map((key) => live.redis.zscore(key, 'dead')));
+    assert.deepEqual(scores.filter((x) => x !== null), [], 'the dead node is gone from every registry');
+    await live.dir.stop();
+  });
+}
