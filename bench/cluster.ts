@@ -7,6 +7,8 @@
 //     and Convene 3 nodes on a private Redis Cluster of 3 masters (BENCH_REDIS_CLUSTER=0: not).
 //     All four are up at once and take turns in blocks of toggles, so the VM's drift hits each alike.
 //  2. Room-info reads (autocannon): a Redis-backed node against a SQLite node, interleaved.
+//  3. Entries (autocannon, every entry a new member of one of 500 rooms): a node on the single
+//     Redis against a node on the Redis Cluster, interleaved (with the Redis Cluster only).
 //   npm run bench:cluster   (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_BLOCK, BENCH_NODES, BENCH_DURATION,
 //                            BENCH_CONNECTIONS, BENCH_INFO_ROOMS, BENCH_REDIS_URL to change it)
 import autocannon from 'autocannon';
@@ -289,13 +291,48 @@ async function sioClusterSetup(name: string): Promise<Setup> {
   }
 }
 
-async function withNodes<T>(count: number, prefix: string | null, run: (nodes: ConveneNode[]) => Promise<T>): Promise<T> {
-  const nodes = await startConveneNodes(count, prefix);
+async function withNodes<T>(count: number, prefix: string | null, run: (nodes: ConveneNode[]) => Promise<T>, redisEnv?: Record<string, string>): Promise<T> {
+  const nodes = await startConveneNodes(count, prefix, redisEnv);
   try {
     return await run(nodes);
   } finally {
     await Promise.all(nodes.map((n) => n.stop()));
   }
+}
+
+// ---- entries: one Redis against a Redis Cluster --------------------------------------------------
+
+const ENTRY_ROOMS = 500;
+
+/** Entries on a node of the single Redis and on a node of `cluster`, in alternating slices. */
+async function entryRates(cluster: RedisCluster): Promise<{ redis: Reads; cluster: Reads }> {
+  return withNodes(1, `${PREFIX}entry:`, ([one]) =>
+    withNodes(
+      1,
+      `${PREFIX}entry-rc:`,
+      async ([rc]) => {
+        // Every entry is a new member (autocannon fills in [<id>]); each connection cycles through its own rooms.
+        let k = 0;
+        const entries = () =>
+          Array.from({ length: 10 }, () => {
+            const room = k++ % ENTRY_ROOMS;
+            const body = JSON.stringify({ roomName: `E${room}`, roomUuid: `entry-${room}`, userName: 'U', userUuid: 'entry-[<id>]', enableAudio: 1 });
+            return { method: 'POST', path: `/apps/${creds.appId}/v1/room/entry`, headers: { authorization: auth, 'content-type': 'application/json' }, body };
+          });
+        await reads('warm-up', one!.url, entries, 2);
+        await reads('warm-up', rc!.url, entries, 2);
+        const slices = Math.max(1, Math.round(DURATION / 2));
+        const a: Reads[] = [];
+        const b: Reads[] = [];
+        for (let n = 0; n < slices; n++) {
+          a.push(await reads('redis', one!.url, entries, DURATION / slices));
+          b.push(await reads('cluster', rc!.url, entries, DURATION / slices));
+        }
+        return { redis: merge('entries, node on one Redis', a), cluster: merge('entries, node on the Redis Cluster (3 masters)', b) };
+      },
+      { REDIS_CLUSTER_NODES: cluster.seeds },
+    ),
+  );
 }
 
 // ---- room-info reads -------------------------------------------------------------------------
@@ -312,7 +349,7 @@ interface Reads {
   checked: number;
 }
 
-type Req = { method?: string; path?: string; headers?: Record<string, string> };
+type Req = { method?: string; path?: string; headers?: Record<string, string>; body?: string };
 
 /** One autocannon run; every 25th body is decoded and must carry code 0 (as bench/http.ts). */
 async function reads(name: string, url: string, perConnection: () => Req[], duration: number): Promise<Reads> {
@@ -396,25 +433,32 @@ async function main() {
   const step = (what: string) => console.log(`… ${what}`);
   const setups: Setup[] = [];
   let fanouts: FanoutResult[];
-  let redisCluster: RedisCluster | null = null;
+  const redisCluster = WITH_REDIS_CLUSTER ? await startRedisCluster({ masters: 3, replicasPerMaster: 0 }) : null;
   try {
     step(`setting up: Convene 1 node SQLite, Convene 1 node Redis, Convene ${NODES} nodes Redis, Socket.IO + Redis adapter ${NODES} nodes (${MEMBERS} members each)`);
     setups.push(await conveneSetup('Convene 1 node, SQLite (reference)', 1, null));
     setups.push(await conveneSetup('Convene 1 node, Redis', 1, `${PREFIX}one:`));
     setups.push(await conveneSetup(`Convene ${NODES} nodes, Redis`, NODES, `${PREFIX}three:`));
     setups.push(await sioClusterSetup(`Socket.IO + redis-adapter, ${NODES} nodes`));
-    if (WITH_REDIS_CLUSTER) {
-      redisCluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
+    if (redisCluster) {
       setups.push(await conveneSetup(`Convene ${NODES} nodes, Redis Cluster (3 masters)`, NODES, `${PREFIX}rc:`, { REDIS_CLUSTER_NODES: redisCluster.seeds }));
     }
     step(`toggling: ${WARM_TOGGLES} untimed each, then ${TOGGLES} each in turns of ${BLOCK}`);
     fanouts = await measureInterleaved(setups);
   } finally {
     await Promise.all(setups.map((s) => s.close()));
-    await redisCluster?.stop();
   }
   step('room-info reads, SQLite node and Redis node interleaved');
   const info = await roomInfoReads();
+  let entries: { redis: Reads; cluster: Reads } | null = null;
+  if (redisCluster) {
+    step('entries, a node on one Redis and a node on the Redis Cluster interleaved');
+    try {
+      entries = await entryRates(redisCluster);
+    } finally {
+      await redisCluster.stop();
+    }
+  }
 
   console.log(`\nDelivery latency (ms): the host's mute-all on node A → each member's receipt; ${MEMBERS} members, next toggle after all received`);
   console.log('| setup | p50 | p99 | max | p50 / p99 on A | p50 / p99 on other nodes | samples | lost | late | seq gaps / dups |');
@@ -426,9 +470,9 @@ async function main() {
   }
   const [sqlite1, redis1, redisN, sio] = fanouts as [FanoutResult, FanoutResult, FanoutResult, FanoutResult];
 
-  console.log('\n| room info | req/s | p50 ms | p99 ms | max ms | requests | errors | bad envelopes (sampled) |');
+  console.log('\n| room info, entries | req/s | p50 ms | p99 ms | max ms | requests | errors | bad envelopes (sampled) |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of [info.sqlite, info.redis]) {
+  for (const r of [info.sqlite, info.redis, ...(entries ? [entries.redis, entries.cluster] : [])]) {
     console.log(`| ${r.name} | ${fmt(r.rps)} | ${r.p50} | ${r.p99} | ${r.max} | ${fmt(r.requests)} | ${r.errors} | ${r.badEnvelopes}/${r.checked} |`);
   }
 
@@ -440,16 +484,20 @@ async function main() {
     console.log(`  within the ${NODES}-node run: members on B/C p50 − members on A p50 = ${ms(redisN.elsewhere.p50 - redisN.onA.p50)} ms (information)`);
   }
   const rc = fanouts[4];
-  if (rc) console.log(`Convene ${NODES}-node p99, Redis Cluster / one Redis: ${(rc.all.p99 / redisN.all.p99).toFixed(2)}× (information: a room's events over its shard's sharded channel)`);
+  // Kept in the bench table (a `ratios` line): a room's events over its shard's sharded channel.
+  if (rc && entries) {
+    const rates = entries.cluster.rps / entries.redis.rps;
+    console.log(`ratios Redis Cluster of 3 masters / one Redis: fan-out over ${NODES} nodes p50 ${(rc.all.p50 / redisN.all.p50).toFixed(2)}×, p99 ${(rc.all.p99 / redisN.all.p99).toFixed(2)}×; entries/s ${rates.toFixed(2)}× (${fmt(entries.cluster.rps)} vs ${fmt(entries.redis.rps)})`);
+  }
   const vsSio = redisN.all.p99 / sio.all.p99;
   console.log(`Convene ${NODES}-node p99 / Socket.IO+Redis ${NODES}-node p99: ${vsSio.toFixed(2)}× (target < 1) ${mark(vsSio < 1)}`);
   const ratio = info.redis.rps / info.sqlite.rps;
   console.log(`room info, Redis node / SQLite node (interleaved): ${fmt(ratio * 100, 1)} % (target ≥ 50 %) ${mark(ratio >= 0.5)}`);
 
   const complete = fanouts.every((f) => f.lost === 0 && f.late === 0 && (f.seqs === null || (f.seqs.gaps === 0 && f.seqs.duplicates === 0)));
-  const clean = [info.sqlite, info.redis].every((r) => r.errors === 0 && r.badEnvelopes === 0 && r.checked > 0);
+  const clean = [info.sqlite, info.redis, ...(entries ? [entries.redis, entries.cluster] : [])].every((r) => r.errors === 0 && r.badEnvelopes === 0 && r.checked > 0);
   console.log(`every member received every toggle once, in order: ${complete ? 'yes' : 'NO — see lost / late / gaps above'}`);
-  console.log(`all room-info answers 2xx with code 0 (sampled): ${clean ? 'yes' : 'NO — figures are not valid'}`);
+  console.log(`all room-info and entry answers 2xx with code 0 (sampled): ${clean ? 'yes' : 'NO — figures are not valid'}`);
   const said = [...fanouts.flatMap((f) => f.troubles.map((l) => `${f.name} ${l}`)), ...info.troubles.map((l) => `room info ${l}`)];
   console.log(`server warnings/errors: ${said.length === 0 ? 'none' : said.length}`);
   for (const l of [...new Set(said)].slice(0, 20)) console.log(`  ${l.slice(0, 400)}`);
