@@ -1,7 +1,9 @@
 // The cluster bus: committed events (or board operations, on a channel of their own) go to this
-// node's handlers at once and, through one Redis pub/sub channel, to every other node. Pub/sub delivers at most once: a message published while a
-// subscriber is reconnecting is lost, so after every reconnection the bus asks its consumers to
-// resync from the log (service/feed.ts does), and they never rely on pub/sub alone.
+// node's handlers at once and, through Redis pub/sub, to every other node: one channel on a single
+// Redis, on a Redis Cluster the room's slice's sharded channel. Pub/sub delivers at most once: a
+// message published while a subscriber is reconnecting is lost, so after every reconnection the bus
+// asks its consumers to resync from the log (service/feed.ts does), and they never rely on pub/sub
+// alone.
 import type { LoggedEvent } from '../domain/events.ts';
 import type { Bus } from './bus.ts';
 import { StoreUnavailableError } from '../store/store.ts';

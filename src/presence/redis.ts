@@ -28,7 +28,7 @@ export interface RedisDirectoryOptions {
 
 const SEP = '\u0000';
 
-// Shared by the scripts: RedisClient's clock in ms, and the sockets-set key of a member.
+// Shared by the scripts: Redis's clock in ms, and the sockets-set key of a member.
 const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
 const OPENED = `
@@ -142,7 +142,7 @@ export class RedisDirectory implements PresenceDirectory {
   private readonly slices: Slices;
   /** This node's open sockets, as "room\0user\0socket" entries: what a resync re-sends. */
   private readonly local = new Set<string>();
-  /** A step failed: RedisClient may not hold what this node has, until the next successful sync. */
+  /** A step failed: Redis may not hold what this node has, until the next successful sync. */
   private dirty = true;
   private beating: NodeJS.Timeout | null = null;
   private beat: Promise<void> | null = null;
@@ -170,7 +170,6 @@ export class RedisDirectory implements PresenceDirectory {
   /** The keys of slice `p`. */
   private k(p: string) {
     return {
-      p,
       nodes: `${p}presence:nodes`,
       away: `${p}presence:away`,
       node: `${p}presence:node:${this.opts.nodeId}`,

@@ -176,14 +176,8 @@ async function checkRoom(room: Room, A: ServerProcess, B: ServerProcess, creds: 
   if (a.closeCode !== null || b.closeCode !== null) problems.push(`${room.roomUuid}: a socket closed (${a.closeCode}, ${b.closeCode})`);
   // What was lost is read from the room's log, replayed from its start on a fresh socket up to the
   // seq a snapshot says the room is at.
-  const now = new FrameLog();
-  await now.open(A, room.host.userToken);
-  await until(() => now.frames.length > 0, 'a snapshot', 10_000);
-  now.ws.close();
-  const log = new FrameLog();
-  await log.open(A, room.host.userToken, 0);
-  await until(() => log.lastSeq >= now.frames[0].seq, 'the log replayed', 10_000);
-  log.ws.close();
+  const now = await openUntilServed(A, room.host.userToken, (s) => s.frames.length > 0, 'a snapshot');
+  const log = await openUntilServed(A, room.host.userToken, (s) => s.lastSeq >= now.frames[0].seq, 'the log replayed', 0);
   const texts = log.texts();
   for (const c of room.chats) if (!texts.has(c)) lost.push(`chat ${c}`);
   const values = log.muteAllValues();
@@ -196,6 +190,26 @@ async function checkRoom(room: Room, A: ServerProcess, B: ServerProcess, creds: 
   const present = new Set((users.json.users as { userId: string }[]).map((u) => u.userId));
   for (const u of room.entered) if (!present.has(u)) lost.push(`member ${u}`);
   return { lost, problems };
+}
+
+/**
+ * A fresh socket on `node` until `done` holds, opened again (as a client does) when the node ends it
+ * with 1013, the retryable "storage unavailable" (a write on entry can wait for a replica that is
+ * still catching up with the promoted primary).
+ */
+async function openUntilServed(node: ServerProcess, token: string, done: (s: FrameLog) => boolean, what: string, since?: number): Promise<FrameLog> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = new FrameLog();
+    await s.open(node, token, since);
+    await until(() => done(s) || s.closeCode !== null, what, Math.max(1, deadline - Date.now()));
+    if (done(s)) {
+      s.ws.close();
+      return s;
+    }
+    assert.equal(s.closeCode, 1013, `${what}: the socket closed with ${s.closeCode}`);
+    await sleep(200);
+  }
 }
 
 function isSubsequence(xs: number[], ys: number[]): boolean {
