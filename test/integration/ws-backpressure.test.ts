@@ -63,7 +63,10 @@ test('a non-reading member is closed at the limit; the others are not delayed', 
   assert.equal(received.size, sent.length, 'the reading member got every message');
   latencies.sort((a, b) => a - b);
   const p99 = latencies[Math.floor(latencies.length * 0.99)]!;
-  assert.ok(p99 < 250, `p99 delivery latency ${p99} ms`);
+  // Held up behind the slow member's backlog, a reader would wait seconds (or forever); the bound
+  // leaves room for a loaded machine (546 ms seen once in a full suite run beside the Redis Cluster
+  // tests), which is not what this asserts against. The latency itself is bench/fanout's to measure.
+  assert.ok(p99 < 1000, `p99 delivery latency ${p99} ms`);
   const growth = process.memoryUsage().rss - rssBefore;
   assert.ok(growth < 200 * 1024 * 1024, `memory grew by ${Math.round(growth / 1048576)} MB`);
 
