@@ -319,15 +319,7 @@ async function entryRates(cluster: RedisCluster): Promise<{ redis: Reads; cluste
             const body = JSON.stringify({ roomName: `E${room}`, roomUuid: `entry-${room}`, userName: 'U', userUuid: 'entry-[<id>]', enableAudio: 1 });
             return { method: 'POST', path: `/apps/${creds.appId}/v1/room/entry`, headers: { authorization: auth, 'content-type': 'application/json' }, body };
           });
-        await reads('warm-up', one!.url, entries, 2);
-        await reads('warm-up', rc!.url, entries, 2);
-        const slices = Math.max(1, Math.round(DURATION / 2));
-        const a: Reads[] = [];
-        const b: Reads[] = [];
-        for (let n = 0; n < slices; n++) {
-          a.push(await reads('redis', one!.url, entries, DURATION / slices));
-          b.push(await reads('cluster', rc!.url, entries, DURATION / slices));
-        }
+        const [a, b] = await interleaved([one!.url, entries], [rc!.url, entries]);
         return { redis: merge('entries, node on one Redis', a), cluster: merge('entries, node on the Redis Cluster (3 masters)', b) };
       },
       { REDIS_CLUSTER_NODES: cluster.seeds },
@@ -361,6 +353,20 @@ async function reads(name: string, url: string, perConnection: () => Req[], dura
     setupClient: (client: { setRequests(r: unknown[]): void }) => client.setRequests(perConnection().map((q) => Object.assign(q, { onResponse }))),
   } as unknown as autocannon.Options);
   return { name, rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, requests: r.requests.total, errors: r.non2xx + r.errors + r.timeouts, badEnvelopes: counts.bad, checked: counts.checked };
+}
+
+/**
+ * Two targets warmed up, then loaded in alternating 2 s slices over DURATION (the VM's speed drifts
+ * over minutes: each target meets the same drift). → each one's slices.
+ */
+async function interleaved(...targets: [url: string, requests: () => Req[]][]): Promise<Reads[][]> {
+  for (const [url, requests] of targets) await reads('warm-up', url, requests, 2);
+  const slices = Math.max(1, Math.round(DURATION / 2));
+  const out = targets.map((): Reads[] => []);
+  for (let n = 0; n < slices; n++) {
+    for (const [k, [url, requests]] of targets.entries()) out[k]!.push(await reads(`slice ${n}`, url, requests, DURATION / slices));
+  }
+  return out;
 }
 
 /** Slices put together: the rate averaged over slices, latency percentiles averaged. */
@@ -398,16 +404,7 @@ async function roomInfoReads(): Promise<{ sqlite: Reads; redis: Reads; troubles:
       };
       const fromSqlite = reader(sqliteSessions);
       const fromRedis = reader(redisSessions);
-      await reads('warm-up', sqlite!.url, fromSqlite, 2);
-      await reads('warm-up', redis!.url, fromRedis, 2);
-      // The VM's speed drifts over minutes: both backends load in alternating 2 s slices.
-      const slices = Math.max(1, Math.round(DURATION / 2));
-      const a: Reads[] = [];
-      const b: Reads[] = [];
-      for (let n = 0; n < slices; n++) {
-        a.push(await reads('sqlite', sqlite!.url, fromSqlite, DURATION / slices));
-        b.push(await reads('redis', redis!.url, fromRedis, DURATION / slices));
-      }
+      const [a, b] = await interleaved([sqlite!.url, fromSqlite], [redis!.url, fromRedis]);
       return {
         sqlite: merge('SQLite node (embedded, the default)', a),
         redis: merge('Redis-backed node', b),

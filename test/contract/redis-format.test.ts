@@ -2,7 +2,7 @@
 // holds, a newer or unknown one is refused by name, a room written in a newer format is refused
 // before anything of it is read or written, one written before the marker is read as format 1, and
 // a newer node's bus messages are not read.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RedisStore } from '../../src/store/redis/store.ts';
 import { RedisBus } from '../../src/bus/redis.ts';
@@ -10,23 +10,14 @@ import { connectRedis, redisReady } from '../../src/store/redis/connection.ts';
 import { StoreFormatError } from '../../src/store/redis/format.ts';
 import { StoreUnavailableError } from '../../src/store/store.ts';
 import { appFor, created, joined } from '../helpers/rooms.ts';
-import { cleanupPrefix, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
+import { prefixesRemovedAfter, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
 import { until } from '../helpers/frames.ts';
 
 const skip = await redisSkip();
-const prefixes: string[] = [];
-
-after(async () => {
-  if (skip || prefixes.length === 0) return;
-  const admin = connectRedis(SHARED_REDIS_URL);
-  await redisReady(admin);
-  for (const p of prefixes) await cleanupPrefix(admin, p);
-  await admin.quit();
-});
+const newPrefix = prefixesRemovedAfter(skip);
 
 async function open(): Promise<{ store: RedisStore; prefix: string }> {
-  const prefix = uniquePrefix();
-  prefixes.push(prefix);
+  const prefix = newPrefix();
   const redis = connectRedis(SHARED_REDIS_URL);
   await redisReady(redis);
   return { store: new RedisStore({ redis, prefix, ownsClient: true }), prefix };

@@ -1,6 +1,6 @@
 // The Redis store against a real Redis: the shared contract on the server at 127.0.0.1:6379 (each
 // store under its own key prefix), and outages on a private redis-server this file kills.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Redis } from 'ioredis';
 import { RedisStore } from '../../src/store/redis/store.ts';
@@ -12,18 +12,10 @@ import type { LoggedEvent } from '../../src/domain/events.ts';
 import { sharedStoreContract, storeContract, type StoreFactoryOptions } from './store-contract.ts';
 import { outboxContract } from './outbox-contract.ts';
 import { appFor, created, joined } from '../helpers/rooms.ts';
-import { cleanupPrefix, redisServerSkip, redisSkip, SHARED_REDIS_URL, startRedisServer, uniquePrefix } from '../helpers/redis.ts';
+import { prefixesRemovedAfter, redisServerSkip, redisSkip, SHARED_REDIS_URL, startRedisServer } from '../helpers/redis.ts';
 
 const skip = await redisSkip();
-const prefixes: string[] = [];
-
-after(async () => {
-  if (skip || prefixes.length === 0) return;
-  const admin = connectRedis(SHARED_REDIS_URL);
-  await redisReady(admin);
-  for (const p of prefixes) await cleanupPrefix(admin, p);
-  await admin.quit();
-});
+const newPrefix = prefixesRemovedAfter(skip);
 
 async function storeOn(url: string, prefix: string, opts: StoreFactoryOptions = {}): Promise<RedisStore> {
   const redis = connectRedis(url);
@@ -31,11 +23,6 @@ async function storeOn(url: string, prefix: string, opts: StoreFactoryOptions = 
   return new RedisStore({ redis, prefix, ownsClient: true, ...opts });
 }
 
-function newPrefix(): string {
-  const p = uniquePrefix();
-  prefixes.push(p);
-  return p;
-}
 
 storeContract('redis', (opts) => storeOn(SHARED_REDIS_URL, newPrefix(), opts), { skip });
 outboxContract('redis', () => storeOn(SHARED_REDIS_URL, newPrefix()), { skip });

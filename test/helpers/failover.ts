@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { callAgora, MeetingClient } from '../../client/agora.ts';
 import { spawnServer, type ServerProcess } from './process.ts';
-import { raw } from './qiniu.ts';
 import { clusterEnv } from './redis.ts';
 import { FrameLog, until } from './frames.ts';
+import { leftTheRoom } from './resuming.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ROOMS = 20;
@@ -186,9 +186,7 @@ async function checkRoom(room: Room, A: ServerProcess, B: ServerProcess, creds: 
     const missed = room.chats.filter((c) => texts.has(c) && !s.texts().has(c)).length;
     if (missed > 0) problems.push(`${room.roomUuid}: an open socket missed ${missed} chats of the log`);
   }
-  const users = await raw(B.port, { method: 'GET', path: `/v3/apps/${creds.appId}/rooms/${room.roomUuid}/users`, keys });
-  const present = new Set((users.json.users as { userId: string }[]).map((u) => u.userId));
-  for (const u of room.entered) if (!present.has(u)) lost.push(`member ${u}`);
+  for (const u of await leftTheRoom(B, creds.appId, keys, room.roomUuid, room.entered)) lost.push(`member ${u}`);
   return { lost, problems };
 }
 

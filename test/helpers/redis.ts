@@ -1,6 +1,6 @@
 // Real Redis for tests: the shared server on 127.0.0.1:6379 (each test under its own key prefix,
 // removed afterwards; never FLUSHALL), or a private redis-server a test may kill and restart.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { freePort } from './process.ts';
 
 export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -61,6 +61,25 @@ export function uniquePrefix(): string {
 }
 
 /** Removes every key under `prefix` (SCAN, never KEYS or FLUSHALL: the server may be shared). */
+/**
+ * Fresh key prefixes on the shared Redis for one test file, every key under them removed when the
+ * file's tests are done. → a function giving the next prefix.
+ */
+export function prefixesRemovedAfter(skip: string | undefined): () => string {
+  const prefixes: string[] = [];
+  after(async () => {
+    if (skip || prefixes.length === 0) return;
+    const admin = new Redis(SHARED_REDIS_URL);
+    for (const p of prefixes) await cleanupPrefix(admin, p);
+    admin.disconnect();
+  });
+  return () => {
+    const p = uniquePrefix();
+    prefixes.push(p);
+    return p;
+  };
+}
+
 export async function cleanupPrefix(redis: Redis, prefix: string): Promise<void> {
   const pattern = `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}*`;
   let cursor = '0';

@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { Redis } from 'ioredis';
-import { callAgora, MeetingClient } from '../../client/agora.ts';
+import { callAgora } from '../../client/agora.ts';
 import { runConvene, spawnServer, type ServerProcess } from '../helpers/process.ts';
 import { raw } from '../helpers/qiniu.ts';
 import { cleanupPrefix, clusterEnv, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
 import { until } from '../helpers/frames.ts';
 import { WebhookReceiver } from '../helpers/webhooks.ts';
-import { Resuming } from '../helpers/resuming.ts';
+import { enterRooms, leftTheRoom, type Resuming } from '../helpers/resuming.ts';
 
 const skip = await redisSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -54,23 +54,8 @@ test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, n
   assert.equal(added.status, 200, added.body);
 
   // 300 members in 30 rooms, entered through any node, every socket on C (index 2).
-  const rooms = await Promise.all(
-    Array.from({ length: ROOMS }, async (_, r) => {
-      const roomUuid = `drain-${r}`;
-      const entered: string[] = [];
-      let talker!: MeetingClient;
-      let roomId = '';
-      for (let m = 0; m < PER_ROOM; m++) {
-        const c = new MeetingClient({ baseUrl: nodes[m % 3]!.url, ...creds });
-        const userUuid = `d${r}-${m}`;
-        ({ roomId } = await c.enter({ roomName: roomUuid, roomUuid, userName: userUuid, userUuid }));
-        entered.push(userUuid);
-        members.push(new Resuming(nodes, c.userToken, 2));
-        if (m === 0) talker = c;
-      }
-      return { roomUuid, roomId, talker, entered };
-    }),
-  );
+  const rooms = await enterRooms(nodes, creds, { rooms: ROOMS, perRoom: PER_ROOM, name: 'drain', socketNode: () => 2 });
+  members.push(...rooms.flatMap((room) => room.sockets));
   for (let i = 0; i < members.length; i += 50) await Promise.all(members.slice(i, i + 50).map((m) => m.open()));
 
   // Chat in every room through A and B while C drains.
@@ -79,7 +64,7 @@ test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, n
   const chatting = rooms.map(async (room, r) => {
     for (let n = 0; !stop; n++) {
       const text = `r${r}-${n}`;
-      const answer = await callAgora<any>({ baseUrl: nodes[n % 2]!.url, ...creds }, 'POST', `/${room.roomId}/chat`, { message: text, type: 1 }, room.talker.userToken).catch(() => null);
+      const answer = await callAgora<any>({ baseUrl: nodes[n % 2]!.url, ...creds }, 'POST', `/${room.roomId}/chat`, { message: text, type: 1 }, room.first.userToken).catch(() => null);
       if (answer?.code === 0) acked.push(text);
       await sleep(100);
     }
@@ -115,13 +100,9 @@ test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, n
   assert.deepEqual(members.flatMap((m) => m.gaps), [], 'no socket saw a gap across its resume');
 
   // Every socket has every chat, every member is still in its room, every chat reached the webhook.
-  const last = await Promise.all(rooms.map((room) => callAgora<any>({ baseUrl: A.url, ...creds }, 'GET', `/${room.roomId}`, undefined, room.talker.userToken)));
+  const last = await Promise.all(rooms.map((room) => callAgora<any>({ baseUrl: A.url, ...creds }, 'GET', `/${room.roomId}`, undefined, room.first.userToken)));
   assert.ok(last.every((r) => r.code === 0));
-  for (const room of rooms) {
-    const users = await raw(A.port, { method: 'GET', path: `/v3/apps/${creds.appId}/rooms/${room.roomUuid}/users`, keys });
-    const present = new Set((users.json.users as { userId: string }[]).map((u) => u.userId));
-    assert.deepEqual(room.entered.filter((u) => !present.has(u)), [], `${room.roomUuid}: no member left`);
-  }
+  for (const room of rooms) assert.deepEqual(await leftTheRoom(A, creds.appId, keys, room.roomUuid, room.entered), [], `${room.roomUuid}: no member left`);
   await receiver.until(() => acked.every((text) => receiver.deliveries.some((d) => d.json.data.message === text)), 'every acknowledged chat delivered', 20_000);
 });
 

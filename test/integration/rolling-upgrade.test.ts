@@ -15,10 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { callAgora, MeetingClient } from '../../client/agora.ts';
 import { runConvene, spawnServer, type ServerProcess } from '../helpers/process.ts';
-import { raw } from '../helpers/qiniu.ts';
 import { cleanupPrefix, clusterEnv, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
 import { until } from '../helpers/frames.ts';
-import { Resuming } from '../helpers/resuming.ts';
+import { enterRooms, leftTheRoom, Resuming } from '../helpers/resuming.ts';
 
 /** Release 0.1.0: the last commit before the store format was marked. */
 const PREVIOUS_RELEASE = '5ea13eca560b9c2a04c444c2940c921c137bc707';
@@ -76,27 +75,9 @@ test('the previous release and this one share a meeting on one Redis; the old no
   assert.equal(await redis.hget(`${prefix}meta`, 'format'), '1', 'this release marks the deployment with the format it found');
 
   // Members enter through both nodes in turn and hold their sockets on both.
-  const rooms = await Promise.all(
-    Array.from({ length: ROOMS }, async (_, r) => {
-      const roomUuid = `upgrade-${r}`;
-      const entered: string[] = [];
-      const sockets: Resuming[] = [];
-      let host!: MeetingClient;
-      let roomId = '';
-      for (let m = 0; m < PER_ROOM; m++) {
-        const c = new MeetingClient({ baseUrl: nodes[m % 2]!.url, ...creds });
-        const userUuid = `u${r}-${m}`;
-        ({ roomId } = await c.enter({ roomName: roomUuid, roomUuid, userName: userUuid, userUuid }));
-        entered.push(userUuid);
-        const socket = new Resuming(nodes, c.userToken, m % 2);
-        members.push(socket);
-        sockets.push(socket);
-        await socket.open();
-        if (m === 0) host = c;
-      }
-      return { roomUuid, roomId, host, entered, sockets };
-    }),
-  );
+  const rooms = await enterRooms(nodes, creds, { rooms: ROOMS, perRoom: PER_ROOM, name: 'upgrade', socketNode: (m) => m % 2 });
+  members.push(...rooms.flatMap((room) => room.sockets));
+  for (const socket of members) await socket.open();
 
   // Chat and mute-all toggles in every room, through whichever nodes are up, all along.
   let stop = false;
@@ -106,10 +87,10 @@ test('the previous release and this one share a meeting on one Redis; the old no
     for (let n = 0; !stop; n++) {
       const node = nodes[n % nodes.length]!;
       const text = `r${r}-${n}`;
-      const chat = await callAgora<any>({ baseUrl: node.url, ...creds }, 'POST', `/${room.roomId}/chat`, { message: text, type: 1 }, room.host.userToken).catch(() => null);
+      const chat = await callAgora<any>({ baseUrl: node.url, ...creds }, 'POST', `/${room.roomId}/chat`, { message: text, type: 1 }, room.first.userToken).catch(() => null);
       if (chat?.code === 0) acked.push({ room: r, text });
       else refused++;
-      if (n % 5 === 0) await callAgora<any>({ baseUrl: node.url, ...creds }, 'POST', `/${room.roomId}`, { muteAllAudio: (n / 5) % 2 }, room.host.userToken).catch(() => null);
+      if (n % 5 === 0) await callAgora<any>({ baseUrl: node.url, ...creds }, 'POST', `/${room.roomId}`, { muteAllAudio: (n / 5) % 2 }, room.first.userToken).catch(() => null);
       await sleep(40);
     }
   });
@@ -133,7 +114,7 @@ test('the previous release and this one share a meeting on one Redis; the old no
   stop = true;
   await Promise.all(writing);
 
-  const infos = await Promise.all(rooms.map((room) => callAgora<any>({ baseUrl: nodes[0]!.url, ...creds }, 'GET', `/${room.roomId}`, undefined, room.host.userToken)));
+  const infos = await Promise.all(rooms.map((room) => callAgora<any>({ baseUrl: nodes[0]!.url, ...creds }, 'GET', `/${room.roomId}`, undefined, room.first.userToken)));
   assert.ok(infos.every((r) => r.code === 0), 'the upgraded node reads the rooms the old one wrote');
   const stored = await Promise.all(rooms.map(async (room) => Number(await redis.hget(`${prefix}room:${room.roomId}`, 's'))));
   await until(() => rooms.every((room, r) => room.sockets.every((s) => s.last >= stored[r]!)), 'every socket reached its room\'s last seq', 10_000).catch((err) => {
@@ -156,9 +137,7 @@ test('the previous release and this one share a meeting on one Redis; the old no
     const frames = [...union.values()].join('\n');
     const missing = acked.filter((a) => a.room === r && !frames.includes(`"${a.text}"`));
     assert.deepEqual(missing, [], `room ${r}: every acknowledged chat reached the sockets`);
-    const users = await raw(nodes[1]!.port, { method: 'GET', path: `/v3/apps/${creds.appId}/rooms/${room.roomUuid}/users`, keys });
-    const present = new Set((users.json.users as { userId: string }[]).map((u) => u.userId));
-    assert.deepEqual(room.entered.filter((u) => !present.has(u)), [], `${room.roomUuid}: no member left`);
+    assert.deepEqual(await leftTheRoom(nodes[1]!, creds.appId, keys, room.roomUuid, room.entered), [], `${room.roomUuid}: no member left`);
   }
   assert.ok(lateSocket.events.size > 0, 'the upgraded node serves the meeting');
   assert.equal(await redis.hget(`${prefix}meta`, 'format'), '1');

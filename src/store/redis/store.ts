@@ -39,7 +39,6 @@ type LoadReply = null | [string] | [string, string, string, 'F' | 'D', (string |
 
 export class RedisStore implements RoomStore {
   private readonly redis: RedisClient;
-  private readonly prefix: string;
   private readonly slices: Slices;
   private readonly retention: number;
   private readonly cacheSize: number;
@@ -71,8 +70,7 @@ export class RedisStore implements RoomStore {
   constructor(opts: RedisStoreOptions) {
     if (opts.redis.options.keyPrefix) throw new Error('RedisStore prefixes its keys itself: give it a client without keyPrefix');
     this.redis = opts.redis;
-    this.prefix = opts.prefix ?? 'convene:';
-    this.slices = opts.slices ?? singleSlice(this.prefix);
+    this.slices = opts.slices ?? singleSlice(opts.prefix ?? 'convene:');
     this.retention = opts.eventRetention ?? 10_000;
     if (!Number.isInteger(this.retention) || this.retention < 1) throw new Error('eventRetention must be a positive integer');
     this.cacheSize = opts.cacheSize ?? 10_000;
