@@ -63,6 +63,9 @@ async function setUp(s: RoomStore, endpoints = ['ep1']) {
   return { appId, app, outbox };
 }
 
+/** For tests of one store's outbox beyond the contract (a replica's confirmation). */
+export const outboxFixtures = { started, messages, rowsOf, setUp };
+
 export function outboxContract(name: string, make: () => Promise<RoomStore>, opts: { skip?: string } = {}): void {
   const withStore = (title: string, fn: (s: RoomStore) => Promise<void>) =>
     test(`${name}: outbox: ${title}`, { skip: opts.skip }, async () => {

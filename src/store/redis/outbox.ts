@@ -16,6 +16,7 @@
 import { BUSY_LANE_DEFER_MS, type ClaimedLane, type DeadLetter, type Lane, type PendingDelivery, type WebhookOutbox } from '../store.ts';
 import { unavailableOnConnectionError as guard, type RedisClient } from './connection.ts';
 import type { Slices } from './slices.ts';
+import type { ReplicaWaits } from './replicas.ts';
 import { LANE_SCORE_IDX } from './scripts.ts';
 
 export function laneOf(l: Lane): string {
@@ -169,6 +170,8 @@ export class RedisOutbox implements WebhookOutbox {
   constructor(
     private readonly redis: RedisClient,
     private readonly slices: Slices,
+    /** With CONVENE_REDIS_MIN_REPLICAS: a row is sent only once the replicas have it (see claim). */
+    private readonly replicas: ReplicaWaits | null = null,
   ) {
     const define = (name: string, keys: number, lua: string): Call => {
       const r = redis as unknown as Record<string, Call>;
@@ -201,6 +204,7 @@ export class RedisOutbox implements WebhookOutbox {
       const taken = new Map(busy);
       const prefixes = this.slices.prefixes;
       const first = this.nextSlice++ % prefixes.length;
+      const claimedIn: string[] = [];
       for (let k = 0; k < prefixes.length && out.length < limit; k++) {
         const p = prefixes[(first + k) % prefixes.length]!;
         const pairs = [...taken].flatMap(([endpoint, n]) => [endpoint, String(n)]);
@@ -212,7 +216,12 @@ export class RedisOutbox implements WebhookOutbox {
           const endpoint = `${lane.appId}/${lane.endpointId}`;
           taken.set(endpoint, (taken.get(endpoint) ?? 0) + 1);
         }
+        if (flat.length > 0) claimedIn.push(`${p}wh:due`);
       }
+      // A row's commit may still be waiting for its replicas (a failover could take it back, and
+      // the row with it): the claim, a write after it, is confirmed first. Unconfirmed, the leases
+      // simply expire and the rows are claimed again.
+      if (this.replicas && claimedIn.length > 0) await this.replicas.confirm(claimedIn);
       return out;
     });
   }
@@ -223,7 +232,10 @@ export class RedisOutbox implements WebhookOutbox {
       const { p, due, lease } = this.at(lane);
       const [what, next] = (await this.s.advance(due, lease, p, laneOf(lane), token, head.id, letter, leaseMs, lane.appId)) as [string, string?];
       if (what === 'lost') return 'lost';
-      return what === 'next' ? (JSON.parse(next!) as PendingDelivery) : null;
+      if (what !== 'next') return null;
+      // As in claim: the next row is sent only once the replicas have it.
+      await this.replicas?.confirm([due]);
+      return JSON.parse(next!) as PendingDelivery;
     });
   }
 

@@ -9,6 +9,7 @@ import { unavailableOnConnectionError as guard, type RedisClient } from './conne
 import { FORMAT_FIELD, formatOf, readable, refusedFormat, StoreFormatError } from './format.ts';
 import { laneOf, RedisOutbox } from './outbox.ts';
 import { ReplicaWaits } from './replicas.ts';
+import { ConfirmedReads } from './confirmed.ts';
 import { singleSlice, type Slices } from './slices.ts';
 import { RoomIndexes } from './indexes.ts';
 import * as lua from './scripts.ts';
@@ -34,8 +35,8 @@ export interface RedisStoreOptions {
 
 type ScriptCall = (...args: string[]) => Promise<unknown>;
 
-/** loadRoom's answer (see scripts.ts): the version alone, or the room with all or some members. */
-type LoadReply = null | [string] | [string, string, string, 'F' | 'D', (string | null)[]];
+/** loadRoom's answer (see scripts.ts): the version and the confirmed one, alone or with the room and all or some members. */
+type LoadReply = null | [string, string] | [string, string, string, string, 'F' | 'D', (string | null)[]];
 
 export class RedisStore implements RoomStore {
   private readonly redis: RedisClient;
@@ -50,6 +51,7 @@ export class RedisStore implements RoomStore {
   readonly outbox: RedisOutbox;
   private readonly indexes: RoomIndexes;
   private readonly replicas: ReplicaWaits | null;
+  private readonly confirmed: ConfirmedReads | null;
   /** See RoomStore.reconnections (the store is made on a connection already ready: 0 at first). */
   reconnections = 0;
   private readonly scripts: Record<
@@ -57,6 +59,8 @@ export class RedisStore implements RoomStore {
     | 'findRunning'
     | 'commit'
     | 'eventsSince'
+    | 'confirmRaise'
+    | 'confirmMark'
     | 'listRooms'
     | 'purgeEnded'
     | 'indexEnded'
@@ -85,7 +89,9 @@ export class RedisStore implements RoomStore {
       load: define('conveneLoadRoom', 3, lua.LOAD),
       findRunning: define('conveneFindRunning', 1, lua.FIND_RUNNING),
       commit: define('conveneCommit', 12, lua.COMMIT),
-      eventsSince: define('conveneEventsSince', 1, lua.EVENTS_SINCE),
+      eventsSince: define('conveneEventsSince', 2, lua.EVENTS_SINCE),
+      confirmRaise: define('conveneConfirmRaise', 1, lua.CONFIRM_RAISE),
+      confirmMark: define('conveneConfirmMark', 1, lua.CONFIRM_MARK),
       listRooms: define('conveneListRooms', 1, lua.LIST_ROOMS),
       purgeEnded: define('convenePurgeEnded', 1, lua.PURGE_ENDED),
       indexEnded: define('conveneIndexEnded', 1, lua.INDEX_ENDED),
@@ -94,7 +100,10 @@ export class RedisStore implements RoomStore {
       listApps: define('conveneListApps', 2, lua.LIST_APPS),
       setMetaIfAbsent: define('conveneSetMetaIfAbsent', 1, lua.SET_META_IF_ABSENT),
     };
-    this.outbox = new RedisOutbox(this.redis, this.slices);
+    const min = opts.minReplicas ?? 0;
+    this.replicas = min > 0 ? new ReplicaWaits(this.redis, min, opts.replicaTimeoutMs ?? 1_000) : null;
+    this.confirmed = this.replicas && new ConfirmedReads(this.replicas, this.scripts);
+    this.outbox = new RedisOutbox(this.redis, this.slices, this.replicas);
     this.indexes = new RoomIndexes(this.redis, this.slices, this.scripts);
     // A connection made again may reach another server (Sentinel promoted a replica) that lacks the
     // last writes this node saw: a cached version may then name a state that no longer exists.
@@ -106,8 +115,6 @@ export class RedisStore implements RoomStore {
     this.redis.on('ready', reconnected);
     // On a Cluster, a master lost (and its replica promoted) leaves the client's pool: the same.
     if (this.redis.isCluster) this.redis.on('-node', reconnected);
-    const min = opts.minReplicas ?? 0;
-    this.replicas = min > 0 ? new ReplicaWaits(this.redis, min, opts.replicaTimeoutMs ?? 1_000) : null;
   }
 
   /**
@@ -158,8 +165,7 @@ export class RedisStore implements RoomStore {
     return this.onRoom(`room ${roomId}`, async () => {
       const cached = this.cache.get(roomId);
       const reply = (await this.scripts.load(...this.roomKeys(roomId), cached ? String(cached.version) : '0')) as LoadReply;
-      const room = this.roomFrom(roomId, reply, cached);
-      return room === undefined ? this.loadAll(roomId) : room;
+      return this.served(roomId, reply, cached);
     });
   }
 
@@ -176,16 +182,27 @@ export class RedisStore implements RoomStore {
       )) as null | [string, LoadReply];
       if (reply === null) return null;
       const [roomId, load] = reply;
-      const room = this.roomFrom(roomId, load, roomId === guess?.roomId ? guess : undefined);
-      return room === undefined ? this.loadAll(roomId) : room;
+      return this.served(roomId, load, roomId === guess?.roomId ? guess : undefined);
     });
   }
 
-  /** A second try with no cached base, for the (unexpected) case where a partial load left a gap. */
-  private async loadAll(roomId: string): Promise<Room | null> {
-    const reply = (await this.scripts.load(...this.roomKeys(roomId), '0')) as LoadReply;
-    const room = this.roomFrom(roomId, reply, undefined);
-    if (room === undefined) throw new Error(`room ${roomId} is damaged in Redis: members are missing`);
+  /** The room a load script answered, once the replicas are known to have it (see confirmed.ts). */
+  private async served(roomId: string, reply: LoadReply, cached: Room | undefined): Promise<Room | null> {
+    let room = this.roomFrom(roomId, reply, cached);
+    if (room === undefined) {
+      // A second try with no cached base, for the (unexpected) case where a partial load left a gap.
+      reply = (await this.scripts.load(...this.roomKeys(roomId), '0')) as LoadReply;
+      room = this.roomFrom(roomId, reply, undefined);
+      if (room === undefined) throw new Error(`room ${roomId} is damaged in Redis: members are missing`);
+    }
+    if (room && this.confirmed && room.version > Number(reply![1])) {
+      try {
+        await this.confirmed.confirm(this.roomKeys(roomId)[0]);
+      } catch (err) {
+        this.forget(roomId);
+        throw err;
+      }
+    }
     return room;
   }
 
@@ -195,12 +212,12 @@ export class RedisStore implements RoomStore {
       this.forget(roomId);
       return null;
     }
-    if (reply.length === 1) {
+    if (reply.length === 2) {
       if (!cached || String(cached.version) !== reply[0]) throw new Error(`Redis answered version ${reply[0]} of room ${roomId} without its state`);
       this.remember(cached);
       return cached;
     }
-    const [, data, count, mode, pairs] = reply;
+    const [, , data, count, mode, pairs] = reply;
     const room = JSON.parse(data) as Room;
     const n = Number(count);
     // Members not sent are unchanged since the cached version: their objects are shared with it.
@@ -291,6 +308,7 @@ export class RedisStore implements RoomStore {
           // Until the replicas confirm it, this version may yet be lost to a failover: not a base.
           this.cache.delete(room.roomId);
           await this.replicas.confirm([roomKey]);
+          this.confirmed!.raise(roomKey, room.version, room.seq);
         }
         saved(room);
         this.remember(room);
@@ -304,8 +322,11 @@ export class RedisStore implements RoomStore {
 
   eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange> {
     return guard(async () => {
-      const [oldest, page] = (await this.scripts.eventsSince(`${this.slices.ofRoom(roomId)}events:${roomId}`, String(afterSeq), String(limit))) as [string, string[]];
-      return { events: page.map((e) => JSON.parse(e) as LoggedEvent), oldestSeq: Number(oldest) };
+      const [roomKey] = this.roomKeys(roomId);
+      const [oldest, page, confirmedSeq] = (await this.scripts.eventsSince(`${this.slices.ofRoom(roomId)}events:${roomId}`, roomKey, String(afterSeq), String(limit))) as [string, string[], string];
+      const events = page.map((e) => JSON.parse(e) as LoggedEvent);
+      if (this.confirmed && events.length > 0 && events[events.length - 1]!.seq > Number(confirmedSeq)) await this.confirmed.confirm(roomKey);
+      return { events, oldestSeq: Number(oldest) };
     });
   }
 
