@@ -1,6 +1,7 @@
 // The board log of a cluster, in Redis in its room's slice (see store/redis/slices.ts: one slice
 // under the cluster's prefix on a single Redis), apart from the meeting's keys:
-//   board:<roomId>          hash: seq (the last boardSeq)
+//   board:<roomId>          hash: seq (the last boardSeq); with CONVENE_REDIS_MIN_REPLICAS, cs (the
+//                           last seq known to be on the replicas) and cw (see CONFIRM_MARK)
 //   board:<roomId>:order    zset: stroke id by the seq that drew it (drawing order)
 //   board:<roomId>:strokes  hash: stroke id → stroke JSON (with `by`)
 //   board:<roomId>:ops      zset: "<seq> <entry JSON>" by seq, the last OPS_KEPT ops
@@ -54,7 +55,25 @@ for i = 1, #names do
 end
 return out`;
 
+// With CONVENE_REDIS_MIN_REPLICAS, as a meeting's log (store/redis/confirmed.ts): nothing is read
+// out before the replicas have it, or a failover could take back an op a socket already drew and
+// give its seq to another. The appender raises the mark after its WAIT; a reader finding ops past
+// it confirms them itself: a write of its own after them, then WAIT.
+// KEYS: meta. ARGV: seq. Raises the mark (never past the board's own seq: a replica that lacks it).
+const RAISE = `
+local h = redis.call('HMGET', KEYS[1], 'seq', 'cs')
+if not h[1] or tonumber(h[1]) < tonumber(ARGV[1]) or tonumber(h[2] or '0') >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'cs', ARGV[1])
+return 1`;
+// KEYS: meta. → the board's seq, after a write of the caller's own.
+const MARK = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'cw', 1)
+return tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')`;
+
 type Scripted = RedisClient & {
+  conveneBoardRaise(...args: string[]): Promise<number>;
+  conveneBoardMark(...args: string[]): Promise<number>;
   conveneBoardAppend(...args: string[]): Promise<[string, number?]>;
   conveneBoardStrokes(...args: string[]): Promise<string[]>;
 };
@@ -71,6 +90,8 @@ export class RedisBoardLog implements BoardLog {
     if (!('conveneBoardAppend' in redis)) {
       redis.defineCommand('conveneBoardAppend', { numberOfKeys: 5, lua: APPEND });
       redis.defineCommand('conveneBoardStrokes', { numberOfKeys: 2, lua: STROKES });
+      redis.defineCommand('conveneBoardRaise', { numberOfKeys: 1, lua: RAISE });
+      redis.defineCommand('conveneBoardMark', { numberOfKeys: 1, lua: MARK });
     }
     this.redis = redis as Scripted;
   }
@@ -90,7 +111,10 @@ export class RedisBoardLog implements BoardLog {
         change.op, id, drawn, JSON.stringify(change), String(change.at), String(maxStrokes), String(OPS_KEPT), roomId,
       );
       if (status !== 'ok') return { ok: false, why: status as 'full' | 'taken' | 'missing' };
-      await this.replicas?.confirm([k.meta]);
+      if (this.replicas) {
+        await this.replicas.confirm([k.meta]);
+        this.raise(k.meta, Number(seq));
+      }
       return { ok: true, entry: { seq: Number(seq), ...change } as BoardEntry };
     });
   }
@@ -98,9 +122,11 @@ export class RedisBoardLog implements BoardLog {
   head(roomId: string): Promise<BoardHead> {
     const k = this.keys(roomId);
     return guard(async () => {
-      const r = await this.redis.multi().hget(k.meta, 'seq').zcard(k.order).exec();
+      const r = await this.redis.multi().hget(k.meta, 'seq').zcard(k.order).hget(k.meta, 'cs').exec();
       if (!r || r.some(([err]) => err)) throw r?.find(([err]) => err)?.[0] ?? new Error('board head: transaction aborted');
-      return { seq: Number(r[0]![1] ?? 0), strokes: Number(r[1]![1]) };
+      const seq = Number(r[0]![1] ?? 0);
+      await this.confirmed(k.meta, seq, Number(r[2]![1] ?? 0));
+      return { seq, strokes: Number(r[1]![1]) };
     });
   }
 
@@ -116,12 +142,28 @@ export class RedisBoardLog implements BoardLog {
 
   since(roomId: string, afterSeq: number, limit: number): Promise<BoardEntry[]> {
     return guard(async () => {
-      const rows = await this.redis.zrangebyscore(this.keys(roomId).ops, `(${afterSeq}`, '+inf', 'LIMIT', 0, limit);
-      return rows.map((row) => {
+      const k = this.keys(roomId);
+      const [rows, mark] = await Promise.all([this.redis.zrangebyscore(k.ops, `(${afterSeq}`, '+inf', 'LIMIT', 0, limit), this.replicas ? this.redis.hget(k.meta, 'cs') : null]);
+      const entries = rows.map((row) => {
         const sp = row.indexOf(' ');
         return { ...(JSON.parse(row.slice(sp + 1)) as BoardChange), seq: Number(row.slice(0, sp)) } as BoardEntry;
       });
+      if (entries.length > 0) await this.confirmed(k.meta, entries[entries.length - 1]!.seq, Number(mark ?? 0));
+      return entries;
     });
+  }
+
+  /** Resolves once the replicas have the board's ops up to `seq` (at once when the mark covers it). */
+  private async confirmed(meta: string, seq: number, mark: number): Promise<void> {
+    if (!this.replicas || seq <= mark) return;
+    const now = await this.redis.conveneBoardMark(meta);
+    await this.replicas.confirm([meta]);
+    this.raise(meta, now);
+  }
+
+  /** Not awaited: a mark left low only costs a reader a confirmation. */
+  private raise(meta: string, seq: number): void {
+    this.redis.conveneBoardRaise(meta, String(seq)).catch(() => {});
   }
 
   async purgeIdle(before: number, limit: number, fate: (roomId: string) => Promise<number | null>): Promise<number> {

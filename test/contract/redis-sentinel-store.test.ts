@@ -70,11 +70,21 @@ test('min replicas: a commit (or a board op) no replica confirms is refused as r
   }
 });
 
-test('min replicas: another node serves nothing the replicas lack (a room, its log, a webhook row) until they have it', { skip }, async () => {
+test('min replicas: another node serves nothing the replicas lack (a room, its log, a webhook row, a board op) until they have it', { skip }, async () => {
   const prefix = uniquePrefix();
   const writer = await storeOn(target, { replicaTimeoutMs: 300 }, prefix);
   const reader = await storeOn(target, { replicaTimeoutMs: 300 }, prefix);
   const { started, messages, rowsOf, setUp } = outboxFixtures;
+  // The whiteboard's log likewise (a connection of each node's own, as in a node).
+  const boards = await Promise.all(
+    [0, 1].map(async () => {
+      const redis = connectRedis(target);
+      await redisReady(redis);
+      return { redis, log: new RedisBoardLog(redis, singleSlice(prefix), new ReplicaWaits(redis, 1, 300)) };
+    }),
+  );
+  const [drawer, viewer] = boards.map((b) => b.log) as [RedisBoardLog, RedisBoardLog];
+  const stroke = (id: string) => ({ op: 'draw' as const, stroke: { id, color: '#000', width: 2, points: [[0, 0], [1, 1]] as [number, number][] }, by: 'u1', at: 1 });
   try {
     const { appId, outbox } = await setUp(writer);
     const a = started(appId, 'r');
@@ -86,6 +96,8 @@ test('min replicas: another node serves nothing the replicas lack (a room, its l
     const second = await reader.outbox.advance(claimed[0]!, 't1', claimed[0]!.head, null, 60_000);
     assert.ok(second && second !== 'lost');
     assert.equal(await reader.outbox.advance(claimed[0]!, 't1', second, null, 60_000), null);
+    assert.equal((await drawer.append('b1', stroke('s1'), 100)).ok, true);
+    assert.equal((await viewer.head('b1')).seq, 1);
 
     // A commit that reached the primary only (its writer was told to retry).
     await set!.lagReplicas();
@@ -96,6 +108,10 @@ test('min replicas: another node serves nothing the replicas lack (a room, its l
       await assert.rejects(reader.eventsSince(id, a.room.seq, 100), StoreUnavailableError, 'its events');
       assert.deepEqual((await reader.eventsSince(id, 0, a.events.length)).events.map((e) => e.seq), a.events.map((e) => e.seq), 'what is confirmed is served');
       await assert.rejects(reader.outbox.claim('t2', 200, 10, 10, new Map()), StoreUnavailableError, 'its webhook rows');
+      await assert.rejects(drawer.append('b1', stroke('s2'), 100), StoreUnavailableError);
+      await assert.rejects(viewer.head('b1'), StoreUnavailableError, 'a board past its confirmed ops');
+      await assert.rejects(viewer.since('b1', 1, 10), StoreUnavailableError, 'the unconfirmed op');
+      assert.deepEqual((await viewer.since('b1', 0, 1)).map((e) => e.seq), [1], 'the confirmed one is served');
     } finally {
       await set!.resumeReplicas();
     }
@@ -109,6 +125,8 @@ test('min replicas: another node serves nothing the replicas lack (a room, its l
       });
     }
     assert.equal(room.version, 2);
+    assert.deepEqual((await viewer.since('b1', 1, 10)).map((e) => e.seq), [2]);
+    assert.equal((await viewer.head('b1')).seq, 2);
     assert.deepEqual((await reader.eventsSince(id, a.room.seq, 100)).events.map((e) => e.seq), m.events.map((e) => e.seq));
     await new Promise((r) => setTimeout(r, 250)); // the refused claim's lease runs out
     const again = await reader.outbox.claim('t3', 60_000, 10, 10, new Map());
@@ -116,5 +134,6 @@ test('min replicas: another node serves nothing the replicas lack (a room, its l
   } finally {
     await writer.close();
     await reader.close();
+    for (const b of boards) b.redis.disconnect();
   }
 });
