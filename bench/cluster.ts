@@ -8,7 +8,8 @@
 //     All four are up at once and take turns in blocks of toggles, so the VM's drift hits each alike.
 //  2. Room-info reads (autocannon): a Redis-backed node against a SQLite node, interleaved.
 //  3. Entries (autocannon, every entry a new member of one of 500 rooms): a node on the single
-//     Redis against a node on the Redis Cluster, interleaved (with the Redis Cluster only).
+//     Redis against a node on the Redis Cluster, interleaved (with the Redis Cluster only); and the
+//     baseline, a bare ioredis client doing an entry's Redis commands on both (lib/redis-baseline.ts).
 //   npm run bench:cluster   (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_BLOCK, BENCH_NODES, BENCH_DURATION,
 //                            BENCH_CONNECTIONS, BENCH_INFO_ROOMS, BENCH_REDIS_URL to change it)
 import autocannon from 'autocannon';
@@ -19,6 +20,7 @@ import { freePort, percentile, startChild, type Child } from './lib/proc.ts';
 import { envelopeSampler, openSio, openWs, pool } from './lib/clients.ts';
 import { creds, PREFIX, REDIS_URL, startConveneNodes, troubles, withCleanup, type ConveneNode } from './lib/cluster.ts';
 import { startRedisCluster, type RedisCluster } from '../test/helpers/redis-cluster.ts';
+import { bareClientRates } from './lib/redis-baseline.ts';
 
 const WITH_REDIS_CLUSTER = process.env.BENCH_REDIS_CLUSTER !== '0';
 
@@ -448,10 +450,13 @@ async function main() {
   step('room-info reads, SQLite node and Redis node interleaved');
   const info = await roomInfoReads();
   let entries: { redis: Reads; cluster: Reads } | null = null;
+  let bare: { redis: number; cluster: number } | null = null;
   if (redisCluster) {
     step('entries, a node on one Redis and a node on the Redis Cluster interleaved');
     try {
       entries = await entryRates(redisCluster);
+      step('the baseline: a bare ioredis client doing an entry\'s commands, on one Redis and on the Redis Cluster in turns');
+      bare = await bareClientRates(REDIS_URL, redisCluster.seeds, `${PREFIX}bare:`, CONNECTIONS, DURATION);
     } finally {
       await redisCluster.stop();
     }
@@ -484,7 +489,13 @@ async function main() {
   // Kept in the bench table (a `ratios` line): a room's events over its shard's sharded channel.
   if (rc && entries) {
     const rates = entries.cluster.rps / entries.redis.rps;
-    console.log(`ratios Redis Cluster of 3 masters / one Redis: fan-out over ${NODES} nodes p50 ${(rc.all.p50 / redisN.all.p50).toFixed(2)}×, p99 ${(rc.all.p99 / redisN.all.p99).toFixed(2)}×; entries/s ${rates.toFixed(2)}× (${fmt(entries.cluster.rps)} vs ${fmt(entries.redis.rps)})`);
+    const bareRatio = bare ? bare.cluster / bare.redis : NaN;
+    // What the Cluster costs on these cores (three redis-servers, a connection per master) is the bare
+    // client's loss: Convene's entries lose nothing of their own while their ratio is the bare client's.
+    console.log(
+      `ratios Redis Cluster of 3 masters / one Redis: fan-out over ${NODES} nodes p50 ${(rc.all.p50 / redisN.all.p50).toFixed(2)}×, p99 ${(rc.all.p99 / redisN.all.p99).toFixed(2)}×; ` +
+        `entries/s ${rates.toFixed(2)}× (${fmt(entries.cluster.rps)} vs ${fmt(entries.redis.rps)}), a bare ioredis client's ${bareRatio.toFixed(2)}× (${fmt(bare?.cluster ?? NaN)} vs ${fmt(bare?.redis ?? NaN)})`,
+    );
   }
   const vsSio = redisN.all.p99 / sio.all.p99;
   console.log(`Convene ${NODES}-node p99 / Socket.IO+Redis ${NODES}-node p99: ${vsSio.toFixed(2)}× (target < 1) ${mark(vsSio < 1)}`);
