@@ -166,7 +166,7 @@ export class MeetingService {
     const running = await this.store.findRunningRoom(appId, roomUuid);
     if (running) {
       try {
-        return await this.queues.submit(running.roomId, () => this.store.loadRoom(running.roomId), item);
+        return await this.queues.submit(running.roomId, this.startingFrom(running), item);
       } catch (err) {
         // The meeting ended meanwhile: this entry starts the next one, as if it had come a moment later.
         if (!(err instanceof RuleError && err.code === 'ended')) throw err;
@@ -194,7 +194,7 @@ export class MeetingService {
     const running = await this.store.findRunningRoom(appId, roomUuid);
     if (running) {
       try {
-        const joined = await this.queues.submit(running.roomId, () => this.store.loadRoom(running.roomId), withBoard(''));
+        const joined = await this.queues.submit(running.roomId, this.startingFrom(running), withBoard(''));
         if (joined.room.boardId !== '') return joined;
         // The meeting was deleted under this entry, which started a new one without a board: that
         // one ends at once, and the member enters again (then making a board).
@@ -225,11 +225,31 @@ export class MeetingService {
     }
   }
 
-  /** Run a command on an existing room. Throws RuleError when the rules say no. */
-  execute(roomId: string, cmd: RoomCommand, delivery: Delivery = {}): Promise<Decision> {
+  /**
+   * Run a command on an existing room. Throws RuleError when the rules say no. `read`: the room as
+   * this request read it moments ago (its caller's session), the command's first base if nothing
+   * newer is known by then (see startingFrom).
+   */
+  execute(roomId: string, cmd: RoomCommand, delivery: Delivery = {}, read?: Room): Promise<Decision> {
     // A quiet command (a socket connecting sets a flag) yields to the commands waiting behind it (queue.ts).
     const quiet = isQuiet(cmd);
-    return this.measured(cmd.type, this.queues.submit(roomId, () => this.store.loadRoom(roomId), { appId: null, delivery, command: () => cmd, quiet }));
+    const load = read && read.roomId === roomId ? this.startingFrom(read) : () => this.store.loadRoom(roomId);
+    return this.measured(cmd.type, this.queues.submit(roomId, load, { appId: null, delivery, command: () => cmd, quiet }));
+  }
+
+  /**
+   * A batch's loader whose first read is `read`, the room this request read moments ago, while the
+   * store knows nothing newer of it: the command costs no second read (a round trip on Redis). The
+   * commit checks the version all the same: another node's write meanwhile is a conflict, and the
+   * batch then reads again, as does every later batch of the queue.
+   */
+  private startingFrom(read: Room): () => Promise<Room | null> {
+    let first: Room | null = read;
+    return () => {
+      const r = first;
+      first = null;
+      return r && this.store.isCurrent?.(r) ? Promise.resolve(r) : this.store.loadRoom(read.roomId);
+    };
   }
 
   /** From submission to answer, whatever the answer: the metrics see it settle. */

@@ -211,6 +211,13 @@ export interface RoomStore {
    */
   newRoomId?(appId: string, roomUuid: string): string;
   loadRoom(roomId: string): Promise<Room | null>;
+  /**
+   * Whether `room`, as this store answered it, is still the newest state of its room this process
+   * knows (nothing committed or loaded since). A caller that read it moments ago may then commit on it
+   * without reading it again: the commit's version check still catches another node's write. Absent
+   * where a read costs no round trip (SQLite).
+   */
+  isCurrent?(room: Room): boolean;
   /** The running (not ended) meeting with this key, if any: at most one exists per app and key. */
   findRunningRoom(appId: string, roomUuid: string): Promise<Room | null>;
   /**

@@ -143,7 +143,8 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   const session = (req: FastifyRequest): Session => req.caller!.session!;
   // The command's messages are pushed only once its answer is written (spec §5.1).
   const run = async (req: FastifyRequest, reply: FastifyReply, cmd: RoomCommand) => {
-    await meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply));
+    // The session's room was read for this request: the command's first base (no second read).
+    await meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply), session(req).room);
     return ok(true);
   };
   /** Refuse the call with 1011 when it is over a rate limit (see http/rates.ts). */
@@ -154,7 +155,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   const perMember = (req: FastifyRequest) => `${session(req).room.roomId}/${session(req).member.userId}`;
   handRoutes(app, {
     session,
-    execute: (req, reply, cmd) => meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply)),
+    execute: (req, reply, cmd) => meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply), session(req).room),
     limited: (req, reply) => limited(reply, 'requests', perMember(req)),
   });
 

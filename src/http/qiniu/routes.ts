@@ -204,7 +204,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
         throw new QiniuError(400, `invalid args: ban must be a number of seconds from 0 to ${MAX_BAN_SECONDS}`);
       }
       const banMs = Number(ban ?? 0) * 1000;
-      await meeting.execute(room.roomId, { type: 'kick', actor: null, target: member.userId, banMs }, afterAnswer(reply));
+      await meeting.execute(room.roomId, { type: 'kick', actor: null, target: member.userId, banMs }, afterAnswer(reply), room);
       return ok(req, reply, {});
     },
   );
@@ -215,7 +215,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     const locked = read.bool(body(req), 'locked') ?? true;
     const room = await meeting.runningRoom(a.appId, req.params.roomName);
     if (!room) throw roomNotActive();
-    await meeting.execute(room.roomId, { type: 'lockRoom', locked }, afterAnswer(reply));
+    await meeting.execute(room.roomId, { type: 'lockRoom', locked }, afterAnswer(reply), room);
     return ok(req, reply, { locked });
   });
 
@@ -227,7 +227,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     const msgId = read.string(b, 'msgId', 128) || randomBytes(12).toString('base64url');
     const targets = read.strings(b, 'targets', 10_000, 128) ?? [];
     const room = await activeRoom(a, req.params.roomName);
-    await meeting.execute(room.roomId, { type: 'serverMessage', targets, msgId, text }, afterAnswer(reply));
+    await meeting.execute(room.roomId, { type: 'serverMessage', targets, msgId, text }, afterAnswer(reply), room);
     return ok(req, reply, {});
   });
 

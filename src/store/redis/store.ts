@@ -169,6 +169,10 @@ export class RedisStore implements RoomStore {
     });
   }
 
+  isCurrent(room: Room): boolean {
+    return this.cache.get(room.roomId) === room;
+  }
+
   findRunningRoom(appId: string, roomUuid: string): Promise<Room | null> {
     return this.onRoom(`the running room ${roomUuid} of app ${appId}`, async () => {
       const guessId = this.runningIds.get(`${appId}\0${roomUuid}`);
