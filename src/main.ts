@@ -201,7 +201,7 @@ export async function startConvene(config: Config): Promise<Convene & { bootstra
     };
     // One count of connections per address for HTTP and the realtime upgrades.
     const connections = new ConnectionGuard(config.limits.maxConnectionsPerIp, trustProxyFrom(config.limits.trustProxy));
-    server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens: boardSigner, readiness, limiter: backend.limiter, connections, metrics: metrics ?? undefined, webAppId: config.webApp ? bootstrapped.appId : undefined });
+    server = await buildServer({ config, meeting, apps, agoraTokens, boardTokens: boardSigner, readiness, limiter: backend.limiter, connections, metrics: metrics ?? undefined, webAppId: config.webApp ? bootstrapped.appId : undefined, nodes: backend.nodes });
     const presence = new Presence({ meeting, directory, graceMs: config.presence.grace * 1000, policy: config.presence.expiry, onError });
     // The built-in board's strokes travel on the realtime socket (board=1), in a log of their own.
     const board =

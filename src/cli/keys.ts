@@ -8,14 +8,15 @@ export const keyCommands: Command[] = [
     words: ['keys', 'ls'],
     args: '',
     summary: 'list the admin access keys (never their secrets)',
-    help: `Lists the admin access keys of the server API, one line each: Access Key, creation time. Secret
-Keys are never printed after their creation. With --json: an array of {"accessKey","createdAt"}.`,
+    help: `Lists the admin access keys of the server API, one line each: Access Key, creation time, and
+"operator" for an operator key. Secret Keys are never printed after their creation. With --json: an
+array of {"accessKey","createdAt","operator"}.`,
     options: [JSON_OPTION],
     store: 'existing',
     async run(ctx) {
       const keys = await new AppRegistry(ctx.store).listAccessKeys();
-      if (ctx.option('json')) return ctx.printJson(keys.map((k) => ({ accessKey: k.accessKey, createdAt: new Date(k.createdAt).toISOString() })), true);
-      for (const k of keys) ctx.print(`${k.accessKey}  created ${new Date(k.createdAt).toISOString()}`);
+      if (ctx.option('json')) return ctx.printJson(keys.map((k) => ({ accessKey: k.accessKey, createdAt: new Date(k.createdAt).toISOString(), operator: k.operator === true })), true);
+      for (const k of keys) ctx.print(`${k.accessKey}  created ${new Date(k.createdAt).toISOString()}${k.operator ? '  operator' : ''}`);
     },
   },
   {
@@ -24,12 +25,17 @@ Keys are never printed after their creation. With --json: an array of {"accessKe
     summary: 'add an admin key pair and print it (JSON; the only time the secret is shown)',
     help: `Adds an admin key pair and prints it as JSON {"accessKey","secretKey"}: the only time its secret is
 shown. Several keys may be active at once: to rotate, create a new key, move the backends to it,
-then remove the old one (keys rm).`,
-    options: [{ name: 'json', help: 'print JSON (what it prints anyway; accepted for uniformity)' }],
+then remove the old one (keys rm). With --operator the key may also operate the deployment through
+the server API (GET /v3/nodes, POST /v3/nodes/NODE/drain): give it to operators, never to an app's
+backend; other keys are refused those calls (403).`,
+    options: [
+      { name: 'json', help: 'print JSON (what it prints anyway; accepted for uniformity)' },
+      { name: 'operator', help: "an operator key: may also list and drain the deployment's nodes" },
+    ],
     store: 'create',
     async run(ctx) {
-      const k = await new AppRegistry(ctx.store).createAccessKey();
-      ctx.printJson({ accessKey: k.accessKey, secretKey: k.secretKey }, true);
+      const k = await new AppRegistry(ctx.store).createAccessKey(Date.now(), ctx.option('operator') === true);
+      ctx.printJson({ accessKey: k.accessKey, secretKey: k.secretKey, ...(k.operator ? { operator: true } : {}) }, true);
     },
   },
   {

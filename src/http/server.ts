@@ -6,6 +6,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config.ts';
 import type { MeetingService } from '../service/meeting.ts';
+import type { NodeOperations } from '../ops/nodes.ts';
 import type { AppRegistry } from '../service/apps.ts';
 import type { AgoraTokens } from '../tokens/agora.ts';
 import type { BoardSigner } from './conf/views.ts';
@@ -45,6 +46,8 @@ export interface HttpDeps {
   metrics?: ConveneMetrics;
   /** The app whose client credentials the meeting page gets from /config.json; none: it asks (CONVENE_WEB_APP=off). */
   webAppId?: string;
+  /** The deployment's nodes, for operator keys on the server API; none: no such routes. */
+  nodes?: NodeOperations;
 }
 
 export interface Readiness {

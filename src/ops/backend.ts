@@ -16,7 +16,8 @@ import { openRedis, openStore, slicesOf } from './store.ts';
 import { openRedisBoards, openSqliteBoards, type Boards } from '../board/backend.ts';
 import { SIGNAL_CHANNEL, type RelayedSignal, type SignalBus } from '../media/relay.ts';
 import type { Bus } from '../bus/bus.ts';
-import { CONTROL, type ControlMessage } from './nodes.ts';
+import { CONTROL, listNodes, requestDrain, type ControlMessage, type NodeOperations } from './nodes.ts';
+import { unavailableOnConnectionError as guard, type RedisClient } from '../store/redis/connection.ts';
 
 export interface Backend {
   kind: 'sqlite' | 'redis';
@@ -33,6 +34,8 @@ export interface Backend {
   signals: SignalBus;
   /** Operators' requests to the nodes (`convene nodes drain`): in process, or a channel of their own. */
   control: Bus<ControlMessage>;
+  /** The nodes, for operator keys on the server API: this process alone, or the cluster's. */
+  nodes: NodeOperations;
   /** How often followers re-read rooms from the store, for a bus that may lose messages (ms; 0: never). */
   resyncIntervalMs: number;
   close(): Promise<void>;
@@ -61,6 +64,16 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
       boards,
       signals,
       control,
+      nodes: {
+        self: nodeId,
+        list: async () => [{ nodeId, silentMs: 0 }],
+        drain: async (id) => {
+          if (id !== nodeId) return false;
+          // After the answer is on its way (the stop lets requests in flight finish in any case).
+          setImmediate(() => control.publish('', { drain: id }));
+          return true;
+        },
+      },
       // Another process (the CLI) may commit to the same file: its events reach the sockets from
       // the log. A check is a cached read unless the file changed.
       resyncIntervalMs: SQLITE_RESYNC_MS,
@@ -110,6 +123,7 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
     boards,
     signals,
     control,
+    nodes: clusterNodes(nodeId, pub, prefix, slices.prefixes[0]!),
     resyncIntervalMs: CLUSTER_RESYNC_MS,
     close: async () => {
       await bus.close();
@@ -119,6 +133,23 @@ export async function openBackend(config: Config, onError: (err: unknown, what: 
       await store.close();
       redis.disconnect();
       pub.disconnect();
+    },
+  };
+}
+
+/**
+ * The cluster's nodes by their heartbeats; a drain request reaches every node over the control
+ * channel, the named one acts (as `convene nodes drain`). Redis unreachable: the retryable 503.
+ */
+function clusterNodes(self: string, redis: RedisClient, prefix: string, beats: string): NodeOperations {
+  const list = () => guard(() => listNodes(redis, beats));
+  return {
+    self,
+    list,
+    drain: async (nodeId) => {
+      if (!(await list()).some((n) => n.nodeId === nodeId)) return false;
+      await guard(() => requestDrain(redis, prefix, nodeId));
+      return true;
     },
   };
 }

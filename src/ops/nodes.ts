@@ -21,6 +21,16 @@ export interface NodeBeat {
   silentMs: number;
 }
 
+/** The deployment's nodes as the server API offers them to operator keys (http/qiniu/nodes.ts). */
+export interface NodeOperations {
+  /** The node answering. */
+  readonly self: string;
+  /** The nodes alive, the most recently heard first. */
+  list(): Promise<NodeBeat[]>;
+  /** Asks node `nodeId` to drain itself, as on SIGTERM; false when no such node is alive. */
+  drain(nodeId: string): Promise<boolean>;
+}
+
 /**
  * The nodes with a heartbeat in Redis, the most recent first. presence/redis.ts records them in each
  * slice: `prefix` is the first slice's (the deployment's prefix on a single Redis).

@@ -39,8 +39,9 @@ export function newApp(fields: Partial<App> & { appId: string }, now: number): A
   };
 }
 
-export function newAccessKey(now: number): AccessKey {
-  return { accessKey: randomBytes(15).toString('base64url'), secretKey: randomBytes(30).toString('base64url'), createdAt: now };
+export function newAccessKey(now: number, operator = false): AccessKey {
+  const key: AccessKey = { accessKey: randomBytes(15).toString('base64url'), secretKey: randomBytes(30).toString('base64url'), createdAt: now };
+  return operator ? { ...key, operator: true } : key;
 }
 
 export class AppRegistry {
@@ -84,8 +85,8 @@ export class AppRegistry {
   }
 
   /** A new admin key pair; several may be active at once, so that keys can be rotated. */
-  async createAccessKey(now = Date.now()): Promise<AccessKey> {
-    const key = newAccessKey(now);
+  async createAccessKey(now = Date.now(), operator = false): Promise<AccessKey> {
+    const key = newAccessKey(now, operator);
     await this.store.putAccessKey(key);
     return key;
   }

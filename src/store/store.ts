@@ -156,6 +156,11 @@ export interface AccessKey {
   accessKey: string;
   secretKey: string;
   createdAt: number;
+  /**
+   * May operate the deployment itself through the server API (its nodes: list, drain), not only the
+   * apps: granted only on purpose (`convene keys create --operator`). Absent: false.
+   */
+  operator?: boolean;
 }
 
 export interface RoomListQuery {

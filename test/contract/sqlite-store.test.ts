@@ -73,15 +73,18 @@ test('sqlite: the purge finds ended meetings through an index, not by reading ev
   assert.match(plan.map((p) => p.detail).join('; '), /USING INDEX rooms_ended/);
 });
 
-test('sqlite: a database made before ended_at existed, with members and events clustered by room, is migrated, and its ended meetings purged', async () => {
+test('sqlite: a database made before ended_at existed, with members and events clustered by room and keys without operator grants, is migrated, and its ended meetings purged', async () => {
   const path = join(dir, `old${i++}.db`);
   const s = new SqliteStore({ path });
   const ended = await meeting(s, 'ended-before', 3, 4000);
   const running = await meeting(s, 'running', 2, null);
+  await s.putAccessKey({ accessKey: 'old-key', secretKey: 'sk', createdAt: 5 });
   await s.close();
   // Back to the schema of the previous release: no ended_at column, no index on it.
   const db = new Database(path);
   db.exec('DROP INDEX rooms_ended; ALTER TABLE rooms DROP COLUMN ended_at');
+  // Access keys before operator keys existed.
+  db.exec('ALTER TABLE access_keys DROP COLUMN operator');
   // Members and events as they were until 2026-12: WITHOUT ROWID tables keyed by room.
   db.exec(`DROP INDEX members_room; ALTER TABLE members RENAME TO m0;
     CREATE TABLE members (room_id TEXT NOT NULL, ord INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (room_id, ord)) WITHOUT ROWID;
@@ -106,6 +109,9 @@ test('sqlite: a database made before ended_at existed, with members and events c
     const layouts = check.prepare("SELECT name FROM sqlite_schema WHERE sql LIKE '%WITHOUT ROWID%' AND name IN ('members', 'events')").pluck().all();
     check.close();
     assert.deepEqual(layouts, [], 'members and events are in insertion order now');
+    assert.deepEqual(await a.getAccessKey('old-key'), { accessKey: 'old-key', secretKey: 'sk', createdAt: 5 }, 'an old key is kept, not an operator');
+    await b.putAccessKey({ accessKey: 'new-key', secretKey: 'sk2', createdAt: 6, operator: true });
+    assert.equal((await a.getAccessKey('new-key'))!.operator, true);
   } finally {
     await a.close();
     await b.close();

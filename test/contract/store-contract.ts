@@ -238,15 +238,18 @@ export function storeContract(name: string, make: (opts?: StoreFactoryOptions) =
     assert.deepEqual((await s.listApps(null)).map((a) => a.appId), [ids[0], ids[2]]);
   });
 
-  withStore('lists access keys by creation time and deletes them', async (s) => {
+  withStore('lists access keys by creation time, keeps their operator grant, and deletes them', async (s) => {
     await s.putAccessKey({ accessKey: 'ak3', secretKey: 's3', createdAt: 30 });
     await s.putAccessKey({ accessKey: 'ak1', secretKey: 's1', createdAt: 10 });
-    await s.putAccessKey({ accessKey: 'ak2', secretKey: 's2', createdAt: 20 });
+    await s.putAccessKey({ accessKey: 'ak2', secretKey: 's2', createdAt: 20, operator: true });
     assert.deepEqual(await s.listAccessKeys(), [
       { accessKey: 'ak1', secretKey: 's1', createdAt: 10 },
-      { accessKey: 'ak2', secretKey: 's2', createdAt: 20 },
+      { accessKey: 'ak2', secretKey: 's2', createdAt: 20, operator: true },
       { accessKey: 'ak3', secretKey: 's3', createdAt: 30 },
     ]);
+    assert.deepEqual(await s.getAccessKey('ak2'), { accessKey: 'ak2', secretKey: 's2', createdAt: 20, operator: true }, 'an operator key stays one');
+    await s.putAccessKey({ accessKey: 'ak2', secretKey: 's2', createdAt: 20, operator: false });
+    assert.equal((await s.getAccessKey('ak2'))!.operator, undefined, 'and stops being one');
     assert.equal(await s.deleteAccessKey('ak2'), true);
     assert.equal(await s.deleteAccessKey('ak2'), false);
     assert.equal(await s.getAccessKey('ak2'), null);

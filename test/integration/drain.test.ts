@@ -144,3 +144,79 @@ test('convene nodes ls lists the cluster\'s nodes; nodes drain NODE drains that 
   assert.equal(sqlite.code, 2);
   assert.match(sqlite.stderr, /only a cluster has nodes/);
 });
+
+test('through the server API: an operator key lists the nodes and drains one (another, then the one it asks); other keys get 403', { skip, timeout: 60_000 }, async (t) => {
+  const prefix = uniquePrefix();
+  const dir = mkdtempSync(join(tmpdir(), 'convene-nodes-api-'));
+  const redis = new Redis(SHARED_REDIS_URL);
+  const nodes: ServerProcess[] = [];
+  t.after(async () => {
+    await Promise.all(nodes.map((n) => n.kill()));
+    await cleanupPrefix(redis, prefix);
+    redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const creds = { appId: randomBytes(16).toString('hex'), customerId: 'nodes', customerSecret: randomBytes(12).toString('hex') };
+  const appKeys = { ak: 'app-backend-ak', sk: randomBytes(12).toString('hex') };
+  const env = { ...clusterEnv({ url: SHARED_REDIS_URL, prefix, dir, creds, keys: appKeys, graceS: 20, nodeTimeoutS: 5 }), CONVENE_DRAIN_SECONDS: '1' };
+  nodes.push(...(await Promise.all([0, 1].map(() => spawnServer(env)))));
+  const [A, B] = nodes as [ServerProcess, ServerProcess];
+  await until(async () => (await redis.zcard(`${prefix}presence:nodes`)) === 2, 'both nodes heartbeat', 10_000);
+  const made = await runConvene(['keys', 'create', '--operator'], env);
+  assert.equal(made.code, 0, made.stderr);
+  const created = JSON.parse(made.stdout) as { accessKey: string; secretKey: string; operator?: boolean };
+  assert.equal(created.operator, true);
+  const operator = { ak: created.accessKey, sk: created.secretKey };
+
+  // The apps' key (signed correctly) may not operate the deployment; a forged signature is a 401.
+  const refused = await raw(A.port, { method: 'GET', path: '/v3/nodes', keys: appKeys });
+  assert.equal(refused.status, 403, refused.body);
+  assert.deepEqual(Object.keys(refused.json).sort(), ['error', 'reason']);
+  assert.equal((await raw(A.port, { method: 'POST', path: '/v3/nodes/x/drain', keys: appKeys })).status, 403);
+  assert.equal((await raw(A.port, { method: 'GET', path: '/v3/nodes', keys: { ak: operator.ak, sk: 'forged' } })).status, 401);
+
+  const listed = await raw(A.port, { method: 'GET', path: '/v3/nodes', keys: operator });
+  assert.equal(listed.status, 200, listed.body);
+  const ids = (listed.json.nodes as { nodeId: string }[]).map((n) => n.nodeId);
+  const idOf = (n: ServerProcess) => ids.find((id) => id.includes(`-${n.child.pid}-`))!;
+  assert.ok(idOf(A) && idOf(B), listed.body);
+  assert.equal(listed.json.self, idOf(A));
+
+  const unknown = await raw(A.port, { method: 'POST', path: '/v3/nodes/no-such-node/drain', keys: operator });
+  assert.equal(unknown.status, 612);
+  assert.equal(unknown.json.error, 'node not found');
+
+  // B drained through A; then A through itself: its answer comes first, then it exits.
+  const bExited = new Promise<number | null>((resolve) => B.child.once('exit', (code) => resolve(code)));
+  const asked = await raw(A.port, { method: 'POST', path: `/v3/nodes/${idOf(B)}/drain`, keys: operator });
+  assert.equal(asked.status, 200, asked.body);
+  assert.deepEqual(asked.json, { draining: idOf(B) });
+  assert.equal(await bExited, 0, 'B drained and exited 0');
+  assert.equal((await fetch(`${A.url}/readyz`)).status, 200, 'A goes on');
+  const aExited = new Promise<number | null>((resolve) => A.child.once('exit', (code) => resolve(code)));
+  const self = await raw(A.port, { method: 'POST', path: `/v3/nodes/${idOf(A)}/drain`, keys: operator });
+  assert.equal(self.status, 200, self.body);
+  assert.equal(await aExited, 0);
+});
+
+test('through the server API on the embedded store: the one node lists itself, and drains (stops) when an operator asks', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'convene-nodes-sqlite-'));
+  const env = { CONVENE_DATA_DIR: dir };
+  const made = await runConvene(['keys', 'create', '--operator'], env);
+  assert.equal(made.code, 0, made.stderr);
+  const { accessKey: ak, secretKey: sk } = JSON.parse(made.stdout) as { accessKey: string; secretKey: string };
+  const node = await spawnServer(env);
+  t.after(async () => {
+    await node.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const listed = await raw(node.port, { method: 'GET', path: '/v3/nodes', keys: { ak, sk } });
+  assert.equal(listed.status, 200, listed.body);
+  assert.deepEqual(listed.json.nodes.map((n: { nodeId: string }) => n.nodeId), [listed.json.self]);
+  assert.ok(listed.json.self.includes(`-${node.child.pid}-`));
+  assert.equal((await raw(node.port, { method: 'POST', path: '/v3/nodes/another/drain', keys: { ak, sk } })).status, 612);
+  const exited = new Promise<number | null>((resolve) => node.child.once('exit', (code) => resolve(code)));
+  const asked = await raw(node.port, { method: 'POST', path: `/v3/nodes/${listed.json.self}/drain`, keys: { ak, sk } });
+  assert.equal(asked.status, 200, asked.body);
+  assert.equal(await exited, 0);
+});

@@ -19,6 +19,7 @@ import { checked, compileChecks } from './validate.ts';
 import { CALLS } from './schemas.ts';
 import { registerWebhookRoutes } from './webhooks.ts';
 import { registerConsoleRoutes } from './console.ts';
+import { registerNodeRoutes } from './nodes.ts';
 import { WebhookConfigError, withEventCallback } from '../../webhooks/endpoints.ts';
 import {
   QiniuError,
@@ -235,6 +236,8 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   registerWebhookRoutes(app, { deps, ownedApp, body, ok });
   // Convene: one meeting's state and event log, for the admin console (console.ts).
   registerConsoleRoutes(app, { deps, ownedApp, ok });
+  // Convene: the deployment's nodes, for operator keys (nodes.ts).
+  if (deps.nodes) registerNodeRoutes(app, { deps, nodes: deps.nodes, ok });
 
   // ---- RoomToken check for joining clients (§3.3): not signed with a management token.
   app.get<{ Params: { appId: string; roomName: string } }>(

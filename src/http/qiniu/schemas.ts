@@ -176,12 +176,12 @@ export const AuthAnswer = Type.Object({
 const ERRORS: Record<number, string> = {
   400: 'invalid args: a malformed body or field, a body type the call does not take, a repeated query parameter',
   401: 'bad token: the signature check failed (`reason` says which part)',
-  403: 'the entry is refused: room is full, user already in the room, room is locked, user is banned',
+  403: 'refused: an entry (room is full, user already in the room, room is locked, user is banned), or a node call signed with a key that is not an operator\'s',
   413: 'request entity too large: a body over 1 MiB',
   429: 'too many requests: over a rate limit (Retry-After says when to retry)',
   503: 'service unavailable: the store cannot be reached (cluster mode); retry',
 };
-const QINIU_CODES: Record<number, string> = { 612: 'app not found / user not found', 615: 'room not active', 616: 'hub not match' };
+const QINIU_CODES: Record<number, string> = { 612: 'app not found / user not found / node not found', 615: 'room not active', 616: 'hub not match' };
 
 /**
  * The responses of a Qiniu call: its 200 answer and the errors it may give, each `{"error"}` with

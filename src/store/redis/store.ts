@@ -416,7 +416,7 @@ export class RedisStore implements RoomStore {
 
   putAccessKey(key: AccessKey): Promise<void> {
     return this.written([`${this.slices.global}access-keys`], async () => {
-      const stored: AccessKey = { accessKey: key.accessKey, secretKey: key.secretKey, createdAt: key.createdAt };
+      const stored: AccessKey = { accessKey: key.accessKey, secretKey: key.secretKey, createdAt: key.createdAt, ...(key.operator ? { operator: true } : {}) };
       await this.redis.hset(`${this.slices.global}access-keys`, key.accessKey, JSON.stringify(stored));
     });
   }

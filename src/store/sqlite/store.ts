@@ -46,7 +46,9 @@ CREATE TABLE IF NOT EXISTS apps (
 CREATE TABLE IF NOT EXISTS access_keys (
   access_key TEXT PRIMARY KEY,
   secret_key TEXT NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  -- 1: an operator key (AccessKey.operator). Added by migrate() to databases made before it.
+  operator   INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
@@ -194,9 +196,9 @@ export class SqliteStore implements RoomStore {
       deleteApp: db.prepare('DELETE FROM apps WHERE app_id = ?'),
       allApps: db.prepare('SELECT data FROM apps ORDER BY rowid').pluck(),
       ownedApps: db.prepare('SELECT data FROM apps WHERE owner = ? OR owner IS NULL ORDER BY rowid').pluck(),
-      getKey: db.prepare('SELECT access_key AS accessKey, secret_key AS secretKey, created_at AS createdAt FROM access_keys WHERE access_key = ?'),
-      putKey: db.prepare('INSERT OR REPLACE INTO access_keys (access_key, secret_key, created_at) VALUES (?, ?, ?)'),
-      allKeys: db.prepare('SELECT access_key AS accessKey, secret_key AS secretKey, created_at AS createdAt FROM access_keys ORDER BY created_at'),
+      getKey: db.prepare('SELECT access_key AS accessKey, secret_key AS secretKey, created_at AS createdAt, operator FROM access_keys WHERE access_key = ?'),
+      putKey: db.prepare('INSERT OR REPLACE INTO access_keys (access_key, secret_key, created_at, operator) VALUES (?, ?, ?, ?)'),
+      allKeys: db.prepare('SELECT access_key AS accessKey, secret_key AS secretKey, created_at AS createdAt, operator FROM access_keys ORDER BY created_at'),
       deleteKey: db.prepare('DELETE FROM access_keys WHERE access_key = ?'),
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       insertMeta: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
@@ -225,6 +227,9 @@ export class SqliteStore implements RoomStore {
       const appColumns = db.prepare("SELECT name FROM pragma_table_info('apps')").pluck().all() as string[];
       // Apps stored before webhooks existed have none: '' is their stamp.
       if (!appColumns.includes('webhooks_stamp')) db.exec("ALTER TABLE apps ADD COLUMN webhooks_stamp TEXT NOT NULL DEFAULT ''");
+      const keyColumns = db.prepare("SELECT name FROM pragma_table_info('access_keys')").pluck().all() as string[];
+      // Keys made before operator keys existed are not operators.
+      if (!keyColumns.includes('operator')) db.exec('ALTER TABLE access_keys ADD COLUMN operator INTEGER NOT NULL DEFAULT 0');
       const clustered = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN ('members', 'events') AND sql LIKE '%WITHOUT ROWID%'").pluck().all() as string[];
       for (const t of clustered) db.exec(`ALTER TABLE ${t} RENAME TO ${t}_clustered`);
       db.exec(MEMBERS_EVENTS);
@@ -460,15 +465,16 @@ export class SqliteStore implements RoomStore {
   }
 
   async getAccessKey(accessKey: string): Promise<AccessKey | null> {
-    return (this.q.getKey.get(accessKey) as AccessKey | undefined) ?? null;
+    const row = this.q.getKey.get(accessKey) as KeyRow | undefined;
+    return row ? keyOf(row) : null;
   }
 
   async putAccessKey(key: AccessKey): Promise<void> {
-    this.q.putKey.run(key.accessKey, key.secretKey, key.createdAt);
+    this.q.putKey.run(key.accessKey, key.secretKey, key.createdAt, key.operator ? 1 : 0);
   }
 
   async listAccessKeys(): Promise<AccessKey[]> {
-    return this.q.allKeys.all() as AccessKey[];
+    return (this.q.allKeys.all() as KeyRow[]).map(keyOf);
   }
 
   async deleteAccessKey(accessKey: string): Promise<boolean> {
@@ -523,4 +529,11 @@ const KEY_SEP = '\u0000';
 function roomWithoutMembers(room: Room): string {
   const { members: _members, ...rest } = room;
   return JSON.stringify(rest);
+}
+
+type KeyRow = Omit<AccessKey, 'operator'> & { operator: number };
+
+/** A key as stored: `operator` only where it is granted (as AccessKey leaves it absent otherwise). */
+function keyOf({ operator, ...key }: KeyRow): AccessKey {
+  return operator === 1 ? { ...key, operator: true } : key;
 }
