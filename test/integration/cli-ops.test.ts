@@ -221,9 +221,9 @@ test('on SQLite beside a running server: apps and keys, rooms ls/show, kick, clo
     const signed = () => raw(srv.port, { method: 'GET', path: '/v3/apps', keys: { ak: key.accessKey, sk: key.secretKey } });
     assert.equal((await signed()).status, 200);
     const [json, text] = await Promise.all([convene(['keys', 'ls', '--json'], env), convene(['keys', 'ls'], env)]);
-    const listed = JSON.parse(ok(json, 'keys ls --json')) as { accessKey: string; createdAt: string }[];
-    assert.ok(listed.some((k) => k.accessKey === key.accessKey));
-    assert.ok(listed.every((k) => Object.keys(k).sort().join() === 'accessKey,createdAt'), 'no secret field');
+    const listed = JSON.parse(ok(json, 'keys ls --json')) as { accessKey: string; createdAt: string; operator: boolean }[];
+    assert.equal(listed.find((k) => k.accessKey === key.accessKey)?.operator, false, 'not an operator key unless asked');
+    assert.ok(listed.every((k) => Object.keys(k).sort().join() === 'accessKey,createdAt,operator'), 'no secret field');
     for (const out of [json.stdout, text.stdout]) assert.ok(!out.includes(key.secretKey), 'the secret is never listed');
     assert.match(ok(text, 'keys ls'), new RegExp(`^${key.accessKey.replace(/[-]/g, '\\-')}  created \\d{4}-`, 'm'));
     // Generated keys may start with a dash: still an argument, not an option.

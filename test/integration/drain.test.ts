@@ -2,7 +2,7 @@
 // traffic. It says not ready at once (while alive), ends its sockets with 1012 in batches over
 // CONVENE_DRAIN_SECONDS, and exits 0; every socket resumes on another node within the period + 5 s,
 // without a gap, no member leaves, and the webhooks go on from the other nodes (at least once each).
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -106,9 +106,10 @@ test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, n
   await receiver.until(() => acked.every((text) => receiver.deliveries.some((d) => d.json.data.message === text)), 'every acknowledged chat delivered', 20_000);
 });
 
-test('convene nodes ls lists the cluster\'s nodes; nodes drain NODE drains that one, which exits 0; a node not alive is refused', { skip, timeout: 60_000 }, async (t) => {
+/** Two nodes on a fresh prefix of the shared Redis, both heartbeating; removed after the test. */
+async function twoNodes(t: TestContext, name: string, keys: { ak: string; sk: string }) {
   const prefix = uniquePrefix();
-  const dir = mkdtempSync(join(tmpdir(), 'convene-nodes-'));
+  const dir = mkdtempSync(join(tmpdir(), `convene-${name}-`));
   const redis = new Redis(SHARED_REDIS_URL);
   const nodes: ServerProcess[] = [];
   t.after(async () => {
@@ -117,11 +118,15 @@ test('convene nodes ls lists the cluster\'s nodes; nodes drain NODE drains that 
     redis.disconnect();
     rmSync(dir, { recursive: true, force: true });
   });
-  const creds = { appId: randomBytes(16).toString('hex'), customerId: 'nodes', customerSecret: randomBytes(12).toString('hex') };
-  const env = { ...clusterEnv({ url: SHARED_REDIS_URL, prefix, dir, creds, keys: { ak: 'nodes-ak', sk: randomBytes(12).toString('hex') }, graceS: 20, nodeTimeoutS: 5 }), CONVENE_DRAIN_SECONDS: '1' };
+  const creds = { appId: randomBytes(16).toString('hex'), customerId: name, customerSecret: randomBytes(12).toString('hex') };
+  const env = { ...clusterEnv({ url: SHARED_REDIS_URL, prefix, dir, creds, keys, graceS: 20, nodeTimeoutS: 5 }), CONVENE_DRAIN_SECONDS: '1' };
   nodes.push(...(await Promise.all([0, 1].map(() => spawnServer(env)))));
-  const [A, B] = nodes as [ServerProcess, ServerProcess];
   await until(async () => (await redis.zcard(`${prefix}presence:nodes`)) === 2, 'both nodes heartbeat', 10_000);
+  return { nodes: nodes as [ServerProcess, ServerProcess], env, dir };
+}
+
+test('convene nodes ls lists the cluster\'s nodes; nodes drain NODE drains that one, which exits 0; a node not alive is refused', { skip, timeout: 60_000 }, async (t) => {
+  const { nodes: [A, B], env, dir } = await twoNodes(t, 'nodes', { ak: 'nodes-ak', sk: randomBytes(12).toString('hex') });
 
   const ls = await runConvene(['nodes', 'ls', '--json'], env);
   assert.equal(ls.code, 0, ls.stderr);
@@ -146,22 +151,8 @@ test('convene nodes ls lists the cluster\'s nodes; nodes drain NODE drains that 
 });
 
 test('through the server API: an operator key lists the nodes and drains one (another, then the one it asks); other keys get 403', { skip, timeout: 60_000 }, async (t) => {
-  const prefix = uniquePrefix();
-  const dir = mkdtempSync(join(tmpdir(), 'convene-nodes-api-'));
-  const redis = new Redis(SHARED_REDIS_URL);
-  const nodes: ServerProcess[] = [];
-  t.after(async () => {
-    await Promise.all(nodes.map((n) => n.kill()));
-    await cleanupPrefix(redis, prefix);
-    redis.disconnect();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const creds = { appId: randomBytes(16).toString('hex'), customerId: 'nodes', customerSecret: randomBytes(12).toString('hex') };
   const appKeys = { ak: 'app-backend-ak', sk: randomBytes(12).toString('hex') };
-  const env = { ...clusterEnv({ url: SHARED_REDIS_URL, prefix, dir, creds, keys: appKeys, graceS: 20, nodeTimeoutS: 5 }), CONVENE_DRAIN_SECONDS: '1' };
-  nodes.push(...(await Promise.all([0, 1].map(() => spawnServer(env)))));
-  const [A, B] = nodes as [ServerProcess, ServerProcess];
-  await until(async () => (await redis.zcard(`${prefix}presence:nodes`)) === 2, 'both nodes heartbeat', 10_000);
+  const { nodes: [A, B], env } = await twoNodes(t, 'nodes-api', appKeys);
   const made = await runConvene(['keys', 'create', '--operator'], env);
   assert.equal(made.code, 0, made.stderr);
   const created = JSON.parse(made.stdout) as { accessKey: string; secretKey: string; operator?: boolean };
