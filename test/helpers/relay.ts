@@ -1,4 +1,5 @@
 // What the RTM relay must have sent for a room, and what the RTM stand-in got: shared by the relay's tests.
+import assert from 'node:assert/strict';
 import type { RoomStore } from '../../src/store/store.ts';
 import { agoraMessage } from '../../src/http/conf/views.ts';
 import type { RtmStandin } from './rtm-standin.ts';
@@ -45,4 +46,43 @@ export function withoutRepeats(list: unknown[]): { list: unknown[]; repeats: num
   const out: unknown[] = [];
   for (const m of list) if (out.length === 0 || JSON.stringify(out.at(-1)) !== JSON.stringify(m)) out.push(m);
   return { list: out, repeats: list.length - out.length };
+}
+
+/** A node's relay settings against `standin`: short backoffs and timeouts, the app's certificate. */
+export function relaySettings(standin: RtmStandin, cert: string) {
+  return {
+    CONVENE_APP_CERTIFICATE: cert,
+    CONVENE_RTM_RELAY_URL: standin.url,
+    CONVENE_RTM_RELAY_BACKOFF_MS: '20',
+    CONVENE_RTM_RELAY_BACKOFF_MAX_MS: '200',
+    CONVENE_RTM_RELAY_MAX_ATTEMPTS: '1000',
+    // A lease is 2 × (the timeout + 1 s) + 1 s: a dead node's rooms wait 5 s for another node.
+    CONVENE_RTM_RELAY_TIMEOUT_MS: '1000',
+  };
+}
+
+/** The relay's settings with the app a node bootstraps, presence expiry off and chat unlimited. */
+export function relayEnv(standin: RtmStandin, cert: string, creds: { appId: string; customerId: string; customerSecret: string }) {
+  return {
+    CONVENE_APP_ID: creds.appId,
+    CONVENE_CUSTOMER_ID: creds.customerId,
+    CONVENE_CUSTOMER_SECRET: creds.customerSecret,
+    CONVENE_PRESENCE_EXPIRY: 'off',
+    CONVENE_RATE_CHAT: '0',
+    ...relaySettings(standin, cert),
+  };
+}
+
+/** Each room's relayed channel messages are its log's, in order; repeats (at most one per room) are counted. */
+export async function checkRooms(store: RoomStore, standin: RtmStandin, roomIds: string[], maxRepeats: number) {
+  let repeats = 0;
+  for (const roomId of roomIds) {
+    const want = await expectedRelay(store, roomId);
+    const got = withoutRepeats(relayed(standin, want.room.channelName).channel);
+    assert.deepEqual(got.list, want.channel, `room ${roomId}: every channel message, in order`);
+    assert.ok(got.repeats <= maxRepeats, `room ${roomId}: ${got.repeats} repeated`);
+    repeats += got.repeats;
+  }
+  for (const [lane, n] of standin.laneHighWater) assert.ok(n <= 1, `one call in flight per RTM channel (${lane}: ${n})`);
+  return repeats;
 }

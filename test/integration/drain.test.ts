@@ -1,7 +1,8 @@
 // Graceful drain: three nodes on Redis, one holding 300 members' sockets gets SIGTERM under chat
 // traffic. It says not ready at once (while alive), ends its sockets with 1012 in batches over
 // CONVENE_DRAIN_SECONDS, and exits 0; every socket resumes on another node within the period + 5 s,
-// without a gap, no member leaves, and the webhooks go on from the other nodes (at least once each).
+// without a gap, no member leaves, and the webhooks and the RTM relay go on from the other nodes (at
+// least once each; the relay's channel messages in order).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,9 @@ import { cleanupPrefix, clusterEnv, redisSkip, SHARED_REDIS_URL, uniquePrefix } 
 import { until } from '../helpers/frames.ts';
 import { WebhookReceiver } from '../helpers/webhooks.ts';
 import { enterRooms, leftTheRoom, type Resuming } from '../helpers/resuming.ts';
+import { startRtmStandin } from '../helpers/rtm-standin.ts';
+import { checkRooms, expectedRelay, relaySettings, waitForRelay } from '../helpers/relay.ts';
+import { RedisStore } from '../../src/store/redis/store.ts';
 
 const skip = await redisSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -24,7 +28,7 @@ const ROOMS = 30;
 const PER_ROOM = 10;
 const DRAIN_SECONDS = 3;
 
-test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, no member leaves, webhooks go on, exit 0', { skip, timeout: 120_000 }, async (t) => {
+test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, no member leaves, webhooks and relay go on, exit 0', { skip, timeout: 120_000 }, async (t) => {
   const prefix = uniquePrefix();
   const dir = mkdtempSync(join(tmpdir(), 'convene-drain-'));
   const redis = new Redis(SHARED_REDIS_URL);
@@ -41,12 +45,17 @@ test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, n
   });
   await receiver.start();
   const creds = { appId: randomBytes(16).toString('hex'), customerId: 'drain', customerSecret: randomBytes(12).toString('hex') };
+  // The RTM relay too, its calls slow enough to be in flight when C hands its lanes back.
+  const cert = randomBytes(16).toString('hex');
+  const standin = await startRtmStandin({ appId: creds.appId, appCertificate: cert, latencyMs: 20 });
+  t.after(() => standin.close());
   const keys = { ak: 'drain-ak', sk: randomBytes(12).toString('hex') };
   const env = {
     ...clusterEnv({ url: SHARED_REDIS_URL, prefix, dir, creds, keys, graceS: 20, nodeTimeoutS: 5 }),
     CONVENE_RATE_CHAT: '0',
     CONVENE_RATE_REQUESTS: '0',
     CONVENE_DRAIN_SECONDS: String(DRAIN_SECONDS),
+    ...relaySettings(standin, cert),
   };
   nodes.push(...(await Promise.all([0, 1, 2].map(() => spawnServer(env)))));
   const [A, B, C] = nodes as [ServerProcess, ServerProcess, ServerProcess];
@@ -104,6 +113,16 @@ test('SIGTERM drains a node of 300 sockets: resumed elsewhere in time, no gap, n
   assert.ok(last.every((r) => r.code === 0));
   for (const room of rooms) assert.deepEqual(await leftTheRoom(A, creds.appId, keys, room.roomUuid, room.entered), [], `${room.roomUuid}: no member left`);
   await receiver.until(() => acked.every((text) => receiver.deliveries.some((d) => d.json.data.message === text)), 'every acknowledged chat delivered', 20_000);
+  // Every room's channel messages reached RTM in order, a message at most repeated once (a call whose
+  // answer its node never read, made again by the next: at least once).
+  const store = new RedisStore({ redis: new Redis(SHARED_REDIS_URL), prefix, ownsClient: true });
+  t.after(() => store.close());
+  const roomIds = rooms.map((r) => r.roomId);
+  let total = 0;
+  for (const id of roomIds) total += (await expectedRelay(store, id)).count;
+  await waitForRelay(standin, total, 30_000);
+  const repeats = await checkRooms(store, standin, roomIds, 1);
+  t.diagnostic(`RTM relay: ${total} messages of ${roomIds.length} rooms relayed, ${repeats} repeated`);
 });
 
 /** Two nodes on a fresh prefix of the shared Redis, both heartbeating; removed after the test. */

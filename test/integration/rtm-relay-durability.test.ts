@@ -15,43 +15,12 @@ import { RedisStore } from '../../src/store/redis/store.ts';
 import { runConvene, spawnServer, type ServerProcess } from '../helpers/process.ts';
 import { cleanupPrefix, clusterEnv, redisSkip, SHARED_REDIS_URL, uniquePrefix } from '../helpers/redis.ts';
 import { startRtmStandin, type RtmStandin } from '../helpers/rtm-standin.ts';
-import { expectedRelay, relayed, waitForRelay, withoutRepeats } from '../helpers/relay.ts';
+import { checkRooms, expectedRelay, relayEnv, waitForRelay } from '../helpers/relay.ts';
 import type { RoomStore } from '../../src/store/store.ts';
 
 const skip = await redisSkip();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hex = (n: number) => randomBytes(n).toString('hex');
-
-function relayEnv(standin: RtmStandin, cert: string, creds: { appId: string; customerId: string; customerSecret: string }) {
-  return {
-    CONVENE_APP_ID: creds.appId,
-    CONVENE_APP_CERTIFICATE: cert,
-    CONVENE_CUSTOMER_ID: creds.customerId,
-    CONVENE_CUSTOMER_SECRET: creds.customerSecret,
-    CONVENE_PRESENCE_EXPIRY: 'off',
-    CONVENE_RATE_CHAT: '0',
-    CONVENE_RTM_RELAY_URL: standin.url,
-    CONVENE_RTM_RELAY_BACKOFF_MS: '20',
-    CONVENE_RTM_RELAY_BACKOFF_MAX_MS: '200',
-    CONVENE_RTM_RELAY_MAX_ATTEMPTS: '1000',
-    // A lease is 2 × (the timeout + 1 s) + 1 s: a dead node's rooms wait 5 s for another node.
-    CONVENE_RTM_RELAY_TIMEOUT_MS: '1000',
-  };
-}
-
-/** Each room's relayed channel messages are its log's, in order; repeats (at most one per room) are counted. */
-async function checkRooms(store: RoomStore, standin: RtmStandin, roomIds: string[], maxRepeats: number) {
-  let repeats = 0;
-  for (const roomId of roomIds) {
-    const want = await expectedRelay(store, roomId);
-    const got = withoutRepeats(relayed(standin, want.room.channelName).channel);
-    assert.deepEqual(got.list, want.channel, `room ${roomId}: every channel message, in order`);
-    assert.ok(got.repeats <= maxRepeats, `room ${roomId}: ${got.repeats} repeated`);
-    repeats += got.repeats;
-  }
-  for (const [lane, n] of standin.laneHighWater) assert.ok(n <= 1, `one call in flight per RTM channel (${lane}: ${n})`);
-  return repeats;
-}
 
 async function countExpected(store: RoomStore, roomIds: string[]) {
   let n = 0;
