@@ -1,6 +1,9 @@
 // Apps and access keys: who may use the client API (app + customer credentials) and who may
 // use the admin API (access keys). Read from the store on every request, never cached here: an
 // app changed, deleted or a key removed on one node (or by the CLI) is refused on every node at once.
+// Requests for one app while its read is in flight share that read (under load, one store round
+// trip serves every request of a turn): what they see is at most that round trip older than their
+// arrival, as if they had come a moment sooner; a change made through this registry starts a new read.
 import { randomBytes } from 'node:crypto';
 import type { AccessKey, App, MergePublishRtmp, RoomStore, WebhookOutbox } from '../store/store.ts';
 
@@ -45,14 +48,29 @@ export function newAccessKey(now: number, operator = false): AccessKey {
 }
 
 export class AppRegistry {
+  /** Reads of an app in flight, shared by the requests that come meanwhile. */
+  private readonly reading = new Map<string, Promise<App | null>>();
+
   constructor(private readonly store: RoomStore) {}
 
   get(appId: string): Promise<App | null> {
-    return this.store.getApp(appId);
+    let read = this.reading.get(appId);
+    if (!read) {
+      read = this.store.getApp(appId);
+      const shared = read;
+      this.reading.set(appId, shared);
+      const done = () => {
+        if (this.reading.get(appId) === shared) this.reading.delete(appId);
+      };
+      shared.then(done, done);
+    }
+    return read;
   }
 
   put(app: App): Promise<void> {
-    return this.store.putApp(app);
+    // A read sent before this write must not answer a request that comes after it.
+    this.reading.delete(app.appId);
+    return this.store.putApp(app).finally(() => this.reading.delete(app.appId));
   }
 
   /** The apps' webhook deliveries (their dead letters, for the admin API). */
@@ -61,7 +79,8 @@ export class AppRegistry {
   }
 
   delete(appId: string): Promise<boolean> {
-    return this.store.deleteApp(appId);
+    this.reading.delete(appId);
+    return this.store.deleteApp(appId).finally(() => this.reading.delete(appId));
   }
 
   list(owner: string | null): Promise<App[]> {
