@@ -1,7 +1,8 @@
 // The board log of a cluster, in Redis in its room's slice (see store/redis/slices.ts: one slice
 // under the cluster's prefix on a single Redis), apart from the meeting's keys:
 //   board:<roomId>          hash: seq (the last boardSeq); with CONVENE_REDIS_MIN_REPLICAS, cs (the
-//                           last seq known to be on the replicas) and cw (see CONFIRM_MARK)
+//                           last seq known to be on the replicas) and cw (see store/redis/confirmed.ts:
+//                           nothing is read out before the replicas have it)
 //   board:<roomId>:order    zset: stroke id by the seq that drew it (drawing order)
 //   board:<roomId>:strokes  hash: stroke id → stroke JSON (with `by`)
 //   board:<roomId>:ops      zset: "<seq> <entry JSON>" by seq, the last OPS_KEPT ops
@@ -10,6 +11,7 @@
 import type { RedisClient } from '../store/redis/connection.ts';
 import type { Slices } from '../store/redis/slices.ts';
 import type { ReplicaWaits } from '../store/redis/replicas.ts';
+import { ConfirmedMarks } from '../store/redis/confirmed.ts';
 import type { DrawnStroke } from './strokes.ts';
 import { OPS_KEPT, type Appended, type BoardChange, type BoardEntry, type BoardHead, type BoardLog } from './log.ts';
 import { unavailableOnConnectionError as guard } from '../store/redis/connection.ts';
@@ -55,31 +57,15 @@ for i = 1, #names do
 end
 return out`;
 
-// With CONVENE_REDIS_MIN_REPLICAS, as a meeting's log (store/redis/confirmed.ts): nothing is read
-// out before the replicas have it, or a failover could take back an op a socket already drew and
-// give its seq to another. The appender raises the mark after its WAIT; a reader finding ops past
-// it confirms them itself: a write of its own after them, then WAIT.
-// KEYS: meta. ARGV: seq. Raises the mark (never past the board's own seq: a replica that lacks it).
-const RAISE = `
-local h = redis.call('HMGET', KEYS[1], 'seq', 'cs')
-if not h[1] or tonumber(h[1]) < tonumber(ARGV[1]) or tonumber(h[2] or '0') >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'cs', ARGV[1])
-return 1`;
-// KEYS: meta. → the board's seq, after a write of the caller's own.
-const MARK = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[1], 'cw', 1)
-return tonumber(redis.call('HGET', KEYS[1], 'seq') or '0')`;
-
 type Scripted = RedisClient & {
-  conveneBoardRaise(...args: string[]): Promise<number>;
-  conveneBoardMark(...args: string[]): Promise<number>;
   conveneBoardAppend(...args: string[]): Promise<[string, number?]>;
   conveneBoardStrokes(...args: string[]): Promise<string[]>;
 };
 
 export class RedisBoardLog implements BoardLog {
   private readonly redis: Scripted;
+  /** The board's mark of what the replicas have (seq → cs). */
+  private readonly confirmed: ConfirmedMarks | null;
 
   constructor(
     redis: RedisClient,
@@ -87,11 +73,10 @@ export class RedisBoardLog implements BoardLog {
     /** CONVENE_REDIS_MIN_REPLICAS: an op is acknowledged once replicas have it, as a meeting's commit. */
     private readonly replicas: ReplicaWaits | null = null,
   ) {
+    this.confirmed = replicas && new ConfirmedMarks(redis, replicas, ['seq'], ['cs']);
     if (!('conveneBoardAppend' in redis)) {
       redis.defineCommand('conveneBoardAppend', { numberOfKeys: 5, lua: APPEND });
       redis.defineCommand('conveneBoardStrokes', { numberOfKeys: 2, lua: STROKES });
-      redis.defineCommand('conveneBoardRaise', { numberOfKeys: 1, lua: RAISE });
-      redis.defineCommand('conveneBoardMark', { numberOfKeys: 1, lua: MARK });
     }
     this.redis = redis as Scripted;
   }
@@ -113,7 +98,7 @@ export class RedisBoardLog implements BoardLog {
       if (status !== 'ok') return { ok: false, why: status as 'full' | 'taken' | 'missing' };
       if (this.replicas) {
         await this.replicas.confirm([k.meta]);
-        this.raise(k.meta, Number(seq));
+        this.confirmed!.raise(k.meta, [Number(seq)]);
       }
       return { ok: true, entry: { seq: Number(seq), ...change } as BoardEntry };
     });
@@ -125,7 +110,7 @@ export class RedisBoardLog implements BoardLog {
       const r = await this.redis.multi().hget(k.meta, 'seq').zcard(k.order).hget(k.meta, 'cs').exec();
       if (!r || r.some(([err]) => err)) throw r?.find(([err]) => err)?.[0] ?? new Error('board head: transaction aborted');
       const seq = Number(r[0]![1] ?? 0);
-      await this.confirmed(k.meta, seq, Number(r[2]![1] ?? 0));
+      await this.confirmed?.upTo(k.meta, seq, Number(r[2]![1] ?? 0));
       return { seq, strokes: Number(r[1]![1]) };
     });
   }
@@ -148,22 +133,9 @@ export class RedisBoardLog implements BoardLog {
         const sp = row.indexOf(' ');
         return { ...(JSON.parse(row.slice(sp + 1)) as BoardChange), seq: Number(row.slice(0, sp)) } as BoardEntry;
       });
-      if (entries.length > 0) await this.confirmed(k.meta, entries[entries.length - 1]!.seq, Number(mark ?? 0));
+      if (entries.length > 0) await this.confirmed?.upTo(k.meta, entries[entries.length - 1]!.seq, Number(mark ?? 0));
       return entries;
     });
-  }
-
-  /** Resolves once the replicas have the board's ops up to `seq` (at once when the mark covers it). */
-  private async confirmed(meta: string, seq: number, mark: number): Promise<void> {
-    if (!this.replicas || seq <= mark) return;
-    const now = await this.redis.conveneBoardMark(meta);
-    await this.replicas.confirm([meta]);
-    this.raise(meta, now);
-  }
-
-  /** Not awaited: a mark left low only costs a reader a confirmation. */
-  private raise(meta: string, seq: number): void {
-    this.redis.conveneBoardRaise(meta, String(seq)).catch(() => {});
   }
 
   async purgeIdle(before: number, limit: number, fate: (roomId: string) => Promise<number | null>): Promise<number> {

@@ -29,7 +29,7 @@ const MAX_DELTA_MEMBERS = 1000;
  * loadRoom(roomKey, membersKey, changesKey, cachedVersion) → false (no room); {v, cv} (the caller's
  * cached version is current); or {v, cv, data, count, mode, pairs}: mode 'F' with every member as
  * index/JSON pairs, or 'D' with only the members written after `cachedVersion`. `cv` is the newest
- * version known to be on the replicas ('0' when none is; see CONFIRM_MARK).
+ * version known to be on the replicas ('0' when none is; see confirmed.ts).
  */
 const LOAD_ROOM = `${CHECK_FORMAT}
 local function loadRoom(roomKey, membersKey, changesKey, cachedVersion)
@@ -252,40 +252,12 @@ end
 
 /**
  * KEYS: events, room. ARGV: afterSeq, limit. → {oldestSeq or '0', [event JSON], the newest seq known
- * to be on the replicas ('0' when none is; see CONFIRM_MARK)}
+ * to be on the replicas ('0' when none is; see confirmed.ts)}
  */
 export const EVENTS_SINCE = `
 local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local page = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf', 'LIMIT', 0, ARGV[2])
 return {first[2] or '0', page, redis.call('HGET', KEYS[2], 'cs') or '0'}
-`;
-
-// With CONVENE_REDIS_MIN_REPLICAS, a room's hash marks the newest version (cv) and seq (cs) known to
-// be on the replicas, so that a reader serves nothing a failover could take back (see confirmed.ts).
-// The mark is written only after a WAIT succeeded and is only raised: a mark lost in a failover is
-// merely low, and a promoted replica never holds a mark above its own data (replication is ordered).
-
-/**
- * KEYS: room. ARGV: version, seq (confirmed). Raises the mark; a room gone, or whose mark is ahead,
- * keeps its own, and so does one behind the version (a promoted replica that lacks it: the clients
- * neither queue nor resend a command across a lost connection, so this one cannot arrive later).
- */
-export const CONFIRM_RAISE = `
-local h = redis.call('HMGET', KEYS[1], 'v', 'cv')
-if not h[1] or tonumber(h[1]) < tonumber(ARGV[1]) or tonumber(h[2] or '0') >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'cv', ARGV[1], 'cs', ARGV[2])
-return 1
-`;
-
-/**
- * KEYS: room. → false (no room) or {v, s}: the room's current version and seq, after a write of the
- * caller's own (a counter no one reads) so that the caller's WAIT covers them (WAIT counts the
- * writes made on its connection, and the replication stream is in order).
- */
-export const CONFIRM_MARK = `
-if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return false end
-redis.call('HINCRBY', KEYS[1], 'cw', 1)
-return redis.call('HMGET', KEYS[1], 'v', 's')
 `;
 
 /**

@@ -9,7 +9,7 @@ import { unavailableOnConnectionError as guard, type RedisClient } from './conne
 import { FORMAT_FIELD, formatOf, readable, refusedFormat, StoreFormatError } from './format.ts';
 import { laneOf, RedisOutbox } from './outbox.ts';
 import { ReplicaWaits } from './replicas.ts';
-import { ConfirmedReads } from './confirmed.ts';
+import { ConfirmedMarks } from './confirmed.ts';
 import { singleSlice, type Slices } from './slices.ts';
 import { RoomIndexes } from './indexes.ts';
 import * as lua from './scripts.ts';
@@ -51,7 +51,8 @@ export class RedisStore implements RoomStore {
   readonly outbox: RedisOutbox;
   private readonly indexes: RoomIndexes;
   private readonly replicas: ReplicaWaits | null;
-  private readonly confirmed: ConfirmedReads | null;
+  /** A room hash's marks of what the replicas have (version v → cv, seq s → cs; see confirmed.ts). */
+  private readonly confirmed: ConfirmedMarks | null;
   /** See RoomStore.reconnections (the store is made on a connection already ready: 0 at first). */
   reconnections = 0;
   private readonly scripts: Record<
@@ -59,8 +60,6 @@ export class RedisStore implements RoomStore {
     | 'findRunning'
     | 'commit'
     | 'eventsSince'
-    | 'confirmRaise'
-    | 'confirmMark'
     | 'listRooms'
     | 'purgeEnded'
     | 'indexEnded'
@@ -90,8 +89,6 @@ export class RedisStore implements RoomStore {
       findRunning: define('conveneFindRunning', 1, lua.FIND_RUNNING),
       commit: define('conveneCommit', 12, lua.COMMIT),
       eventsSince: define('conveneEventsSince', 2, lua.EVENTS_SINCE),
-      confirmRaise: define('conveneConfirmRaise', 1, lua.CONFIRM_RAISE),
-      confirmMark: define('conveneConfirmMark', 1, lua.CONFIRM_MARK),
       listRooms: define('conveneListRooms', 1, lua.LIST_ROOMS),
       purgeEnded: define('convenePurgeEnded', 1, lua.PURGE_ENDED),
       indexEnded: define('conveneIndexEnded', 1, lua.INDEX_ENDED),
@@ -102,7 +99,7 @@ export class RedisStore implements RoomStore {
     };
     const min = opts.minReplicas ?? 0;
     this.replicas = min > 0 ? new ReplicaWaits(this.redis, min, opts.replicaTimeoutMs ?? 1_000) : null;
-    this.confirmed = this.replicas && new ConfirmedReads(this.replicas, this.scripts);
+    this.confirmed = this.replicas && new ConfirmedMarks(this.redis, this.replicas, ['v', 's'], ['cv', 'cs']);
     this.outbox = new RedisOutbox(this.redis, this.slices, this.replicas);
     this.indexes = new RoomIndexes(this.redis, this.slices, this.scripts);
     // A connection made again may reach another server (Sentinel promoted a replica) that lacks the
@@ -199,9 +196,9 @@ export class RedisStore implements RoomStore {
       room = this.roomFrom(roomId, reply, undefined);
       if (room === undefined) throw new Error(`room ${roomId} is damaged in Redis: members are missing`);
     }
-    if (room && this.confirmed && room.version > Number(reply![1])) {
+    if (room && this.confirmed) {
       try {
-        await this.confirmed.confirm(this.roomKeys(roomId)[0]);
+        await this.confirmed.upTo(this.roomKeys(roomId)[0], room.version, Number(reply![1]));
       } catch (err) {
         this.forget(roomId);
         throw err;
@@ -312,7 +309,7 @@ export class RedisStore implements RoomStore {
           // Until the replicas confirm it, this version may yet be lost to a failover: not a base.
           this.cache.delete(room.roomId);
           await this.replicas.confirm([roomKey]);
-          this.confirmed!.raise(roomKey, room.version, room.seq);
+          this.confirmed!.raise(roomKey, [room.version, room.seq]);
         }
         saved(room);
         this.remember(room);
@@ -329,7 +326,7 @@ export class RedisStore implements RoomStore {
       const [roomKey] = this.roomKeys(roomId);
       const [oldest, page, confirmedSeq] = (await this.scripts.eventsSince(`${this.slices.ofRoom(roomId)}events:${roomId}`, roomKey, String(afterSeq), String(limit))) as [string, string[], string];
       const events = page.map((e) => JSON.parse(e) as LoggedEvent);
-      if (this.confirmed && events.length > 0 && events[events.length - 1]!.seq > Number(confirmedSeq)) await this.confirmed.confirm(roomKey);
+      if (this.confirmed && events.length > 0) await this.confirmed.upTo(roomKey, events[events.length - 1]!.seq, Number(confirmedSeq));
       return { events, oldestSeq: Number(oldest) };
     });
   }
