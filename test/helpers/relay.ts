@@ -48,7 +48,7 @@ export function withoutRepeats(list: unknown[]): { list: unknown[]; repeats: num
   return { list: out, repeats: list.length - out.length };
 }
 
-/** A node's relay settings against `standin`: short backoffs and timeouts, the app's certificate. */
+/** A node's relay settings against `standin`: short backoffs, the app's certificate, the default timeout. */
 export function relaySettings(standin: RtmStandin, cert: string) {
   return {
     CONVENE_APP_CERTIFICATE: cert,
@@ -56,12 +56,13 @@ export function relaySettings(standin: RtmStandin, cert: string) {
     CONVENE_RTM_RELAY_BACKOFF_MS: '20',
     CONVENE_RTM_RELAY_BACKOFF_MAX_MS: '200',
     CONVENE_RTM_RELAY_MAX_ATTEMPTS: '1000',
-    // A lease is 2 × (the timeout + 1 s) + 1 s: a dead node's rooms wait 5 s for another node.
-    CONVENE_RTM_RELAY_TIMEOUT_MS: '1000',
   };
 }
 
-/** The relay's settings with the app a node bootstraps, presence expiry off and chat unlimited. */
+/**
+ * The relay's settings with the app a node bootstraps, presence expiry off, chat unlimited, and a
+ * 1 s timeout: a lease is 2 × (the timeout + 1 s) + 1 s, so a dead node's rooms wait 5 s for another.
+ */
 export function relayEnv(standin: RtmStandin, cert: string, creds: { appId: string; customerId: string; customerSecret: string }) {
   return {
     CONVENE_APP_ID: creds.appId,
@@ -70,6 +71,7 @@ export function relayEnv(standin: RtmStandin, cert: string, creds: { appId: stri
     CONVENE_PRESENCE_EXPIRY: 'off',
     CONVENE_RATE_CHAT: '0',
     ...relaySettings(standin, cert),
+    CONVENE_RTM_RELAY_TIMEOUT_MS: '1000',
   };
 }
 
