@@ -20,6 +20,8 @@ export interface AgoraMember {
   screenId: number;
   avatar?: string;
   state?: 0 | 1;
+  /** Convene: the member's metadata, where set (member pages, snapshots, one's own; not channel messages). */
+  metadata?: string;
 }
 
 export interface AgoraRoom {
@@ -41,6 +43,10 @@ export interface AgoraRoom {
   shareScreenUsers: AgoraMember[];
   /** Convene: 1 while the room is locked (no new entries). */
   locked: 0 | 1;
+  /** Convene: the room's metadata, where set. */
+  metadata?: string;
+  /** Convene: 1 when members may set their own metadata. */
+  selfMetadata?: 1;
   boardId: string;
   boardToken: string;
 }
@@ -152,7 +158,7 @@ export class MeetingClient {
     return this.call('GET', `/${this.roomId}`);
   }
 
-  changeRoom(body: { muteAllChat?: number; muteAllAudio?: number; state?: number; shareBoard?: number }): Promise<true> {
+  changeRoom(body: { muteAllChat?: number; muteAllAudio?: number; state?: number; shareBoard?: number; locked?: number }): Promise<true> {
     return this.call('POST', `/${this.roomId}`, body);
   }
 
@@ -203,6 +209,11 @@ export class MeetingClient {
     return this.call('POST', `/${this.roomId}/user/${userId}/exit`);
   }
 
+  /** Host: remove a member; Convene: with `banSeconds`, it may not enter again for that long. */
+  kick(userId: string, banSeconds?: number): Promise<true> {
+    return this.call('POST', `/${this.roomId}/user/${userId}/exit`, banSeconds === undefined ? undefined : { ban: banSeconds });
+  }
+
   chat(message: string): Promise<true> {
     return this.call('POST', `/${this.roomId}/chat`, { message, type: 1 });
   }
@@ -240,6 +251,18 @@ export class MeetingClient {
 
   setHandsPublic(on: boolean): Promise<true> {
     return this.call('POST', `/${this.roomId}/hands/visibility`, { public: on ? 1 : 0 });
+  }
+
+  /** Convene (host): the room's metadata ("" clears it) and whether members may set their own. */
+  setRoomMetadata(change: { metadata?: string; selfMetadata?: boolean }): Promise<true> {
+    const body: { metadata?: string; selfMetadata?: number } = { metadata: change.metadata };
+    if (change.selfMetadata !== undefined) body.selfMetadata = change.selfMetadata ? 1 : 0;
+    return this.call('POST', `/${this.roomId}/metadata`, body);
+  }
+
+  /** Convene: a member's metadata (host; one's own where the room allows). */
+  setMemberMetadata(metadata: string, userId = this.userId): Promise<true> {
+    return this.call('POST', `/${this.roomId}/user/${userId}/metadata`, { metadata });
   }
 
   simple(): Promise<{ roomId: string; roomUuid: string; roomName: string; channelName: string; password: string }> {

@@ -37,8 +37,8 @@ function platformWebSocket(): Promise<WebSocketConstructor> {
 
 export interface ChannelMessage {
   type: 'channel';
-  /** 1–8 Agora's; 101 Convene's hand queue. */
-  cmd: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 101;
+  /** 1–8 Agora's; 101 Convene's hand queue, 130 metadata. */
+  cmd: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 101 | 130;
   version: 1;
   timestamp: number;
   seq: number;
@@ -405,7 +405,7 @@ export class MeetingState {
         break;
       case 2:
         for (const mem of d.list as AgoraMember[]) {
-          if (mem.state === 1) this.members.set(mem.userId, strip(mem));
+          if (mem.state === 1) this.members.set(mem.userId, this.known(mem));
           else this.members.delete(mem.userId);
         }
         this.onlineUsers = d.total;
@@ -420,7 +420,7 @@ export class MeetingState {
         }
         break;
       case 4:
-        if (this.members.has(d.userId)) this.members.set(d.userId, strip(d));
+        if (this.members.has(d.userId)) this.members.set(d.userId, this.known(d));
         break;
       case 5:
         if (room) Object.assign(room, { shareBoard: d.shareBoard, createBoardUserId: d.createBoardUserId });
@@ -440,6 +440,29 @@ export class MeetingState {
       case 101:
         this.hands = { public: d.public === 1, list: d.list as RaisedHand[] };
         break;
+      case 130:
+        this.applyMetadata(d);
+        break;
+    }
+  }
+
+  /** A member from a channel message, which never carries metadata: the metadata known stays. */
+  private known(m: AgoraMember): AgoraMember {
+    const v = strip(m);
+    const metadata = this.members.get(m.userId)?.metadata;
+    if (metadata !== undefined) v.metadata = metadata;
+    return v;
+  }
+
+  /** cmd 130: the room's metadata (scope room) or a member's changed; "" is none. */
+  private applyMetadata(d: { scope: string; userId?: string; metadata: string; selfMetadata?: number }): void {
+    const target = d.scope === 'room' ? this.room : d.userId !== undefined ? this.members.get(d.userId) : undefined;
+    if (!target) return;
+    if (d.metadata === '') delete target.metadata;
+    else target.metadata = d.metadata;
+    if (d.scope === 'room' && this.room) {
+      if (d.selfMetadata === 1) this.room.selfMetadata = 1;
+      else delete this.room.selfMetadata;
     }
   }
 

@@ -60,6 +60,8 @@ export class EventNarrator {
         return `message  from the server to ${e.to ? e.to.map((id) => this.byId(id)).join(', ') : 'everyone'}: ${JSON.stringify(e.text)}`;
       case 'handsChanged':
         return `hands    ${e.hands.length ? e.hands.map((h, i) => `${i + 1}. ${this.byId(h.userId)}`).join(', ') : 'none raised'}${e.public ? ' (shown to everyone)' : ''}`;
+      case 'metadataChanged':
+        return `metadata ${e.userId === null ? `of the room${e.selfMetadata ? ' (members may set their own)' : ''}` : `of ${this.byId(e.userId)}`}: ${e.metadata === '' ? 'cleared' : JSON.stringify(e.metadata)}`;
       default: {
         // An event type newer than this narrator: shown as stored rather than dropped.
         const unknown: { type?: string } = e;

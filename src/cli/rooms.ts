@@ -146,7 +146,7 @@ ${ROOM_HELP}`,
       const room = await meetingOf(ctx, appId, ref);
       const member = room.members.find((m) => m.present && m.userUuid === userUuid);
       if (!member) throw new Refused(`no member ${userUuid} in room ${ref} (see rooms show ${appId} ${ref})`);
-      await (await meetingService(ctx)).execute(room.roomId, { type: 'kick', actor: null, target: member.userId, banMs: banSeconds * 1000 });
+      await (await meetingService(ctx)).execute(room.roomId, { type: 'kick', actor: null, by: 'cli', target: member.userId, banMs: banSeconds * 1000 });
       ctx.print(`removed ${userUuid} from ${ref}${banSeconds ? `; banned for ${banSeconds} s` : ''}`);
     },
   },
@@ -164,7 +164,7 @@ ${ROOM_HELP}`,
     async run(ctx) {
       const [appId, ref] = ctx.args as [string, string];
       const room = await meetingOf(ctx, appId, ref);
-      await (await meetingService(ctx)).close(room.roomId);
+      await (await meetingService(ctx)).close(room.roomId, {}, 'cli');
       ctx.print(`ended ${room.roomUuid} (roomId ${room.roomId})`);
     },
   },
@@ -181,7 +181,7 @@ ${ROOM_HELP}`,
       async run(ctx) {
         const [appId, ref] = ctx.args as [string, string];
         const room = await meetingOf(ctx, appId, ref);
-        await (await meetingService(ctx)).execute(room.roomId, { type: 'lockRoom', locked: verb === 'lock' });
+        await (await meetingService(ctx)).execute(room.roomId, { type: 'lockRoom', locked: verb === 'lock', by: 'cli' });
         ctx.print(`${ref} ${verb}ed`);
       },
     }),

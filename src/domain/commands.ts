@@ -3,6 +3,13 @@
 import type { MuteLevel } from './room.ts';
 import type { Module } from './events.ts';
 import type { HandsCommand } from './hands.ts';
+import type { MetadataCommand } from './metadata.ts';
+
+/**
+ * Who asked on the server's behalf, for the audit log: an access key of the server API
+ * (`key:<AK>`), or `cli` for the command line. Absent: the server itself.
+ */
+export type ServerCaller = string;
 
 /** The app's rules that apply when someone enters. */
 export interface EntryPolicy {
@@ -51,6 +58,7 @@ export interface ChangeRoom {
 export interface LockRoom {
   type: 'lockRoom';
   locked: boolean;
+  by?: ServerCaller;
 }
 
 export interface ChangeMember {
@@ -133,6 +141,8 @@ export interface Kick {
   target: string;
   /** Also keep the member's userUuid out of this meeting for this long (ms); 0 or absent: no ban. */
   banMs?: number;
+  /** Who asked, when the server removes the member (actor null). */
+  by?: ServerCaller;
 }
 
 export interface Chat {
@@ -147,6 +157,7 @@ export interface Close {
   type: 'close';
   /** Only end if the room is still empty since at least this instant (timer); null: always. */
   emptySinceAtMost: number | null;
+  by?: ServerCaller;
 }
 
 export interface ServerMessage {
@@ -174,7 +185,8 @@ export type Command =
   | Close
   | LockRoom
   | ServerMessage
-  | HandsCommand;
+  | HandsCommand
+  | MetadataCommand;
 
 export type RoomCommand = Exclude<Command, Enter>;
 

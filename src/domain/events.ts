@@ -32,7 +32,9 @@ export type MeetingEvent =
   | { type: 'noticed'; to: string; from: MemberSnapshot; fromRole: Role; module: Module; on: boolean }
   | { type: 'serverMessage'; to: string[] | null; msgId: string; text: string }
   // Convene: the hand queue, to those who may see it (null: everyone).
-  | { type: 'handsChanged'; hands: HandView[]; public: boolean; to: string[] | null };
+  | { type: 'handsChanged'; hands: HandView[]; public: boolean; to: string[] | null }
+  // Convene: the room's metadata (userId null) or a member's changed, to everyone.
+  | { type: 'metadataChanged'; userId: string | null; metadata: string; selfMetadata: boolean };
 
 /** Who an event is for: a userId list, or null for the whole room. */
 export function recipientsOf(e: MeetingEvent): string[] | null {

@@ -35,6 +35,8 @@ export interface Member {
   realtime: boolean;
   /** Secret of the member's current session; a new entry replaces it, revoking the old token. */
   session: string;
+  /** The business's string about this member (domain/metadata.ts). Absent: none. */
+  metadata?: string;
 }
 
 export interface Room {
@@ -69,9 +71,15 @@ export interface Room {
   hands?: Hand[];
   /** Everyone sees the hand queue, not only the hosts and the members in it. Absent: hosts only. */
   handsPublic?: boolean;
+  /** The business's string about this meeting (domain/metadata.ts). Absent: none. */
+  metadata?: string;
+  /** Members may set their own metadata. Absent: only hosts (and the server) may. */
+  selfMetadata?: boolean;
   /** Every member who ever entered, in first-entry order. */
   members: Member[];
   nextOrder: number;
+  /** Entries in the meeting's audit log so far (domain/audit.ts). Absent: none. */
+  audited?: number;
   /** Optimistic-concurrency version: bumped on every commit. */
   version: number;
   /** Sequence number of the last event in the room's log. */

@@ -6,6 +6,7 @@ import { snapshot, type MeetingEvent, type Module } from './events.ts';
 import { addMember, banOf, currentHost, draftOf, findByUuid, findMember, onlineCount, own, takeBack, type Member, type Room } from './room.ts';
 import { answerSpeakInvite, boardEvent, endMeeting, invitedToSpeak, inviteToSpeak, ownsBoard, removeMember, restateChat, roomChanged, screenEvent, startBoard, stopBoard, stopScreen } from './effects.ts';
 import { decideHands, handsEvent, lowerHand, raiseHand } from './hands.ts';
+import { decideMetadata } from './metadata.ts';
 
 export { MAX_CHAT_RESTATED } from './effects.ts';
 
@@ -270,6 +271,10 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       own(room, m).realtime = true;
       return { room, events, changed: true };
     }
+    case 'metadata':
+      // A member or the server (actor null).
+      decideMetadata(room, cmd.actor === null ? null : actingMember(room, cmd.actor), cmd, events);
+      return done();
     case 'presenceExpired': {
       const m = findMember(room, cmd.target)!;
       if (cmd.httpOnlyStays && !m.realtime) return { room: stored, events: [] };

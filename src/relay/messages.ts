@@ -4,7 +4,7 @@
 // order, exactly once, even when the node that committed them dies.
 import type { LoggedEvent } from '../domain/events.ts';
 import { findMember, type Room } from '../domain/room.ts';
-import { agoraMessage } from '../http/conf/views.ts';
+import { agoraMessage, CONVENE_CMDS } from '../http/conf/views.ts';
 import type { OutboxRow } from '../store/store.ts';
 
 /** The outbox endpoint of the relay: one lane per room, beside the app's webhook endpoints (`wh_…`). */
@@ -69,11 +69,10 @@ export interface RelayRowsOptions {
 export function relayRows(room: Room, logged: LoggedEvent[], opts: RelayRowsOptions = {}): OutboxRow[] {
   const rows: OutboxRow[] = [];
   for (const e of logged) {
-    // The hand queue is Convene's own: the apps have no use for it, and a list meant for the hosts
-    // must not go to the whole RTM channel.
-    if (e.event.type === 'handsChanged') continue;
     const m = agoraMessage(e.event);
-    if (m.type === 'server') continue;
+    // Convene's own messages (the hand queue, metadata, ...): the apps have no use for them, and a
+    // list meant for the hosts must not go to the whole RTM channel.
+    if (m.type === 'server' || m.cmd >= CONVENE_CMDS) continue;
     let payloads: string[] | null;
     if (m.type === 'channel' && m.cmd === 2) {
       const d = m.data as { total: number; list: unknown[] };

@@ -1,6 +1,6 @@
 // The one write path: every change to a meeting, whoever asks for it, is a command executed here:
 // load the room → decide (pure) → commit the new state and its events atomically → publish.
-import { isQuiet, type EntryPolicy, type RoomCommand } from '../domain/commands.ts';
+import { isQuiet, type EntryPolicy, type RoomCommand, type ServerCaller } from '../domain/commands.ts';
 import { findMember, type Member, type Room } from '../domain/room.ts';
 import { RuleError, type Decision } from '../domain/rules.ts';
 import type { EventBus, RoomEventsHandler } from '../bus/bus.ts';
@@ -13,6 +13,8 @@ import { formatSessionToken, newId, newSecret, parseSessionToken, sameSecret } f
 import type { CommandMetrics } from '../ops/metrics.ts';
 import { BoardUnavailableError, type BoardRooms } from './boards.ts';
 import { FanoutCost } from '../realtime/cost.ts';
+import { readAudit, type AuditQuery } from './audit.ts';
+import type { AuditEntry } from '../domain/audit.ts';
 
 export interface MeetingOptions {
   store: RoomStore;
@@ -334,14 +336,19 @@ export class MeetingService {
     return this.delivery.heldFrom(roomId);
   }
 
+  /** A page of a meeting's audit log, filtered (service/audit.ts); running or ended, until it is purged. */
+  auditLog(roomId: string, q: AuditQuery): Promise<{ entries: AuditEntry[]; total: number }> {
+    return readAudit(this.store, roomId, q);
+  }
+
   /** A page of a room's event log after `afterSeq`. */
   eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange> {
     return this.store.eventsSince(roomId, afterSeq, limit);
   }
 
-  /** End a meeting on the server's behalf (admin close). */
-  close(roomId: string, delivery: Delivery = {}): Promise<Decision> {
-    return this.execute(roomId, { type: 'close', emptySinceAtMost: null }, delivery);
+  /** End a meeting on the server's behalf (admin close); `by`: who asked, for the audit log. */
+  close(roomId: string, delivery: Delivery = {}, by?: ServerCaller): Promise<Decision> {
+    return this.execute(roomId, { type: 'close', emptySinceAtMost: null, by }, delivery);
   }
 
   /** Start the timers (empty rooms ending). */

@@ -5,6 +5,7 @@ import type { Command } from '../domain/commands.ts';
 import type { LoggedEvent, MeetingEvent } from '../domain/events.ts';
 import { liveCount, type Room } from '../domain/room.ts';
 import { decide, RuleError, type Decision } from '../domain/rules.ts';
+import { auditWatch, type AuditDraft, type AuditEntry } from '../domain/audit.ts';
 import type { RoomEventsHandler } from '../bus/bus.ts';
 import type { RoomStore } from '../store/store.ts';
 import type { RoomDelivery } from './delivery.ts';
@@ -75,6 +76,12 @@ function nextBatch(items: Pending[]): Pending[] {
   items.length = 0;
   items.push(...rest);
   return batch;
+}
+
+/** A batch's audit entries, numbered on from the stored room's; undefined when there are none. */
+function numbered(drafts: AuditDraft[], from: number, at: number): AuditEntry[] | undefined {
+  if (drafts.length === 0) return undefined;
+  return drafts.map((d, i) => ({ n: from + 1 + i, at, ...d }));
 }
 
 /** A batch's events wait for every answer that asked them to (each hold is capped by RoomDelivery). */
@@ -189,6 +196,7 @@ export class RoomQueues {
       const now = this.o.now();
       const outcomes: (Decision | RuleError)[] = [];
       const events: MeetingEvent[] = [];
+      const audited: AuditDraft[] = [];
       let current = stored;
       let changed = false;
       let published = false;
@@ -199,12 +207,15 @@ export class RoomQueues {
         // reads go on meanwhile (this room's next commands wait in its queue).
         if (i > 0 && i % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
         const cmd = p.command();
+        // What a moderator's command was done to, seen before deciding (a decision may change the members array).
+        const watch = auditWatch(current, cmd);
         // After the first change, `current` is this batch's own draft: the next decision may reuse
         // its members array rather than copy it (a storm into a huge room copies it once).
         const d = current === null && cmd.type !== 'enter' ? new RuleError('notFound', 'room not found') : decide(current, cmd, now, current !== stored);
         outcomes.push(d);
         // A decision without events changed nothing (unless it says so): nothing to write for it.
         if (d instanceof RuleError || (d.events.length === 0 && !d.changed)) continue;
+        if (watch) audited.push(...watch(d));
         current = d.room;
         events.push(...d.events);
         if (d.events.length > 0) publishers++;
@@ -215,8 +226,10 @@ export class RoomQueues {
         const logged: LoggedEvent[] = coalesced(events).map((event, i) => ({ seq: current!.seq + 1 + i, at: now, event }));
         current.version = expected + 1;
         current.seq += logged.length;
+        const audit = numbered(audited, stored?.audited ?? 0, now);
+        if (audit) current.audited = (stored?.audited ?? 0) + audit.length;
         const outbox = await this.o.outbox.rowsFor(stored, current, logged);
-        const result = await this.o.store.commit(current, expected, logged, outbox);
+        const result = await this.o.store.commit(current, expected, logged, outbox, audit);
         if (!result.ok) {
           // The app's webhooks changed since its rows were made: made again, with the new ones.
           if (result.reason === 'webhooksChanged') this.o.outbox.forget(current.appId);

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { LoggedEvent } from '../domain/events.ts';
 import type { Room } from '../domain/room.ts';
+import type { AuditEntry } from '../domain/audit.ts';
 
 export interface MergePublishRtmp {
   enable: boolean;
@@ -170,6 +171,11 @@ export interface RoomListQuery {
   prefix: string;
   offset: number;
   limit: number;
+  /**
+   * Only running rooms whose metadata is exactly this (whether or not anyone is present:
+   * `activeOnly` and `prefix` do not apply).
+   */
+  metadata?: string;
 }
 
 export interface RoomSummary {
@@ -230,9 +236,13 @@ export interface RoomStore {
    * `expectedVersion` (0: the room must not exist, and no running room may have its key).
    * `room.version` and `room.seq` must already be advanced by the caller. With `outbox`, its rows
    * are written in the same transaction (script), if the app's webhook stamp is still its stamp
-   * (else nothing is written: `webhooksChanged`); without it, no stamp is checked.
+   * (else nothing is written: `webhooksChanged`); without it, no stamp is checked. `audit`: entries
+   * appended to the room's audit log in the same transaction, numbered on from the stored room's
+   * `audited` (the room's `audited` already counts them).
    */
-  commit(room: Room, expectedVersion: number, events: LoggedEvent[], outbox?: CommitOutbox): Promise<CommitResult>;
+  commit(room: Room, expectedVersion: number, events: LoggedEvent[], outbox?: CommitOutbox, audit?: AuditEntry[]): Promise<CommitResult>;
+  /** Up to `limit` entries of a meeting's audit log after entry `after`, in order (kept and purged with the meeting). */
+  auditLog(roomId: string, after: number, limit: number): Promise<AuditEntry[]>;
   eventsSince(roomId: string, afterSeq: number, limit: number): Promise<EventRange>;
   listRooms(q: RoomListQuery): Promise<{ rooms: RoomSummary[]; total: number }>;
   /** Running rooms with at least one member present (e.g. to resume presence timers on start). */

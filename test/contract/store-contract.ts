@@ -9,6 +9,7 @@ import type { LoggedEvent, MeetingEvent } from '../../src/domain/events.ts';
 import type { RoomCommand } from '../../src/domain/commands.ts';
 import { decide, RuleError } from '../../src/domain/rules.ts';
 import { newApp } from '../../src/service/apps.ts';
+import { extensionContract } from './extension-contract.ts';
 
 export interface StoreFactoryOptions {
   eventRetention?: number;
@@ -66,7 +67,7 @@ export function entry(room: Room | null, appId: string, roomUuid: string, userUu
 }
 
 /** Run a room command as the service does: decide, then advance version and seq. */
-function run(room: Room, cmd: RoomCommand, now = 2000) {
+export function run(room: Room, cmd: RoomCommand, now = 2000) {
   const d = decide(room, cmd, now);
   if (d instanceof RuleError) throw d;
   if (d.room === room) throw new Error(`${cmd.type} changed nothing`);
@@ -116,6 +117,7 @@ async function assertPurged(s: RoomStore, room: Room): Promise<void> {
 }
 
 export function storeContract(name: string, make: (opts?: StoreFactoryOptions) => Promise<RoomStore>, opts: ContractOptions = {}): void {
+  extensionContract(name, make, opts);
   const withStore = (title: string, fn: (s: RoomStore) => Promise<void>, storeOpts?: StoreFactoryOptions) =>
     test(`${name}: ${title}`, { skip: opts.skip }, async () => {
       const s = await make(storeOpts);

@@ -1,6 +1,6 @@
 // The admin console in a real browser: sign in with the access key pair (requests signed in the
 // page with Web Crypto), see the running room and its member count change live, open it (members,
-// state, events), message it, and close it.
+// state, events, audit log), message it, and close it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
@@ -83,6 +83,14 @@ test('the admin console signs in, lists the room live, shows it, messages it and
     assert.equal(markers, 'none');
     await page.getByRole('button', { name: 'Remove Bob' }).click();
     await page.getByText('board-meeting: 1 member', { exact: true }).waitFor({ timeout: 5000 });
+
+    // The audit log: the host's mute-all and the console's own removal, each with who did it.
+    await ann.changeRoom({ muteAllAudio: 1 });
+    const audit = page.getByRole('log', { name: 'Audit log' });
+    await audit.locator('li[data-action="room.muteAudio"]', { hasText: 'by Ann (host)' }).waitFor({ timeout: 5000 });
+    await audit.locator('li[data-action="member.kick"]', { hasText: `by key:${s.bootstrapped.accessKey} on Bob` }).waitFor();
+    assert.equal(await audit.locator('li[data-action]').count(), 2, 'nothing else: the entries, the message, the chat are no moderation');
+    await shot(page, 'admin-02-audit');
 
     const ended = socket.waitFor((m) => m.type === 'channel' && m.cmd === 3 && m.data.state === 0);
     await page.getByRole('button', { name: 'Close room' }).click();

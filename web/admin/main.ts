@@ -1,5 +1,5 @@
 // The admin console: sign in with an access key pair, see the apps and their running rooms live
-// (polled), open a room (members, state, recent events), kick, message or close. Every call is a
+// (polled), open a room (members, state, recent events, its audit log), kick, message or close. Every call is a
 // Qiniu-signed server-API call made from this page; the secret key never leaves it.
 import { $, h, replaceKeepingFocus } from '../lib/dom.ts';
 import { languagePicker, t } from '../lib/i18n.ts';
@@ -19,6 +19,16 @@ interface RoomDetail {
   shareScreen: boolean;
   users: { userId: string; userName: string; role: string; audio: boolean; video: boolean; chat: boolean; board: boolean; screen: boolean }[];
 }
+/** An entry of the meeting's audit log (docs/qiniu-api.md §4.9). */
+interface AuditView {
+  n: number;
+  at: number;
+  action: string;
+  actor: { kind: 'member'; userName: string; userUuid: string; role: string } | { kind: 'server'; by: string };
+  target: { userName: string; userUuid: string } | null;
+  before: Record<string, unknown>;
+  after: Record<string, unknown>;
+}
 interface EventView {
   seq: number;
   at: number;
@@ -36,6 +46,7 @@ let rooms: { name: string; members: number }[] = [];
 let openRoom = '';
 let detail: RoomDetail | null = null;
 let events: EventView[] = [];
+let audit: AuditView[] = [];
 let confirmClose = false;
 let updated = 0;
 let timer: ReturnType<typeof setTimeout> | null = null;
@@ -207,7 +218,20 @@ function render(): void {
     h('ol', { class: 'events', role: 'log', 'aria-label': t('events') },
       events.slice().reverse().map((e) => h('li', {}, h('code', {}, `#${e.seq}`), ` ${new Date(e.at).toLocaleTimeString()} ${e.type} `, h('span', { class: 'hint' }, describe(e)))),
     ),
+    h('h3', {}, t('audit')),
+    h('ol', { class: 'events', id: 'audit', role: 'log', 'aria-label': t('audit') },
+      audit.length === 0 ? [h('li', {}, t('noAudit'))] : audit.slice().reverse().map(auditLine),
+    ),
   ]);
+}
+
+/** One audit entry: #n, time, action, by whom, on whom, what changed. */
+function auditLine(e: AuditView): HTMLElement {
+  const who = e.actor.kind === 'server' ? e.actor.by : `${e.actor.userName} (${e.actor.role})`;
+  const change = Object.keys(e.after).map((k) => (k in e.before ? `${k} ${JSON.stringify(e.before[k])} → ${JSON.stringify(e.after[k])}` : `${k} ${JSON.stringify(e.after[k])}`)).join(', ');
+  return h('li', { 'data-action': e.action },
+    h('code', {}, `#${e.n}`), ` ${new Date(e.at).toLocaleTimeString()} `, h('strong', {}, e.action), ` ${t('auditBy', { who })}`,
+    e.target ? ` ${t('auditOn', { who: e.target.userName })}` : '', ' ', h('span', { class: 'hint' }, change));
 }
 
 /** A short line for an event: who and what, from its fields. */
@@ -250,6 +274,10 @@ async function poll(): Promise<void> {
       try {
         detail = await c.call<RoomDetail>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}`);
         events = (await c.call<{ events: EventView[] }>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/events?limit=50`)).events;
+        // The newest 50 of the running meeting's log.
+        const head = await c.call<{ total: number; entries: AuditView[] }>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/audit?limit=1`);
+        const from = Math.max(0, head.total - 50);
+        audit = head.total <= 1 ? head.entries : (await c.call<{ entries: AuditView[] }>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/audit?offset=${from}&limit=50`)).entries;
       } catch (err) {
         if (err instanceof QiniuError && err.status === 615) {
           openRoom = '';

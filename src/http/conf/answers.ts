@@ -24,6 +24,7 @@ export const AgoraMember = Type.Object(
     uid: Type.Integer({ description: 'RTC uid, unique in the app; String(uid) is its RTM user id and its userId' }),
     screenId: Type.Integer({ description: 'RTC uid of its screen-share stream (uid + 1)' }),
     avatar: Type.Optional(Type.String({ description: 'present only when given at entry' })),
+    metadata: Type.Optional(Type.String({ description: "Convene: the member's metadata, where set (member pages, snapshots, your own; never in channel messages)" })),
   },
   { $id: 'AgoraMember', description: 'A member of the room (docs/agora-api.md §5.2)' },
 );
@@ -49,6 +50,8 @@ export const AgoraRoom = Type.Object(
     shareScreen: Bit,
     shareScreenUsers: Type.Array(MemberRef),
     locked: Type.Integer({ enum: [0, 1], description: 'Convene: 1 while the room is locked' }),
+    metadata: Type.Optional(Type.String({ description: "Convene: the room's metadata, where set" })),
+    selfMetadata: Type.Optional(Type.Integer({ enum: [1], description: 'Convene: 1 when members may set their own metadata (absent: hosts only)' })),
     boardId: Type.String(),
     boardToken: Type.String(),
   },

@@ -8,12 +8,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { handsSeenBy, type HandsAction } from '../../domain/hands.ts';
 import { findMember } from '../../domain/room.ts';
-import type { Decision } from '../../domain/rules.ts';
-import type { Session } from '../../service/meeting.ts';
 import { ok } from '../server.ts';
 import { Flag } from '../schema.ts';
 import { agoraAnswers, Done } from './answers.ts';
 import { RoomParams, UserParams } from './params.ts';
+import type { ExtensionHelpers } from './metadata.ts';
 
 const Hand = Type.Object({ userId: Type.String(), userName: Type.String(), at: Type.Integer({ description: 'when it was raised, epoch ms' }) });
 const Hands = Type.Object({
@@ -39,15 +38,7 @@ const S = {
   },
 };
 
-export interface HandRouteHelpers {
-  session(req: FastifyRequest): Session;
-  /** Runs a command; its messages are pushed once the answer is written. */
-  execute(req: FastifyRequest, reply: FastifyReply, cmd: { type: 'hands'; actor: string; do: HandsAction }): Promise<Decision>;
-  /** Refuses a member over the requests rate (1011). */
-  limited(req: FastifyRequest, reply: FastifyReply): Promise<void>;
-}
-
-export function handRoutes(plain: FastifyInstance, h: HandRouteHelpers): void {
+export function handRoutes(plain: FastifyInstance, h: ExtensionHelpers): void {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const execute = (req: FastifyRequest, reply: FastifyReply, what: HandsAction) => h.execute(req, reply, { type: 'hands', actor: h.session(req).member.userId, do: what });
   const hands = async (req: FastifyRequest, reply: FastifyReply, what: HandsAction) => (await execute(req, reply, what), ok(true));

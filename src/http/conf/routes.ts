@@ -16,9 +16,10 @@ import { ok, type HttpDeps } from '../server.ts';
 import { AgoraError, Code, LANGUAGES } from './codes.ts';
 import { callerOf, type Auth, type Caller } from './caller.ts';
 import { subjectOf } from '../../tokens/agora.ts';
-import { MODULES_BY_CODE, boardFor, memberView, simpleRoomView, type Board } from './views.ts';
+import { MODULES_BY_CODE, boardFor, memberPageView, simpleRoomView, type Board } from './views.ts';
 import { forgetAnswer, roomInfoBody } from './room-info.ts';
 import { handRoutes } from './hands.ts';
+import { metadataRoutes, type ExtensionHelpers } from './metadata.ts';
 import { RoomParams, UserParams } from './params.ts';
 import { AppVersion, BoardAnswer, Done, Entered, Languages, MemberPage, RoomAndMe, SimpleRoom, Tokens, agoraAnswers } from './answers.ts';
 
@@ -153,11 +154,13 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
     if (r) throw new AgoraError(Code.rateLimited, r.message);
   };
   const perMember = (req: FastifyRequest) => `${session(req).room.roomId}/${session(req).member.userId}`;
-  handRoutes(app, {
+  const extensions: ExtensionHelpers = {
     session,
     execute: (req, reply, cmd) => meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply), session(req).room),
     limited: (req, reply) => limited(reply, 'requests', perMember(req)),
-  });
+  };
+  handRoutes(app, extensions);
+  metadataRoutes(app, extensions);
 
   // E1: create or join by roomUuid.
   app.post('/entry', { schema: E.entry, config: { auth: 'entry' } }, async (req, reply) => {
@@ -230,7 +233,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
       count: page.length,
       total: role === undefined ? roster.length : countOf(roster, wanted),
       nextId: String(last ? last.order : after),
-      list: page.map(memberView),
+      list: page.map(memberPageView),
     });
   });
 

@@ -20,6 +20,8 @@ export interface AgoraMember {
   screenId: number;
   avatar?: string;
   state?: 0 | 1;
+  /** Convene: the member's metadata, where set (not in channel messages). */
+  metadata?: string;
 }
 
 const bit = (b: boolean): 0 | 1 => (b ? 1 : 0);
@@ -42,6 +44,17 @@ export function memberView(m: MemberSnapshot): AgoraMember {
     screenId: m.screenId,
   };
   if (m.avatar) v.avatar = m.avatar;
+  return v;
+}
+
+/**
+ * A Member with its metadata (Convene), where one is set: in member pages, snapshots and a member's
+ * own view. Channel messages leave it out (up to 4 KB each, in every cmd 2 of a storm): cmd 130
+ * tells its changes.
+ */
+export function memberPageView(m: MemberSnapshot): AgoraMember {
+  const v = memberView(m);
+  if (m.metadata) v.metadata = m.metadata;
   return v;
 }
 
@@ -90,7 +103,7 @@ export function boardFor(provider: 'builtin' | 'none' | 'netless', tokens: Board
 
 export function roomView(room: Room, board: Board) {
   const host = currentHost(room);
-  return {
+  const v: RoomView = {
     roomId: room.roomId,
     roomUuid: room.roomUuid,
     roomName: room.roomName,
@@ -111,6 +124,34 @@ export function roomView(room: Room, board: Board) {
     boardId: board.boardId,
     boardToken: board.boardToken,
   };
+  // Convene: absent where never set, so the v1 shape is unchanged for rooms that use none.
+  if (room.metadata !== undefined) v.metadata = room.metadata;
+  if (room.selfMetadata) v.selfMetadata = 1;
+  return v;
+}
+
+export interface RoomView {
+  roomId: string;
+  roomUuid: string;
+  roomName: string;
+  channelName: string;
+  password: string;
+  muteAllChat: number;
+  muteAllAudio: number;
+  state: 0 | 1;
+  startTime: number;
+  onlineUsers: number;
+  hosts: AgoraMember[];
+  shareBoard: 0 | 1;
+  createBoardUserId: string;
+  shareBoardUsers: AgoraMember[];
+  shareScreen: 0 | 1;
+  shareScreenUsers: AgoraMember[];
+  locked: 0 | 1;
+  boardId: string;
+  boardToken: string;
+  metadata?: string;
+  selfMetadata?: 1;
 }
 
 export interface AgoraMe extends AgoraMember {
@@ -122,7 +163,7 @@ export interface AgoraMe extends AgoraMember {
 }
 
 export function meView(m: Member, tokens: MediaTokens): AgoraMe {
-  const v = memberView(m) as AgoraMe;
+  const v = memberPageView(m) as AgoraMe;
   v.userUuid = m.userUuid;
   v.rtcToken = tokens.rtcToken;
   v.rtmToken = tokens.rtmToken;
@@ -162,8 +203,15 @@ export function simpleRoomView(room: Room) {
   };
 }
 
-/** The hand queue's channel command on Convene's socket (docs/realtime.md). */
+/**
+ * Commands from this number on are Convene's own, on its socket only (docs/realtime.md): the shipped
+ * apps ignore them, and the RTM relay never sends them.
+ */
+export const CONVENE_CMDS = 100;
+/** The hand queue's channel command. */
 export const HANDS_CMD = 101;
+/** The room's or a member's metadata changed. */
+export const METADATA_CMD = 130;
 
 /** An event as the Agora clients' RTM handlers expect it (spec §5): channel or peer command. */
 export interface AgoraMessage {
@@ -235,6 +283,10 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
     case 'handsChanged':
       // Convene's socket only (a command number the shipped apps ignore; the RTM relay skips it).
       return { type: 'channel', cmd: HANDS_CMD, data: { public: bit(e.public), list: e.hands } };
+    case 'metadataChanged':
+      return e.userId === null
+        ? { type: 'channel', cmd: METADATA_CMD, data: { scope: 'room', metadata: e.metadata, selfMetadata: bit(e.selfMetadata) } }
+        : { type: 'channel', cmd: METADATA_CMD, data: { scope: 'member', userId: e.userId, metadata: e.metadata } };
   }
 }
 
@@ -283,8 +335,8 @@ export function agoraRealtimeFormat(board: (room: Room, userId: string) => Board
       const head = JSON.stringify({ type: 'snapshot', version: 1, timestamp: Date.now(), seq: room.seq, data });
       // The page's JSON is made once per room state: a storm of entries sends the same page to each.
       let members = pageJson.get(page.shared);
-      if (members === undefined) pageJson.set(page.shared, (members = page.shared.map((m) => JSON.stringify(memberView(m))).join(',')));
-      if (page.me) members = members ? `${members},${JSON.stringify(memberView(page.me))}` : JSON.stringify(memberView(page.me));
+      if (members === undefined) pageJson.set(page.shared, (members = page.shared.map((m) => JSON.stringify(memberPageView(m))).join(',')));
+      if (page.me) members = members ? `${members},${JSON.stringify(memberPageView(page.me))}` : JSON.stringify(memberPageView(page.me));
       // `head` ends with the closing braces of `data` and of the message.
       return Buffer.from(`${head.slice(0, -2)},"members":[${members}]}}`);
     },

@@ -20,6 +20,7 @@ import { CALLS } from './schemas.ts';
 import { registerWebhookRoutes } from './webhooks.ts';
 import { registerConsoleRoutes } from './console.ts';
 import { registerNodeRoutes } from './nodes.ts';
+import { keyOf, registerExtensionRoutes } from './extensions.ts';
 import { WebhookConfigError, withEventCallback } from '../../webhooks/endpoints.ts';
 import {
   QiniuError,
@@ -166,12 +167,13 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   // ---- Rooms (§3.2)
   app.get<{ Params: { appId: string } }>('/apps/:appId/rooms', { schema: CALLS.listActiveRooms }, async (req, reply) => {
     const a = await ownedApp(req, req.params.appId);
-    const q = checked<{ prefix?: string; offset?: string; limit?: string }>(req, 'querystring', req.query);
+    const q = checked<{ prefix?: string; offset?: string; limit?: string; metadata?: string }>(req, 'querystring', req.query);
     const num = (v: string | undefined, def: number, max: number) =>
       v !== undefined && /^\d{1,9}$/.test(v) ? Math.min(Number(v), max) : def;
     const offset = num(q.offset, 0, 1_000_000_000);
     const limit = Math.max(1, num(q.limit, 100, 1000));
-    const { rooms, total } = await meeting.listRooms({ appId: a.appId, activeOnly: true, prefix: q.prefix ?? '', offset, limit });
+    // Convene: `metadata` lists the running meetings whose metadata is exactly that, whether or not anyone is in them.
+    const { rooms, total } = await meeting.listRooms({ appId: a.appId, activeOnly: true, prefix: q.prefix ?? '', offset, limit, metadata: q.metadata });
     const next = offset + rooms.length;
     return ok(req, reply, { end: next >= total, offset: next, rooms: rooms.map((r) => r.roomUuid) });
   });
@@ -179,7 +181,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   app.delete<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName', { schema: CALLS.closeRoom }, async (req, reply) => {
     const a = await ownedApp(req, req.params.appId);
     const room = await activeRoom(a, req.params.roomName);
-    await meeting.close(room.roomId, afterAnswer(reply));
+    await meeting.close(room.roomId, afterAnswer(reply), keyOf(req));
     return ok(req, reply, {});
   });
 
@@ -205,7 +207,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
         throw new QiniuError(400, `invalid args: ban must be a number of seconds from 0 to ${MAX_BAN_SECONDS}`);
       }
       const banMs = Number(ban ?? 0) * 1000;
-      await meeting.execute(room.roomId, { type: 'kick', actor: null, target: member.userId, banMs }, afterAnswer(reply), room);
+      await meeting.execute(room.roomId, { type: 'kick', actor: null, by: keyOf(req), target: member.userId, banMs }, afterAnswer(reply), room);
       return ok(req, reply, {});
     },
   );
@@ -216,7 +218,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     const locked = read.bool(body(req), 'locked') ?? true;
     const room = await meeting.runningRoom(a.appId, req.params.roomName);
     if (!room) throw roomNotActive();
-    await meeting.execute(room.roomId, { type: 'lockRoom', locked }, afterAnswer(reply), room);
+    await meeting.execute(room.roomId, { type: 'lockRoom', locked, by: keyOf(req) }, afterAnswer(reply), room);
     return ok(req, reply, { locked });
   });
 
@@ -236,6 +238,8 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   registerWebhookRoutes(app, { deps, ownedApp, body, ok });
   // Convene: one meeting's state and event log, for the admin console (console.ts).
   registerConsoleRoutes(app, { deps, ownedApp, ok });
+  // Convene: metadata and the audit log (extensions.ts).
+  registerExtensionRoutes(app, { deps, ownedApp, body: (req: FastifyRequest) => body(req), ok });
   // Convene: the deployment's nodes, for operator keys (nodes.ts).
   if (deps.nodes) registerNodeRoutes(app, { deps, nodes: deps.nodes, ok });
 

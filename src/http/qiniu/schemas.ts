@@ -96,6 +96,9 @@ export const ListRoomsQuery = Type.Object({
   prefix: Type.Optional(Type.String({ description: 'roomUuid prefix, matched literally; absent or empty: all' })),
   offset: Type.Optional(Type.String({ description: 'a decimal integer (default 0); anything else means the default' })),
   limit: Type.Optional(Type.String({ description: 'a decimal integer, 1 to 1000 (default 100); anything else means the default' })),
+  metadata: Type.Optional(
+    Type.String({ maxLength: 4096, description: 'Convene: only the running meetings whose metadata is exactly this, whether or not anyone is in them (prefix does not apply)' }),
+  ),
 });
 
 export const KickQuery = Type.Object({

@@ -1,9 +1,18 @@
 // The indexes that span rooms (running rooms per app, active, empty, listed, ended), read across
 // the slices of a deployment (see slices.ts): each slice's piece is read and the pieces merged, so
 // that on a Redis Cluster no command crosses a slot. With one slice (a single Redis) each is one call.
+import { createHash } from 'node:crypto';
 import type { RoomListQuery, RoomSummary } from '../store.ts';
 import type { RedisClient } from './connection.ts';
 import type { Slices } from './slices.ts';
+
+/**
+ * What the index of rooms by metadata files a room under: a digest of its metadata (a value of up
+ * to 4 KB makes a short index entry), '' for none.
+ */
+export function metadataTag(metadata: string | undefined): string {
+  return metadata === undefined || metadata === '' ? '' : createHash('sha256').update(metadata).digest('base64url');
+}
 
 type ScriptCall = (...args: string[]) => Promise<unknown>;
 
@@ -31,12 +40,28 @@ export class RoomIndexes {
    * first offset + limit, merged, then the page cut from the merge.
    */
   async list(q: RoomListQuery): Promise<{ rooms: RoomSummary[]; total: number }> {
+    if (q.metadata !== undefined) return this.tagged(q, q.metadata);
     const name = `${q.activeOnly ? 'listed-active' : 'listed'}:${q.appId}`;
+    return this.page(name, q.prefix, q);
+  }
+
+  /**
+   * The app's running rooms with this metadata: their entries in the `tagged` index start with the
+   * value's tag (see the commit script), so they are the index's page for that prefix.
+   */
+  private async tagged(q: RoomListQuery, metadata: string): Promise<{ rooms: RoomSummary[]; total: number }> {
+    const tag = metadataTag(metadata);
+    if (tag === '') return { rooms: [], total: 0 };
+    const { rooms, total } = await this.page(`tagged:${q.appId}`, `${tag}\0`, q);
+    return { rooms: rooms.map((r) => ({ ...r, roomUuid: r.roomUuid.slice(tag.length + 1) })), total };
+  }
+
+  private async page(name: string, prefix: string, q: RoomListQuery): Promise<{ rooms: RoomSummary[]; total: number }> {
     // SQLite treats a negative offset as 0 (and a negative limit as none, as Redis does).
     const offset = Math.max(0, q.offset);
     const one = this.slices.prefixes.length === 1;
     const [from, count] = one ? [offset, q.limit] : [0, q.limit < 0 ? -1 : offset + q.limit];
-    const replies = await Promise.all(this.slices.prefixes.map((p) => this.scripts.listRooms(`${p}${name}`, p, q.prefix, String(from), String(count)) as Promise<(string | number)[]>));
+    const replies = await Promise.all(this.slices.prefixes.map((p) => this.scripts.listRooms(`${p}${name}`, p, prefix, String(from), String(count)) as Promise<(string | number)[]>));
     let total = 0;
     const rooms: RoomSummary[] = [];
     for (const reply of replies) {

@@ -108,11 +108,13 @@ export const LANE_SCORE_IDX = 1_048_576;
  * count, 13 event retention, 14 all members sent (0/1), 15 number of member pairs, 16 endedAt
  * ('' while running), 17 check the webhook stamp (0/1), 18 the stamp, 19 the webhook rows as one
  * JSON array of [lane, id, score, row JSON] ('' for none: one argument however many there are),
- * 20 key prefix, then the (index, JSON) member pairs, then (seq, JSON) event pairs.
+ * 20 key prefix, 21 the tag of the room's metadata ('' for none), 22 the audit entries as one JSON
+ * array of their JSON texts ('' for none), then the (index, JSON) member pairs, then (seq, JSON)
+ * event pairs.
  * → 'ok' | 'conflict' | 'duplicateRoom' | 'webhooksChanged'
  */
 export const COMMIT = `${CHECK_FORMAT}
-local head = redis.call('HMGET', KEYS[1], 'v', 'f')
+local head = redis.call('HMGET', KEYS[1], 'v', 'f', 'mt')
 local stored = head[1]
 checkFormat(head[2])
 local expected = ARGV[2]
@@ -123,7 +125,7 @@ elseif stored ~= expected then
 end
 -- Rows made for other endpoints than the app has now are not written (the caller makes them again).
 if ARGV[17] == '1' and (redis.call('HGET', KEYS[11], ARGV[5]) or '') ~= ARGV[18] then return 'webhooksChanged' end
-local id, uuid, ended, online = ARGV[1], ARGV[6], ARGV[7] == '1', tonumber(ARGV[8])
+local id, uuid, ended, online, p = ARGV[1], ARGV[6], ARGV[7] == '1', tonumber(ARGV[8]), ARGV[20]
 local count = tonumber(ARGV[12])
 local previousCount = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
 
@@ -133,8 +135,8 @@ redis.call('HSET', KEYS[1], 'v', ARGV[3], 's', ARGV[4], 'appId', ARGV[5], 'roomU
 local memberPairs = tonumber(ARGV[15])
 local written = {}
 for i = 0, memberPairs - 1 do
-  local index = ARGV[21 + 2 * i]
-  redis.call('HSET', KEYS[2], index, ARGV[22 + 2 * i])
+  local index = ARGV[23 + 2 * i]
+  redis.call('HSET', KEYS[2], index, ARGV[24 + 2 * i])
   written[#written + 1] = index
 end
 for i = count, previousCount - 1 do redis.call('HDEL', KEYS[2], tostring(i)) end
@@ -147,7 +149,7 @@ redis.call('LTRIM', KEYS[4], -${CHANGE_LOG_LENGTH}, -1)
 -- Webhook rows: each lane (app/endpoint/room) keeps its ids in (seq, idx) order and their rows;
 -- a new lane is due at once, one already waiting (a retry time, a lease) keeps its time.
 if ARGV[19] ~= '' then
-  local p, opened = ARGV[20], {}
+  local opened = {}
   for _, r in ipairs(cjson.decode(ARGV[19])) do
     local lane = r[1]
     redis.call('ZADD', p .. 'wh:q:' .. lane, r[3], r[2])
@@ -160,13 +162,28 @@ if ARGV[19] ~= '' then
   end
 end
 
-for i = 21 + 2 * memberPairs, #ARGV, 2 do
+for i = 23 + 2 * memberPairs, #ARGV, 2 do
   redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 1])
 end
 -- Keep the newest events only: a resume from before them gets a snapshot.
 redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[13]) - 1)
+if ARGV[22] ~= '' then
+  for _, e in ipairs(cjson.decode(ARGV[22])) do redis.call('RPUSH', p .. 'audit:' .. id, e) end
+end
 
 local listed = uuid .. '\\0' .. id
+-- The app's running rooms by metadata: 'tag\\0roomUuid\\0roomId' at score 0 (see RoomIndexes.list).
+local tag, oldTag = ARGV[21], head[3] or ''
+if ended then tag = '' end
+if tag ~= oldTag then
+  if oldTag ~= '' then redis.call('ZREM', p .. 'tagged:' .. ARGV[5], oldTag .. '\\0' .. listed) end
+  if tag ~= '' then
+    redis.call('ZADD', p .. 'tagged:' .. ARGV[5], 0, tag .. '\\0' .. listed)
+    redis.call('HSET', KEYS[1], 'mt', tag)
+  else
+    redis.call('HDEL', KEYS[1], 'mt')
+  end
+end
 if ended then
   if redis.call('HGET', KEYS[5], uuid) == id then redis.call('HDEL', KEYS[5], uuid) end
   redis.call('SREM', KEYS[6], id)
@@ -225,7 +242,7 @@ for _, id in ipairs(ids) do
       redis.call('HDEL', p .. 'wh:lease', lane)
       redis.call('SREM', p .. 'wh:dead:' .. appId, lane)
     end
-    redis.call('UNLINK', roomKey, p .. 'members:' .. id, p .. 'events:' .. id, p .. 'changes:' .. id, lanesKey)
+    redis.call('UNLINK', roomKey, p .. 'members:' .. id, p .. 'events:' .. id, p .. 'changes:' .. id, lanesKey, p .. 'audit:' .. id)
     purged[#purged + 1] = id
   end
   redis.call('ZREM', KEYS[1], id)

@@ -3,6 +3,7 @@
 // one atomic script, so nodes never see half a commit and exactly one of two racing writers wins a
 // version.
 import type { LoggedEvent } from '../../domain/events.ts';
+import type { AuditEntry } from '../../domain/audit.ts';
 import { changedPositions, onlineCount, saved, type Member, type Room } from '../../domain/room.ts';
 import { checkUidCount, webhookStamp, type AccessKey, type App, type CommitOutbox, type CommitResult, type EventRange, type RoomListQuery, type RoomStore, type RoomSummary } from '../store.ts';
 import { unavailableOnConnectionError as guard, type RedisClient } from './connection.ts';
@@ -11,7 +12,7 @@ import { laneOf, RedisOutbox } from './outbox.ts';
 import { ReplicaWaits } from './replicas.ts';
 import { ConfirmedMarks } from './confirmed.ts';
 import { singleSlice, type Slices } from './slices.ts';
-import { RoomIndexes } from './indexes.ts';
+import { metadataTag, RoomIndexes } from './indexes.ts';
 import * as lua from './scripts.ts';
 
 export interface RedisStoreOptions {
@@ -235,7 +236,7 @@ export class RedisStore implements RoomStore {
     return room;
   }
 
-  commit(room: Room, expectedVersion: number, events: LoggedEvent[], outbox?: CommitOutbox): Promise<CommitResult> {
+  commit(room: Room, expectedVersion: number, events: LoggedEvent[], outbox?: CommitOutbox, audit?: AuditEntry[]): Promise<CommitResult> {
     return this.onRoom(`room ${room.roomId}`, async () => {
       // Members are immutable once stored (decisions copy on write): against the version this
       // store last saw, only new member objects are sent. Without that base, all are.
@@ -301,6 +302,8 @@ export class RedisStore implements RoomStore {
         outbox?.stamp ?? '',
         rows.length > 0 ? JSON.stringify(rows) : '',
         p,
+        metadataTag(room.metadata),
+        audit ? JSON.stringify(audit.map((e) => JSON.stringify(e))) : '',
         ...memberArgs,
         ...eventArgs,
       );
@@ -328,6 +331,13 @@ export class RedisStore implements RoomStore {
       const events = page.map((e) => JSON.parse(e) as LoggedEvent);
       if (this.confirmed && events.length > 0) await this.confirmed.upTo(roomKey, events[events.length - 1]!.seq, Number(confirmedSeq));
       return { events, oldestSeq: Number(oldest) };
+    });
+  }
+
+  auditLog(roomId: string, after: number, limit: number): Promise<AuditEntry[]> {
+    return guard(async () => {
+      const page = await this.redis.lrange(`${this.slices.ofRoom(roomId)}audit:${roomId}`, after, after + limit - 1);
+      return page.map((e) => JSON.parse(e) as AuditEntry);
     });
   }
 

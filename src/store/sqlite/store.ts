@@ -16,6 +16,8 @@ import {
   type RoomSummary,
 } from '../store.ts';
 import { OUTBOX_SCHEMA, SqliteOutbox } from './outbox.ts';
+import { AUDIT_SCHEMA, BY_METADATA, SqliteAudit } from './audit.ts';
+import type { AuditEntry } from '../../domain/audit.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS rooms (
@@ -91,6 +93,7 @@ interface PendingCommit {
   expectedVersion: number;
   events: LoggedEvent[];
   outbox: CommitOutbox | undefined;
+  audit: AuditEntry[] | undefined;
   resolve: (r: CommitResult) => void;
   reject: (e: unknown) => void;
 }
@@ -123,6 +126,7 @@ export class SqliteStore implements RoomStore {
   private readonly stamps = new Map<string, string>();
   private stampsVersion = -1;
   readonly outbox: SqliteOutbox;
+  private readonly audit: SqliteAudit;
 
   constructor(opts: SqliteOptions) {
     this.db = new Database(opts.path);
@@ -135,6 +139,7 @@ export class SqliteStore implements RoomStore {
     this.db.pragma('wal_autocheckpoint = 20000');
     this.db.exec(SCHEMA);
     this.db.exec(OUTBOX_SCHEMA);
+    this.db.exec(AUDIT_SCHEMA);
     this.migrate();
     const db = this.db;
     const commitBatch = db.transaction((batch: PendingCommit[]) => {
@@ -145,15 +150,17 @@ export class SqliteStore implements RoomStore {
         this.stamps.clear();
         this.stampsVersion = v;
       }
-      return batch.map((b) => this.commitTx(b.room, b.expectedVersion, b.events, b.outbox));
+      return batch.map((b) => this.commitTx(b.room, b.expectedVersion, b.events, b.outbox, b.audit));
     });
     // IMMEDIATE: the write lock (and the newest snapshot) from the first statement on.
     this.commitBatch = (batch) => commitBatch.immediate(batch);
     this.outbox = new SqliteOutbox(db);
+    this.audit = new SqliteAudit(db);
     this.purgeBatch = db.transaction((endedBefore: number, limit: number) => {
       const ids = this.q.endedBefore.all(endedBefore, limit) as string[];
       for (const id of ids) {
         this.outbox.purgeRoom(id);
+        this.audit.purgeRoom(id);
         this.q.deleteEvents.run(id);
         this.q.deleteMembers.run(id);
         this.q.deleteRoom.run(id);
@@ -286,7 +293,7 @@ export class SqliteStore implements RoomStore {
     return id === undefined ? null : this.loadRoomSync(id);
   }
 
-  private readonly commitTx = (room: Room, expectedVersion: number, events: LoggedEvent[], outbox: CommitOutbox | undefined): CommitResult => {
+  private readonly commitTx = (room: Room, expectedVersion: number, events: LoggedEvent[], outbox: CommitOutbox | undefined, audit: AuditEntry[] | undefined): CommitResult => {
     if (outbox && this.stampOf(room.appId) !== outbox.stamp) return { ok: false, reason: 'webhooksChanged' };
     const online = onlineCount(room);
     const row = {
@@ -329,6 +336,7 @@ export class SqliteStore implements RoomStore {
     }
     for (const e of events) this.q.insertEvent.run(room.roomId, e.seq, e.at, JSON.stringify(e.event));
     if (outbox && outbox.rows.length > 0) this.outbox.write(room.appId, room.roomId, outbox.rows);
+    if (audit) this.audit.write(room.roomId, audit);
     // Trim in steps of 256 events so that the delete runs rarely.
     const first = room.seq - events.length + 1;
     if (room.seq > this.retention && Math.floor(room.seq / 256) !== Math.floor((first - 1) / 256)) {
@@ -346,9 +354,9 @@ export class SqliteStore implements RoomStore {
    * each keeps its own version check and result, and none is acknowledged before the batch is
    * committed.
    */
-  commit(room: Room, expectedVersion: number, events: LoggedEvent[], outbox?: CommitOutbox): Promise<CommitResult> {
+  commit(room: Room, expectedVersion: number, events: LoggedEvent[], outbox?: CommitOutbox, audit?: AuditEntry[]): Promise<CommitResult> {
     return new Promise((resolve, reject) => {
-      this.batch.push({ room, expectedVersion, events, outbox, resolve, reject });
+      this.batch.push({ room, expectedVersion, events, outbox, audit, resolve, reject });
       if (this.batch.length === 1) setImmediate(this.flush);
     });
   }
@@ -379,10 +387,12 @@ export class SqliteStore implements RoomStore {
   }
 
   async listRooms(q: RoomListQuery): Promise<{ rooms: RoomSummary[]; total: number }> {
-    const where = ['app_id = ?', 'ended = 0'];
-    const args: (string | number)[] = [q.appId];
-    if (q.activeOnly) where.push('online > 0');
-    if (q.prefix) {
+    // By metadata: the running rooms that have it, through the rooms_metadata index.
+    const tagged = q.metadata !== undefined;
+    const where = tagged ? [BY_METADATA] : ['app_id = ?', 'ended = 0'];
+    const args: (string | number)[] = tagged ? [q.appId, q.metadata!] : [q.appId];
+    if (!tagged && q.activeOnly) where.push('online > 0');
+    if (!tagged && q.prefix) {
       // length() counts characters as substr() does (JavaScript's .length counts UTF-16 units).
       where.push('substr(room_uuid, 1, length(?)) = ?');
       args.push(q.prefix, q.prefix);
@@ -396,6 +406,10 @@ export class SqliteStore implements RoomStore {
       )
       .all(...args, q.limit, q.offset) as (Omit<RoomSummary, 'ended'> & { ended: number })[];
     return { rooms: rows.map((r) => ({ ...r, ended: r.ended === 1 })), total };
+  }
+
+  async auditLog(roomId: string, after: number, limit: number): Promise<AuditEntry[]> {
+    return this.audit.read(roomId, after, limit);
   }
 
   async activeRoomIds(): Promise<string[]> {
