@@ -50,6 +50,9 @@ export interface AuditEntry {
 
 export type AuditDraft = Omit<AuditEntry, 'n' | 'at'>;
 
+/** The commands that may moderate (whether one did is decided per command below). */
+const MODERATING: ReadonlySet<Command['type']> = new Set(['changeRoom', 'lockRoom', 'close', 'changeMember', 'shareScreen', 'kick', 'transferHost', 'metadata']);
+
 const person = (m: Member): AuditPerson => ({ userId: m.userId, userUuid: m.userUuid, userName: m.userName });
 
 /**
@@ -57,7 +60,8 @@ const person = (m: Member): AuditPerson => ({ userId: m.userId, userUuid: m.user
  * decision may change the members array it was given). Null: nothing to record for this command.
  */
 export function auditWatch(before: Room | null, cmd: Command): ((d: Decision) => AuditDraft[]) | null {
-  if (!before) return null;
+  // Most commands (entries, chat, sockets connecting) are nobody's moderation: one look at the type.
+  if (!before || !MODERATING.has(cmd.type)) return null;
   const member = 'actor' in cmd && cmd.actor !== null ? findMember(before, cmd.actor) : undefined;
   const actor: AuditActor = member ? { kind: 'member', role: member.role, ...person(member) } : { kind: 'server', by: ('by' in cmd && cmd.by) || 'server' };
   const target = 'target' in cmd && typeof cmd.target === 'string' ? findMember(before, cmd.target) : undefined;

@@ -1,6 +1,6 @@
 // Meetings' audit logs in SQLite (domain/audit.ts): appended by the room commits in their
-// transaction, read in order, deleted with the meeting when its retention has passed. Also the
-// index that finds an app's running rooms by their metadata.
+// transaction, read in order, deleted with the meeting when its retention has passed. Also what
+// finds an app's running rooms by their metadata.
 import type Database from 'better-sqlite3';
 import type { AuditEntry } from '../../domain/audit.ts';
 
@@ -11,12 +11,16 @@ CREATE TABLE IF NOT EXISTS audit (
   data    TEXT NOT NULL,
   PRIMARY KEY (room_id, n)
 ) WITHOUT ROWID;
--- Running rooms by their metadata (Room.metadata in the JSON; an expression index: no column to migrate).
-CREATE INDEX IF NOT EXISTS rooms_metadata ON rooms(app_id, json_extract(data, '$.metadata'), room_uuid) WHERE ended = 0;
 `;
 
-/** The WHERE clause that the rooms_metadata index serves (the expression must be the index's). */
-export const BY_METADATA = "app_id = ? AND ended = 0 AND json_extract(data, '$.metadata') = ?";
+/**
+ * Running rooms by their metadata: the rooms' `metadata` column (added by migrate(), NULL while
+ * unset), indexed only where set, so rooms without metadata cost the index nothing.
+ */
+export const METADATA_INDEX = 'CREATE INDEX IF NOT EXISTS rooms_metadata ON rooms(app_id, metadata, room_uuid) WHERE ended = 0 AND metadata IS NOT NULL';
+
+/** The WHERE clause that rooms_metadata serves. */
+export const BY_METADATA = 'app_id = ? AND ended = 0 AND metadata IS NOT NULL AND metadata = ?';
 
 export class SqliteAudit {
   private readonly q;

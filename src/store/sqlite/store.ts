@@ -16,7 +16,7 @@ import {
   type RoomSummary,
 } from '../store.ts';
 import { OUTBOX_SCHEMA, SqliteOutbox } from './outbox.ts';
-import { AUDIT_SCHEMA, BY_METADATA, SqliteAudit } from './audit.ts';
+import { AUDIT_SCHEMA, BY_METADATA, METADATA_INDEX, SqliteAudit } from './audit.ts';
 import type { AuditEntry } from '../../domain/audit.ts';
 
 const SCHEMA = `
@@ -31,7 +31,9 @@ CREATE TABLE IF NOT EXISTS rooms (
   version     INTEGER NOT NULL,
   seq         INTEGER NOT NULL,
   data        TEXT NOT NULL,
-  ended_at    INTEGER
+  ended_at    INTEGER,
+  -- Room.metadata, NULL while unset (see audit.ts). Added by migrate() to databases made before it.
+  metadata    TEXT
 );
 -- At most one running meeting per (app, roomUuid): concurrent first entries create one room.
 CREATE UNIQUE INDEX IF NOT EXISTS rooms_running ON rooms(app_id, room_uuid) WHERE ended = 0;
@@ -177,12 +179,12 @@ export class SqliteStore implements RoomStore {
       putMember: db.prepare('INSERT INTO members (room_id, ord, data) VALUES (?, ?, ?) ON CONFLICT (room_id, ord) DO UPDATE SET data = excluded.data'),
       running: db.prepare('SELECT room_id FROM rooms WHERE app_id = ? AND room_uuid = ? AND ended = 0').pluck(),
       insertRoom: db.prepare(
-        `INSERT INTO rooms (room_id, app_id, room_uuid, ended, online, empty_since, start_time, version, seq, data, ended_at)
-         VALUES (@roomId, @appId, @roomUuid, @ended, @online, @emptySince, @startTime, @version, @seq, @data, @endedAt)`,
+        `INSERT INTO rooms (room_id, app_id, room_uuid, ended, online, empty_since, start_time, version, seq, data, ended_at, metadata)
+         VALUES (@roomId, @appId, @roomUuid, @ended, @online, @emptySince, @startTime, @version, @seq, @data, @endedAt, @metadata)`,
       ),
       updateRoom: db.prepare(
         `UPDATE rooms SET ended = @ended, online = @online, empty_since = @emptySince, version = @version,
-           seq = @seq, data = @data, ended_at = @endedAt WHERE room_id = @roomId AND version = @expected`,
+           seq = @seq, data = @data, ended_at = @endedAt, metadata = @metadata WHERE room_id = @roomId AND version = @expected`,
       ),
       insertEvent: db.prepare('INSERT INTO events (room_id, seq, at, data) VALUES (?, ?, ?, ?)'),
       eventsSince: db.prepare('SELECT seq, at, data FROM events WHERE room_id = ? AND seq > ? ORDER BY seq LIMIT ?'),
@@ -231,6 +233,9 @@ export class SqliteStore implements RoomStore {
         db.prepare("UPDATE rooms SET ended_at = COALESCE(json_extract(data, '$.endedAt'), ?) WHERE ended = 1").run(Date.now());
       }
       db.exec('CREATE INDEX IF NOT EXISTS rooms_ended ON rooms(ended_at) WHERE ended = 1');
+      // Rooms stored before metadata existed have none.
+      if (!columns.includes('metadata')) db.exec('ALTER TABLE rooms ADD COLUMN metadata TEXT');
+      db.exec(METADATA_INDEX);
       const appColumns = db.prepare("SELECT name FROM pragma_table_info('apps')").pluck().all() as string[];
       // Apps stored before webhooks existed have none: '' is their stamp.
       if (!appColumns.includes('webhooks_stamp')) db.exec("ALTER TABLE apps ADD COLUMN webhooks_stamp TEXT NOT NULL DEFAULT ''");
@@ -309,6 +314,7 @@ export class SqliteStore implements RoomStore {
       data: roomWithoutMembers(room),
       // A meeting ended without an end time (none should be) is kept for the retention from now.
       endedAt: room.ended ? (room.endedAt ?? Date.now()) : null,
+      metadata: room.metadata || null,
       expected: expectedVersion,
     };
     if (expectedVersion === 0) {
