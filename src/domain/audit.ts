@@ -40,6 +40,8 @@ export interface AuditEntry {
   n: number;
   /** When it was committed, epoch ms. */
   at: number;
+  /** The meeting's seq after its commit: where it happened in the event log. */
+  seq: number;
   action: AuditAction;
   actor: AuditActor;
   target: AuditPerson | null;
@@ -48,7 +50,7 @@ export interface AuditEntry {
   after: Record<string, unknown>;
 }
 
-export type AuditDraft = Omit<AuditEntry, 'n' | 'at'>;
+export type AuditDraft = Omit<AuditEntry, 'n' | 'at' | 'seq'>;
 
 /** The commands that may moderate (whether one did is decided per command below). */
 const MODERATING: ReadonlySet<Command['type']> = new Set(['changeRoom', 'lockRoom', 'close', 'changeMember', 'shareScreen', 'kick', 'transferHost', 'metadata']);

@@ -79,9 +79,9 @@ function nextBatch(items: Pending[]): Pending[] {
 }
 
 /** A batch's audit entries, numbered on from the stored room's; undefined when there are none. */
-function numbered(drafts: AuditDraft[], from: number, at: number): AuditEntry[] | undefined {
+function numbered(drafts: AuditDraft[], from: number, at: number, seq: number): AuditEntry[] | undefined {
   if (drafts.length === 0) return undefined;
-  return drafts.map((d, i) => ({ n: from + 1 + i, at, ...d }));
+  return drafts.map((d, i) => ({ n: from + 1 + i, at, seq, ...d }));
 }
 
 /** A batch's events wait for every answer that asked them to (each hold is capped by RoomDelivery). */
@@ -226,7 +226,7 @@ export class RoomQueues {
         const logged: LoggedEvent[] = coalesced(events).map((event, i) => ({ seq: current!.seq + 1 + i, at: now, event }));
         current.version = expected + 1;
         current.seq += logged.length;
-        const audit = numbered(audited, stored?.audited ?? 0, now);
+        const audit = numbered(audited, stored?.audited ?? 0, now, current.seq);
         if (audit) current.audited = (stored?.audited ?? 0) + audit.length;
         const outbox = await this.o.outbox.rowsFor(stored, current, logged);
         const result = await this.o.store.commit(current, expected, logged, outbox, audit);

@@ -12,6 +12,7 @@ import { entry, run, type ContractOptions, type StoreFactoryOptions } from './st
 const note = (n: number, at: number): AuditEntry => ({
   n,
   at,
+  seq: n,
   action: 'room.lock',
   actor: { kind: 'server', by: 'key:AK' },
   target: null,

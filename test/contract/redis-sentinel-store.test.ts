@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { RedisStore } from '../../src/store/redis/store.ts';
 import { connectRedis, redisReady } from '../../src/store/redis/connection.ts';
 import { StoreUnavailableError } from '../../src/store/store.ts';
+import type { AuditEntry } from '../../src/domain/audit.ts';
 import { RedisBoardLog } from '../../src/board/redis.ts';
 import { ReplicaWaits } from '../../src/store/redis/replicas.ts';
 import { singleSlice } from '../../src/store/redis/slices.ts';
@@ -70,7 +71,7 @@ test('min replicas: a commit (or a board op) no replica confirms is refused as r
   }
 });
 
-test('min replicas: another node serves nothing the replicas lack (a room, its log, a webhook row, a board op) until they have it', { skip }, async () => {
+test('min replicas: another node serves nothing the replicas lack (a room, its log, its audit log, a webhook row, a board op) until they have it', { skip }, async () => {
   const prefix = uniquePrefix();
   const writer = await storeOn(target, { replicaTimeoutMs: 300 }, prefix);
   const reader = await storeOn(target, { replicaTimeoutMs: 300 }, prefix);
@@ -89,7 +90,10 @@ test('min replicas: another node serves nothing the replicas lack (a room, its l
     const { appId, outbox } = await setUp(writer);
     const a = started(appId, 'r');
     const id = a.room.roomId;
-    assert.deepEqual(await writer.commit(a.room, 0, a.events, outbox(rowsOf('ep1', id, a.events))), { ok: true });
+    // Each commit also appends to the meeting's audit log.
+    const note = (n: number, seq: number): AuditEntry => ({ n, at: 1, seq, action: 'room.lock', actor: { kind: 'server', by: 'cli' }, target: null, before: {}, after: {} });
+    a.room.audited = 1;
+    assert.deepEqual(await writer.commit(a.room, 0, a.events, outbox(rowsOf('ep1', id, a.events)), [note(1, a.room.seq)]), { ok: true });
     assert.equal((await reader.loadRoom(id))!.version, 1);
     const claimed = await reader.outbox.claim('t1', 60_000, 10, 10, new Map());
     assert.equal(claimed.length, 1);
@@ -102,11 +106,14 @@ test('min replicas: another node serves nothing the replicas lack (a room, its l
     // A commit that reached the primary only (its writer was told to retry).
     await set!.lagReplicas();
     const m = messages(a.room, 2);
+    m.next.audited = 2;
     try {
-      await assert.rejects(writer.commit(m.next, m.expected, m.events, outbox(rowsOf('ep1', id, m.events))), StoreUnavailableError);
+      await assert.rejects(writer.commit(m.next, m.expected, m.events, outbox(rowsOf('ep1', id, m.events)), [note(2, m.next.seq)]), StoreUnavailableError);
       await assert.rejects(reader.loadRoom(id), StoreUnavailableError, 'a snapshot of the unconfirmed version');
       await assert.rejects(reader.eventsSince(id, a.room.seq, 100), StoreUnavailableError, 'its events');
       assert.deepEqual((await reader.eventsSince(id, 0, a.events.length)).events.map((e) => e.seq), a.events.map((e) => e.seq), 'what is confirmed is served');
+      await assert.rejects(reader.auditLog(id, 0, 10), StoreUnavailableError, 'its audit entry');
+      assert.deepEqual((await reader.auditLog(id, 0, 1)).map((e) => e.n), [1], 'the confirmed entry is served');
       await assert.rejects(reader.outbox.claim('t2', 200, 10, 10, new Map()), StoreUnavailableError, 'its webhook rows');
       await assert.rejects(drawer.append('b1', stroke('s2'), 100), StoreUnavailableError);
       await assert.rejects(viewer.head('b1'), StoreUnavailableError, 'a board past its confirmed ops');
@@ -128,6 +135,7 @@ test('min replicas: another node serves nothing the replicas lack (a room, its l
     assert.deepEqual((await viewer.since('b1', 1, 10)).map((e) => e.seq), [2]);
     assert.equal((await viewer.head('b1')).seq, 2);
     assert.deepEqual((await reader.eventsSince(id, a.room.seq, 100)).events.map((e) => e.seq), m.events.map((e) => e.seq));
+    assert.deepEqual((await reader.auditLog(id, 0, 10)).map((e) => e.n), [1, 2]);
     await new Promise((r) => setTimeout(r, 250)); // the refused claim's lease runs out
     const again = await reader.outbox.claim('t3', 60_000, 10, 10, new Map());
     assert.deepEqual(again.map((l) => l.head.id), [`evt_${id}_${m.events[0]!.seq}_0`]);

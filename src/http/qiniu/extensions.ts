@@ -21,6 +21,7 @@ const Metadata = QText(MAX_METADATA_BYTES, { description: `at most ${MAX_METADAT
 const AuditEntryView = Type.Object({
   n: Type.Integer({ description: "its place in the meeting's audit log, from 1" }),
   at: Type.Integer({ description: 'epoch ms' }),
+  seq: Type.Integer({ description: "the meeting's seq after the action" }),
   action: Type.String({ enum: [...AUDIT_ACTIONS] }),
   actor: Type.Object({}, { additionalProperties: true, description: '{kind: "member", userId, userUuid, userName, role} or {kind: "server", by: "key:<AccessKey>" | "cli"}' }),
   target: Type.Union([Type.Object({ userId: Type.String(), userUuid: Type.String(), userName: Type.String() }), Type.Null()]),

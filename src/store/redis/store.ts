@@ -336,8 +336,12 @@ export class RedisStore implements RoomStore {
 
   auditLog(roomId: string, after: number, limit: number): Promise<AuditEntry[]> {
     return guard(async () => {
+      const [roomKey] = this.roomKeys(roomId);
       const page = await this.redis.lrange(`${this.slices.ofRoom(roomId)}audit:${roomId}`, after, after + limit - 1);
-      return page.map((e) => JSON.parse(e) as AuditEntry);
+      const entries = page.map((e) => JSON.parse(e) as AuditEntry);
+      // The mark read after the page (one raised since only covers more); an entry past it is confirmed first.
+      if (this.confirmed && entries.length > 0) await this.confirmed.upTo(roomKey, entries[entries.length - 1]!.seq, Number((await this.redis.hget(roomKey, 'cs')) ?? 0));
+      return entries;
     });
   }
 
