@@ -3,6 +3,7 @@
 import type { MuteLevel } from './room.ts';
 import type { Module } from './events.ts';
 import type { HandsCommand } from './hands.ts';
+import type { LobbyCommand } from './lobby.ts';
 
 /** The app's rules that apply when someone enters. */
 export interface EntryPolicy {
@@ -10,6 +11,8 @@ export interface EntryPolicy {
   maxUsers: number;
   /** true: a second entry of an online userUuid is refused instead of replacing the first. */
   noAutoKickUser: boolean;
+  /** Convene: the app's new meetings start with the lobby on (entries wait to be admitted). */
+  lobby?: boolean;
 }
 
 export interface Enter {
@@ -174,7 +177,8 @@ export type Command =
   | Close
   | LockRoom
   | ServerMessage
-  | HandsCommand;
+  | HandsCommand
+  | LobbyCommand;
 
 export type RoomCommand = Exclude<Command, Enter>;
 

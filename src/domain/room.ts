@@ -35,6 +35,18 @@ export interface Member {
   realtime: boolean;
   /** Secret of the member's current session; a new entry replaces it, revoking the old token. */
   session: string;
+  /** Convene's lobby (domain/lobby.ts): it knocked and waits, not present, or was denied. Absent: neither. */
+  lobby?: Knock;
+}
+
+/** A member's knock at the lobby: what its entry asked for, applied when it is admitted. */
+export interface Knock {
+  /** When it knocked, epoch ms. */
+  at: number;
+  audio: boolean;
+  video: boolean;
+  /** A host denied it, for this reason (told to the member); it no longer waits. */
+  denied?: string;
 }
 
 export interface Room {
@@ -69,6 +81,8 @@ export interface Room {
   hands?: Hand[];
   /** Everyone sees the hand queue, not only the hosts and the members in it. Absent: hosts only. */
   handsPublic?: boolean;
+  /** Convene's lobby (domain/lobby.ts): its settings and who waits. Absent: off, nobody waiting. */
+  lobby?: Lobby;
   /** Every member who ever entered, in first-entry order. */
   members: Member[];
   nextOrder: number;
@@ -76,6 +90,21 @@ export interface Room {
   version: number;
   /** Sequence number of the last event in the room's log. */
   seq: number;
+}
+
+/**
+ * A room's lobby. Replaced (never changed in place) by every change, so that a decision sees whether
+ * it moved by identity: the committed state's may be shared with readers.
+ */
+export interface Lobby {
+  /** Entries wait to be admitted instead of entering. */
+  on: boolean;
+  /** The room's creator (its first member) enters directly. */
+  exemptCreator: boolean;
+  /** userUuids that enter directly (hosts-to-be). */
+  exempt: string[];
+  /** The waiting members' userIds, in the order they knocked. */
+  waiting: string[];
 }
 
 export interface Hand {

@@ -2,7 +2,7 @@
 // body of one call to Agora's RTM RESTful API each, with the v1 envelope the apps parse as its
 // payload. The rows go into the commit's outbox (lane `rtm` of the room), so that they leave in seq
 // order, exactly once, even when the node that committed them dies.
-import type { LoggedEvent } from '../domain/events.ts';
+import { isLobbyEvent, type LoggedEvent } from '../domain/events.ts';
 import { findMember, type Room } from '../domain/room.ts';
 import { agoraMessage } from '../http/conf/views.ts';
 import type { OutboxRow } from '../store/store.ts';
@@ -72,6 +72,8 @@ export function relayRows(room: Room, logged: LoggedEvent[], opts: RelayRowsOpti
     // The hand queue is Convene's own: the apps have no use for it, and a list meant for the hosts
     // must not go to the whole RTM channel.
     if (e.event.type === 'handsChanged') continue;
+    // The lobby likewise: its list is the moderators', its answers the waiting member's.
+    if (isLobbyEvent(e.event)) continue;
     const m = agoraMessage(e.event);
     if (m.type === 'server') continue;
     let payloads: string[] | null;
