@@ -6,7 +6,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LoggedEvent } from '../domain/events.ts';
 import { recipientsOf } from '../domain/events.ts';
-import { findMember } from '../domain/room.ts';
+import { findMember, type Member } from '../domain/room.ts';
+import { isWaiting } from '../domain/lobby.ts';
+import { formatSessionToken } from '../tokens/session.ts';
 import { RuleError } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MeetingService } from '../service/meeting.ts';
@@ -20,7 +22,7 @@ import { StoreUnavailableError } from '../store/store.ts';
 import { BoardUnavailableError } from '../service/boards.ts';
 import type { ConnectionGuard } from '../http/connections.ts';
 import { CatchUpPacer, type Turn } from './pacer.ts';
-import { Close, entryRefusal } from './close.ts';
+import { Close, deniedClose, entryRefusal } from './close.ts';
 import { endInBatches } from './drain.ts';
 import { snapshotMembers, type RealtimeFormat } from './snapshot.ts';
 import type { FanoutCost } from './cost.ts';
@@ -90,6 +92,8 @@ interface Conn extends Outgoing {
    * `media=1` relays WebRTC signals between members (media/relay.ts).
    */
   talk: { board: BoardSeat | null; media: MediaSeat | null } | null;
+  /** Its member waits in the lobby: it gets the lobby state only, until admitted (then a snapshot). */
+  waiting: boolean;
 }
 
 /** Ticks a ping interval is spread over. */
@@ -246,12 +250,17 @@ export class Gateway {
       userToken = r.entered.userToken;
     }
     try {
-      session = await this.opts.meeting.authenticate(null, null, userToken);
+      // A member waiting in the lobby has a session too: its socket gets the lobby state only.
+      session = await this.opts.meeting.authenticate(null, null, userToken, true);
     } catch (err) {
       if (!(err instanceof RuleError)) throw err;
       const c = err.code === 'ended' ? Close.ended : Close.invalidToken;
       return refuse(ws, socket, c);
     }
+    if (session.room.ended) return refuse(ws, socket, Close.ended);
+    const waiting = !session.member.present;
+    if (waiting && !isWaiting(session.member)) return refuse(ws, socket, session.member.lobby?.denied !== undefined ? deniedClose(session.member.lobby.denied) : Close.invalidToken);
+    if (waiting && (boardParam[0] === '1' || mediaParam[0] === '1')) return refuse(ws, socket, Close.lobbyOnly);
     // The cap counts the member's sockets on every node (as the presence directory records them),
     // and on this node at once (a socket opened here a moment ago may not be recorded yet).
     // The board is authorized by the member's boardToken (its identity and its board), the drawing
@@ -287,6 +296,7 @@ export class Gateway {
       closing: false,
       followed: false,
       talk: null,
+      waiting,
     };
     this.takeInbound(conn, boardParam[0] === '1', mediaParam[0] === '1');
     // Registered and followed before reading state, so that nothing committed from now on can be missed.
@@ -314,7 +324,15 @@ export class Gateway {
     // Closed while the feed was being set up: drop() ran before there was anything to undo.
     if (!this.rooms.get(conn.roomId)?.has(conn)) return void this.feed.unfollow(conn.roomId);
     this.opts.presence.connected(conn.roomId, session.member, conn.id);
+    if (conn.waiting) return this.enterLobby(conn);
+    await this.bringUp(conn, since, userToken);
+  }
 
+  /**
+   * Bring a socket up to date and let live events through: the missed events from the log or a
+   * snapshot (in its catch-up turn), or at once for a resume missing only a few.
+   */
+  private async bringUp(conn: Conn, since: number | null, userToken: string): Promise<void> {
     // A resume that misses nothing, or a few events, is no catch-up: it takes no turn, so that live
     // events reach it in their commit's turn, as they reach every other socket.
     if (since !== null && !conn.talk?.board && (await this.resumeAtOnce(conn, since))) {
@@ -400,6 +418,10 @@ export class Gateway {
           if (c.pending.push(e) > MAX_PENDING) this.end(c, Close.slow);
           continue;
         }
+        if (c.waiting) {
+          this.toWaiting(c, e, to);
+          continue;
+        }
         frame = this.sendLive(c, e, frame, to);
       }
       const affected = affectedMembers(e);
@@ -479,9 +501,68 @@ export class Gateway {
       // A lookup, not a map of the room: each socket that opens checks itself, in rooms of thousands.
       const m = room ? findMember(room, c.userId) : undefined;
       if (!room || room.ended) this.end(c, Close.ended);
+      else if (!m?.present && m?.lobby !== undefined) this.inLobby(c, m);
       else if (!m?.present) this.end(c, Close.removed);
       else if (m.session !== c.session) this.end(c, Close.replaced);
     }
+  }
+
+  /**
+   * A waiting member's socket: told that it waits (its seq 0: no room state), then only its own
+   * lobby answers. It was followed before the member was read again here: an answer given meanwhile
+   * is in `pending` or in this read.
+   */
+  private async enterLobby(conn: Conn): Promise<void> {
+    const room = await this.opts.meeting.room(conn.roomId);
+    if (conn.closing) return;
+    const m = room ? findMember(room, conn.userId) : undefined;
+    if (!room || room.ended || !m) return this.end(conn, Close.ended);
+    if (m.present && m.session === conn.session) {
+      // Admitted in the meantime: it goes on as a member.
+      conn.waiting = false;
+      return this.bringUp(conn, null, this.tokenOf(conn));
+    }
+    conn.lastSeq = room.seq;
+    if (isWaiting(m) && m.session === conn.session) this.sendRaw(conn, this.opts.format.waiting(m));
+    const pending = conn.pending ?? [];
+    conn.pending = null;
+    for (const [i, e] of pending.entries()) {
+      if (conn.closing) return;
+      // Admitted by one of them: the rest wait behind its snapshot.
+      if (!conn.waiting) return void (conn.pending as LoggedEvent[] | null)?.push(...pending.slice(i));
+      this.toWaiting(conn, e, recipientsOf(e.event));
+    }
+    if (!conn.closing && conn.waiting) await this.checkSessions(conn.roomId, [conn]);
+  }
+
+  /** A live event to a waiting socket: only its own lobby answers (seq 0), never the room's events. */
+  private toWaiting(c: Conn, e: LoggedEvent, to: string[] | null): void {
+    if (e.seq <= c.lastSeq) return;
+    c.lastSeq = e.seq;
+    const ev = e.event;
+    if ((ev.type !== 'lobbyAdmitted' && ev.type !== 'lobbyDenied') || to === null || !to.includes(c.userId)) return;
+    this.sendRaw(c, this.opts.format.event({ ...e, seq: 0 }));
+    if (ev.type === 'lobbyDenied') return this.end(c, deniedClose(ev.reason));
+    // Admitted: the same socket goes on as the member's, from a snapshot (no second entry).
+    c.waiting = false;
+    c.pending = [];
+    this.bringUp(c, null, this.tokenOf(c)).catch((err) => {
+      this.opts.onError?.(err, 'realtime admission');
+      this.end(c, Close.lost);
+    });
+  }
+
+  /** A socket whose member is not in the room but has a lobby state: a waiting one stays, the others go. */
+  private inLobby(c: Conn, m: Member): void {
+    if (m.lobby?.denied !== undefined) return this.end(c, deniedClose(m.lobby.denied));
+    if (m.session !== c.session) return this.end(c, Close.replaced);
+    // Sent back from the room: it reconnects, to a lobby socket.
+    if (!c.waiting) this.end(c, Close.toLobby);
+  }
+
+  /** The userToken of a socket's session (the one it opened with, or the one a RoomToken entry made). */
+  private tokenOf(c: Conn): string {
+    return formatSessionToken({ roomId: c.roomId, userId: c.userId, secret: c.session });
   }
 
   private end(conn: Conn, why: { code: number; reason: string }): void {
@@ -640,6 +721,9 @@ function affectedMembers(e: LoggedEvent): string[] | null {
       return [ev.target.userId];
     case 'roomChanged':
       return ev.ended ? null : [];
+    // Convene's lobby: those who left it, or knocked again with a new session.
+    case 'lobbyChanged':
+      return ev.left.length + ev.knocked.length === 0 ? [] : [...ev.left, ...ev.knocked].map((k) => k.userId);
     default:
       return [];
   }
