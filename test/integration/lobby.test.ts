@@ -5,7 +5,7 @@
 // of 200 waiting members in one commit with one membership message per socket.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startRedisNodes, type ConveneNode } from '../helpers/server.ts';
+import { startRedisNodes, startTestServer, type ConveneNode } from '../helpers/server.ts';
 import { redisSkip } from '../helpers/redis.ts';
 import { qiniu, qiniuServer, raw } from '../helpers/qiniu.ts';
 import { callAgora, LOBBY_WAITING, MeetingClient, type ClientOptions } from '../../client/agora.ts';
@@ -172,6 +172,40 @@ async function knockAndAnswer(a: ClientOptions, b: ClientOptions, cred: unknown,
 test('knock, tell two moderators and a late one, deny with a reason, admit, send back, leave (SQLite)', async (t) => {
   const { s, keys, cred } = await qiniuServer(t);
   await knockAndAnswer(s.opts, s.opts, cred, keys, 'lob');
+});
+
+test("the app's default starts rooms with the lobby; it persists without a host; a closed lobby socket leaves after the grace period", async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_GRACE: '1' });
+  t.after(() => s.close());
+  const port = Number(new URL(s.url).port);
+  const { appId, accessKey: ak, secretKey: sk } = s.bootstrapped;
+  const update = await raw(port, { method: 'POST', path: `/v3/apps/${appId}`, body: JSON.stringify({ lobby: true }), keys: { ak, sk } });
+  assert.equal(update.status, 200, update.body);
+  assert.equal(update.json.lobby, true);
+  const host = await member(s.opts, 'dflt', 'host');
+  assert.equal(host.waiting, false, 'the creator enters');
+  const pat = await member(s.opts, 'dflt', 'pat');
+  assert.equal(pat.waiting, true, 'the next one knocks');
+  assert.equal((await host.lobby()).on, 1);
+  await host.admit([pat.userId]);
+  const ann = await member(s.opts, 'dflt', 'ann');
+  const as = await watch(s.opts, ann.userToken);
+  const ps = await watch(s.opts, pat.userToken);
+  t.after(() => Promise.all([as.rt.close(), ps.rt.close()]));
+  await until(() => as.seen.length === 1, 'ann waits');
+  // The host leaves: the lobby stays; pat inherits the role and is sent the list.
+  const told = ps.rt.waitFor((m) => isCmd(110)(m) && (m.data.list as { userId: string }[]).some((k) => k.userId === ann.userId));
+  await host.exit();
+  await told;
+  assert.deepEqual((await pat.lobby()).list.map((k) => k.userId), [ann.userId]);
+  assert.equal((await ann.lobby()).state, 'waiting');
+  // Ann's lobby socket goes away: after the grace period she no longer waits.
+  const left = ps.rt.waitFor((m) => isCmd(110)(m) && (m.data.left as { userId: string; why: string }[]).some((k) => k.userId === ann.userId && k.why === 'presence'), 8000);
+  as.rt.drop();
+  await left;
+  assert.deepEqual((await pat.lobby()).list, []);
+  assert.equal((await ann.lobby()).state, 'out', 'she no longer waits');
+  assert.equal((await callAgora(s.opts, 'GET', `/${pat.roomId}`, undefined, ann.userToken)).code, 401, 'nor is she in');
 });
 
 /** 200 knock (spread over `opts`' nodes) and wait on their sockets; one admit-all lets them all in. */

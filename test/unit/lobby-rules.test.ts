@@ -177,3 +177,30 @@ test('turning the lobby off lets everyone waiting in; the meeting ending empties
   assert.deepEqual(told.left.map((l) => l.why), ['end', 'end', 'end']);
   assert.deepEqual(told.to, []);
 });
+
+test('the webhooks: lobby.knocked, lobby.admitted (then member.joined), lobby.denied, lobby.left', async () => {
+  const { webhookEvents } = await import('../../src/webhooks/events.ts');
+  const said = (before: Room, d: Decision) =>
+    webhookEvents(before, d.room, d.events.map((event, i) => ({ seq: before.seq + 1 + i, at: 1, event }))).map((w) => [w.type, w.member?.userUuid ?? null, w.data]);
+  let room = lobbyRoom();
+  const knock = ok(enter(room, 'ann'));
+  assert.deepEqual(said(room, knock), [['lobby.knocked', 'ann', { knockedAt: findByUuid(knock.room, 'ann')!.lobby!.at }]]);
+  room = ok(enter(knock.room, 'bob')).room;
+  room = ok(enter(room, 'cat')).room;
+  const host = id(room, 'host');
+  const admit = ok(lobby(room, host, { action: 'admit', targets: [id(room, 'ann')] }));
+  const hostView = { userId: host, userUuid: 'host', userName: 'HOST', role: 'host' };
+  assert.deepEqual(said(room, admit), [
+    ['lobby.admitted', 'ann', { admittedBy: hostView }],
+    ['member.joined', 'ann', {}],
+  ]);
+  room = admit.room;
+  const deny = ok(lobby(room, null, { action: 'deny', target: id(room, 'bob'), reason: 'full up' }));
+  assert.deepEqual(said(room, deny), [['lobby.denied', 'bob', { reason: 'full up', deniedBy: null }]]);
+  room = deny.room;
+  const leave = ok(decide(room, { type: 'leave', actor: id(room, 'cat') }, 6000));
+  assert.deepEqual(said(room, leave), [['lobby.left', 'cat', { reason: 'exit' }]]);
+  // Sent back: the member leaves the room with the reason 'lobby'.
+  const back = ok(lobby(leave.room, host, { action: 'sendBack', target: id(room, 'ann') }));
+  assert.deepEqual(said(leave.room, back).map(([type, who, data]) => [type, who, (data as { reason?: string }).reason]), [['member.left', 'ann', 'lobby']]);
+});
