@@ -6,7 +6,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LoggedEvent } from '../domain/events.ts';
 import { recipientsOf } from '../domain/events.ts';
-import { findMember, type Member } from '../domain/room.ts';
+import { findMember } from '../domain/room.ts';
+import { LobbySockets } from './lobby.ts';
 import { isWaiting } from '../domain/lobby.ts';
 import { formatSessionToken } from '../tokens/session.ts';
 import { RuleError } from '../domain/rules.ts';
@@ -117,6 +118,8 @@ export class Gateway {
   private readonly mediaWss: WebSocketServer;
   private readonly rooms = new Map<string, Set<Conn>>();
   private readonly feed: RoomFeed;
+  /** The sockets of members waiting in a lobby (lobby.ts). */
+  private readonly lobby: LobbySockets<Conn>;
   private readonly pinger: NodeJS.Timeout;
   /** This ping round's sockets, and how many of its ticks have passed (see ping). */
   private pingRound: Conn[] = [];
@@ -146,6 +149,15 @@ export class Gateway {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false, clientTracking: false });
     this.boardWss = new WebSocketServer({ noServer: true, maxPayload: BOARD_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
     this.mediaWss = new WebSocketServer({ noServer: true, maxPayload: MEDIA_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
+    this.lobby = new LobbySockets<Conn>({
+      room: (roomId) => opts.meeting.room(roomId),
+      format: opts.format,
+      send: (c, frame) => this.sendRaw(c, frame),
+      end: (c, why) => this.end(c, why),
+      admitted: (c) => this.bringUp(c, null, this.tokenOf(c)),
+      check: (roomId, conns) => this.checkSessions(roomId, conns),
+      onError: opts.onError,
+    });
     this.feed = new RoomFeed(
       opts.bus,
       opts.meeting,
@@ -324,7 +336,7 @@ export class Gateway {
     // Closed while the feed was being set up: drop() ran before there was anything to undo.
     if (!this.rooms.get(conn.roomId)?.has(conn)) return void this.feed.unfollow(conn.roomId);
     this.opts.presence.connected(conn.roomId, session.member, conn.id);
-    if (conn.waiting) return this.enterLobby(conn);
+    if (conn.waiting) return this.lobby.open(conn);
     await this.bringUp(conn, since, userToken);
   }
 
@@ -419,7 +431,7 @@ export class Gateway {
           continue;
         }
         if (c.waiting) {
-          this.toWaiting(c, e, to);
+          this.lobby.live(c, e, to);
           continue;
         }
         frame = this.sendLive(c, e, frame, to);
@@ -501,63 +513,10 @@ export class Gateway {
       // A lookup, not a map of the room: each socket that opens checks itself, in rooms of thousands.
       const m = room ? findMember(room, c.userId) : undefined;
       if (!room || room.ended) this.end(c, Close.ended);
-      else if (!m?.present && m?.lobby !== undefined) this.inLobby(c, m);
+      else if (!m?.present && m?.lobby !== undefined) this.lobby.outside(c, m);
       else if (!m?.present) this.end(c, Close.removed);
       else if (m.session !== c.session) this.end(c, Close.replaced);
     }
-  }
-
-  /**
-   * A waiting member's socket: told that it waits (its seq 0: no room state), then only its own
-   * lobby answers. It was followed before the member was read again here: an answer given meanwhile
-   * is in `pending` or in this read.
-   */
-  private async enterLobby(conn: Conn): Promise<void> {
-    const room = await this.opts.meeting.room(conn.roomId);
-    if (conn.closing) return;
-    const m = room ? findMember(room, conn.userId) : undefined;
-    if (!room || room.ended || !m) return this.end(conn, Close.ended);
-    if (m.present && m.session === conn.session) {
-      // Admitted in the meantime: it goes on as a member.
-      conn.waiting = false;
-      return this.bringUp(conn, null, this.tokenOf(conn));
-    }
-    conn.lastSeq = room.seq;
-    if (isWaiting(m) && m.session === conn.session) this.sendRaw(conn, this.opts.format.waiting(m));
-    const pending = conn.pending ?? [];
-    conn.pending = null;
-    for (const [i, e] of pending.entries()) {
-      if (conn.closing) return;
-      // Admitted by one of them: the rest wait behind its snapshot.
-      if (!conn.waiting) return void (conn.pending as LoggedEvent[] | null)?.push(...pending.slice(i));
-      this.toWaiting(conn, e, recipientsOf(e.event));
-    }
-    if (!conn.closing && conn.waiting) await this.checkSessions(conn.roomId, [conn]);
-  }
-
-  /** A live event to a waiting socket: only its own lobby answers (seq 0), never the room's events. */
-  private toWaiting(c: Conn, e: LoggedEvent, to: string[] | null): void {
-    if (e.seq <= c.lastSeq) return;
-    c.lastSeq = e.seq;
-    const ev = e.event;
-    if ((ev.type !== 'lobbyAdmitted' && ev.type !== 'lobbyDenied') || to === null || !to.includes(c.userId)) return;
-    this.sendRaw(c, this.opts.format.event({ ...e, seq: 0 }));
-    if (ev.type === 'lobbyDenied') return this.end(c, deniedClose(ev.reason));
-    // Admitted: the same socket goes on as the member's, from a snapshot (no second entry).
-    c.waiting = false;
-    c.pending = [];
-    this.bringUp(c, null, this.tokenOf(c)).catch((err) => {
-      this.opts.onError?.(err, 'realtime admission');
-      this.end(c, Close.lost);
-    });
-  }
-
-  /** A socket whose member is not in the room but has a lobby state: a waiting one stays, the others go. */
-  private inLobby(c: Conn, m: Member): void {
-    if (m.lobby?.denied !== undefined) return this.end(c, deniedClose(m.lobby.denied));
-    if (m.session !== c.session) return this.end(c, Close.replaced);
-    // Sent back from the room: it reconnects, to a lobby socket.
-    if (!c.waiting) this.end(c, Close.toLobby);
   }
 
   /** The userToken of a socket's session (the one it opened with, or the one a RoomToken entry made). */
