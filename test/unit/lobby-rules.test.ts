@@ -204,3 +204,14 @@ test('the webhooks: lobby.knocked, lobby.admitted (then member.joined), lobby.de
   const back = ok(lobby(leave.room, host, { action: 'sendBack', target: id(room, 'ann') }));
   assert.deepEqual(said(leave.room, back).map(([type, who, data]) => [type, who, (data as { reason?: string }).reason]), [['member.left', 'ann', 'lobby']]);
 });
+
+test('convene rooms tail tells the lobby in words', async () => {
+  const { EventNarrator } = await import('../../src/cli/describe.ts');
+  let room = lobbyRoom();
+  const knock = ok(enter(room, 'ann'));
+  room = knock.room;
+  const deny = ok(lobby(room, id(room, 'host'), { action: 'deny', target: id(room, 'ann'), reason: 'later' }));
+  const narrator = new EventNarrator(deny.room);
+  const lines = [...knock.events, ...deny.events].map((event, i) => narrator.line({ seq: i + 1, at: 0, event }).split('  ').slice(2).join('  '));
+  assert.deepEqual(lines, ['lobby    knock ann; 1 waiting', 'lobby    denied by host ("HOST"): ann ("later")', 'lobby    0 waiting']);
+});
