@@ -45,8 +45,8 @@ export interface KnockView {
   at: number;
 }
 
-/** Why a member no longer waits without being admitted or denied. */
-export interface LobbyLeft extends KnockView {
+/** A member that no longer waits without being admitted or denied, and why. */
+export interface LobbyLeft extends Omit<KnockView, 'at'> {
   why: 'exit' | 'presence' | 'end';
 }
 
@@ -226,18 +226,19 @@ export function moderatorsOf(room: Room): string[] {
 }
 
 /**
- * What moved in the lobby with one decision, for its moderators: who knocked (again), who left
- * without being admitted or denied, and who waits now; also the list for a member who has just
- * become host. Null when nothing did.
+ * What moved in the lobby with one decision, for its moderators: who knocked (again) and who left
+ * without being admitted or denied (known from the command: in a batch the rooms before and after
+ * share their member records), and who waits now; also the list for a member who has just become
+ * host. Null when nothing did.
  */
-export function lobbyEvent(before: Room | null, after: Room, cmd: Command): MeetingEvent | null {
+export function lobbyEvent(before: Room | null, after: Room, cmd: Command, d: Decision): MeetingEvent | null {
   const was = before?.lobby;
   const lobby = after.lobby;
   if (!lobby) return null;
   if (after.ended) {
     // The meeting ended: nobody waits any more (said for the webhooks; no moderator is left to tell).
     if (before?.ended === true || lobby.waiting.length === 0) return null;
-    const left = waitingViews(after).map((v): LobbyLeft => ({ ...v, why: 'end' }));
+    const left = waitingViews(after).map(({ at: _at, ...v }): LobbyLeft => ({ ...v, why: 'end' }));
     return { type: 'lobbyChanged', to: [], on: lobby.on, waiting: [], knocked: [], left };
   }
   if (was === lobby) {
@@ -248,23 +249,15 @@ export function lobbyEvent(before: Room | null, after: Room, cmd: Command): Meet
   }
   const knocked: KnockView[] = [];
   const left: LobbyLeft[] = [];
-  const waitedBefore = new Set(was?.waiting ?? []);
-  for (const id of lobby.waiting) {
-    const m = findMember(after, id)!;
-    const b = before ? findMember(before, id) : undefined;
-    // New in the line (not sent back from the room), or knocking again with a new session.
-    const fresh = waitedBefore.has(id) ? b?.session !== m.session : !b?.present;
-    if (fresh) knocked.push(view(m, m.lobby!.at));
+  if (cmd.type === 'enter' && d.entered?.waiting) {
+    const m = findMember(after, d.entered.userId)!;
+    knocked.push(view(m, m.lobby!.at));
   }
-  if (was && was.waiting.length > 0) {
-    const waitsNow = new Set(lobby.waiting);
-    const why: LobbyLeft['why'] = cmd.type === 'presenceExpired' ? 'presence' : 'exit';
-    for (const id of was.waiting) {
-      const m = findMember(after, id)!;
-      // Admitted (present) and denied members are told by their own events.
-      if (waitsNow.has(id) || m.present || m.lobby?.denied !== undefined) continue;
-      const b = findMember(before!, id)!;
-      left.push({ ...view(b, b.lobby?.at ?? 0), why });
+  if ((cmd.type === 'leave' || cmd.type === 'presenceExpired') && was) {
+    const id = cmd.type === 'leave' ? cmd.actor : cmd.target;
+    const m = findMember(after, id);
+    if (m && was.waiting.includes(id) && !lobby.waiting.includes(id)) {
+      left.push({ userId: m.userId, userName: m.userName, avatar: m.avatar, why: cmd.type === 'leave' ? 'exit' : 'presence' });
     }
   }
   return { type: 'lobbyChanged', to: moderatorsOf(after), on: lobby.on, waiting: waitingViews(after), knocked, left };

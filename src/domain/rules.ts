@@ -66,7 +66,7 @@ export function decide(room: Room | null, cmd: Command, now: number, reuse = fal
     const hands = room && !d.room.ended ? handsEvent(room, d.room) : null;
     if (hands) d.events.push(hands);
     // The lobby's moderators are told what moved in it, once, last; two field checks without a lobby.
-    const lobby = room?.lobby !== undefined || d.room.lobby !== undefined ? lobbyEvent(room, d.room, cmd) : null;
+    const lobby = room?.lobby !== undefined || d.room.lobby !== undefined ? lobbyEvent(room, d.room, cmd, d) : null;
     if (lobby) d.events.push(lobby);
     // Nothing happened, or a draft was set aside: what it touched is undone (see `reuse`).
     const nothing = d.events.length === 0 && !d.changed && room !== null;
