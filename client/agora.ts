@@ -166,12 +166,13 @@ export class MeetingClient {
   waiting = false;
 
   /**
-   * Enter; a knock at the room's lobby (code 1012) is no error here: `waiting` is then true, and the
-   * userToken opens the member's lobby socket (RealtimeClient), which goes on as a member's once admitted.
+   * Enter. With `wait`, a knock at the room's lobby (code 1012) is no error: `waiting` is then true,
+   * and the userToken opens the member's lobby socket (RealtimeClient), which goes on as a member's
+   * once admitted. Without it, 1012 is thrown as any other code (a client that cannot wait).
    */
-  async enter(req: EntryRequest): Promise<{ roomId: string; userToken: string; waiting?: boolean }> {
+  async enter(req: EntryRequest, opts: { wait?: boolean } = {}): Promise<{ roomId: string; userToken: string; waiting?: boolean }> {
     const env = await callAgora<{ roomId: string; userToken: string; userId?: string }>(this.opts, 'POST', '/entry', req);
-    if (env.code === LOBBY_WAITING && env.data) {
+    if (env.code === LOBBY_WAITING && env.data && opts.wait) {
       Object.assign(this, { roomId: env.data.roomId, userToken: env.data.userToken, userId: env.data.userId ?? '', waiting: true });
       return { roomId: env.data.roomId, userToken: env.data.userToken, waiting: true };
     }

@@ -39,7 +39,7 @@ async function until(pred: () => boolean, what: string, ms = 10_000): Promise<vo
 
 async function member(opts: ClientOptions, room: string, name: string, extra: Record<string, unknown> = {}): Promise<MeetingClient> {
   const c = new MeetingClient(opts);
-  await c.enter({ roomName: room, roomUuid: room, userName: name, userUuid: `${room}-${name}`, ...extra });
+  await c.enter({ roomName: room, roomUuid: room, userName: name, userUuid: `${room}-${name}`, ...extra }, { wait: true });
   return c;
 }
 
@@ -206,6 +206,8 @@ test("the app's default starts rooms with the lobby; it persists without a host;
   assert.deepEqual((await pat.lobby()).list, []);
   assert.equal((await ann.lobby()).state, 'out', 'she no longer waits');
   assert.equal((await callAgora(s.opts, 'GET', `/${pat.roomId}`, undefined, ann.userToken)).code, 401, 'nor is she in');
+  // A client that cannot wait gets the knock as an error, 1012, as the shipped apps do.
+  await assert.rejects(new MeetingClient(s.opts).enter({ roomName: 'dflt', roomUuid: 'dflt', userName: 'x', userUuid: 'dflt-x' }), (e: Error & { code?: number }) => e.code === LOBBY_WAITING);
 });
 
 /** 200 knock (spread over `opts`' nodes) and wait on their sockets; one admit-all lets them all in. */
