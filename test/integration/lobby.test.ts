@@ -211,7 +211,7 @@ test("the app's default starts rooms with the lobby; it persists without a host;
 });
 
 /** 200 knock (spread over `opts`' nodes) and wait on their sockets; one admit-all lets them all in. */
-async function admitAll200(opts: (i: number) => ClientOptions, room: string): Promise<void> {
+async function admitAll200(opts: (i: number) => ClientOptions, meeting: ConveneNode['meeting'], room: string): Promise<void> {
   const host = await member(opts(0), room, 'host');
   const pat = await member(opts(0), room, 'pat');
   await host.setLobby({ on: 1 });
@@ -227,10 +227,24 @@ async function admitAll200(opts: (i: number) => ClientOptions, room: string): Pr
     assert.ok(hs.seen.filter(isCmd(110)).length < 200 || knocks(hs).length === 200, 'every knock told');
     assert.equal(new Set(knocks(hs)).size, 200);
     const before = { host: hs.seen.length, pat: ps.seen.length };
+    // The waiting sockets' own commands (their first socket) have settled: the room's version holds still.
+    let stored = (await meeting.room(host.roomId))!;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 300));
+      const now = (await meeting.room(host.roomId))!;
+      if (now.version === stored.version) break;
+      stored = now;
+    }
 
     const r = await host.admit();
     assert.equal(r.admitted.length, 200);
     assert.equal(r.waiting, 0);
+    // One commit: the version moved by one, and its events are the admission's three.
+    const after = (await meeting.room(host.roomId))!;
+    assert.equal(after.version, stored.version + 1);
+    const logged = (await meeting.eventsSince(host.roomId, stored.seq, 10)).events.map((e) => e.event);
+    assert.deepEqual(logged.map((e) => e.type), ['lobbyAdmitted', 'membersChanged', 'lobbyChanged']);
+    assert.equal(logged[1]!.type === 'membersChanged' && logged[1]!.changes.length, 200);
     await until(() => waiting.every((w) => w.seen.some((m) => m.type === 'snapshot')), 'every admitted socket has its snapshot');
     await until(() => hs.rt.state.lobby.list.length === 0 && ps.seen.filter(isCmd(2)).length > 0, 'the host and the member are told');
     await new Promise((r) => setTimeout(r, 200));
@@ -260,12 +274,12 @@ async function admitAll200(opts: (i: number) => ClientOptions, room: string): Pr
 
 test('admit all of 200 waiting: one commit, one membership message per socket (SQLite)', { timeout: 60_000 }, async (t) => {
   const { s } = await qiniuServer(t);
-  await admitAll200(() => s.opts, 'a200');
+  await admitAll200(() => s.opts, s.meeting, 'a200');
 });
 
 test('two cluster nodes on Redis: the lobby across nodes, and admit all of 200', { skip: await redisSkip(), timeout: 120_000 }, async (t) => {
   const { nodes, opts: on } = await startRedisNodes(t, 2);
   const b = nodes[0]!.bootstrapped as ConveneNode['bootstrapped'];
   await knockAndAnswer(on(nodes[0]!), on(nodes[1]!), new qiniu.Credentials(b.accessKey, b.secretKey), { ak: b.accessKey, sk: b.secretKey }, 'lobc');
-  await admitAll200((i) => on(nodes[i % 2]!), 'a200c');
+  await admitAll200((i) => on(nodes[i % 2]!), nodes[1]!.meeting, 'a200c');
 });
