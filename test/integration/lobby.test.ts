@@ -210,6 +210,49 @@ test("the app's default starts rooms with the lobby; it persists without a host;
   await assert.rejects(new MeetingClient(s.opts).enter({ roomName: 'dflt', roomUuid: 'dflt', userName: 'x', userUuid: 'dflt-x' }), (e: Error & { code?: number }) => e.code === LOBBY_WAITING);
 });
 
+test('bad input to the lobby is refused in each API\'s envelope and changes nothing', async (t) => {
+  const { s, port, keys } = await qiniuServer(t);
+  const appId = s.bootstrapped.appId;
+  const host = await member(s.opts, 'bad', 'host');
+  await host.setLobby({ on: 1 });
+  const ann = await member(s.opts, 'bad', 'ann');
+  const call = (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown, token = host.userToken) => callAgora(s.opts, method, `/${host.roomId}${path}`, body, token);
+  for (const [path, body] of [
+    ['/lobby', { on: 2 }],
+    ['/lobby', { exempt: 'vip' }],
+    ['/lobby', { exempt: Array.from({ length: 101 }, (_, i) => `u${i}`) }],
+    ['/lobby/admit', { userIds: [] }],
+    ['/lobby/deny', { reason: 'no user' }],
+    ['/lobby/deny', { userId: ann.userId, reason: 'x'.repeat(257) }],
+    ['/lobby/back', {}],
+  ] as const) {
+    const env = await call('POST', path, body);
+    assert.equal(env.code, 400, `${path} ${JSON.stringify(body).slice(0, 60)}: ${JSON.stringify(env)}`);
+    assert.match(env.msg, /invalid argument/);
+  }
+  assert.equal((await call('POST', '/lobby/admit', { userIds: ['nobody'] })).code, 404);
+  assert.equal((await call('POST', '/lobby/back', { userId: host.userId })).code, 400, 'not oneself');
+  assert.equal((await call('DELETE', '/lobby')).code, 404, 'the host does not wait');
+  assert.equal((await call('POST', '/lobby/admit', {}, ann.userToken)).code, 401, 'a waiting member acts on nothing');
+  const signed = (path: string, body: string) => raw(port, { method: 'POST', path: `/v3/apps/${appId}/rooms/bad/lobby${path}`, body, keys });
+  for (const [path, body] of [
+    ['', '{"on": "maybe"}'],
+    ['', '{"exempt": "vip"}'],
+    ['/admit', '{"users": []}'],
+    ['/deny', '{}'],
+    ['/deny', `{"user": "bad-ann", "reason": "${'x'.repeat(257)}"}`],
+    ['/back', '{"user": 7}'],
+  ] as const) {
+    const r = await signed(path, body);
+    assert.equal(r.status, 400, `${path} ${body.slice(0, 60)}: ${r.body}`);
+  }
+  assert.equal((await signed('/admit', '{"users": ["nobody"]}')).status, 612);
+  assert.equal((await raw(port, { method: 'GET', path: `/v3/apps/${appId}/rooms/none/lobby`, keys })).status, 615);
+  // Nothing changed: ann still waits, the lobby still on.
+  const state = await host.lobby();
+  assert.deepEqual([state.on, state.list.map((k) => k.userId), state.exempt], [1, [ann.userId], []]);
+});
+
 /** 200 knock (spread over `opts`' nodes) and wait on their sockets; one admit-all lets them all in. */
 async function admitAll200(opts: (i: number) => ClientOptions, meeting: ConveneNode['meeting'], room: string): Promise<void> {
   const host = await member(opts(0), room, 'host');
