@@ -215,3 +215,22 @@ test('convene rooms tail tells the lobby in words', async () => {
   const lines = [...knock.events, ...deny.events].map((event, i) => narrator.line({ seq: i + 1, at: 0, event }).split('  ').slice(2).join('  '));
   assert.deepEqual(lines, ['lobby    knock ann; 1 waiting', 'lobby    denied by host ("HOST"): ann ("later")', 'lobby    0 waiting']);
 });
+
+test('nothing of the lobby is relayed to Agora RTM', async () => {
+  const { relayRows } = await import('../../src/relay/messages.ts');
+  let room = lobbyRoom();
+  const steps: Decision[] = [];
+  for (const u of ['ann', 'bob']) {
+    steps.push(ok(enter(room, u)));
+    room = steps.at(-1)!.room;
+  }
+  steps.push(ok(lobby(room, id(room, 'host'), { action: 'deny', target: id(room, 'bob'), reason: 'no' })));
+  room = steps.at(-1)!.room;
+  steps.push(ok(lobby(room, id(room, 'host'), { action: 'admit', targets: null })));
+  room = steps.at(-1)!.room;
+  const logged = steps.flatMap((d) => d.events).map((event, i) => ({ seq: i + 1, at: 1, event }));
+  assert.ok(logged.some((e) => e.event.type.startsWith('lobby')));
+  const rows = relayRows(room, logged);
+  // The admission's membership change is relayed (ch 2), as any entry's; nothing else of it.
+  assert.deepEqual(rows.map((r) => JSON.parse(JSON.parse(r.payload).payload).cmd), [2]);
+});
