@@ -59,12 +59,19 @@ export function isWaiting(m: Member): boolean {
   return m.lobby !== undefined && m.lobby.denied === undefined && !m.present;
 }
 
-/** The lobby's moderators: the host, and members with the right to remove others. */
+/**
+ * The lobby's moderators: the host, and members with the right to remove others. DECISION: a room
+ * has one host; an admin RoomToken's member (the business's moderator) is the second "host" that
+ * sees and answers knocks, as it may already remove members.
+ */
 export function moderates(m: Member): boolean {
   return m.present && (m.role === 'host' || m.canKick);
 }
 
-/** Entries that skip the lobby: an admin RoomToken, the room's creator (its first member), the listed userUuids. */
+/**
+ * Entries that skip the lobby: an admin RoomToken (DECISION: a moderator never waits for itself),
+ * the room's creator (its first member), the listed userUuids.
+ */
 export function exemptFromLobby(room: Room, cmd: Enter): boolean {
   const lobby = room.lobby!;
   if (cmd.canKick === true) return true;
@@ -75,8 +82,9 @@ export function exemptFromLobby(room: Room, cmd: Enter): boolean {
 
 /**
  * An entry knocks: its member (new, returning, denied before, or waiting already with an older
- * session) waits, with the new session (the answer's userToken opens its lobby socket). A lock or a
- * ban refuses it at once; a full room does not (someone may leave before it is admitted).
+ * session) waits, with the new session (the answer's userToken opens its lobby socket). DECISION: a
+ * lock or a ban refuses it at once (waiting could not end well); a full room does not (someone may
+ * leave before it is admitted). Waiting members do not keep an empty meeting from ending.
  */
 export function knock(room: Room, found: Member | undefined, cmd: Enter, now: number): Decision {
   admissible(room, cmd.userUuid, { ...cmd.policy, maxUsers: 0 }, now);
@@ -131,7 +139,8 @@ export function decideLobby(room: Room, cmd: LobbyCommand, now: number, events: 
       const next: Lobby = { ...was, on: c.on ?? was.on, exemptCreator: c.exemptCreator ?? was.exemptCreator, exempt: c.exempt ? [...new Set(c.exempt)] : was.exempt };
       if (next.on === was.on && next.exemptCreator === was.exemptCreator && sameList(next.exempt, was.exempt) && room.lobby) return;
       room.lobby = next;
-      // Turned off: those waiting come in, as many as the room takes (the rest still wait).
+      // DECISION: turned off, those waiting come in, as many as the room takes (the rest still wait
+      // and may be admitted or denied): nobody is dropped, nobody skips the entry's checks.
       if (was.on && !next.on && next.waiting.length > 0) admit(room, null, cmd.policy, now, by, events, true);
       return;
     }
@@ -172,8 +181,9 @@ function waitingTarget(room: Room, userId: string): Member {
 
 /**
  * Admit `targets` (null: everyone waiting, in knock order) as entries: each must pass the entry's
- * checks. Admitting all stops quietly where the room is full (the rest wait); `quiet` (the lobby
- * turned off) also where it is locked. One membership change for all of them.
+ * checks when admitted. DECISION: admitting all stops quietly where the room is full (the rest wait;
+ * refused only if nobody fits); `quiet` (the lobby turned off) also where it is locked. One
+ * membership change for all of them.
  */
 function admit(room: Room, targets: string[] | null, policy: EntryPolicy, now: number, by: Presence['member'] | null, events: MeetingEvent[], quiet: boolean): void {
   const all = targets === null;

@@ -86,7 +86,8 @@ export class LobbySockets<C extends LobbySocket> {
   outside(c: C, m: Member): void {
     if (m.lobby?.denied !== undefined) return this.g.end(c, deniedClose(m.lobby.denied));
     if (m.session !== c.session) return this.g.end(c, Close.replaced);
-    // Sent back from the room: it reconnects, to a lobby socket.
+    // Sent back from the room. DECISION: closed (4412) rather than turned into a lobby socket in
+    // place: a board or media seat goes with it, and the reconnect is the one path into the lobby.
     if (!c.waiting) this.g.end(c, Close.toLobby);
   }
 }

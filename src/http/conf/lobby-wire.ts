@@ -25,8 +25,9 @@ export function lobbyMessage(e: LobbyEvent): { type: 'channel'; cmd: number; dat
 }
 
 /**
- * What a waiting member's socket is sent first: that it waits. Its seq is 0: the lobby is not the
- * room's stream for it (a client resumes from a room seq only once it has had a snapshot).
+ * What a waiting member's socket is sent first: that it waits. DECISION: its seq is 0 (as its other
+ * lobby answers): the lobby is not the room's stream for it, and a client must resume from a room
+ * seq only once it has had a snapshot.
  */
 export function waitingFrame(m: Member): Buffer {
   const data = { state: 'waiting', at: m.lobby?.at ?? 0 };

@@ -389,9 +389,10 @@ function identify(req: FastifyRequest, deps: HttpDeps, auth: Auth): Promise<Call
 }
 
 /**
- * E1's answer. A knock at the lobby is code 1012: the shipped apps cannot wait, so they show its
- * text (join again later: an admitted member's entry is a re-entry); Convene's clients take the
- * token in `data` to their lobby socket, which goes on as the member's once admitted.
+ * E1's answer. DECISION: a knock at the lobby is code 1012, the one error with `data`: the shipped
+ * apps cannot wait, so they show its text (join again later: an admitted member's entry is a
+ * re-entry); Convene's clients take the token in `data` to their lobby socket, which goes on as the
+ * member's once admitted.
  */
 function entryAnswer(req: FastifyRequest, e: EnteredMember) {
   if (!e.waiting) return ok({ roomId: e.roomId, userToken: e.userToken });

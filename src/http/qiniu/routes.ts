@@ -263,7 +263,7 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
         } as const;
         throw new QiniuError(403, refused[r.reason], r.detail);
       }
-      // Convene: an entry that knocked at the lobby is accepted, not done: 202, its token for the lobby socket.
+      // Convene. DECISION: an entry that knocked at the lobby is accepted, not done: 202, with its token for the lobby socket.
       const answer = { accessToken: r.entered.userToken, appId, roomName, userId, permission: r.permission };
       if (r.entered.waiting) return sendQiniu(req, reply, 202, { ...answer, waiting: true });
       return ok(req, reply, answer);
