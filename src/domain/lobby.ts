@@ -9,7 +9,8 @@ import type { Command, EntryPolicy } from './commands.ts';
 import type { Enter } from './commands.ts';
 import { snapshot, type MeetingEvent, type Presence } from './events.ts';
 import { addMember, currentHost, findMember, onlineCount, own, type Lobby, type Member, type Room } from './room.ts';
-import { RuleError, admissible, newMember, seat, type Decision } from './rules.ts';
+import { RuleError, type Decision } from './rules.ts';
+import { admissible, newMember, seat } from './entry.ts';
 import { removeMember } from './effects.ts';
 
 /** The longest reason a denial may carry (characters). */
