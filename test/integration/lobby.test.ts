@@ -248,6 +248,13 @@ test('bad input to the lobby is refused in each API\'s envelope and changes noth
   }
   assert.equal((await signed('/admit', '{"users": ["nobody"]}')).status, 612);
   assert.equal((await raw(port, { method: 'GET', path: `/v3/apps/${appId}/rooms/none/lobby`, keys })).status, 615);
+  // An entry by password knocks only with the right one.
+  const pw = await member(s.opts, 'pw', 'host', { password: 'sesame' });
+  await pw.setLobby({ on: 1 });
+  const entry = (password: string) => callAgora(s.opts, 'POST', '/entry', { roomName: 'pw', roomUuid: 'pw', userName: 'eve', userUuid: 'pw-eve', password });
+  assert.equal((await entry('wrong')).code, 1002);
+  assert.deepEqual((await pw.lobby()).list, []);
+  assert.equal((await entry('sesame')).code, LOBBY_WAITING);
   // Nothing changed: ann still waits, the lobby still on.
   const state = await host.lobby();
   assert.deepEqual([state.on, state.list.map((k) => k.userId), state.exempt], [1, [ann.userId], []]);
