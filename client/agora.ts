@@ -82,6 +82,29 @@ export interface ClientOptions extends Credentials {
   form?: 'client' | 'seed' | 'scenario';
 }
 
+/** Convene: E1's code for an entry that knocked at the lobby (its data: roomId, userId, userToken). */
+export const LOBBY_WAITING = 1012;
+
+/** A member waiting in the lobby, as moderators see it. */
+export interface LobbyKnock {
+  userId: string;
+  userName: string;
+  avatar: string;
+  /** When it knocked, epoch ms. */
+  at: number;
+}
+
+/** GET /{roomId}/lobby: `list` and `exempt` for moderators only. */
+export interface LobbyState {
+  on: 0 | 1;
+  state: 'in' | 'waiting' | 'denied' | 'out';
+  reason: string;
+  at: number;
+  exemptCreator: 0 | 1;
+  exempt: string[];
+  list: LobbyKnock[];
+}
+
 export class AgoraApiError extends Error {
   constructor(
     readonly code: number,
@@ -145,10 +168,25 @@ export class MeetingClient {
     return env.data;
   }
 
-  async enter(req: EntryRequest): Promise<{ roomId: string; userToken: string }> {
-    const data = await this.call<{ roomId: string; userToken: string }>('POST', '/entry', req);
+  /** Convene's lobby: this entry knocked and waits to be admitted (its socket is told; `waiting` is not updated by itself). */
+  waiting = false;
+
+  /**
+   * Enter. With `wait`, a knock at the room's lobby (code 1012) is no error: `waiting` is then true,
+   * and the userToken opens the member's lobby socket (RealtimeClient), which goes on as a member's
+   * once admitted. Without it, 1012 is thrown as any other code (a client that cannot wait).
+   */
+  async enter(req: EntryRequest, opts: { wait?: boolean } = {}): Promise<{ roomId: string; userToken: string; waiting?: boolean }> {
+    const env = await callAgora<{ roomId: string; userToken: string; userId?: string }>(this.opts, 'POST', '/entry', req);
+    if (env.code === LOBBY_WAITING && env.data && opts.wait) {
+      Object.assign(this, { roomId: env.data.roomId, userToken: env.data.userToken, userId: env.data.userId ?? '', waiting: true });
+      return { roomId: env.data.roomId, userToken: env.data.userToken, waiting: true };
+    }
+    if (env.code !== 0) throw new AgoraApiError(env.code, env.msg);
+    const data = env.data;
     this.roomId = data.roomId;
     this.userToken = data.userToken;
+    this.waiting = false;
     const info = await this.info();
     this.userId = info.user.userId;
     return data;
@@ -263,6 +301,35 @@ export class MeetingClient {
   /** Convene: a member's metadata (host; one's own where the room allows). */
   setMemberMetadata(metadata: string, userId = this.userId): Promise<true> {
     return this.call('POST', `/${this.roomId}/user/${userId}/metadata`, { metadata });
+  }
+
+  /** Convene's lobby (docs/agora-api.md §6.17): a moderator sees who waits, a waiting member its own state. */
+  lobby(): Promise<LobbyState> {
+    return this.call('GET', `/${this.roomId}/lobby`);
+  }
+
+  /** Host: turn the lobby on or off (off admits those waiting), and who skips it. */
+  setLobby(body: { on?: 0 | 1; exemptCreator?: 0 | 1; exempt?: string[] }): Promise<true> {
+    return this.call('POST', `/${this.roomId}/lobby`, body);
+  }
+
+  /** Host: admit those named, or (none named) everyone waiting as far as the room takes them. */
+  admit(userIds?: string[]): Promise<{ admitted: string[]; waiting: number }> {
+    return this.call('POST', `/${this.roomId}/lobby/admit`, userIds ? { userIds } : {});
+  }
+
+  deny(userId: string, reason = ''): Promise<true> {
+    return this.call('POST', `/${this.roomId}/lobby/deny`, { userId, reason });
+  }
+
+  /** Host: send a member back to the lobby. */
+  sendToLobby(userId: string): Promise<true> {
+    return this.call('POST', `/${this.roomId}/lobby/back`, { userId });
+  }
+
+  /** A waiting member leaves the lobby. */
+  leaveLobby(): Promise<true> {
+    return this.call('DELETE', `/${this.roomId}/lobby`);
   }
 
   simple(): Promise<{ roomId: string; roomUuid: string; roomName: string; channelName: string; password: string }> {

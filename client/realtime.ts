@@ -37,8 +37,8 @@ function platformWebSocket(): Promise<WebSocketConstructor> {
 
 export interface ChannelMessage {
   type: 'channel';
-  /** 1–8 Agora's; 101 Convene's hand queue, 130 metadata. */
-  cmd: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 101 | 130;
+  /** 1–8 Agora's; 101 Convene's hand queue; 110 and 111 its lobby (the moderators', the waiting member's); 130 metadata. */
+  cmd: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 101 | 110 | 111 | 130;
   version: 1;
   timestamp: number;
   seq: number;
@@ -78,7 +78,33 @@ export interface SnapshotMessage {
   timestamp: number;
   seq: number;
   /** `members`: the first page, then the hosts and `me` when not in it. */
-  data: { room: AgoraRoom; members: AgoraMember[]; me: { userId: string; userToken: string }; membersPage: MembersPage; hands?: { public: number; list: RaisedHand[] } };
+  data: {
+    room: AgoraRoom;
+    members: AgoraMember[];
+    me: { userId: string; userToken: string };
+    membersPage: MembersPage;
+    hands?: { public: number; list: RaisedHand[] };
+    /** Convene, to a moderator of a room with a lobby: who waits. */
+    lobby?: { on: number; list: LobbyKnock[] };
+  };
+}
+
+/** A member waiting in the lobby (cmd 110, a moderator's snapshot). */
+export interface LobbyKnock {
+  userId: string;
+  userName: string;
+  avatar: string;
+  /** When it knocked, epoch ms. */
+  at: number;
+}
+
+/** The waiting member's own state (cmd 111): its socket's first frame, then its answer. */
+export interface LobbyAnswer {
+  state: 'waiting' | 'admitted' | 'denied';
+  /** A denial's reason. */
+  reason?: string;
+  /** Who answered; null: the server. */
+  by?: { userId: string; userName: string } | null;
 }
 
 /** A raised hand (Convene's hand queue: channel cmd 101, and the snapshot's `hands`). */
@@ -194,7 +220,7 @@ export interface RealtimeOptions {
  * (a RoomToken: full 4413, locked 4423, banned 4424, the app's meeting cap 4430), or (4429) the
  * member already holds as many sockets as the server allows, which a retry would not change.
  */
-export const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4409, 4410, 4411, 4413, 4423, 4424, 4429, 4430]);
+export const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4409, 4410, 4411, 4413, 4423, 4424, 4425, 4429, 4430]);
 
 export class RealtimeClient {
   /** The highest seq received (0 before anything). */
@@ -353,6 +379,12 @@ export class RealtimeClient {
       return;
     }
     if (m.version !== 1) return;
+    // The lobby's answers to a waiting member come with seq 0: not the room's stream (it has none yet).
+    if (m.type === 'channel' && m.cmd === 111 && m.seq === 0) {
+      this.state.apply(m);
+      for (const h of this.handlers) h(m);
+      return;
+    }
     if (m.type !== 'snapshot' && m.seq <= this.lastSeq) return;
     this.lastSeq = Math.max(this.lastSeq, m.seq);
     this.state.apply(m);
@@ -379,6 +411,10 @@ export class MeetingState {
   membersComplete = true;
   /** The hand queue as this member may see it: all of it (a host, or public), else its own hand. */
   hands: { public: boolean; list: RaisedHand[] } = { public: false, list: [] };
+  /** Convene's lobby, for a moderator: whether it is on and who waits. */
+  lobby: { on: boolean; list: LobbyKnock[] } = { on: false, list: [] };
+  /** This member's own lobby state (cmd 111) while it waits, and its answer; null: never waited on this socket. */
+  lobbyAnswer: LobbyAnswer | null = null;
 
   apply(m: RealtimeMessage): void {
     if (m.type === 'snapshot') {
@@ -391,6 +427,7 @@ export class MeetingState {
       // A server before paged snapshots sends every member and no membersPage.
       this.membersComplete = !m.data.membersPage || m.data.membersPage.count >= m.data.membersPage.total;
       this.hands = { public: m.data.hands?.public === 1, list: m.data.hands?.list ?? [] };
+      this.lobby = { on: m.data.lobby?.on === 1, list: m.data.lobby?.list ?? [] };
       return;
     }
     if (m.type !== 'channel') {
@@ -439,6 +476,12 @@ export class MeetingState {
         break;
       case 101:
         this.hands = { public: d.public === 1, list: d.list as RaisedHand[] };
+        break;
+      case 110:
+        this.lobby = { on: d.on === 1, list: d.list as LobbyKnock[] };
+        break;
+      case 111:
+        this.lobbyAnswer = d as LobbyAnswer;
         break;
       case 130:
         this.applyMetadata(d);

@@ -62,6 +62,18 @@ export class EventNarrator {
         return `hands    ${e.hands.length ? e.hands.map((h, i) => `${i + 1}. ${this.byId(h.userId)}`).join(', ') : 'none raised'}${e.public ? ' (shown to everyone)' : ''}`;
       case 'metadataChanged':
         return `metadata ${e.userId === null ? `of the room${e.selfMetadata ? ' (members may set their own)' : ''}` : `of ${this.byId(e.userId)}`}: ${e.metadata === '' ? 'cleared' : JSON.stringify(e.metadata)}`;
+      case 'lobbyChanged': {
+        // A waiting member has no userUuid in these events: its name, unless it was seen in the room.
+        const name = (k: { userId: string; userName: string }) => this.uuids.get(k.userId) ?? `${JSON.stringify(k.userName)} (userId ${k.userId})`;
+        const knocked = e.knocked.map((k) => `knock ${name(k)}`);
+        const left = e.left.map((l) => `${name(l)} left (${l.why})`);
+        const what = [...knocked, ...left].join(', ');
+        return `lobby    ${what ? `${what}; ` : ''}${e.waiting.length} waiting${e.on ? '' : ' (lobby off)'}`;
+      }
+      case 'lobbyAdmitted':
+        return `lobby    admitted by ${e.by ? this.who(e.by) : 'the server'}: ${e.to.map((id) => this.byId(id)).join(', ')}`;
+      case 'lobbyDenied':
+        return `lobby    denied by ${e.by ? this.who(e.by) : 'the server'}: ${e.to.map((id) => this.byId(id)).join(', ')}${e.reason ? ` (${JSON.stringify(e.reason)})` : ''}`;
       default: {
         // An event type newer than this narrator: shown as stored rather than dropped.
         const unknown: { type?: string } = e;

@@ -22,6 +22,10 @@ export const AUDIT_ACTIONS = [
   'room.metadata',
   'room.end',
   'host.transfer',
+  'lobby.settings',
+  'lobby.admit',
+  'lobby.deny',
+  'lobby.back',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
@@ -53,7 +57,7 @@ export interface AuditEntry {
 export type AuditDraft = Omit<AuditEntry, 'n' | 'at' | 'seq'>;
 
 /** The commands that may moderate (whether one did is decided per command below). */
-const MODERATING: ReadonlySet<Command['type']> = new Set(['changeRoom', 'lockRoom', 'close', 'changeMember', 'shareScreen', 'kick', 'transferHost', 'metadata']);
+const MODERATING: ReadonlySet<Command['type']> = new Set(['changeRoom', 'lockRoom', 'close', 'changeMember', 'shareScreen', 'kick', 'transferHost', 'metadata', 'lobby']);
 
 const person = (m: Member): AuditPerson => ({ userId: m.userId, userUuid: m.userUuid, userName: m.userName });
 
@@ -101,6 +105,8 @@ export function auditWatch(before: Room | null, cmd: Command): ((d: Decision) =>
       // A member setting its own where the room allows it is no moderator.
       if (member && member.role !== 'host') return null;
       return (d) => metadataChanges(before, d.room, cmd).map(([action, who, was, is]) => entry(action, who, was, is));
+    case 'lobby':
+      return (d) => lobbyChanges(before, d, cmd.do.action === 'sendBack' ? cmd.do.target : null).map(([action, who, was, is]) => entry(action, who, was, is));
     default:
       return null;
   }
@@ -129,7 +135,7 @@ function memberChanges(was: Member, is: Member | undefined): Change[] {
   return MEMBER_FIELDS.filter(([, f]) => was[f] !== is[f]).map(([action, f]) => [action, { [f]: was[f] }, { [f]: is[f] }]);
 }
 
-function metadataChanges(was: Room, is: Room, cmd: MetadataCommand): [AuditAction, Member | null, Record<string, unknown>, Record<string, unknown>][] {
+function metadataChanges(was: Room, is: Room, cmd: MetadataCommand): PersonChange[] {
   if (cmd.target === null) {
     const view = (r: Room) => ({ metadata: r.metadata ?? '', selfMetadata: r.selfMetadata === true });
     const a = view(was);
@@ -140,4 +146,21 @@ function metadataChanges(was: Room, is: Room, cmd: MetadataCommand): [AuditActio
   const after = findMember(is, cmd.target);
   if (!m || !after || (m.metadata ?? '') === (after.metadata ?? '')) return [];
   return [['member.metadata', m, { metadata: m.metadata ?? '' }, { metadata: after.metadata ?? '' }]];
+}
+
+type PersonChange = [AuditAction, Member | null, Record<string, unknown>, Record<string, unknown>];
+
+/** The lobby's settings changed, and each member admitted, denied or sent back (turning it off admits too). */
+function lobbyChanges(was: Room, d: Decision, sentBack: string | null): PersonChange[] {
+  const out: PersonChange[] = [];
+  const settings = (r: Room) => ({ on: r.lobby?.on === true, exemptCreator: r.lobby?.exemptCreator !== false, exempt: r.lobby?.exempt ?? [] });
+  const [a, b] = [settings(was), settings(d.room)];
+  if (JSON.stringify(a) !== JSON.stringify(b)) out.push(['lobby.settings', null, a, b]);
+  const who = (userId: string) => findMember(was, userId) ?? findMember(d.room, userId) ?? null;
+  for (const e of d.events) {
+    if (e.type === 'lobbyAdmitted') for (const id of e.to) out.push(['lobby.admit', who(id), { waiting: true }, { waiting: false, present: true }]);
+    if (e.type === 'lobbyDenied') for (const id of e.to) out.push(['lobby.deny', who(id), { waiting: true }, { waiting: false, reason: e.reason }]);
+  }
+  if (sentBack !== null && findMember(was, sentBack)?.present && !findMember(d.room, sentBack)?.present) out.push(['lobby.back', who(sentBack), { present: true }, { present: false, waiting: true }]);
+  return out;
 }

@@ -10,6 +10,7 @@ import type { MetadataCommand } from './metadata.ts';
  * (`key:<AK>`), or `cli` for the command line. Absent: the server itself.
  */
 export type ServerCaller = string;
+import type { LobbyCommand } from './lobby.ts';
 
 /** The app's rules that apply when someone enters. */
 export interface EntryPolicy {
@@ -17,6 +18,8 @@ export interface EntryPolicy {
   maxUsers: number;
   /** true: a second entry of an online userUuid is refused instead of replacing the first. */
   noAutoKickUser: boolean;
+  /** Convene: the app's new meetings start with the lobby on (entries wait to be admitted). */
+  lobby?: boolean;
 }
 
 export interface Enter {
@@ -186,7 +189,8 @@ export type Command =
   | LockRoom
   | ServerMessage
   | HandsCommand
-  | MetadataCommand;
+  | MetadataCommand
+  | LobbyCommand;
 
 export type RoomCommand = Exclude<Command, Enter>;
 

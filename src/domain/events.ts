@@ -1,14 +1,15 @@
 // What happened in a meeting. Every committed event gets the room's next sequence number.
 import type { Member, MuteLevel, Role } from './room.ts';
 import type { HandView } from './hands.ts';
+import type { KnockView, LobbyLeft } from './lobby.ts';
 
 /** A member as others may see it: everything but the session secret. */
 export type MemberSnapshot = Omit<Member, 'session'>;
 
 export type Module = 'audio' | 'video' | 'board' | 'chat';
 
-/** Why a member left: it exited, was kicked, or its realtime presence expired. */
-export type LeaveReason = 'exit' | 'kick' | 'presence';
+/** Why a member left: it exited, was kicked, its realtime presence expired, or it was sent to the lobby. */
+export type LeaveReason = 'exit' | 'kick' | 'presence' | 'lobby';
 
 export interface Presence {
   member: MemberSnapshot;
@@ -34,7 +35,12 @@ export type MeetingEvent =
   // Convene: the hand queue, to those who may see it (null: everyone).
   | { type: 'handsChanged'; hands: HandView[]; public: boolean; to: string[] | null }
   // Convene: the room's metadata (userId null) or a member's changed, to everyone.
-  | { type: 'metadataChanged'; userId: string | null; metadata: string; selfMetadata: boolean };
+  | { type: 'metadataChanged'; userId: string | null; metadata: string; selfMetadata: boolean }
+  // Convene: the lobby, to its moderators: who waits now, who knocked and who left since the last.
+  | { type: 'lobbyChanged'; to: string[]; on: boolean; waiting: KnockView[]; knocked: KnockView[]; left: LobbyLeft[] }
+  // Convene: to the members admitted from the lobby, or to the one denied. `by` null: the server.
+  | { type: 'lobbyAdmitted'; to: string[]; by: MemberSnapshot | null }
+  | { type: 'lobbyDenied'; to: string[]; reason: string; by: MemberSnapshot | null };
 
 /** Who an event is for: a userId list, or null for the whole room. */
 export function recipientsOf(e: MeetingEvent): string[] | null {
@@ -45,6 +51,9 @@ export function recipientsOf(e: MeetingEvent): string[] | null {
       return [e.to];
     case 'serverMessage':
     case 'handsChanged':
+    case 'lobbyChanged':
+    case 'lobbyAdmitted':
+    case 'lobbyDenied':
       return e.to;
     default:
       return null;
@@ -61,4 +70,9 @@ export interface LoggedEvent {
   seq: number;
   at: number;
   event: MeetingEvent;
+}
+
+/** Convene's lobby events: for its moderators and its waiting members only, never the room (nor RTM). */
+export function isLobbyEvent(e: MeetingEvent): e is Extract<MeetingEvent, { type: 'lobbyChanged' | 'lobbyAdmitted' | 'lobbyDenied' }> {
+  return e.type === 'lobbyChanged' || e.type === 'lobbyAdmitted' || e.type === 'lobbyDenied';
 }

@@ -37,6 +37,18 @@ export interface Member {
   session: string;
   /** The business's string about this member (domain/metadata.ts). Absent: none. */
   metadata?: string;
+  /** Convene's lobby (domain/lobby.ts): it knocked and waits, not present, or was denied. Absent: neither. */
+  lobby?: Knock;
+}
+
+/** A member's knock at the lobby: what its entry asked for, applied when it is admitted. */
+export interface Knock {
+  /** When it knocked, epoch ms. */
+  at: number;
+  audio: boolean;
+  video: boolean;
+  /** A host denied it, for this reason (told to the member); it no longer waits. */
+  denied?: string;
 }
 
 export interface Room {
@@ -75,6 +87,8 @@ export interface Room {
   metadata?: string;
   /** Members may set their own metadata. Absent: only hosts (and the server) may. */
   selfMetadata?: boolean;
+  /** Convene's lobby (domain/lobby.ts): its settings and who waits. Absent: off, nobody waiting. */
+  lobby?: Lobby;
   /** Every member who ever entered, in first-entry order. */
   members: Member[];
   nextOrder: number;
@@ -84,6 +98,21 @@ export interface Room {
   version: number;
   /** Sequence number of the last event in the room's log. */
   seq: number;
+}
+
+/**
+ * A room's lobby. Replaced (never changed in place) by every change, so that a decision sees whether
+ * it moved by identity: the committed state's may be shared with readers.
+ */
+export interface Lobby {
+  /** Entries wait to be admitted instead of entering. */
+  on: boolean;
+  /** The room's creator (its first member) enters directly. */
+  exemptCreator: boolean;
+  /** userUuids that enter directly (hosts-to-be). */
+  exempt: string[];
+  /** The waiting members' userIds, in the order they knocked. */
+  waiting: string[];
 }
 
 export interface Hand {

@@ -3,10 +3,12 @@
 // the caller hands it over, see decide's `reuse`).
 import type { Command, Enter, RoomCommand } from './commands.ts';
 import { snapshot, type MeetingEvent, type Module } from './events.ts';
-import { addMember, banOf, currentHost, draftOf, findByUuid, findMember, onlineCount, own, takeBack, type Member, type Room } from './room.ts';
+import { addMember, currentHost, draftOf, findByUuid, findMember, onlineCount, own, takeBack, type Member, type Room } from './room.ts';
 import { answerSpeakInvite, boardEvent, endMeeting, invitedToSpeak, inviteToSpeak, ownsBoard, removeMember, restateChat, roomChanged, screenEvent, startBoard, stopBoard, stopScreen } from './effects.ts';
 import { decideHands, handsEvent, lowerHand, raiseHand } from './hands.ts';
 import { decideMetadata } from './metadata.ts';
+import { decideLobby, exemptFromLobby, knock, lobbyEvent, newLobby, waitingMember } from './lobby.ts';
+import { admissible, mayUnmute, newMember, seat } from './entry.ts';
 
 export { MAX_CHAT_RESTATED } from './effects.ts';
 
@@ -42,8 +44,8 @@ export interface Decision {
   events: MeetingEvent[];
   /** The state changed although nobody is told (e.g. a member's first socket): it must be stored. */
   changed?: boolean;
-  /** The member an entry produced (its ids and new session secret). */
-  entered?: { userId: string; session: string };
+  /** The member an entry produced (its ids and new session secret); `waiting`: it knocked at the lobby. */
+  entered?: { userId: string; session: string; waiting?: boolean };
 }
 
 export const MAX_CHAT_LENGTH = 4000;
@@ -65,6 +67,9 @@ export function decide(room: Room | null, cmd: Command, now: number, reuse = fal
     // Whatever moved the hand queue (a raise, an answer, a member leaving) says so once, last.
     const hands = room && !d.room.ended ? handsEvent(room, d.room) : null;
     if (hands) d.events.push(hands);
+    // The lobby's moderators are told what moved in it, once, last; two field checks without a lobby.
+    const lobby = room?.lobby !== undefined || d.room.lobby !== undefined ? lobbyEvent(room, d.room, cmd, d) : null;
+    if (lobby) d.events.push(lobby);
     // Nothing happened, or a draft was set aside: what it touched is undone (see `reuse`).
     const nothing = d.events.length === 0 && !d.changed && room !== null;
     for (const m of made) if (nothing || m !== d.room) takeBack(m);
@@ -119,6 +124,8 @@ export function newRoom(cmd: Enter, now: number): Room {
     nextOrder: 1,
     version: 0,
     seq: 0,
+    // The app's default: its new meetings start with the lobby on (lobby.ts).
+    ...(cmd.policy.lobby === true ? { lobby: newLobby(true) } : {}),
   };
 }
 
@@ -149,65 +156,15 @@ function enter(existing: Room | null, cmd: Enter, now: number, draft: (base: Roo
     return { room, events, entered: { userId: member.userId, session: member.session } };
   }
 
+  // Convene's lobby: the entry waits to be admitted (lobby.ts). One field check when there is none.
+  if (room.lobby?.on === true && !exemptFromLobby(room, cmd)) return knock(room, member, cmd, now);
   // A member inside may enter again (a new session); nobody else while the room is locked.
-  if (room.locked) throw new RuleError('locked', 'the room is locked: no new entries');
-  const ban = banOf(room, cmd.userUuid, now);
-  if (ban) throw new RuleError('banned', `you were removed from this meeting and may not enter again before ${new Date(ban.until).toISOString()}`);
-  if (cmd.policy.maxUsers > 0 && onlineCount(room) >= cmd.policy.maxUsers) {
-    throw new RuleError('roomFull', `the room is full (${cmd.policy.maxUsers} members)`);
-  }
-  const role = currentHost(room) ? 'participant' : 'host';
-  if (!member) {
-    // uids are unique across the app (an RTM login is app-wide) and never shared with a screenId;
-    // the userId is the uid in decimal: the Agora clients read userIds as numbers.
-    const userId = String(cmd.fresh.uid);
-    if (findMember(room, userId)) throw new Error(`uid ${userId} is already a member's in room ${room.roomId}`);
-    member = {
-      userId,
-      userUuid: cmd.userUuid,
-      userName: cmd.userName ?? cmd.userUuid,
-      avatar: cmd.avatar ?? '',
-      role,
-      audio: false,
-      video: false,
-      chat: true,
-      boardGrant: false,
-      sharingScreen: false,
-      uid: cmd.fresh.uid,
-      screenId: cmd.fresh.uid + 1,
-      present: true,
-      order: 0,
-      joinedAt: now,
-      canKick: false,
-      realtime: false,
-      session: cmd.fresh.session,
-    };
-    member = addMember(room, member);
-  }
-  Object.assign(member, {
-    userName: cmd.userName ?? member.userName,
-    avatar: cmd.avatar ?? member.avatar,
-    role,
-    chat: true,
-    boardGrant: false,
-    sharingScreen: false,
-    present: true,
-    order: room.nextOrder++,
-    joinedAt: now,
-    canKick: cmd.canKick ?? false,
-    realtime: false,
-    session: cmd.fresh.session,
-  });
-  member.video = cmd.video;
-  member.audio = cmd.audio && mayUnmute(room, member);
-  room.emptySince = null;
-  events.push({ type: 'membersChanged', changes: [{ member: snapshot(member), present: true }], total: onlineCount(room) });
+  admissible(room, cmd.userUuid, cmd.policy, now);
+  member ??= addMember(room, newMember(room, cmd, now));
+  const how = { userName: cmd.userName, avatar: cmd.avatar, audio: cmd.audio, video: cmd.video, canKick: cmd.canKick ?? false, session: cmd.fresh.session, realtime: false };
+  const change = seat(room, member, how, now);
+  events.push({ type: 'membersChanged', changes: [change], total: onlineCount(room) });
   return { room, events, entered: { userId: member.userId, session: member.session } };
-}
-
-/** Whether a member's own microphone may be on under the room's mute-all level. */
-function mayUnmute(room: Room, m: Member): boolean {
-  return m.role === 'host' || room.muteAllAudio === 0;
 }
 
 function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base: Room) => Room): Decision {
@@ -215,6 +172,8 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
   // reports may arrive after the member is gone: both then change nothing.
   if (cmd.type === 'leave' || cmd.type === 'presenceExpired' || cmd.type === 'realtimeConnected') {
     const m = findMember(stored, cmd.type === 'presenceExpired' ? cmd.target : cmd.actor);
+    // One waiting in the lobby leaves it, or connects its lobby socket (lobby.ts).
+    if (m?.lobby !== undefined && !m.present && !stored.ended) return waitingMember(stored, m, cmd, now, draft);
     if (stored.ended || !m?.present) return { room: stored, events: [] };
   }
   if (stored.ended) throw new RuleError('ended', 'the meeting has ended');
@@ -265,6 +224,10 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       removeMember(room, target, events, now, 'kick');
       return done();
     }
+    case 'lobby':
+      // A moderator, or the server (null actor), acts on the lobby.
+      decideLobby(room, cmd, now, events);
+      return done();
     case 'realtimeConnected': {
       const m = findMember(room, cmd.actor)!;
       if (m.realtime || m.session !== cmd.session) return { room: stored, events: [] };

@@ -35,7 +35,21 @@ export const Close = {
   badMedia: { code: 4400, reason: 'bad request: media must be 1 or 0' },
   /** `board=1` with a userToken needs the member's boardToken (E13, or room info): none, expired, or another's. */
   badBoardToken: { code: 4401, reason: "board=1 needs this member's boardToken (GET /{roomId}/board): missing, expired or not for this board" },
+  /** Convene's lobby: a waiting member's socket carries the lobby state only. */
+  lobbyOnly: { code: 4400, reason: 'bad request: a socket waiting in the lobby carries neither board nor media' },
+  /** Convene's lobby: a host sent the member back to it; reconnecting opens its lobby socket. */
+  toLobby: { code: 4412, reason: 'sent to the lobby by the host: reconnect to wait there' },
+  /** Convene's lobby: the host denied the entry (the reason follows, deniedClose). */
+  denied: { code: 4425, reason: 'the host denied your entry' },
 } as const;
+
+/** A denial's close, its reason in it as far as a close reason holds (123 bytes; cmd 111 has it whole). */
+export function deniedClose(reason: string): { code: number; reason: string } {
+  if (reason === '') return Close.denied;
+  let text = `denied: ${reason}`;
+  while (Buffer.byteLength(text) > 123) text = text.slice(0, -1);
+  return { code: Close.denied.code, reason: text };
+}
 
 /** Why a RoomToken entry was refused, as a close code (the reasons of the HTTP entry's codes). */
 export function entryRefusal(reason: Extract<RoomTokenEntry, { ok: false }>['reason'], detail?: string): { code: number; reason: string } {

@@ -7,6 +7,9 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { LoggedEvent } from '../domain/events.ts';
 import { recipientsOf } from '../domain/events.ts';
 import { findMember } from '../domain/room.ts';
+import { LobbySockets } from './lobby.ts';
+import { isWaiting } from '../domain/lobby.ts';
+import { formatSessionToken } from '../tokens/session.ts';
 import { RuleError } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MeetingService } from '../service/meeting.ts';
@@ -20,7 +23,7 @@ import { StoreUnavailableError } from '../store/store.ts';
 import { BoardUnavailableError } from '../service/boards.ts';
 import type { ConnectionGuard } from '../http/connections.ts';
 import { CatchUpPacer, type Turn } from './pacer.ts';
-import { Close, entryRefusal } from './close.ts';
+import { Close, deniedClose, entryRefusal } from './close.ts';
 import { endInBatches } from './drain.ts';
 import { snapshotMembers, type RealtimeFormat } from './snapshot.ts';
 import type { FanoutCost } from './cost.ts';
@@ -90,6 +93,8 @@ interface Conn extends Outgoing {
    * `media=1` relays WebRTC signals between members (media/relay.ts).
    */
   talk: { board: BoardSeat | null; media: MediaSeat | null } | null;
+  /** Its member waits in the lobby: it gets the lobby state only, until admitted (then a snapshot). */
+  waiting: boolean;
 }
 
 /** Ticks a ping interval is spread over. */
@@ -113,6 +118,8 @@ export class Gateway {
   private readonly mediaWss: WebSocketServer;
   private readonly rooms = new Map<string, Set<Conn>>();
   private readonly feed: RoomFeed;
+  /** The sockets of members waiting in a lobby (lobby.ts). */
+  private readonly lobby: LobbySockets<Conn>;
   private readonly pinger: NodeJS.Timeout;
   /** This ping round's sockets, and how many of its ticks have passed (see ping). */
   private pingRound: Conn[] = [];
@@ -142,6 +149,15 @@ export class Gateway {
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false, clientTracking: false });
     this.boardWss = new WebSocketServer({ noServer: true, maxPayload: BOARD_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
     this.mediaWss = new WebSocketServer({ noServer: true, maxPayload: MEDIA_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
+    this.lobby = new LobbySockets<Conn>({
+      room: (roomId) => opts.meeting.room(roomId),
+      format: opts.format,
+      send: (c, frame) => this.sendRaw(c, frame),
+      end: (c, why) => this.end(c, why),
+      admitted: (c) => this.bringUp(c, null, this.tokenOf(c)),
+      check: (roomId, conns) => this.checkSessions(roomId, conns),
+      onError: opts.onError,
+    });
     this.feed = new RoomFeed(
       opts.bus,
       opts.meeting,
@@ -246,12 +262,17 @@ export class Gateway {
       userToken = r.entered.userToken;
     }
     try {
-      session = await this.opts.meeting.authenticate(null, null, userToken);
+      // A member waiting in the lobby has a session too: its socket gets the lobby state only.
+      session = await this.opts.meeting.authenticate(null, null, userToken, true);
     } catch (err) {
       if (!(err instanceof RuleError)) throw err;
       const c = err.code === 'ended' ? Close.ended : Close.invalidToken;
       return refuse(ws, socket, c);
     }
+    if (session.room.ended) return refuse(ws, socket, Close.ended);
+    const waiting = !session.member.present;
+    if (waiting && !isWaiting(session.member)) return refuse(ws, socket, session.member.lobby?.denied !== undefined ? deniedClose(session.member.lobby.denied) : Close.invalidToken);
+    if (waiting && (boardParam[0] === '1' || mediaParam[0] === '1')) return refuse(ws, socket, Close.lobbyOnly);
     // The cap counts the member's sockets on every node (as the presence directory records them),
     // and on this node at once (a socket opened here a moment ago may not be recorded yet).
     // The board is authorized by the member's boardToken (its identity and its board), the drawing
@@ -287,6 +308,7 @@ export class Gateway {
       closing: false,
       followed: false,
       talk: null,
+      waiting,
     };
     this.takeInbound(conn, boardParam[0] === '1', mediaParam[0] === '1');
     // Registered and followed before reading state, so that nothing committed from now on can be missed.
@@ -314,7 +336,15 @@ export class Gateway {
     // Closed while the feed was being set up: drop() ran before there was anything to undo.
     if (!this.rooms.get(conn.roomId)?.has(conn)) return void this.feed.unfollow(conn.roomId);
     this.opts.presence.connected(conn.roomId, session.member, conn.id);
+    if (conn.waiting) return this.lobby.open(conn);
+    await this.bringUp(conn, since, userToken);
+  }
 
+  /**
+   * Bring a socket up to date and let live events through: the missed events from the log or a
+   * snapshot (in its catch-up turn), or at once for a resume missing only a few.
+   */
+  private async bringUp(conn: Conn, since: number | null, userToken: string): Promise<void> {
     // A resume that misses nothing, or a few events, is no catch-up: it takes no turn, so that live
     // events reach it in their commit's turn, as they reach every other socket.
     if (since !== null && !conn.talk?.board && (await this.resumeAtOnce(conn, since))) {
@@ -400,6 +430,10 @@ export class Gateway {
           if (c.pending.push(e) > MAX_PENDING) this.end(c, Close.slow);
           continue;
         }
+        if (c.waiting) {
+          this.lobby.live(c, e, to);
+          continue;
+        }
         frame = this.sendLive(c, e, frame, to);
       }
       const affected = affectedMembers(e);
@@ -479,9 +513,15 @@ export class Gateway {
       // A lookup, not a map of the room: each socket that opens checks itself, in rooms of thousands.
       const m = room ? findMember(room, c.userId) : undefined;
       if (!room || room.ended) this.end(c, Close.ended);
+      else if (!m?.present && m?.lobby !== undefined) this.lobby.outside(c, m);
       else if (!m?.present) this.end(c, Close.removed);
       else if (m.session !== c.session) this.end(c, Close.replaced);
     }
+  }
+
+  /** The userToken of a socket's session (the one it opened with, or the one a RoomToken entry made). */
+  private tokenOf(c: Conn): string {
+    return formatSessionToken({ roomId: c.roomId, userId: c.userId, secret: c.session });
   }
 
   private end(conn: Conn, why: { code: number; reason: string }): void {
@@ -640,6 +680,9 @@ function affectedMembers(e: LoggedEvent): string[] | null {
       return [ev.target.userId];
     case 'roomChanged':
       return ev.ended ? null : [];
+    // Convene's lobby: those who left it, or knocked again with a new session.
+    case 'lobbyChanged':
+      return ev.left.length + ev.knocked.length === 0 ? [] : [...ev.left, ...ev.knocked].map((k) => k.userId);
     default:
       return [];
   }

@@ -28,6 +28,8 @@ export interface RealtimeFormat {
   event(e: LoggedEvent): Buffer;
   /** A snapshot: the room as of `room.seq`, its first page of members, the hosts and `me`. */
   snapshot(room: Room, me: { userId: string; userToken: string }, members: SnapshotMembers): Buffer;
+  /** What a socket waiting in the lobby is sent first (instead of a snapshot): that it waits. */
+  waiting(member: Member): Buffer;
 }
 
 /**

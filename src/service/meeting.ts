@@ -58,6 +58,8 @@ export interface Entered {
   roomId: string;
   userId: string;
   userToken: string;
+  /** Convene's lobby: the entry knocked and waits to be admitted; the token opens its lobby socket. */
+  waiting?: true;
 }
 
 /** How a caller wants a command's events delivered. */
@@ -139,9 +141,7 @@ export class MeetingService {
 
   /** Enter a room by its key: the first entry creates the meeting, later ones join it. */
   async enter(app: App, input: EntryInput, delivery: Delivery = {}): Promise<Entered> {
-    // The tighter of the app's limit and the server's cap (0 is no limit on either side).
-    const caps = [app.maxUsers, this.maxRoomMembers].filter((n) => n > 0);
-    const policy: EntryPolicy = { maxUsers: caps.length > 0 ? Math.min(...caps) : 0, noAutoKickUser: app.noAutoKickUser };
+    const policy = this.policyOf(app);
     const decision = await this.measured(
       'enter',
       // The uids are drawn once per entry, used only if a new member comes of it (a returning one keeps its own).
@@ -153,9 +153,20 @@ export class MeetingService {
         }),
       ),
     );
-    const { userId, session } = decision.entered!;
+    const { userId, session, waiting } = decision.entered!;
     const roomId = decision.room.roomId;
-    return { roomId, userId, userToken: formatSessionToken({ roomId, userId, secret: session }) };
+    const entered: Entered = { roomId, userId, userToken: formatSessionToken({ roomId, userId, secret: session }) };
+    if (waiting) entered.waiting = true;
+    return entered;
+  }
+
+  /** The app's rules for an entry, and for an admission from the lobby (which is one). */
+  policyOf(app: App): EntryPolicy {
+    // The tighter of the app's limit and the server's cap (0 is no limit on either side).
+    const caps = [app.maxUsers, this.maxRoomMembers].filter((n) => n > 0);
+    const policy: EntryPolicy = { maxUsers: caps.length > 0 ? Math.min(...caps) : 0, noAutoKickUser: app.noAutoKickUser };
+    if (app.lobby === true) policy.lobby = true;
+    return policy;
   }
 
   /**

@@ -46,7 +46,9 @@ export class Presence {
       const room = await this.opts.meeting.room(roomId);
       for (const m of room?.members ?? []) {
         // After a restart: socket members not connected anywhere must come back within the grace period.
-        if (m.present && (m.realtime || this.opts.policy === 'always')) await this.opts.directory.away(roomId, m.userId, true);
+        // Members waiting in the lobby too: their lobby socket must come back, or they stop waiting.
+        const here = m.present || (m.lobby !== undefined && m.lobby.denied === undefined);
+        if (here && (m.realtime || this.opts.policy === 'always')) await this.opts.directory.away(roomId, m.userId, true);
       }
     }
     // Expiries are found by polling the directory, often enough for the grace period's precision.
@@ -93,6 +95,8 @@ export class Presence {
         this.opts.directory.away(roomId, userId, false).catch((err) => this.opts.onError?.(err, 'presence'));
       if (e.type === 'membersChanged') for (const c of e.changes) if (c.present) void away(c.member.userId);
       if (e.type === 'memberChanged') void away(e.member.userId);
+      // A knock at the lobby is an entry that may never connect its socket either.
+      if (e.type === 'lobbyChanged') for (const k of e.knocked) void away(k.userId);
     }
   }
 

@@ -57,9 +57,16 @@ function coalesced(events: MeetingEvent[]): MeetingEvent[] {
     const last = out[out.length - 1];
     if (last?.type === 'membersChanged' && e.type === 'membersChanged') {
       out[out.length - 1] = { type: 'membersChanged', changes: [...last.changes, ...e.changes], total: e.total };
+    } else if (last?.type === 'lobbyChanged' && e.type === 'lobbyChanged' && sameIds(last.to, e.to)) {
+      // A storm of knocks: one lobby message to the moderators, the list as it ends, every knock in it.
+      out[out.length - 1] = { ...e, knocked: [...last.knocked, ...e.knocked], left: [...last.left, ...e.left] };
     } else out.push(e);
   }
   return out;
+}
+
+function sameIds(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /**

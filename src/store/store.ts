@@ -34,6 +34,8 @@ export interface App {
   noAutoKickUser: boolean;
   noAutoCloseRoom: boolean;
   noAutoCreateRoom: boolean;
+  /** Convene: the app's new meetings start with the lobby on (entries wait to be admitted). Absent: off. */
+  lobby?: boolean;
   mergePublishRtmp: MergePublishRtmp;
   /** Where the app wants event callbacks (set through UpdateApp's eventCb* fields). */
   eventCallback?: { url: string; secret: string; version: string } | null;

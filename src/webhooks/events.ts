@@ -18,6 +18,10 @@ export const WEBHOOK_EVENT_TYPES = [
   'board.started',
   'board.stopped',
   'chat.sent',
+  'lobby.knocked',
+  'lobby.admitted',
+  'lobby.denied',
+  'lobby.left',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -139,6 +143,17 @@ export function webhookEvents(before: Room | null, after: Room, logged: LoggedEv
         break;
       case 'chatSent':
         push('chat.sent', webhookMember(e.from), { message: e.message, chatType: e.chatType });
+        break;
+      // Convene's lobby: each knock, admission, denial and departure from it.
+      case 'lobbyChanged':
+        for (const k of e.knocked) push('lobby.knocked', memberAfter(k.userId), { knockedAt: k.at });
+        for (const l of e.left) push('lobby.left', memberAfter(l.userId), { reason: l.why });
+        break;
+      case 'lobbyAdmitted':
+        for (const id of e.to) push('lobby.admitted', memberAfter(id), { admittedBy: e.by ? webhookMember(e.by) : null });
+        break;
+      case 'lobbyDenied':
+        for (const id of e.to) push('lobby.denied', memberAfter(id), { reason: e.reason, deniedBy: e.by ? webhookMember(e.by) : null });
         break;
       default:
         break;

@@ -210,3 +210,38 @@ test('two cluster nodes on Redis: metadata and the audit log are one across node
   const { rows, roomId } = await moderate((i) => on(nodes[i % 2]!), apis[1]!, appId, 'auc', ak);
   for (const api of apis) await checkAudit(api, appId, 'auc', roomId, rows, ak);
 });
+
+test('the lobby’s moderation in the audit log: its settings, each admission, a denial with its reason, a member sent back', async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(() => s.close());
+  const api = serverApi(s.url, { ak: s.bootstrapped.accessKey, sk: s.bootstrapped.secretKey });
+  const host = await enter(s.opts, 'al', 'host');
+  await host.setLobby({ on: 1 });
+  const knock = async (name: string) => {
+    const c = new MeetingClient(s.opts);
+    await c.enter({ roomName: 'al', roomUuid: 'al', userName: name, userUuid: `al-${name}` }, { wait: true });
+    assert.equal(c.waiting, true);
+    return c;
+  };
+  const [ann, bob, cat, dan] = [await knock('ann'), await knock('bob'), await knock('cat'), await knock('dan')];
+  await host.admit([ann.userId]);
+  await host.deny(bob.userId, 'not on the list');
+  assert.equal((await api('POST', `/v3/apps/${s.creds.appId}/rooms/al/lobby/admit`, { users: ['al-cat'] })).status, 200);
+  await host.sendToLobby(ann.userId);
+  // Turning it off admits those waiting (dan, ann): each admission is recorded.
+  await host.setLobby({ on: 0 });
+  const log = await api('GET', `/v3/apps/${s.creds.appId}/rooms/al/audit`);
+  const rows = log.json.entries.map((e: any) => [e.action, e.actor.kind === 'server' ? e.actor.by : e.actor.userId, e.target?.userId ?? null]);
+  const key = `key:${s.bootstrapped.accessKey}`;
+  assert.deepEqual(rows.slice(0, 5), [
+    ['lobby.settings', host.userId, null],
+    ['lobby.admit', host.userId, ann.userId],
+    ['lobby.deny', host.userId, bob.userId],
+    ['lobby.admit', key, cat.userId],
+    ['lobby.back', host.userId, ann.userId],
+  ]);
+  assert.deepEqual(rows.slice(5, 6), [['lobby.settings', host.userId, null]]);
+  assert.deepEqual(rows.slice(6).map((r: string[]) => r[2]).sort(), [ann.userId, dan.userId].sort());
+  assert.ok(rows.slice(6).every((r: string[]) => r[0] === 'lobby.admit' && r[1] === host.userId));
+  assert.deepEqual(log.json.entries[2].after, { waiting: false, reason: 'not on the list' });
+});

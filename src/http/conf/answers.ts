@@ -79,10 +79,12 @@ export const AgoraFailure = Type.Object(
         'non-zero: 400 invalid argument, 401 session invalid, 403 not allowed, 404 not found, 500 internal, ' +
         '503 retry shortly, 1001 credentials, 1002 wrong password, 1003 room full, 1004 chat muted, ' +
         '1005 self-unmute forbidden, 1006 already shared, 1007 duplicate login, 1008 room locked, ' +
-        '1009 banned, 1010 too many meetings, 1011 rate limited',
+        '1009 banned, 1010 too many meetings, 1011 rate limited, 1012 waiting in the lobby (Convene: data has roomId and userToken)',
     }),
     msg: Type.String({ description: 'what is wrong and what to do' }),
-    data: Type.Null(),
+    data: Type.Union([Type.Null(), Type.Object({ roomId: Type.String(), userId: Type.String(), userToken: Type.String(), waiting: Type.Literal(1) })], {
+      description: 'null; with code 1012 (an entry waiting in the lobby) the roomId, its userId and the userToken of its lobby socket',
+    }),
   },
   { $id: 'AgoraFailure', description: 'An error: HTTP 200 with a non-zero code (docs/agora-api.md §3)' },
 );

@@ -9,7 +9,7 @@ import { AgoraError, Code } from './codes.ts';
 import { checkAppCredentials } from './credentials.ts';
 
 /** How a route identifies its caller: the app only (Basic credentials), or also a member token. */
-export type Auth = 'app' | 'entry' | 'member' | 'exit';
+export type Auth = 'app' | 'entry' | 'member' | 'exit' | 'waiting';
 
 export interface Caller {
   app: App;
@@ -37,6 +37,6 @@ export async function callerOf(deps: Pick<HttpDeps, 'apps' | 'meeting'>, auth: A
   if (typeof token !== 'string' || token === '') {
     throw new AgoraError(Code.session, 'missing token: send the userToken from entry in the "token" header');
   }
-  const session = await deps.meeting.authenticate(app.appId, r.roomId ?? '', token, auth === 'exit');
+  const session = await deps.meeting.authenticate(app.appId, r.roomId ?? '', token, auth === 'exit' || auth === 'waiting');
   return { app, session };
 }

@@ -26,6 +26,8 @@ export const Code = {
   tooManyRooms: 1010,
   /** Too many requests of this kind: `msg` says when to retry (also the Retry-After header). */
   rateLimited: 1011,
+  /** Convene: the entry knocked at the room's lobby and waits for the host (data: roomId, userToken). */
+  waiting: 1012,
 } as const;
 
 export type AgoraCode = (typeof Code)[keyof typeof Code];
@@ -79,6 +81,7 @@ export const LANGUAGES: Record<'en-us' | 'zh-cn', Record<string, string>> = {
     '1009': 'You were removed from this meeting and cannot enter again yet',
     '1010': 'Too many meetings are running. Please try again later.',
     '1011': 'Too many requests. Please slow down and try again.',
+    '1012': 'You are in the waiting room. The host will let you in: join again in a moment.',
   },
   'zh-cn': {
     '0': '成功',
@@ -99,5 +102,6 @@ export const LANGUAGES: Record<'en-us' | 'zh-cn', Record<string, string>> = {
     '1009': '你已被移出本次会议，暂时无法再次进入',
     '1010': '进行中的会议过多，请稍后再试',
     '1011': '请求过于频繁，请稍后再试',
+    '1012': '你在等候室中，主持人将允许你进入：请稍后再次加入',
   },
 };

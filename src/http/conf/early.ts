@@ -7,7 +7,7 @@ import type { FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { HttpDeps } from '../server.ts';
 import { announcesBody } from '../body.ts';
 import { repeatedParameters } from '../query.ts';
-import { callerOf } from './caller.ts';
+import { callerOf, type Auth } from './caller.ts';
 
 export function agoraEarlyAuth(deps: Pick<HttpDeps, 'apps' | 'meeting'>): onRequestHookHandler {
   return (req, reply, done) => {
@@ -27,7 +27,7 @@ export function agoraEarlyAuth(deps: Pick<HttpDeps, 'apps' | 'meeting'>): onRequ
   };
 }
 
-async function check(req: FastifyRequest, deps: Pick<HttpDeps, 'apps' | 'meeting'>, auth: 'app' | 'member' | 'exit'): Promise<void> {
+async function check(req: FastifyRequest, deps: Pick<HttpDeps, 'apps' | 'meeting'>, auth: Exclude<Auth, 'entry'>): Promise<void> {
   const params = req.params as { appId?: string; roomId?: string };
   await callerOf(deps, auth, { ...params, headers: req.headers, queryToken: (req.query as { token?: string } | undefined)?.token });
 }

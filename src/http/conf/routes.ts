@@ -6,7 +6,7 @@ import { Type } from 'typebox';
 import { rosterOf, type Member, type Room } from '../../domain/room.ts';
 import { MAX_BAN_SECONDS, type RoomCommand } from '../../domain/commands.ts';
 import type { App } from '../../store/store.ts';
-import type { Session } from '../../service/meeting.ts';
+import type { Entered as EnteredMember, Session } from '../../service/meeting.ts';
 import { enterWithRoomToken } from '../../service/roomtoken.ts';
 import { BoardUnavailableError } from '../../service/boards.ts';
 import { Flag, Int } from '../schema.ts';
@@ -20,6 +20,7 @@ import { MODULES_BY_CODE, boardFor, memberPageView, simpleRoomView, type Board }
 import { forgetAnswer, roomInfoBody } from './room-info.ts';
 import { handRoutes } from './hands.ts';
 import { metadataRoutes, type ExtensionHelpers } from './metadata.ts';
+import { lobbyRoutes } from './lobby.ts';
 import { RoomParams, UserParams } from './params.ts';
 import { AppVersion, BoardAnswer, Done, Entered, Languages, MemberPage, RoomAndMe, SimpleRoom, Tokens, agoraAnswers } from './answers.ts';
 
@@ -161,6 +162,11 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   };
   handRoutes(app, extensions);
   metadataRoutes(app, extensions);
+  lobbyRoutes(app, {
+    session,
+    policy: (req) => meeting.policyOf(req.caller!.app),
+    execute: (req, reply, cmd) => meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply), session(req).room),
+  });
 
   // E1: create or join by roomUuid.
   app.post('/entry', { schema: E.entry, config: { auth: 'entry' } }, async (req, reply) => {
@@ -177,7 +183,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
         if (r.reason === 'locked' || r.reason === 'banned' || r.reason === 'tooManyRooms') throw new AgoraError(Code[r.reason], r.detail ?? r.reason);
         throw new AgoraError(Code.credentials, 'invalid room token for this app, room and user');
       }
-      return ok({ roomId: r.entered.roomId, userToken: r.entered.userToken });
+      return entryAnswer(req, r.entered);
     }
     const entered = await meeting.enter(
       req.caller!.app,
@@ -193,7 +199,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
       },
       afterAnswer(reply),
     ).catch(boardUnavailable(reply));
-    return ok({ roomId: entered.roomId, userToken: entered.userToken });
+    return entryAnswer(req, entered);
   });
 
   // E2: the room and the caller.
@@ -383,6 +389,18 @@ function identify(req: FastifyRequest, deps: HttpDeps, auth: Auth): Promise<Call
     queryToken: (req.query as { token?: string } | undefined)?.token,
     roomToken: auth === 'entry' && typeof (req.body as { roomToken?: unknown } | undefined)?.roomToken === 'string',
   });
+}
+
+/**
+ * E1's answer. DECISION: a knock at the lobby is code 1012, the one error with `data`: the shipped
+ * apps cannot wait, so they show its text (join again later: an admitted member's entry is a
+ * re-entry); Convene's clients take the token in `data` to their lobby socket, which goes on as the
+ * member's once admitted.
+ */
+function entryAnswer(req: FastifyRequest, e: EnteredMember) {
+  if (!e.waiting) return ok({ roomId: e.roomId, userToken: e.userToken });
+  req.answerCode = Code.waiting;
+  return { code: Code.waiting, msg: 'waiting in the lobby: the host will let you in (your socket with this userToken is told; or enter again later)', data: { roomId: e.roomId, userId: e.userId, userToken: e.userToken, waiting: 1 } };
 }
 
 function cursor(nextId: string | undefined): number {

@@ -3,6 +3,7 @@
 import type { LoggedEvent, MeetingEvent, MemberSnapshot, Module } from '../../domain/events.ts';
 import { boardUsers, currentHost, findMember, onlineCount, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
 import { handsSeenBy, type HandView } from '../../domain/hands.ts';
+import { lobbyMessage, lobbySnapshotPart, waitingFrame } from './lobby-wire.ts';
 import type { MediaTokens } from '../../tokens/agora.ts';
 import type { BoardTokens } from '../../tokens/board.ts';
 import type { RealtimeFormat, SnapshotMembers } from '../../realtime/gateway.ts';
@@ -287,6 +288,11 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
       return e.userId === null
         ? { type: 'channel', cmd: METADATA_CMD, data: { scope: 'room', metadata: e.metadata, selfMetadata: bit(e.selfMetadata) } }
         : { type: 'channel', cmd: METADATA_CMD, data: { scope: 'member', userId: e.userId, metadata: e.metadata } };
+    case 'lobbyChanged':
+    case 'lobbyAdmitted':
+    case 'lobbyDenied':
+      // Convene's socket only, to the lobby's moderators and its waiting members (lobby-wire.ts).
+      return lobbyMessage(e);
   }
 }
 
@@ -331,7 +337,7 @@ export function agoraRealtimeFormat(board: (room: Room, userId: string) => Board
     /** The room, `me`, the first page of its members with the hosts and `me` after it, and the counts. */
     snapshot(room: Room, me: { userId: string; userToken: string }, page: SnapshotMembers): Buffer {
       const membersPage = { count: page.count, total: page.total, nextId: page.nextId };
-      const data = { room: roomView(room, board(room, me.userId)), me, membersPage, ...handsPart(room, me.userId) };
+      const data = { room: roomView(room, board(room, me.userId)), me, membersPage, ...handsPart(room, me.userId), ...lobbySnapshotPart(room, me.userId) };
       const head = JSON.stringify({ type: 'snapshot', version: 1, timestamp: Date.now(), seq: room.seq, data });
       // The page's JSON is made once per room state: a storm of entries sends the same page to each.
       let members = pageJson.get(page.shared);
@@ -340,5 +346,6 @@ export function agoraRealtimeFormat(board: (room: Room, userId: string) => Board
       // `head` ends with the closing braces of `data` and of the message.
       return Buffer.from(`${head.slice(0, -2)},"members":[${members}]}}`);
     },
+    waiting: waitingFrame,
   };
 }

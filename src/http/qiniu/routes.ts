@@ -21,6 +21,7 @@ import { registerWebhookRoutes } from './webhooks.ts';
 import { registerConsoleRoutes } from './console.ts';
 import { registerNodeRoutes } from './nodes.ts';
 import { keyOf, registerExtensionRoutes } from './extensions.ts';
+import { registerLobbyRoutes } from './lobby.ts';
 import { WebhookConfigError, withEventCallback } from '../../webhooks/endpoints.ts';
 import {
   QiniuError,
@@ -236,6 +237,8 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
 
   // Convene: the app's webhook endpoints and dead letters (webhooks.ts).
   registerWebhookRoutes(app, { deps, ownedApp, body, ok });
+  // Convene: a running meeting's lobby (lobby.ts).
+  registerLobbyRoutes(app, { deps, ownedApp, body, ok });
   // Convene: one meeting's state and event log, for the admin console (console.ts).
   registerConsoleRoutes(app, { deps, ownedApp, ok });
   // Convene: metadata and the audit log (extensions.ts).
@@ -264,7 +267,10 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
         } as const;
         throw new QiniuError(403, refused[r.reason], r.detail);
       }
-      return ok(req, reply, { accessToken: r.entered.userToken, appId, roomName, userId, permission: r.permission });
+      // Convene. DECISION: an entry that knocked at the lobby is accepted, not done: 202, with its token for the lobby socket.
+      const answer = { accessToken: r.entered.userToken, appId, roomName, userId, permission: r.permission };
+      if (r.entered.waiting) return sendQiniu(req, reply, 202, { ...answer, waiting: true });
+      return ok(req, reply, answer);
     },
   );
 };
@@ -290,6 +296,10 @@ function applyAppFields(app: App, b: Body, config: HttpDeps['config'], now: numb
     const v = read.bool(b, k);
     if (v !== undefined) next[k] = v;
   }
+  // Convene: the app's new meetings start with the lobby on.
+  const lobby = read.bool(b, 'lobby');
+  if (lobby === true) next.lobby = true;
+  else if (lobby === false) delete next.lobby;
   const mp = read.object(b, 'mergePublishRtmp');
   if (mp) {
     const m = next.mergePublishRtmp;
@@ -330,6 +340,7 @@ function appJson(a: App, credentials: boolean) {
     noAutoCloseRoom: a.noAutoCloseRoom,
     noAutoCreateRoom: a.noAutoCreateRoom,
     noAutoKickUser: a.noAutoKickUser,
+    lobby: a.lobby === true,
     mergePublishRtmp: { ...DEFAULT_MERGE_PUBLISH_RTMP, ...a.mergePublishRtmp },
     createdAt: rfc3339(a.createdAt),
     updatedAt: rfc3339(a.updatedAt),

@@ -48,6 +48,7 @@ export const AppFields = Type.Object(
     noAutoKickUser: Type.Optional(QBool('true: a second entry of a user in the room is refused')),
     noAutoCloseRoom: Type.Optional(QBool('stored and echoed only')),
     noAutoCreateRoom: Type.Optional(QBool('stored and echoed only')),
+    lobby: Type.Optional(QBool("Convene: the app's new meetings start with the lobby on (entries wait to be admitted)")),
     mergePublishRtmp: Type.Optional(
       Type.Object(
         {
@@ -127,6 +128,7 @@ export const QiniuApp = Type.Object(
     noAutoCloseRoom: Type.Boolean(),
     noAutoCreateRoom: Type.Boolean(),
     noAutoKickUser: Type.Boolean(),
+    lobby: Type.Boolean({ description: "Convene: the app's new meetings start with the lobby on" }),
     mergePublishRtmp: Type.Object({
       enable: Type.Boolean(),
       audioOnly: Type.Boolean(),
@@ -261,6 +263,12 @@ export const CALLS = {
     summary: 'RoomToken check: enter the user (not signed)',
     params: RoomParams,
     querystring: AuthQuery,
-    response: qiniuAnswers(AuthAnswer, [400, 401, 403, 429, 503, 612]),
+    response: {
+      ...qiniuAnswers(AuthAnswer, [400, 401, 403, 429, 503, 612]),
+      202: Type.Object(
+        { ...AuthAnswer.properties, waiting: Type.Literal(true) },
+        { description: "Convene: the user knocked at the room's lobby and waits to be admitted; its accessToken opens its lobby socket" },
+      ),
+    },
   },
 };
