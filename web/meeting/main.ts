@@ -8,6 +8,7 @@ import { Board, type BoardOp } from './board.ts';
 import { Mesh } from './mesh.ts';
 import { Tiles } from './tiles.ts';
 import { handsCard } from './hands.ts';
+import { lobbyCard, waitInLobby } from './lobby.ts';
 
 interface Request {
   kind: 'apply' | 'invite';
@@ -225,6 +226,7 @@ async function join(): Promise<void> {
   showAlert(t('joining'));
   const client = new MeetingClient(options());
   try {
+    // A room with a waiting room answers a knock: the lobby screen waits for the host's answer.
     await client.enter({
       roomUuid: room,
       roomName: roomInput.dataset.roomName || room,
@@ -233,13 +235,22 @@ async function join(): Promise<void> {
       password: val('join-password') || undefined,
       enableAudio: 1,
       enableVideo: 0,
-    });
+    }, { wait: true });
   } catch (err) {
     if (!(document.getElementById('join-app') === null)) creds = null;
     showAlert(failure(err));
     return;
   }
-  saveSession(client, room, document.getElementById('join-app') !== null);
+  const typedCreds = document.getElementById('join-app') !== null;
+  if (client.waiting) {
+    const lobby = h('main', {});
+    app.replaceChildren(header(), lobby);
+    const outcome = await waitInLobby(lobby, client, button);
+    if (!outcome.admitted) return renderJoin(outcome.reason === null ? '' : t('deniedText', { reason: outcome.reason || t('denyReason') }));
+    // Admitted: its token is a member's now; the meeting opens its own sockets (board, media).
+    client.waiting = false;
+  }
+  saveSession(client, room, typedCreds);
   await enterMeeting(client, room);
 }
 
@@ -321,6 +332,9 @@ function onMessage(m: RealtimeMessage): void {
       case 2:
         // Requests from members who left are void.
         requests = requests.filter((r) => state.members.has(r.from.userId));
+        break;
+      case 110:
+        for (const k of (d.knocked ?? []) as { userName: string }[]) notice(() => t('knockedNotice', { name: k.userName }));
         break;
       case 101: {
         // An application to speak whose hand went down (answered, lowered) is no longer a request.
@@ -463,6 +477,7 @@ function renderMeeting(): void {
       h('div', { id: 'controls', class: 'controls', role: 'toolbar', 'aria-label': t('microphone') + ' / ' + t('camera') }),
       h('section', { id: 'host', 'aria-labelledby': 'host-title', class: 'card' }),
       h('section', { id: 'requests-box', 'aria-labelledby': 'requests-title', class: 'card' }),
+      h('section', { id: 'lobby-box', 'aria-labelledby': 'lobby-title', class: 'card' }),
       h('section', { id: 'hands-box', 'aria-labelledby': 'hands-title', class: 'card' }),
       h('div', { class: 'columns' },
         h('section', { 'aria-labelledby': 'members-title', class: 'card' }, h('h2', { id: 'members-title' }, t('members')), h('p', { id: 'count' }), h('ul', { id: 'members', class: 'members' })),
@@ -590,6 +605,10 @@ function renderDynamic(): void {
     ]);
   }
 
+  const lobbyBox = $('#lobby-box');
+  const lobbyShown = lobbyCard(state.lobby, isHost, button, act);
+  lobbyBox.hidden = lobbyShown.length === 0;
+  replaceKeepingFocus(lobbyBox, lobbyShown);
   // Requests (applications to the host, invitations to me).
   const handsBox = $('#hands-box');
   const handsShown = handsCard(state.hands, isHost, button, act);
