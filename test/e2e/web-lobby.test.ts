@@ -1,6 +1,6 @@
 // The waiting room on the meeting page, in Chromium: the host turns it on; a guest's join waits on
 // the lobby screen; the host is told and admits it from the page, and it is in the meeting; another
-// is denied from the page and told why.
+// is denied from the page and told why; the admin console lists who waits and admits from there.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
@@ -57,6 +57,23 @@ test('a knock is admitted from the page, another denied with its reason', { skip
   await host.getByRole('button', { name: 'Deny Cat' }).click();
   await cat.getByRole('alert').filter({ hasText: 'You were not let in: The host did not let you in.' }).waitFor();
   await cat.getByRole('button', { name: 'Join' }).waitFor();
+  assert.equal(await cat.getByRole('textbox', { name: 'Room' }).inputValue(), ROOM, 'the form keeps the room, to knock again');
   await shot(cat, 'lobby-02-denied');
   assert.equal(await host.locator('li.member', { hasText: 'Cat' }).count(), 0);
+
+  // The admin console shows who waits in the live room, and admits from there.
+  const dan = await join('Dan');
+  await dan.getByRole('heading', { name: 'Waiting for the host' }).waitFor();
+  const admin = await (await b.context()).newPage();
+  await admin.goto(`${s.url}/admin`);
+  await admin.getByRole('textbox', { name: 'Access key' }).fill(s.bootstrapped.accessKey);
+  await admin.getByLabel('Secret key').fill(s.bootstrapped.secretKey);
+  await admin.getByRole('button', { name: 'Sign in' }).click();
+  await admin.getByRole('button', { name: `Open ${ROOM}` }).click();
+  await admin.getByRole('list', { name: 'Waiting room' }).locator('li', { hasText: 'Dan' }).waitFor();
+  await shot(admin, 'lobby-03-console');
+  await admin.getByRole('button', { name: 'Admit Dan' }).click();
+  await dan.getByRole('heading', { name: 'Members' }).waitFor();
+  await host.locator('li.member', { hasText: 'Dan' }).waitFor();
+  await admin.locator('#audit li[data-action="lobby.admit"]', { hasText: `by key:${s.bootstrapped.accessKey} on Dan` }).waitFor();
 });

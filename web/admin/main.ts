@@ -17,7 +17,8 @@ interface RoomDetail {
   locked: boolean;
   shareBoard: boolean;
   shareScreen: boolean;
-  users: { userId: string; userName: string; role: string; audio: boolean; video: boolean; chat: boolean; board: boolean; screen: boolean }[];
+  metadata?: string;
+  users: { userId: string; userName: string; role: string; audio: boolean; video: boolean; chat: boolean; board: boolean; screen: boolean; metadata?: string }[];
 }
 /** An entry of the meeting's audit log (docs/qiniu-api.md §4.9). */
 interface AuditView {
@@ -47,6 +48,8 @@ let openRoom = '';
 let detail: RoomDetail | null = null;
 let events: EventView[] = [];
 let audit: AuditView[] = [];
+/** The open room's lobby: whether it is on and who waits (userId: the userUuid). */
+let lobby: { on: boolean; users: { userId: string; userName: string; knockedAt: number }[] } | null = null;
 let confirmClose = false;
 let updated = 0;
 let timer: ReturnType<typeof setTimeout> | null = null;
@@ -186,11 +189,13 @@ function render(): void {
   replaceKeepingFocus(box, [
     h('h2', { id: 'room-title' }, t('roomDetails', { room: d.roomName })),
     h('p', {}, t('state', { flags })),
+    ...(d.metadata ? [h('p', {}, t('metadataLine', { value: d.metadata }))] : []),
     h('h3', {}, t('members')),
     h('ul', { class: 'members', 'aria-label': t('members') },
       d.users.map((u) =>
         h('li', { class: 'member' },
           h('span', { class: 'name' }, `${u.userName} (${u.userId})`),
+          u.metadata ? h('code', { class: 'hint' }, u.metadata) : null,
           h('span', { class: 'states' }, [t(u.role === 'host' ? 'host' : 'participant'), t(u.audio ? 'micOn' : 'micOff'), t(u.video ? 'camOn' : 'camOff')].join(' · ')),
           h('button', { type: 'button', class: 'danger', 'data-key': `kick-${u.userId}`, onclick: () => void kick(u.userId, u.userName) }, t('kickMember', { name: u.userName })),
         ),
@@ -218,11 +223,40 @@ function render(): void {
     h('ol', { class: 'events', role: 'log', 'aria-label': t('events') },
       events.slice().reverse().map((e) => h('li', {}, h('code', {}, `#${e.seq}`), ` ${new Date(e.at).toLocaleTimeString()} ${e.type} `, h('span', { class: 'hint' }, describe(e)))),
     ),
+    ...lobbySection(),
     h('h3', {}, t('audit')),
     h('ol', { class: 'events', id: 'audit', role: 'log', 'aria-label': t('audit') },
       audit.length === 0 ? [h('li', {}, t('noAudit'))] : audit.slice().reverse().map(auditLine),
     ),
   ]);
+}
+
+/** Who waits in the open room's lobby, with admit and deny; nothing while the lobby is off and empty. */
+function lobbySection(): Node[] {
+  if (!lobby || (!lobby.on && lobby.users.length === 0)) return [];
+  return [
+    h('h3', {}, t('waitingRoom')),
+    lobby.users.length === 0
+      ? h('p', { class: 'hint' }, t('nobodyWaiting'))
+      : h('ul', { class: 'members', id: 'lobby-list', 'aria-label': t('waitingRoom') },
+          lobby.users.map((u) =>
+            h('li', { class: 'member' },
+              h('span', { class: 'name' }, `${u.userName} (${u.userId})`),
+              h('button', { type: 'button', class: 'primary', 'data-key': `admit-${u.userId}`, onclick: () => void lobbyCall('admit', { users: [u.userId] }) }, t('admitOne', { name: u.userName })),
+              h('button', { type: 'button', class: 'danger', 'data-key': `deny-${u.userId}`, onclick: () => void lobbyCall('deny', { user: u.userId }) }, t('denyOne', { name: u.userName })),
+            ),
+          ),
+        ),
+  ];
+}
+
+async function lobbyCall(what: 'admit' | 'deny', body: unknown): Promise<void> {
+  try {
+    await client!.call('POST', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/lobby/${what}`, body);
+  } catch (err) {
+    say(failure(err));
+  }
+  void poll();
 }
 
 /** One audit entry: #n, time, action, by whom, on whom, what changed. */
@@ -274,6 +308,7 @@ async function poll(): Promise<void> {
       try {
         detail = await c.call<RoomDetail>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}`);
         events = (await c.call<{ events: EventView[] }>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/events?limit=50`)).events;
+        lobby = await c.call<NonNullable<typeof lobby>>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/lobby`);
         // The newest 50 of the running meeting's log.
         const head = await c.call<{ total: number; entries: AuditView[] }>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/audit?limit=1`);
         const from = Math.max(0, head.total - 50);

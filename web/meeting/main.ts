@@ -246,7 +246,12 @@ async function join(): Promise<void> {
     const lobby = h('main', {});
     app.replaceChildren(header(), lobby);
     const outcome = await waitInLobby(lobby, client, button);
-    if (!outcome.admitted) return renderJoin(outcome.reason === null ? '' : t('deniedText', { reason: outcome.reason || t('denyReason') }));
+    if (!outcome.admitted) {
+      renderJoin(outcome.reason === null ? '' : t('deniedText', { reason: outcome.reason || t('denyReason') }));
+      // The form as it was: the room and name stay, to knock again.
+      (document.getElementById('join-room') as HTMLInputElement).value = room;
+      return;
+    }
     // Admitted: its token is a member's now; the meeting opens its own sockets (board, media).
     client.waiting = false;
   }

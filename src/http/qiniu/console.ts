@@ -23,6 +23,7 @@ const RoomMember = Type.Object({
   board: Flag('may draw on the whiteboard'),
   screen: Flag('sharing its screen'),
   joinedAt: Type.Integer({ description: 'epoch ms' }),
+  metadata: Type.String({ description: "the member's metadata ('' when unset)" }),
 });
 
 const RoomDetail = Type.Object({
@@ -36,6 +37,7 @@ const RoomDetail = Type.Object({
   shareBoard: Type.Boolean(),
   shareScreen: Type.Boolean(),
   seq: Type.Integer({ description: "the last event's seq" }),
+  metadata: Type.String({ description: "the meeting's metadata ('' when unset)" }),
   users: Type.Array(RoomMember),
 });
 
@@ -99,6 +101,7 @@ export function registerConsoleRoutes(app: FastifyInstance, { deps, ownedApp, ok
       shareBoard: room.boardShared,
       shareScreen: room.screenSharerId !== '',
       seq: room.seq,
+      metadata: room.metadata ?? '',
       users: presentMembers(room).map((m) => ({
         userId: m.userUuid,
         userName: m.userName,
@@ -109,6 +112,7 @@ export function registerConsoleRoutes(app: FastifyInstance, { deps, ownedApp, ok
         board: m.boardGrant,
         screen: m.sharingScreen,
         joinedAt: m.joinedAt,
+        metadata: m.metadata ?? '',
       })),
     });
   });
