@@ -3,6 +3,7 @@
 import type { MuteLevel } from './room.ts';
 import type { Module } from './events.ts';
 import type { HandsCommand } from './hands.ts';
+import type { BreakoutRoomCommand, BreakoutsCommand } from './breakouts.ts';
 
 /** The app's rules that apply when someone enters. */
 export interface EntryPolicy {
@@ -174,7 +175,9 @@ export type Command =
   | Close
   | LockRoom
   | ServerMessage
-  | HandsCommand;
+  | HandsCommand
+  | BreakoutsCommand
+  | BreakoutRoomCommand;
 
 export type RoomCommand = Exclude<Command, Enter>;
 

@@ -1,6 +1,7 @@
 // What happened in a meeting. Every committed event gets the room's next sequence number.
 import type { Member, MuteLevel, Role } from './room.ts';
 import type { HandView } from './hands.ts';
+import type { BreakoutRoom, BreakoutStep, BreakoutsView } from './breakouts.ts';
 
 /** A member as others may see it: everything but the session secret. */
 export type MemberSnapshot = Omit<Member, 'session'>;
@@ -8,13 +9,15 @@ export type MemberSnapshot = Omit<Member, 'session'>;
 export type Module = 'audio' | 'video' | 'board' | 'chat';
 
 /** Why a member left: it exited, was kicked, or its realtime presence expired. */
-export type LeaveReason = 'exit' | 'kick' | 'presence';
+export type LeaveReason = 'exit' | 'kick' | 'presence' | 'moved';
 
 export interface Presence {
   member: MemberSnapshot;
   present: boolean;
   /** A departure in membersChanged says why (absent in events logged before it was kept). */
   why?: LeaveReason;
+  /** A member 'moved' to another room of its meeting (a breakout, or the main meeting): that room's id. */
+  to?: string;
 }
 
 export type MeetingEvent =
@@ -32,7 +35,21 @@ export type MeetingEvent =
   | { type: 'noticed'; to: string; from: MemberSnapshot; fromRole: Role; module: Module; on: boolean }
   | { type: 'serverMessage'; to: string[] | null; msgId: string; text: string }
   // Convene: the hand queue, to those who may see it (null: everyone).
-  | { type: 'handsChanged'; hands: HandView[]; public: boolean; to: string[] | null };
+  | { type: 'handsChanged'; hands: HandView[]; public: boolean; to: string[] | null }
+  // Convene: breakout rooms (domain/breakouts.ts). In the main meeting: the round as it is now
+  // (null once closed) and the step that made it so.
+  | {
+      type: 'breakoutsChanged';
+      step: BreakoutStep;
+      by: MemberSnapshot | null;
+      view: BreakoutsView | null;
+      moved?: { userId: string; from: string; to: string };
+      closedRooms?: BreakoutRoom[];
+    }
+  // In a breakout: its name and end (when it opens, and when its end moves).
+  | { type: 'breakoutChanged'; mainRoomId: string; name: string; endsAt: number | null }
+  // A host's message to every breakout (and the main meeting), one msgId in each room.
+  | { type: 'breakoutsMessage'; msgId: string; from: MemberSnapshot | null; text: string };
 
 /** Who an event is for: a userId list, or null for the whole room. */
 export function recipientsOf(e: MeetingEvent): string[] | null {

@@ -6,6 +6,7 @@ import { snapshot, type MeetingEvent, type Module } from './events.ts';
 import { addMember, banOf, currentHost, draftOf, findByUuid, findMember, onlineCount, own, takeBack, type Member, type Room } from './room.ts';
 import { answerSpeakInvite, boardEvent, endMeeting, invitedToSpeak, inviteToSpeak, ownsBoard, removeMember, restateChat, roomChanged, screenEvent, startBoard, stopBoard, stopScreen } from './effects.ts';
 import { decideHands, handsEvent, lowerHand, raiseHand } from './hands.ts';
+import { decideBreakoutRoom, decideBreakouts, type BreakoutRoomCommand } from './breakouts.ts';
 
 export { MAX_CHAT_RESTATED } from './effects.ts';
 
@@ -60,7 +61,11 @@ export function decide(room: Room | null, cmd: Command, now: number, reuse = fal
     return d;
   };
   try {
-    const d = cmd.type === 'enter' ? enter(room, cmd, now, draft) : room ? decideInRoom(room, cmd, now, draft) : notFound();
+    const d =
+      cmd.type === 'enter' ? enter(room, cmd, now, draft)
+      : isBreakoutRoomCommand(cmd) ? decideBreakoutRoom(room, cmd, now, draft)
+      : room ? decideInRoom(room, cmd, now, draft)
+      : notFound();
     // Whatever moved the hand queue (a raise, an answer, a member leaving) says so once, last.
     const hands = room && !d.room.ended ? handsEvent(room, d.room) : null;
     if (hands) d.events.push(hands);
@@ -89,6 +94,20 @@ function codePoints(s: string): number {
     }
   }
   return n;
+}
+
+function isBreakoutRoomCommand(cmd: Command): cmd is BreakoutRoomCommand {
+  switch (cmd.type) {
+    case 'openBreakout':
+    case 'seatBreakout':
+    case 'unseatBreakout':
+    case 'breakoutTimer':
+    case 'breakoutMessage':
+    case 'endBreakout':
+      return true;
+    default:
+      return false;
+  }
 }
 
 function notFound(): never {
@@ -123,6 +142,7 @@ export function newRoom(cmd: Enter, now: number): Room {
 
 function enter(existing: Room | null, cmd: Enter, now: number, draft: (base: Room) => Room): Decision {
   if (existing?.ended) throw new RuleError('ended', 'the meeting has ended');
+  if (existing?.breakoutOf) throw new RuleError('forbidden', 'a breakout room is entered from its main meeting, by its host or by choosing it');
   const room = draft(existing ?? newRoom(cmd, now));
   if (existing && !cmd.vouched && room.password !== '' && cmd.password !== room.password) {
     throw new RuleError('wrongPassword', 'wrong room password');
@@ -209,7 +229,7 @@ function mayUnmute(room: Room, m: Member): boolean {
   return m.role === 'host' || room.muteAllAudio === 0;
 }
 
-function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base: Room) => Room): Decision {
+function decideInRoom(stored: Room, cmd: Exclude<RoomCommand, BreakoutRoomCommand>, now: number, draft: (base: Room) => Room): Decision {
   // Leaving is idempotent, even after the member was removed or the meeting ended; presence
   // reports may arrive after the member is gone: both then change nothing.
   if (cmd.type === 'leave' || cmd.type === 'presenceExpired' || cmd.type === 'realtimeConnected') {
@@ -222,6 +242,9 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
   const done = (): Decision => ({ room, events });
 
   switch (cmd.type) {
+    case 'breakouts':
+      decideBreakouts(room, cmd, now, events);
+      return done();
     case 'lockRoom': {
       if ((room.locked === true) === cmd.locked) return { room: stored, events: [] };
       room.locked = cmd.locked;
@@ -229,7 +252,8 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       return done();
     }
     case 'close': {
-      if (cmd.emptySinceAtMost !== null && (room.emptySince === null || room.emptySince > cmd.emptySinceAtMost)) {
+      // A breakout ends with its round (service/breakouts.ts), not for being empty a while.
+      if (cmd.emptySinceAtMost !== null && (room.emptySince === null || room.emptySince > cmd.emptySinceAtMost || room.breakoutOf)) {
         return { room: stored, events: [] };
       }
       endMeeting(room, events, now);

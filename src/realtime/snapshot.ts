@@ -28,6 +28,8 @@ export interface RealtimeFormat {
   event(e: LoggedEvent): Buffer;
   /** A snapshot: the room as of `room.seq`, its first page of members, the hosts and `me`. */
   snapshot(room: Room, me: { userId: string; userToken: string }, members: SnapshotMembers): Buffer;
+  /** The socket follows another room of its meeting now (a breakout, or the main meeting): its snapshot comes next. */
+  moved(to: { roomId: string; mainRoomId: string; name: string }): Buffer;
 }
 
 /**

@@ -72,6 +72,8 @@ export function relayRows(room: Room, logged: LoggedEvent[], opts: RelayRowsOpti
     // The hand queue is Convene's own: the apps have no use for it, and a list meant for the hosts
     // must not go to the whole RTM channel.
     if (e.event.type === 'handsChanged') continue;
+    // So are breakout rooms (cmd 120-123 on Convene's socket only).
+    if (e.event.type === 'breakoutsChanged' || e.event.type === 'breakoutChanged' || e.event.type === 'breakoutsMessage') continue;
     const m = agoraMessage(e.event);
     if (m.type === 'server') continue;
     let payloads: string[] | null;

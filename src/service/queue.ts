@@ -201,7 +201,7 @@ export class RoomQueues {
         const cmd = p.command();
         // After the first change, `current` is this batch's own draft: the next decision may reuse
         // its members array rather than copy it (a storm into a huge room copies it once).
-        const d = current === null && cmd.type !== 'enter' ? new RuleError('notFound', 'room not found') : decide(current, cmd, now, current !== stored);
+        const d = current === null && cmd.type !== 'enter' && cmd.type !== 'openBreakout' ? new RuleError('notFound', 'room not found') : decide(current, cmd, now, current !== stored);
         outcomes.push(d);
         // A decision without events changed nothing (unless it says so): nothing to write for it.
         if (d instanceof RuleError || (d.events.length === 0 && !d.changed)) continue;
