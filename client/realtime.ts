@@ -37,8 +37,8 @@ function platformWebSocket(): Promise<WebSocketConstructor> {
 
 export interface ChannelMessage {
   type: 'channel';
-  /** 1–8 Agora's; 101 Convene's hand queue. */
-  cmd: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 101;
+  /** 1–8 Agora's; 101 Convene's hand queue; 120–123 breakout rooms (121 has no seq: it is the socket's, not a room's). */
+  cmd: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 101 | 120 | 121 | 122 | 123;
   version: 1;
   timestamp: number;
   seq: number;
@@ -78,7 +78,17 @@ export interface SnapshotMessage {
   timestamp: number;
   seq: number;
   /** `members`: the first page, then the hosts and `me` when not in it. */
-  data: { room: AgoraRoom; members: AgoraMember[]; me: { userId: string; userToken: string }; membersPage: MembersPage; hands?: { public: number; list: RaisedHand[] } };
+  data: {
+    room: AgoraRoom;
+    members: AgoraMember[];
+    me: { userId: string; userToken: string };
+    membersPage: MembersPage;
+    hands?: { public: number; list: RaisedHand[] };
+    /** A main meeting's round of breakouts (as cmd 120 carries it). */
+    breakouts?: Record<string, unknown>;
+    /** In a breakout: its main meeting, name and end (epoch ms, 0: none). */
+    breakout?: { mainRoomId: string; name: string; endsAt: number };
+  };
 }
 
 /** A raised hand (Convene's hand queue: channel cmd 101, and the snapshot's `hands`). */
@@ -196,9 +206,17 @@ export interface RealtimeOptions {
  */
 export const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4409, 4410, 4411, 4413, 4423, 4424, 4429, 4430]);
 
+/** Convene's breakout messages (docs/realtime.md): the round, the room a socket is in now, a breakout's end, a host's message. */
+export const BREAKOUTS_CMD = 120;
+export const MOVED_CMD = 121;
+export const BREAKOUT_CMD = 122;
+export const BREAKOUTS_MESSAGE_CMD = 123;
+
 export class RealtimeClient {
-  /** The highest seq received (0 before anything). */
+  /** The highest seq received (0 before anything), of the room the socket is in. */
   lastSeq: number;
+  /** The room the socket is in when it is not its token's (a breakout), as the last cmd 121 said. */
+  roomId: string | null = null;
   readonly state = new MeetingState();
   private ws: StandardWebSocket | null = null;
   private readonly handlers = new Set<(m: RealtimeMessage) => void>();
@@ -226,6 +244,8 @@ export class RealtimeClient {
       if (this.opts.boardToken) q.set('boardToken', this.opts.boardToken);
     }
     if (this.opts.media) q.set('media', '1');
+    // In a breakout: the resume is that room's (its seq); the server starts over in the main meeting if it ended.
+    if (this.roomId) q.set('room', this.roomId);
     // Without a seq yet the server starts with a snapshot; with one it sends what was missed.
     if (this.lastSeq > 0 || this.opts.since !== undefined) q.set('since', String(this.lastSeq));
     const ws = new WebSocketImpl(`${base}/v1/realtime?${q}`);
@@ -353,6 +373,14 @@ export class RealtimeClient {
       return;
     }
     if (m.version !== 1) return;
+    if (m.type === 'channel' && m.cmd === MOVED_CMD) {
+      // Another room of the meeting from now on: its snapshot comes next, and its own seq.
+      this.roomId = (m.data as { roomId: string }).roomId;
+      this.lastSeq = 0;
+      this.state.apply(m);
+      for (const h of this.handlers) h(m);
+      return;
+    }
     if (m.type !== 'snapshot' && m.seq <= this.lastSeq) return;
     this.lastSeq = Math.max(this.lastSeq, m.seq);
     this.state.apply(m);
@@ -379,6 +407,12 @@ export class MeetingState {
   membersComplete = true;
   /** The hand queue as this member may see it: all of it (a host, or public), else its own hand. */
   hands: { public: boolean; list: RaisedHand[] } = { public: false, list: [] };
+  /** The main meeting's round (cmd 120, the snapshot's `breakouts`); null: none open, or in a breakout. */
+  breakouts: Record<string, unknown> | null = null;
+  /** The breakout this member is in (cmd 122, the snapshot's `breakout`); null: the main meeting. */
+  breakout: { mainRoomId: string; name: string; endsAt: number } | null = null;
+  /** The rooms this socket was in, in order (cmd 121). */
+  readonly rooms: string[] = [];
 
   apply(m: RealtimeMessage): void {
     if (m.type === 'snapshot') {
@@ -391,6 +425,8 @@ export class MeetingState {
       // A server before paged snapshots sends every member and no membersPage.
       this.membersComplete = !m.data.membersPage || m.data.membersPage.count >= m.data.membersPage.total;
       this.hands = { public: m.data.hands?.public === 1, list: m.data.hands?.list ?? [] };
+      this.breakouts = m.data.breakouts?.open === 1 ? m.data.breakouts : null;
+      this.breakout = m.data.breakout ?? null;
       return;
     }
     if (m.type !== 'channel') {
@@ -439,6 +475,15 @@ export class MeetingState {
         break;
       case 101:
         this.hands = { public: d.public === 1, list: d.list as RaisedHand[] };
+        break;
+      case BREAKOUTS_CMD:
+        this.breakouts = d.open === 1 ? d : null;
+        break;
+      case MOVED_CMD:
+        this.rooms.push(d.roomId);
+        break;
+      case BREAKOUT_CMD:
+        this.breakout = { mainRoomId: d.mainRoomId, name: d.name, endsAt: d.endsAt };
         break;
     }
   }

@@ -7,6 +7,8 @@ export const Close = {
   invalidToken: { code: 4401, reason: 'invalid or revoked token: enter the room again' },
   ended: { code: 4403, reason: 'the meeting has ended' },
   removed: { code: 4409, reason: 'you are no longer in this room' },
+  /** A board or media socket whose member moved to another room of its meeting (a breakout, or back). */
+  moved: { code: 4412, reason: 'moved to another room of this meeting: connect again with the same token' },
   replaced: { code: 4410, reason: 'replaced by a newer entry of the same user' },
   slow: { code: 4408, reason: 'too slow: messages were not read in time; reconnect with since=<last seq>' },
   shutdown: { code: 1001, reason: 'server shutting down; reconnect with since=<last seq>' },

@@ -6,7 +6,8 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LoggedEvent } from '../domain/events.ts';
 import { recipientsOf } from '../domain/events.ts';
-import { findMember } from '../domain/room.ts';
+import { findMember, type Room } from '../domain/room.ts';
+import { formatSessionToken } from '../tokens/session.ts';
 import { RuleError } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MeetingService } from '../service/meeting.ts';
@@ -73,7 +74,12 @@ interface Conn extends Outgoing {
   ws: WebSocket;
   /** Unique on this node: presence counts a member's sockets across nodes by it. */
   id: string;
+  /** The room whose events this socket gets: the main meeting, or the breakout its member is in. */
   roomId: string;
+  /** The main meeting its token is for (presence is kept there while the socket is in a breakout). */
+  home: string;
+  /** Being switched to another room of its meeting (switchRoom): checks wait for the switch. */
+  moving?: boolean;
   userId: string;
   session: string;
   /** Highest seq this socket has been brought up to. */
@@ -220,7 +226,7 @@ export class Gateway {
     const url = new URL(originForm(req.url ?? '/'), 'http://localhost');
     const token = url.searchParams.get('token');
     const sinceText = url.searchParams.get('since');
-    const since = sinceText === null || sinceText === '' ? null : Number(sinceText);
+    let since = sinceText === null || sinceText === '' ? null : Number(sinceText);
     const repeated = url.searchParams.getAll('token').length > 1 || url.searchParams.getAll('since').length > 1;
     if (!token || repeated || (since !== null && (!Number.isSafeInteger(since) || since < 0))) {
       return refuse(ws, socket, Close.badRequest);
@@ -252,6 +258,19 @@ export class Gateway {
       const c = err.code === 'ended' ? Close.ended : Close.invalidToken;
       return refuse(ws, socket, c);
     }
+    const home = session.room.roomId;
+    const mainMember = session.member;
+    // `room`: a socket resuming in a breakout of its meeting, `since` being that room's seq. A room it
+    // is no longer in (the breakout ended, the member moved) starts over in the main meeting.
+    const roomParam = url.searchParams.get('room');
+    if (roomParam && roomParam !== home) {
+      try {
+        session = await this.opts.meeting.authenticate(null, roomParam, userToken);
+      } catch (err) {
+        if (!(err instanceof RuleError)) throw err;
+        since = null;
+      }
+    }
     // The cap counts the member's sockets on every node (as the presence directory records them),
     // and on this node at once (a socket opened here a moment ago may not be recorded yet).
     // The board is authorized by the member's boardToken (its identity and its board), the drawing
@@ -279,6 +298,7 @@ export class Gateway {
       flushing: false,
       id: String(++this.socketIds),
       roomId: session.room.roomId,
+      home,
       userId: session.member.userId,
       session: session.member.session,
       lastSeq: 0,
@@ -313,7 +333,8 @@ export class Gateway {
     }
     // Closed while the feed was being set up: drop() ran before there was anything to undo.
     if (!this.rooms.get(conn.roomId)?.has(conn)) return void this.feed.unfollow(conn.roomId);
-    this.opts.presence.connected(conn.roomId, session.member, conn.id);
+    this.opts.presence.connected(home, mainMember, conn.id);
+    if (conn.roomId !== home) this.opts.presence.connected(conn.roomId, session.member, conn.id);
 
     // A resume that misses nothing, or a few events, is no catch-up: it takes no turn, so that live
     // events reach it in their commit's turn, as they reach every other socket.
@@ -475,7 +496,13 @@ export class Gateway {
   private async checkSessions(roomId: string, conns: Conn[]): Promise<void> {
     const room = await this.opts.meeting.room(roomId);
     for (const c of conns) {
-      if (c.closing || c.pending) continue;
+      if (c.closing || c.pending || c.moving) continue;
+      // Breakouts (field checks only when there are none): a socket whose member moved, or is placed
+      // in another room of its meeting, follows it there rather than being closed.
+      if ((c.roomId !== c.home || room?.breakouts) && mayHaveMoved(c, room)) {
+        this.relocate(c).catch((err) => this.opts.onError?.(err, 'breakout switch'));
+        continue;
+      }
       // A lookup, not a map of the room: each socket that opens checks itself, in rooms of thousands.
       const m = room ? findMember(room, c.userId) : undefined;
       if (!room || room.ended) this.end(c, Close.ended);
@@ -505,7 +532,72 @@ export class Gateway {
     if (conn.talk?.media) this.opts.media!.leave(conn.talk.media);
     if (!conn.followed) return;
     this.feed.unfollow(conn.roomId);
-    this.opts.presence.disconnected(conn.roomId, conn.userId, conn.id);
+    this.opts.presence.disconnected(conn.home, conn.userId, conn.id);
+    if (conn.roomId !== conn.home) this.opts.presence.disconnected(conn.roomId, conn.userId, conn.id);
+  }
+
+  /**
+   * Where is this socket's member now (the main meeting, or the breakout it is seated in)? The
+   * socket follows it there; one whose member is gone from the meeting closes as it would have.
+   */
+  private async relocate(c: Conn): Promise<void> {
+    c.moving = true;
+    try {
+      const where = await this.opts.meeting.breakouts.whereIs(c.home, c.userId, c.session);
+      if (c.closing) return;
+      if (!where.room) return this.end(c, where.gone === 'ended' ? Close.ended : where.gone === 'replaced' ? Close.replaced : Close.removed);
+      if (where.room.roomId !== c.roomId) await this.switchRoom(c, where.room);
+    } finally {
+      c.moving = false;
+    }
+    // Moved again meanwhile: one more look.
+    if (!c.closing) await this.checkSessions(c.roomId, [c]);
+  }
+
+  /**
+   * Switch a socket to another room of its meeting: the old room unfollowed, the new one followed
+   * before its state is read (nothing committed from then on is missed), cmd 121 saying which room
+   * it is in now, then that room's snapshot and what came after it. No new token, no new entry.
+   */
+  private async switchRoom(c: Conn, to: Room): Promise<void> {
+    // DECISION: a socket carrying the board or media is bound to its room's board and mesh: it is
+    // closed (4412), and its client opens it again with the main token (it is then placed here).
+    if (c.talk) return this.end(c, Close.moved);
+    const old = this.rooms.get(c.roomId);
+    old?.delete(c);
+    if (old?.size === 0) this.rooms.delete(c.roomId);
+    this.countSocket(c, -1);
+    if (c.followed) {
+      this.feed.unfollow(c.roomId);
+      if (c.roomId !== c.home) this.opts.presence.disconnected(c.roomId, c.userId, c.id);
+    }
+    c.followed = false;
+    c.roomId = to.roomId;
+    c.lastSeq = 0;
+    c.pending = [];
+    let set = this.rooms.get(c.roomId);
+    if (!set) this.rooms.set(c.roomId, (set = new Set()));
+    set.add(c);
+    this.countSocket(c, 1);
+    try {
+      await this.feed.follow(c.roomId);
+    } catch (err) {
+      this.end(c, Close.unavailable);
+      throw err;
+    }
+    if (c.closing) return void this.feed.unfollow(c.roomId);
+    c.followed = true;
+    const room = (await this.opts.meeting.room(c.roomId)) ?? to;
+    const me = findMember(room, c.userId);
+    if (c.roomId !== c.home && me) this.opts.presence.connected(c.roomId, me, c.id);
+    if (c.closing) return;
+    this.sendRaw(c, this.opts.format.moved({ roomId: room.roomId, mainRoomId: c.home, name: room.roomName }));
+    const token = formatSessionToken({ roomId: c.home, userId: c.userId, secret: c.session });
+    this.sendRaw(c, this.opts.format.snapshot(room, { userId: c.userId, userToken: token }, snapshotMembers(room, c.userId)));
+    c.lastSeq = room.seq;
+    const pending = c.pending ?? [];
+    c.pending = null;
+    for (const e of pending) this.sendLive(c, e, null);
   }
 
   /**
@@ -628,10 +720,24 @@ function cutOffAfterProtocolError(this: WebSocket): void {
   setTimeout(() => this.terminate(), 2_000).unref();
 }
 
+/**
+ * Whether a socket's member may be elsewhere now: gone from its breakout (moved, or the breakout
+ * ended), or placed in a breakout while its socket is in the main meeting.
+ */
+function mayHaveMoved(c: Conn, room: Room | null): boolean {
+  const m = room ? findMember(room, c.userId) : undefined;
+  if (c.roomId !== c.home) return !room || room.ended || !m?.present || m.session !== c.session;
+  const b = room?.breakouts;
+  return !!b && !b.closing && b.placed[c.userId] !== undefined && !!m?.present && m.session === c.session;
+}
+
 /** Members whose session an event may have ended or replaced; null: everyone's (meeting ended). */
 function affectedMembers(e: LoggedEvent): string[] | null {
   const ev = e.event;
   switch (ev.type) {
+    case 'breakoutsChanged':
+      // A round opened, moved or closing: main-meeting sockets of placed members follow them.
+      return null;
     case 'membersChanged':
       return ev.changes.filter((c) => !c.present).map((c) => c.member.userId);
     case 'memberChanged':

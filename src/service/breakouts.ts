@@ -62,6 +62,29 @@ export class BreakoutService {
     return this.step(mainRoomId, actor, { action: 'open', names: o.names, assignment: o.assignment, manual: o.manual, durationMs: o.durationMs, fresh }, delivery);
   }
 
+  /**
+   * Where a main meeting's member is now, for its sockets: the breakout it is placed and seated in
+   * (a sync is run first when it is placed but not seated yet), else the main meeting; no room when
+   * the member is no longer in the meeting (`gone` says why).
+   */
+  async whereIs(mainRoomId: string, userId: string, session: string): Promise<{ room: Room | null; gone?: 'ended' | 'removed' | 'replaced' }> {
+    for (let attempt = 0; ; attempt++) {
+      const main = await this.p.room(mainRoomId);
+      const m = main ? findMember(main, userId) : undefined;
+      if (!main || main.ended) return { room: null, gone: 'ended' };
+      if (!m?.present) return { room: null, gone: 'removed' };
+      if (m.session !== session) return { room: null, gone: 'replaced' };
+      const b = main.breakouts;
+      const target = b && !b.closing ? b.placed[userId] : undefined;
+      if (!target) return { room: main };
+      const r = await this.p.room(target);
+      const x = r ? findMember(r, userId) : undefined;
+      if (r && !r.ended && x?.present && x.session === session) return { room: r };
+      if (attempt > 0) return { room: main };
+      await this.sync(mainRoomId);
+    }
+  }
+
   /** A step on the main meeting's round, then the breakouts made to follow it. */
   async step(mainRoomId: string, actor: string | null, what: BreakoutsAction, delivery?: Delivery): Promise<Decision> {
     const d = await this.p.execute(mainRoomId, { type: 'breakouts', actor, do: what }, delivery);

@@ -19,6 +19,7 @@ import { subjectOf } from '../../tokens/agora.ts';
 import { MODULES_BY_CODE, boardFor, memberView, simpleRoomView, type Board } from './views.ts';
 import { forgetAnswer, roomInfoBody } from './room-info.ts';
 import { handRoutes } from './hands.ts';
+import { breakoutRoutes } from './breakouts.ts';
 import { RoomParams, UserParams } from './params.ts';
 import { AppVersion, BoardAnswer, Done, Entered, Languages, MemberPage, RoomAndMe, SimpleRoom, Tokens, agoraAnswers } from './answers.ts';
 
@@ -158,6 +159,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
     execute: (req, reply, cmd) => meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply), session(req).room),
     limited: (req, reply) => limited(reply, 'requests', perMember(req)),
   });
+  breakoutRoutes(app, { session, meeting, delivery: afterAnswer });
 
   // E1: create or join by roomUuid.
   app.post('/entry', { schema: E.entry, config: { auth: 'entry' } }, async (req, reply) => {

@@ -1,0 +1,173 @@
+// Breakout rooms through the client API and the socket (domain/breakouts.ts): 30 members into 5
+// rooms at random, every socket switched by the server (cmd 121, then the room's snapshot) with no
+// second token; a move while the rooms chat loses and repeats nothing; the timer closes them and
+// everyone is back; each breakout's log is gap-free. On SQLite, and on two cluster nodes sharing Redis.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocket } from 'ws';
+import { startRedisNodes, startTestServer, type ConveneNode } from '../helpers/server.ts';
+import { redisSkip } from '../helpers/redis.ts';
+import { AgoraApiError, MeetingClient, type BreakoutRound, type ClientOptions } from '../../client/agora.ts';
+import { RealtimeClient } from '../../client/realtime.ts';
+import type { MeetingService } from '../../src/service/meeting.ts';
+
+async function enter(opts: ClientOptions, room: string, name: string): Promise<MeetingClient> {
+  const c = new MeetingClient(opts);
+  await c.enter({ roomName: room, roomUuid: room, userName: name, userUuid: `${room}-${name}` });
+  return c;
+}
+
+async function socket(opts: ClientOptions, c: MeetingClient): Promise<RealtimeClient> {
+  const rt = new RealtimeClient({ baseUrl: opts.baseUrl, token: c.userToken, reconnect: false });
+  const snapshot = rt.waitFor((m) => m.type === 'snapshot');
+  await rt.connect();
+  await snapshot;
+  return rt;
+}
+
+/** Every frame of one socket as it came (no client-side dedupe): what the server really sent. */
+async function rawSocket(opts: ClientOptions, token: string): Promise<{ frames: Record<string, any>[]; ws: WebSocket }> {
+  const ws = new WebSocket(`${opts.baseUrl.replace(/^http/, 'ws')}/v1/realtime?token=${encodeURIComponent(token)}`);
+  const frames: Record<string, any>[] = [];
+  ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+  return { frames, ws };
+}
+
+const until = async (pred: () => boolean | Promise<boolean>, what: string, ms = 15_000) => {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+};
+
+/** The room's whole log: seqs 1..n without a gap, n the room's seq. */
+async function gapFree(meeting: MeetingService, roomId: string): Promise<number> {
+  const room = await meeting.room(roomId);
+  const { events } = await meeting.eventsSince(roomId, 0, 100_000);
+  assert.deepEqual(events.map((e) => e.seq), Array.from({ length: room!.seq }, (_, i) => i + 1), `room ${roomId}'s log is gap-free`);
+  return events.length;
+}
+
+/**
+ * The scenario: `opts(i)` is the node member i talks to (-1: the host), `meeting` a node's service
+ * (to read the logs).
+ */
+async function scenario(opts: (i: number) => ClientOptions, meeting: MeetingService, room: string): Promise<void> {
+  const host = await enter(opts(-1), room, 'host');
+  const members = await Promise.all(Array.from({ length: 30 }, (_, i) => enter(opts(i), room, `m${i}`)));
+  const mainId = host.roomId;
+  const sockets = await Promise.all(members.map((m, i) => socket(opts(i), m)));
+  const hostSocket = await socket(opts(-1), host);
+  try {
+    // A participant may not open them; bad input changes nothing.
+    await assert.rejects(members[0]!.openBreakouts({ rooms: ['a'], assignment: 'random' }), (e) => e instanceof AgoraApiError && e.code === 403);
+    await assert.rejects(host.openBreakouts({ rooms: [], assignment: 'random' }), (e) => e instanceof AgoraApiError && e.code === 400);
+    assert.deepEqual(await host.breakouts(), { open: 0 });
+
+    const round = await host.openBreakouts({ rooms: ['r1', 'r2', 'r3', 'r4', 'r5'], assignment: 'random' });
+    assert.equal(round.open, 1);
+    assert.deepEqual(round.rooms!.map((r) => r.members.length), [6, 6, 6, 6, 6], '30 members dealt into 5 rooms');
+    const placedIn = (r: BreakoutRound, userId: string) => r.rooms!.find((x) => x.members.includes(userId))?.roomId;
+    const ids = new Set(round.rooms!.map((r) => r.roomId));
+    assert.equal(ids.size, 5);
+    assert.ok(!ids.has(mainId));
+    // Every member's socket is switched to its breakout by the server, and starts from its snapshot.
+    await until(() => sockets.every((rt, i) => rt.roomId === placedIn(round, members[i]!.userId)), 'every socket in its breakout');
+    await until(() => sockets.every((rt) => rt.state.breakout !== null && rt.state.members.size === 6), 'every breakout snapshot has its 6 members');
+    assert.equal(hostSocket.roomId, null, 'the host stays in the main meeting');
+    await until(() => hostSocket.state.breakouts?.open === 1, 'the host sees the round');
+
+    // A move while both rooms chat: the mover's frames as the server sent them.
+    const [a, b] = round.rooms!;
+    const inA = members.filter((m) => a!.members.includes(m.userId));
+    const inB = members.filter((m) => b!.members.includes(m.userId));
+    const mover = inA[0]!;
+    const raw = await rawSocket(opts(members.indexOf(mover)), mover.userToken);
+    await until(() => raw.frames.some((f) => f.type === 'channel' && f.cmd === 121 && f.data.roomId === a!.roomId), 'the mover socket placed in A');
+    await until(() => raw.frames.some((f) => f.type === 'snapshot' && f.data.room.roomId === a!.roomId), "A's snapshot");
+    let chatting = true;
+    const sent: Record<string, string[]> = { [a!.roomId]: [], [b!.roomId]: [] };
+    const talk = async (m: MeetingClient, roomId: string, tag: string) => {
+      for (let k = 0; chatting; k++) {
+        const text = `${tag}-${k}`;
+        await m.chat(text, roomId);
+        sent[roomId]!.push(text);
+        await new Promise((r) => setTimeout(r, 40));
+      }
+    };
+    const talkers = [talk(inA[1]!, a!.roomId, 'a1'), talk(inA[2]!, a!.roomId, 'a2'), talk(inB[0]!, b!.roomId, 'b0'), talk(inB[1]!, b!.roomId, 'b1')];
+    await new Promise((r) => setTimeout(r, 150));
+    await host.moveToBreakout(mover.userId, b!.roomId);
+    await until(() => raw.frames.some((f) => f.type === 'snapshot' && f.data.room.roomId === b!.roomId), "the mover gets B's snapshot");
+    await new Promise((r) => setTimeout(r, 150));
+    chatting = false;
+    await Promise.all(talkers);
+    // Its chat goes to B now, with the same token; A refuses it.
+    await mover.chat('hello B', b!.roomId);
+    await assert.rejects(mover.chat('hello A', a!.roomId), (e) => e instanceof AgoraApiError);
+    await until(() => raw.frames.some((f) => f.cmd === 1 && f.data.message === 'hello B'), 'the mover sees its own chat in B');
+
+    // What the mover got: A's events, then cmd 121 and B's snapshot, then B's events; each room's
+    // seqs rise by one, nothing twice.
+    const snapA = raw.frames.findIndex((f) => f.type === 'snapshot' && f.data.room.roomId === a!.roomId);
+    const moved = raw.frames.findIndex((f, i) => i > snapA && f.cmd === 121 && f.data.roomId === b!.roomId);
+    const snapB = raw.frames.findIndex((f, i) => i > moved && f.type === 'snapshot');
+    assert.equal(snapB, moved + 1, 'the snapshot right after cmd 121');
+    const run = (from: number, to: number, first: number) => {
+      const seqs = raw.frames.slice(from + 1, to).filter((f) => f.seq !== undefined).map((f) => f.seq);
+      assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => first + 1 + i), 'consecutive, nothing twice');
+      return raw.frames.slice(from + 1, to);
+    };
+    const inRoomA = run(snapA, moved, raw.frames[snapA]!.seq);
+    const inRoomB = run(snapB, raw.frames.length, raw.frames[snapB]!.seq);
+    // Every chat of B committed after B's snapshot reached it; A's chats it saw are A's, in order.
+    const { events: logB } = await meeting.eventsSince(b!.roomId, raw.frames[snapB]!.seq, 100_000);
+    const chatsB = logB.filter((e) => e.event.type === 'chatSent').map((e) => (e.event as { message: string }).message);
+    assert.deepEqual(inRoomB.filter((f) => f.cmd === 1).map((f) => f.data.message), chatsB);
+    const seenA = inRoomA.filter((f) => f.cmd === 1).map((f) => f.data.message);
+    for (const t of seenA) assert.ok(sent[a!.roomId]!.includes(t));
+    // Every chat accepted is in its room's log once.
+    for (const roomId of [a!.roomId, b!.roomId]) {
+      const { events } = await meeting.eventsSince(roomId, 0, 100_000);
+      const logged = events.filter((e) => e.event.type === 'chatSent').map((e) => (e.event as { message: string }).message);
+      for (const t of sent[roomId]!) assert.equal(logged.filter((x) => x === t).length, 1, `${t} once in its room`);
+    }
+    assert.ok(sent[b!.roomId]!.length > 0 && sent[a!.roomId]!.length > 0);
+    // The round says where the mover is.
+    assert.equal(placedIn(await host.breakouts(), mover.userId), b!.roomId);
+
+    // Message every breakout, extend (it had no end): the timer closes them, everyone comes back.
+    await host.messageBreakouts('two minutes left');
+    await until(() => sockets.every((rt) => rt.state.inbox.length >= 0) && raw.frames.some((f) => f.cmd === 123 && f.data.text === 'two minutes left'), 'the message in B');
+    const extended = await host.extendBreakouts(2);
+    assert.ok(extended.endsAt! > Date.now());
+    await until(() => sockets.every((rt) => rt.state.breakout?.endsAt === extended.endsAt), 'every breakout sees its end', 10_000);
+    await until(() => sockets.every((rt) => rt.roomId === mainId), 'everyone back in the main meeting', 20_000);
+    await until(() => raw.frames.some((f) => f.cmd === 121 && f.data.main === 1), 'the mover is back');
+    await until(async () => (await host.breakouts()).open === 0, 'the round is over');
+    for (const rt of sockets) assert.equal(rt.state.members.size, 31, 'the main meeting with everyone');
+    const main = await meeting.room(mainId);
+    assert.equal(main!.members.filter((m) => m.present).length, 31, 'nobody left the main meeting');
+    for (const r of round.rooms!) {
+      assert.equal((await meeting.room(r.roomId))!.ended, true);
+      await gapFree(meeting, r.roomId);
+    }
+    await gapFree(meeting, mainId);
+    raw.ws.close();
+  } finally {
+    await Promise.all([...sockets, hostSocket].map((rt) => rt.close()));
+  }
+}
+
+test('30 members into 5 breakouts at random, a move while chatting, the timer brings everyone back', { timeout: 60_000 }, async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(() => s.close());
+  await scenario(() => s.opts, s.meeting, 'bo30');
+});
+
+test('two cluster nodes on Redis: the same, members and sockets on both nodes', { skip: await redisSkip(), timeout: 90_000 }, async (t) => {
+  const { nodes, opts: on } = await startRedisNodes(t, 2);
+  await scenario((i) => on(nodes[(i + 2) % 2]!), (nodes[1] as ConveneNode).meeting, 'bo30c');
+});
