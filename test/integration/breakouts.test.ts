@@ -10,6 +10,8 @@ import { redisSkip } from '../helpers/redis.ts';
 import { AgoraApiError, MeetingClient, type BreakoutRound, type ClientOptions } from '../../client/agora.ts';
 import { RealtimeClient } from '../../client/realtime.ts';
 import type { MeetingService } from '../../src/service/meeting.ts';
+import { qiniuServer, raw } from '../helpers/qiniu.ts';
+import { WebhookReceiver } from '../helpers/webhooks.ts';
 
 async function enter(opts: ClientOptions, room: string, name: string): Promise<MeetingClient> {
   const c = new MeetingClient(opts);
@@ -170,4 +172,74 @@ test('30 members into 5 breakouts at random, a move while chatting, the timer br
 test('two cluster nodes on Redis: the same, members and sockets on both nodes', { skip: await redisSkip(), timeout: 90_000 }, async (t) => {
   const { nodes, opts: on } = await startRedisNodes(t, 2);
   await scenario((i) => on(nodes[(i + 2) % 2]!), (nodes[1] as ConveneNode).meeting, 'bo30c');
+});
+
+test('the server API: by hand with userUuids, members choose, move, message, close; webhooks for each step', { timeout: 60_000 }, async (t) => {
+  const { s, port, keys } = await qiniuServer(t);
+  const receiver = new WebhookReceiver();
+  await receiver.start();
+  t.after(() => receiver.stop());
+  const appId = s.bootstrapped.appId;
+  const call = (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) =>
+    raw(port, { method, path: `/v3/apps/${appId}/rooms/bsrv${path}`, ...(body === undefined ? {} : { body: JSON.stringify(body) }), keys });
+  const hook = await raw(port, { method: 'POST', path: `/v3/apps/${appId}/webhooks`, body: JSON.stringify({ url: receiver.url('/hook'), events: ['breakouts.opened', 'breakouts.moved', 'breakouts.messaged', 'breakouts.closing', 'breakouts.closed', 'member.left'] }), keys });
+  assert.equal(hook.status, 200, hook.body);
+
+  const host = await enter(s.opts, 'bsrv', 'host');
+  const [ann, bob] = await Promise.all(['ann', 'bob'].map((n) => enter(s.opts, 'bsrv', n)));
+  const annSocket = await socket(s.opts, ann!);
+  t.after(() => annSocket.close());
+  assert.equal((await call('GET', '/breakouts')).json.open, false);
+  // Bad input is refused in Qiniu's way and changes nothing.
+  assert.equal((await call('POST', '/breakouts', { rooms: [], assignment: 'random' })).status, 400);
+  assert.equal((await call('POST', '/breakouts', { rooms: ['x'], assignment: 'sideways' })).status, 400);
+  assert.equal((await call('POST', '/breakouts', { rooms: ['x'], assignment: 'manual', assign: { nobody: 0 } })).status, 612);
+  assert.equal((await raw(port, { method: 'GET', path: `/v3/apps/${appId}/rooms/nope/breakouts`, keys })).status, 615);
+  assert.equal((await call('GET', '/breakouts')).json.open, false);
+
+  const opened = await call('POST', '/breakouts', { rooms: ['left', 'right'], assignment: 'manual', assign: { 'bsrv-ann': 0 }, durationSeconds: 600 });
+  assert.equal(opened.status, 200, opened.body);
+  const [left, right] = opened.json.rooms as { roomId: string; users: string[] }[];
+  assert.deepEqual(left!.users, ['bsrv-ann']);
+  assert.deepEqual(right!.users, []);
+  await until(() => annSocket.roomId === left!.roomId, 'ann is in the left room');
+  // A second round while one is open: refused.
+  assert.equal((await call('POST', '/breakouts', { rooms: ['x'], assignment: 'random' })).status, 400);
+  // Only the host (or the server) moves others while members may not choose.
+  await assert.rejects(bob!.moveToBreakout(bob!.userId, right!.roomId), (e) => e instanceof AgoraApiError && e.code === 403);
+  const moved = await call('POST', '/breakouts/move', { userId: 'bsrv-ann', roomId: right!.roomId });
+  assert.equal(moved.status, 200, moved.body);
+  await until(() => annSocket.roomId === right!.roomId, 'ann is in the right room');
+  assert.equal((await call('POST', '/breakouts/move', { userId: 'bsrv-nobody', roomId: right!.roomId })).status, 612);
+  const msg = await call('POST', '/breakouts/message', { text: 'wrap up' });
+  assert.equal(msg.status, 200, msg.body);
+  await until(() => annSocket.state.breakout !== null && ann!.userId !== '' && annSocket.lastSeq > 0, 'ann still in a breakout');
+  const closed = await call('DELETE', '/breakouts');
+  assert.equal(closed.status, 200, closed.body);
+  await until(() => annSocket.roomId === host.roomId, 'ann is back');
+  await until(async () => (await call('GET', '/breakouts')).json.open === false, 'the round is over');
+
+  // The webhooks: each step once, in order, in the main meeting; ann left each breakout 'moved'.
+  await until(() => receiver.deliveries.filter((d) => d.json.type === 'breakouts.closed').length === 1, 'breakouts.closed delivered');
+  const mainSteps = receiver.deliveries.filter((d) => d.json.data.roomId === host.roomId).map((d) => d.json.type);
+  assert.deepEqual(mainSteps, ['breakouts.opened', 'breakouts.moved', 'breakouts.messaged', 'breakouts.closing', 'breakouts.closed']);
+  const step = (type: string) => receiver.deliveries.find((d) => d.json.type === type)!.json.data as Record<string, any>;
+  assert.equal(step('breakouts.opened').by, null, 'the server did it');
+  assert.deepEqual(step('breakouts.moved').moved, { from: left!.roomId, to: right!.roomId });
+  assert.equal(step('breakouts.moved').member.userUuid, 'bsrv-ann');
+  const annLeft = receiver.deliveries.filter((d) => d.json.type === 'member.left' && d.json.data.member?.userUuid === 'bsrv-ann');
+  assert.deepEqual(annLeft.map((d) => [d.json.data.roomId, d.json.data.reason]), [[left!.roomId, 'moved'], [right!.roomId, 'end']]);
+
+  // Members choose: bob picks a room himself, with the main meeting's token.
+  const bobSocket = await socket(s.opts, bob!);
+  t.after(() => bobSocket.close());
+  const choose = await host.openBreakouts({ rooms: ['one', 'two'], assignment: 'choose' });
+  assert.deepEqual(choose.rooms!.map((r) => r.members), [[], []]);
+  await bob!.moveToBreakout(bob!.userId, choose.rooms![1]!.roomId);
+  await until(() => bobSocket.roomId === choose.rooms![1]!.roomId, 'bob is in the room he chose');
+  await assert.rejects(bob!.moveToBreakout(ann!.userId, choose.rooms![0]!.roomId), (e) => e instanceof AgoraApiError && e.code === 403);
+  // And goes back himself (his main token works from the breakout too).
+  await bob!.moveToBreakout(bob!.userId, '');
+  await until(() => bobSocket.roomId === host.roomId, 'bob is back');
+  await host.closeBreakouts();
 });

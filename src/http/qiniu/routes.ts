@@ -20,6 +20,7 @@ import { CALLS } from './schemas.ts';
 import { registerWebhookRoutes } from './webhooks.ts';
 import { registerConsoleRoutes } from './console.ts';
 import { registerNodeRoutes } from './nodes.ts';
+import { registerBreakoutRoutes } from './breakouts.ts';
 import { WebhookConfigError, withEventCallback } from '../../webhooks/endpoints.ts';
 import {
   QiniuError,
@@ -234,6 +235,8 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
 
   // Convene: the app's webhook endpoints and dead letters (webhooks.ts).
   registerWebhookRoutes(app, { deps, ownedApp, body, ok });
+  // Convene: a meeting's breakout rooms (breakouts.ts).
+  registerBreakoutRoutes(app, { deps, ownedApp, body, ok });
   // Convene: one meeting's state and event log, for the admin console (console.ts).
   registerConsoleRoutes(app, { deps, ownedApp, ok });
   // Convene: the deployment's nodes, for operator keys (nodes.ts).
