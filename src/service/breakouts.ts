@@ -7,7 +7,7 @@
 // (which follow the departure) find it there.
 import { randomInt } from 'node:crypto';
 import type { RoomCommand } from '../domain/commands.ts';
-import { breakoutUuid, type Assignment, type BreakoutSeat, type BreakoutsAction } from '../domain/breakouts.ts';
+import { breakoutUuid, type Assignment, type BreakoutOf, type BreakoutSeat, type BreakoutsAction } from '../domain/breakouts.ts';
 import { findMember, type Room } from '../domain/room.ts';
 import { RuleError, type Decision } from '../domain/rules.ts';
 import { newId } from '../tokens/session.ts';
@@ -41,6 +41,9 @@ function tolerated(p: Promise<unknown>): Promise<void> {
   );
 }
 
+/** A breakout its main meeting does not list is ended by the sweep once this old (ms): an open takes far less. */
+const ORPHAN_AFTER_MS = 60_000;
+
 export class BreakoutService {
   /** Syncs running on this node, per main meeting; `again`: its round changed meanwhile, sync once more. */
   private readonly syncs = new Map<string, { done: Promise<void>; again: boolean }>();
@@ -59,7 +62,29 @@ export class BreakoutService {
     const round = newId();
     const roomIds = o.names.map((_, i) => this.p.newRoomId(main.appId, breakoutUuid(round, i)));
     const fresh = { round, roomIds, seed: randomInt(2 ** 31) };
-    return this.step(mainRoomId, actor, { action: 'open', names: o.names, assignment: o.assignment, manual: o.manual, durationMs: o.durationMs, fresh }, delivery);
+    const open: BreakoutsAction = { action: 'open', names: o.names, assignment: o.assignment, manual: o.manual, durationMs: o.durationMs, fresh };
+    // What the rules would refuse at once is refused before any breakout is made (they decide again).
+    const actorMember = actor === null ? null : findMember(main, actor);
+    if (main.ended) throw new RuleError('ended', 'the meeting has ended');
+    if (main.breakoutOf) throw new RuleError('forbidden', 'a breakout room has no breakouts of its own: open them from the main meeting');
+    if (actor !== null && (!actorMember?.present || actorMember.role !== 'host')) throw new RuleError('forbidden', 'only the host may open breakout rooms');
+    if (main.breakouts) throw new RuleError('busy', 'breakout rooms are already open: close them first');
+    // DECISION: the breakouts are made before the round is recorded, so that every step after a
+    // node dies can be found by the sweep (by their roomUuid prefix): made but never recorded, they
+    // are ended; recorded, the round is finished. Refused after all, they are ended at once.
+    const endsAt = o.durationMs === null ? null : this.p.now() + o.durationMs;
+    await Promise.all(o.names.map((name, i) => this.make(main, roomIds[i]!, i, { mainRoomId, round, name, endsAt })));
+    try {
+      return await this.step(mainRoomId, actor, open, delivery);
+    } catch (err) {
+      await Promise.all(roomIds.map((roomId) => tolerated(this.p.execute(roomId, { type: 'endBreakout', round })))).catch((e) => this.p.onError(e, 'ending refused breakouts'));
+      throw err;
+    }
+  }
+
+  /** Make a breakout (nothing when it exists). */
+  private make(main: Room, roomId: string, i: number, of: BreakoutOf): Promise<Decision> {
+    return this.p.execute(roomId, { type: 'openBreakout', appId: main.appId, roomUuid: breakoutUuid(of.round, i), roomId, boardId: newId(), password: main.password, of });
   }
 
   /**
@@ -89,7 +114,8 @@ export class BreakoutService {
   async step(mainRoomId: string, actor: string | null, what: BreakoutsAction, delivery?: Delivery): Promise<Decision> {
     const d = await this.p.execute(mainRoomId, { type: 'breakouts', actor, do: what }, delivery);
     if (what.action === 'message') await this.relayMessage(d);
-    await this.sync(mainRoomId);
+    // The commit started a sync already (MeetingService's roundChanged): the answer waits for it.
+    await (this.syncs.get(mainRoomId)?.done ?? this.sync(mainRoomId));
     return d;
   }
 
@@ -148,8 +174,7 @@ export class BreakoutService {
     // Made (once), seated, told their end; only then do members leave the rooms they are no longer in.
     await Promise.all(
       b.rooms.map(async (r, i) => {
-        const of = { mainRoomId, round: b.round, name: r.name, endsAt: b.endsAt };
-        await this.p.execute(r.roomId, { type: 'openBreakout', appId: main.appId, roomUuid: breakoutUuid(b.round, i), roomId: r.roomId, boardId: newId(), password: main.password, of });
+        await this.make(main, r.roomId, i, { mainRoomId, round: b.round, name: r.name, endsAt: b.endsAt });
         await this.p.execute(r.roomId, { type: 'seatBreakout', round: b.round, seats: seats.get(r.roomId)! });
         await this.p.execute(r.roomId, { type: 'breakoutTimer', round: b.round, endsAt: b.endsAt });
       }),
@@ -199,7 +224,8 @@ export class BreakoutService {
       if (!r || !of || r.ended) continue;
       const main = await this.p.room(of.mainRoomId);
       if (main?.breakouts?.round === of.round) mains.add(of.mainRoomId);
-      else await tolerated(this.p.execute(roomId, { type: 'endBreakout', round: of.round }));
+      // Not (or no longer) its meeting's round: ended, once old enough not to be one being opened now.
+      else if (r.startTime < this.p.now() - ORPHAN_AFTER_MS) await tolerated(this.p.execute(roomId, { type: 'endBreakout', round: of.round }));
     }
     for (const mainRoomId of mains) {
       try {

@@ -143,6 +143,7 @@ export class MeetingService {
       observers: this.observers,
       fanoutMs: (sockets) => fanoutCost.estimateMs(sockets),
       beforeStart: (appId) => (this.maxRoomsPerApp > 0 ? this.checkRoomCount(appId) : Promise.resolve()),
+      roundChanged: (roomId) => void this.breakouts.sync(roomId).catch((err) => this.onError(err, 'breakout sync')),
     });
   }
 

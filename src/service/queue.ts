@@ -93,6 +93,8 @@ export interface QueueOptions {
   observers: ReadonlySet<RoomEventsHandler>;
   /** How long telling this many sockets takes, ms (realtime/cost.ts). */
   fanoutMs: (sockets: number) => number;
+  /** A commit changed a main meeting's round of breakout rooms (service/breakouts.ts syncs them). */
+  roundChanged?: (roomId: string) => void;
   /** Before a batch starts a meeting (the meetings-per-app cap): throws to refuse it. */
   beforeStart?: (appId: string) => Promise<void>;
 }
@@ -223,6 +225,8 @@ export class RoomQueues {
           continue;
         }
         if (outbox && outbox.rows.length > 0) this.o.outbox.written();
+        // A main meeting's round of breakouts changed (or the meeting ended under it): its breakouts follow.
+        if (current.breakouts !== undefined && (current.breakouts !== stored?.breakouts || current.ended)) this.o.roundChanged?.(current.roomId);
         if (logged.length > 0) {
           for (const observer of this.o.observers) observer(current.roomId, logged);
           this.o.delivery.publish(current.roomId, logged, publishAfterAll(batch));

@@ -243,3 +243,68 @@ test('the server API: by hand with userUuids, members choose, move, message, clo
   await until(() => bobSocket.roomId === host.roomId, 'bob is back');
   await host.closeBreakouts();
 });
+
+test('a node that died between two commits: the sweep (any node) finishes a half-done move and a half-done close', { timeout: 60_000 }, async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(() => s.close());
+  const host = await enter(s.opts, 'bhalf', 'host');
+  const members = await Promise.all(['a', 'b', 'c'].map((n) => enter(s.opts, 'bhalf', n)));
+  const sockets = await Promise.all(members.map((m) => socket(s.opts, m)));
+  t.after(() => Promise.all(sockets.map((rt) => rt.close())));
+  const [a, b, c] = members as [MeetingClient, MeetingClient, MeetingClient];
+  const round = await host.openBreakouts({ rooms: ['x', 'y'], assignment: 'manual', assign: { [a.userId]: 0, [b.userId]: 0, [c.userId]: 1 } });
+  const [x, y] = round.rooms!.map((r) => r.roomId) as [string, string];
+  await until(() => sockets[0]!.roomId === x && sockets[1]!.roomId === x && sockets[2]!.roomId === y, 'everyone placed');
+
+  /** The main meeting's round as a node wrote it just before dying: recorded, nothing after it. */
+  const recordOnly = async (change: (r: NonNullable<Awaited<ReturnType<MeetingService['room']>>>) => void) => {
+    const main = (await s.meeting.room(host.roomId))!;
+    const next = structuredClone(main);
+    change(next);
+    next.version = main.version + 1;
+    assert.deepEqual(await s.store.commit(next, main.version, []), { ok: true });
+  };
+  await recordOnly((r) => (r.breakouts!.placed[a.userId] = y));
+  assert.equal(sockets[0]!.roomId, x, 'nothing followed yet');
+  await s.meeting.breakouts.sweep();
+  await until(() => sockets[0]!.roomId === y, 'the move finished: a is in y');
+  const inX = (await s.meeting.room(x))!.members.filter((m) => m.present).map((m) => m.userId);
+  const inY = (await s.meeting.room(y))!.members.filter((m) => m.present).map((m) => m.userId);
+  assert.deepEqual(inX, [b.userId]);
+  assert.deepEqual(inY.sort(), [a.userId, c.userId].sort());
+
+  await recordOnly((r) => (r.breakouts!.closing = true));
+  await s.meeting.breakouts.sweep();
+  await until(() => sockets.every((rt) => rt.roomId === host.roomId), 'the close finished: everyone back');
+  assert.equal((await s.meeting.room(host.roomId))!.breakouts, undefined, 'the round is over');
+  for (const id of [x, y]) {
+    assert.equal((await s.meeting.room(id))!.ended, true);
+    await gapFree(s.meeting, id);
+  }
+  // Run again: nothing more happens.
+  const seq = (await s.meeting.room(host.roomId))!.seq;
+  await s.meeting.breakouts.sweep();
+  assert.equal((await s.meeting.room(host.roomId))!.seq, seq);
+});
+
+test('a placed member who leaves the main meeting leaves its breakout; a breakout cannot be entered by its key', { timeout: 30_000 }, async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(() => s.close());
+  const host = await enter(s.opts, 'bleave', 'host');
+  const ann = await enter(s.opts, 'bleave', 'ann');
+  const rt = await socket(s.opts, ann);
+  t.after(() => rt.close());
+  const round = await host.openBreakouts({ rooms: ['x'], assignment: 'random' });
+  const x = round.rooms![0]!.roomId;
+  await until(() => rt.roomId === x, 'ann in x');
+  const bx = (await s.meeting.room(x))!;
+  await assert.rejects(
+    new MeetingClient(s.opts).enter({ roomName: 'x', roomUuid: bx.roomUuid, userName: 'zed', userUuid: 'zed' }),
+    (e) => e instanceof AgoraApiError && e.code === 403,
+  );
+  const closed = new Promise<number>((resolve) => rt.onClose((code) => resolve(code)));
+  await ann.exit();
+  assert.equal(await closed, 4409, "ann's socket closes as removed");
+  await until(async () => !(await s.meeting.room(x))!.members.some((m) => m.present), 'ann left x too');
+  assert.deepEqual((await host.breakouts()).rooms![0]!.members, []);
+});
