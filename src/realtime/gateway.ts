@@ -335,6 +335,8 @@ export class Gateway {
     if (!this.rooms.get(conn.roomId)?.has(conn)) return void this.feed.unfollow(conn.roomId);
     this.opts.presence.connected(home, mainMember, conn.id);
     if (conn.roomId !== home) this.opts.presence.connected(conn.roomId, session.member, conn.id);
+    // Asked to resume in a room it is no longer in: told where it is now (its seq is that room's).
+    if (roomParam && roomParam !== conn.roomId) this.sendRaw(conn, this.opts.format.moved({ roomId: conn.roomId, mainRoomId: home, name: session.room.roomName }));
 
     // A resume that misses nothing, or a few events, is no catch-up: it takes no turn, so that live
     // events reach it in their commit's turn, as they reach every other socket.

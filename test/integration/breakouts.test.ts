@@ -308,3 +308,33 @@ test('a placed member who leaves the main meeting leaves its breakout; a breakou
   await until(async () => !(await s.meeting.room(x))!.members.some((m) => m.present), 'ann left x too');
   assert.deepEqual((await host.breakouts()).rooms![0]!.members, []);
 });
+
+test('a socket that drops in a breakout resumes there (room= and since), or in the main meeting once the breakout ended', { timeout: 30_000 }, async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(() => s.close());
+  const host = await enter(s.opts, 'bres', 'host');
+  const [ann, bob] = await Promise.all(['ann', 'bob'].map((n) => enter(s.opts, 'bres', n)));
+  const rt = new RealtimeClient({ baseUrl: s.url, token: ann!.userToken, reconnect: true, reconnectDelayMs: 20 });
+  const snapshots: string[] = [];
+  rt.on((m) => void (m.type === 'snapshot' && snapshots.push(m.data.room.roomId)));
+  await rt.connect();
+  t.after(() => rt.close());
+  const round = await host.openBreakouts({ rooms: ['x'], assignment: 'random' });
+  const x = round.rooms![0]!.roomId;
+  await until(() => rt.roomId === x && rt.state.members.size === 2, 'ann in x with bob');
+  const before = snapshots.length;
+  rt.drop();
+  await bob!.chat('while you were away', x);
+  await until(() => rt.state.chat.some((c) => c.message === 'while you were away'), 'the missed chat, from the log');
+  assert.equal(snapshots.length, before, 'resumed in x without a snapshot');
+  assert.equal(rt.roomId, x);
+  // Dropped again, and the round closes meanwhile: the resume starts over in the main meeting.
+  rt.drop();
+  await host.closeBreakouts();
+  await until(() => snapshots.at(-1) === host.roomId && rt.state.breakout === null, 'a snapshot of the main meeting');
+  assert.equal(rt.state.members.size, 3);
+  assert.equal(rt.roomId, host.roomId, 'told it is in the main meeting (cmd 121)');
+  // Its seq is the main meeting's now: the main meeting's next message is not taken for a repeat.
+  await host.chat('welcome back');
+  await until(() => rt.state.chat.some((c) => c.message === 'welcome back'), "the main meeting's chat");
+});
