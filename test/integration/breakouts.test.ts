@@ -2,7 +2,7 @@
 // rooms at random, every socket switched by the server (cmd 121, then the room's snapshot) with no
 // second token; a move while the rooms chat loses and repeats nothing; the timer closes them and
 // everyone is back; each breakout's log is gap-free. On SQLite, and on two cluster nodes sharing Redis.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { startRedisNodes, startTestServer, type ConveneNode } from '../helpers/server.ts';
@@ -174,20 +174,19 @@ test('two cluster nodes on Redis: the same, members and sockets on both nodes', 
   await scenario((i) => on(nodes[(i + 2) % 2]!), (nodes[1] as ConveneNode).meeting, 'bo30c');
 });
 
-test('the server API: by hand with userUuids, members choose, move, message, close; webhooks for each step', { timeout: 60_000 }, async (t) => {
-  const { s, port, keys } = await qiniuServer(t);
+/** Server API calls to `port`; members on `member(i)` (-1: the host). */
+async function serverApi(t: TestContext, port: number, keys: { ak: string; sk: string }, appId: string, member: (i: number) => ClientOptions): Promise<void> {
   const receiver = new WebhookReceiver();
   await receiver.start();
   t.after(() => receiver.stop());
-  const appId = s.bootstrapped.appId;
   const call = (method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown) =>
     raw(port, { method, path: `/v3/apps/${appId}/rooms/bsrv${path}`, ...(body === undefined ? {} : { body: JSON.stringify(body) }), keys });
   const hook = await raw(port, { method: 'POST', path: `/v3/apps/${appId}/webhooks`, body: JSON.stringify({ url: receiver.url('/hook'), events: ['breakouts.opened', 'breakouts.moved', 'breakouts.messaged', 'breakouts.closing', 'breakouts.closed', 'member.left'] }), keys });
   assert.equal(hook.status, 200, hook.body);
 
-  const host = await enter(s.opts, 'bsrv', 'host');
-  const [ann, bob] = await Promise.all(['ann', 'bob'].map((n) => enter(s.opts, 'bsrv', n)));
-  const annSocket = await socket(s.opts, ann!);
+  const host = await enter(member(-1), 'bsrv', 'host');
+  const [ann, bob] = await Promise.all(['ann', 'bob'].map((n, i) => enter(member(i), 'bsrv', n)));
+  const annSocket = await socket(member(0), ann!);
   t.after(() => annSocket.close());
   assert.equal((await call('GET', '/breakouts')).json.open, false);
   // Bad input is refused in Qiniu's way and changes nothing.
@@ -231,7 +230,7 @@ test('the server API: by hand with userUuids, members choose, move, message, clo
   assert.deepEqual(annLeft.map((d) => [d.json.data.roomId, d.json.data.reason]), [[left!.roomId, 'moved'], [right!.roomId, 'end']]);
 
   // Members choose: bob picks a room himself, with the main meeting's token.
-  const bobSocket = await socket(s.opts, bob!);
+  const bobSocket = await socket(member(1), bob!);
   t.after(() => bobSocket.close());
   const choose = await host.openBreakouts({ rooms: ['one', 'two'], assignment: 'choose' });
   assert.deepEqual(choose.rooms!.map((r) => r.members), [[], []]);
@@ -242,6 +241,17 @@ test('the server API: by hand with userUuids, members choose, move, message, clo
   await bob!.moveToBreakout(bob!.userId, '');
   await until(() => bobSocket.roomId === host.roomId, 'bob is back');
   await host.closeBreakouts();
+}
+
+test('the server API: by hand with userUuids, members choose, move, message, close; webhooks for each step', { timeout: 60_000 }, async (t) => {
+  const { s, port, keys } = await qiniuServer(t);
+  await serverApi(t, port, keys, s.bootstrapped.appId, () => s.opts);
+});
+
+test('two cluster nodes on Redis: the server API on one node, the members on both', { skip: await redisSkip(), timeout: 90_000 }, async (t) => {
+  const { nodes, opts: on } = await startRedisNodes(t, 2);
+  const b = nodes[0]!.bootstrapped;
+  await serverApi(t, Number(new URL(nodes[0]!.url).port), { ak: b.accessKey, sk: b.secretKey }, b.appId, (i) => on(nodes[(i + 2) % 2]!));
 });
 
 test('a node that died between two commits: the sweep (any node) finishes a half-done move and a half-done close', { timeout: 60_000 }, async (t) => {
