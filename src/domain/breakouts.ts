@@ -173,8 +173,10 @@ export function decideBreakouts(room: Room, cmd: BreakoutsCommand, now: number, 
     case 'move': {
       const b = openRound(room.breakouts);
       const self = actor !== null && c.target === actor.userId;
-      // A member chooses its own room when the host lets members choose; a host goes where it likes.
-      if (!(self && b.assignment === 'choose')) requireHost(actor, 'move members between rooms');
+      // A member chooses its own room when the host lets members choose, and may always go back to
+      // the main meeting; a host goes where it likes.
+      const back = c.to === '' || c.to === room.roomId;
+      if (!(self && (b.assignment === 'choose' || back))) requireHost(actor, 'move members between rooms');
       if (!findMember(room, c.target)?.present) throw new RuleError('notFound', 'user not found in this room');
       if (c.to !== '' && c.to !== room.roomId && !b.rooms.some((r) => r.roomId === c.to)) throw new RuleError('notFound', 'no such breakout room');
       const to = c.to === room.roomId ? '' : c.to;

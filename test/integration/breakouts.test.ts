@@ -348,3 +348,28 @@ test('a socket that drops in a breakout resumes there (room= and since), or in t
   await host.chat('welcome back');
   await until(() => rt.state.chat.some((c) => c.message === 'welcome back'), "the main meeting's chat");
 });
+
+test('E11 in a breakout: leaving is going back to the main meeting; a host kick there removes from the meeting', { timeout: 30_000 }, async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(() => s.close());
+  const host = await enter(s.opts, 'bexit', 'host');
+  const [ann, bob] = await Promise.all(['ann', 'bob'].map((n) => enter(s.opts, 'bexit', n)));
+  const [as, bs] = await Promise.all([socket(s.opts, ann!), socket(s.opts, bob!)]);
+  t.after(() => Promise.all([as.close(), bs.close()]));
+  const round = await host.openBreakouts({ rooms: ['x'], assignment: 'random' });
+  const x = round.rooms![0]!.roomId;
+  await host.moveToBreakout(host.userId, x);
+  await until(() => as.roomId === x && bs.roomId === x, 'both in x');
+  const inX = new MeetingClient(s.opts);
+  Object.assign(inX, { roomId: x, userId: ann!.userId, userToken: ann!.userToken });
+  await inX.exit();
+  await until(() => as.roomId === host.roomId, 'ann is back in the main meeting');
+  assert.ok((await s.meeting.room(host.roomId))!.members.find((m) => m.userId === ann!.userId)!.present, 'still in the meeting');
+  const hostInX = new MeetingClient(s.opts);
+  Object.assign(hostInX, { roomId: x, userId: host.userId, userToken: host.userToken });
+  const closed = new Promise<number>((resolve) => bs.onClose((code) => resolve(code)));
+  await hostInX.exit(bob!.userId);
+  assert.equal(await closed, 4409);
+  assert.equal((await s.meeting.room(host.roomId))!.members.find((m) => m.userId === bob!.userId)!.present, false, 'out of the meeting');
+  await until(async () => !(await s.meeting.room(x))!.members.some((m) => m.userId === bob!.userId && m.present), 'and out of x');
+});

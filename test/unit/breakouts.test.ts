@@ -60,6 +60,8 @@ test('manual, choose, move, extend, close and the timer that checks the stored e
   const m = ok(run(room, step(host, open(['x', 'y'], { assignment: 'manual', manual: { [a]: 0, [b]: 1 } })))).room;
   assert.deepEqual(m.breakouts!.placed, { [a]: 'b0', [b]: 'b1' });
   assert.equal((run(m, step(c, { action: 'move', target: c, to: 'b0' })) as RuleError).code, 'forbidden', 'members choose only in choose');
+  assert.deepEqual(ok(run(m, step(a, { action: 'move', target: a, to: '' }))).room.breakouts!.placed, { [b]: 'b1' }, 'anyone may go back by itself');
+  assert.equal((run(m, step(a, { action: 'move', target: b, to: '' })) as RuleError).code, 'forbidden');
   const moved = ok(run(m, step(host, { action: 'move', target: a, to: 'b1' })));
   assert.deepEqual(moved.room.breakouts!.placed, { [a]: 'b1', [b]: 'b1' });
   assert.equal(ok(run(moved.room, step(host, { action: 'move', target: a, to: 'b1' }))).events.length, 0, 'a move done is done');

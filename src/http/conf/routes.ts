@@ -297,12 +297,25 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   // E11: leave (own userId, idempotent) or kick (host, another userId).
   app.post('/:roomId/user/:userId/exit', { schema: E.exit, config: { auth: 'exit' } }, async (req, reply) => {
     const { room, member } = session(req);
+    // DECISION: in a breakout, leaving is going back to the main meeting, and a kick is from the meeting.
+    if (room.breakoutOf && !room.ended) return exitBreakout(req, reply, room.breakoutOf.mainRoomId, req.params.userId, req.body.ban ?? 0);
     if (req.params.userId === member.userId) return run(req, reply, { type: 'leave', actor: member.userId });
     if (room.ended) throw new AgoraError(Code.session, 'the meeting has ended');
     if (!member.present) throw new AgoraError(Code.session, 'you are no longer in this room');
     const banMs = (req.body.ban ?? 0) * 1000;
     return run(req, reply, { type: 'kick', actor: member.userId, target: req.params.userId, banMs });
   });
+
+  /** E11 in a breakout: oneself back to the main meeting; another out of the meeting (host). */
+  const exitBreakout = async (req: FastifyRequest, reply: FastifyReply, mainRoomId: string, target: string, banSeconds: number) => {
+    const { member } = session(req);
+    if (target === member.userId) {
+      await meeting.breakouts.step(mainRoomId, member.userId, { action: 'move', target, to: '' }, afterAnswer(reply));
+    } else {
+      await meeting.execute(mainRoomId, { type: 'kick', actor: member.userId, target, banMs: banSeconds * 1000 }, afterAnswer(reply));
+    }
+    return ok(true);
+  };
 
   // E12: chat to the room.
   app.post('/:roomId/chat', { schema: E.chat }, async (req, reply) => {
