@@ -28,6 +28,12 @@ export interface Breakouts {
   /** A close was asked: everyone goes back, and the round goes once every breakout has ended. */
   closing?: boolean;
   openedAt: number;
+  /**
+   * Bumped by every change of the round: a breakout applies a sync's step only if it was made from
+   * this revision or a newer one than it has seen, so a slow sync (another node's) never undoes a
+   * newer move.
+   */
+  rev: number;
 }
 
 /** What a breakout knows of its main meeting (Room.breakoutOf). */
@@ -36,6 +42,8 @@ export interface BreakoutOf {
   round: string;
   name: string;
   endsAt: number | null;
+  /** The round's revision its seats and end were last synced from (Breakouts.rev). Absent: none yet. */
+  rev?: number;
 }
 
 /** Most breakouts in one round, and the longest name and duration (every edge refuses more). */
@@ -79,10 +87,10 @@ export type BreakoutSeat = Pick<Member, 'userId' | 'userUuid' | 'userName' | 'av
 export type BreakoutRoomCommand =
   | { type: 'openBreakout'; appId: string; roomUuid: string; roomId: string; boardId: string; password: string; of: BreakoutOf }
   /** Seat these members (added, or their session brought up to date). */
-  | { type: 'seatBreakout'; round: string; seats: BreakoutSeat[] }
+  | { type: 'seatBreakout'; round: string; rev: number; seats: BreakoutSeat[] }
   /** Members present but not in `keep` leave, each toward its destination (a roomId) in `to`. */
-  | { type: 'unseatBreakout'; round: string; keep: string[]; to: Record<string, string>; mainRoomId: string }
-  | { type: 'breakoutTimer'; round: string; endsAt: number | null }
+  | { type: 'unseatBreakout'; round: string; rev: number; keep: string[]; to: Record<string, string>; mainRoomId: string }
+  | { type: 'breakoutTimer'; round: string; rev: number; endsAt: number | null }
   | { type: 'breakoutMessage'; round: string; msgId: string; from: MemberSnapshot | null; text: string }
   | { type: 'endBreakout'; round: string };
 
@@ -167,7 +175,7 @@ export function decideBreakouts(room: Room, cmd: BreakoutsCommand, now: number, 
           placed[userId] = rooms[i]!.roomId;
         }
       }
-      room.breakouts = { round: c.fresh.round, rooms, assignment: c.assignment, placed, endsAt: c.durationMs === null ? null : now + c.durationMs, openedAt: now };
+      room.breakouts = { round: c.fresh.round, rooms, assignment: c.assignment, placed, endsAt: c.durationMs === null ? null : now + c.durationMs, openedAt: now, rev: 1 };
       return void tell('opened');
     }
     case 'move': {
@@ -185,7 +193,7 @@ export function decideBreakouts(room: Room, cmd: BreakoutsCommand, now: number, 
       const placed = { ...b.placed };
       if (to === '') delete placed[c.target];
       else placed[c.target] = to;
-      room.breakouts = { ...b, placed };
+      room.breakouts = { ...b, placed, rev: b.rev + 1 };
       return void tell('moved', { moved: { userId: c.target, from: from || room.roomId, to: to || room.roomId } });
     }
     case 'extend': {
@@ -193,7 +201,7 @@ export function decideBreakouts(room: Room, cmd: BreakoutsCommand, now: number, 
       requireHost(actor, 'extend the breakout rooms');
       const base = b.endsAt ?? now;
       if (!(c.byMs > 0) || base + c.byMs - now > MAX_BREAKOUT_MS) throw new RuleError('invalid', 'breakouts last at most 24 h from now');
-      room.breakouts = { ...b, endsAt: base + c.byMs };
+      room.breakouts = { ...b, endsAt: base + c.byMs, rev: b.rev + 1 };
       return void tell('extended');
     }
     case 'message': {
@@ -211,7 +219,7 @@ export function decideBreakouts(room: Room, cmd: BreakoutsCommand, now: number, 
       if (c.action === 'expire' && (!b || b.closing || b.endsAt === null || b.endsAt > now)) return;
       if (!b) throw new RuleError('notFound', 'no breakout rooms are open');
       if (b.closing) return;
-      room.breakouts = { ...b, closing: true };
+      room.breakouts = { ...b, closing: true, rev: b.rev + 1 };
       return void tell('closing');
     }
     case 'finish': {
@@ -254,8 +262,14 @@ export function decideBreakoutRoom(room: Room | null, cmd: BreakoutRoomCommand, 
   }
   // A command of another round, or on an ended breakout: nothing to do (every step may run twice).
   if (!room || !room.breakoutOf || room.breakoutOf.round !== cmd.round || room.ended) return { room: room!, events: [] };
+  // A sync made from an older revision of the round than one already applied: stale, ignored.
+  const applied = room.breakoutOf.rev ?? 0;
+  if (cmd.type !== 'breakoutMessage' && cmd.type !== 'endBreakout' && cmd.rev < applied) return { room, events: [] };
   const r = draft(room);
   const events: MeetingEvent[] = [];
+  // A newer revision is recorded, though nobody is told.
+  const newer = cmd.type !== 'breakoutMessage' && cmd.type !== 'endBreakout' && cmd.rev > applied;
+  if (newer) r.breakoutOf = { ...r.breakoutOf!, rev: cmd.rev };
   switch (cmd.type) {
     case 'seatBreakout': {
       const seated: Member[] = [];
@@ -273,8 +287,8 @@ export function decideBreakoutRoom(room: Room | null, cmd: BreakoutRoomCommand, 
         r.emptySince = null;
         events.push({ type: 'membersChanged', changes: seated.map((m) => ({ member: snapshot(m), present: true })), total: onlineCount(r) });
       }
-      // A session brought up to date is stored, though nobody is told.
-      return { room: r, events, ...(seated.length === 0 && cmd.seats.length > 0 ? { changed: true } : {}) };
+      // A session brought up to date, or a newer revision, is stored, though nobody is told.
+      return { room: r, events, ...((seated.length === 0 && cmd.seats.length > 0) || newer ? { changed: true } : {}) };
     }
     case 'unseatBreakout': {
       const keep = new Set(cmd.keep);
@@ -286,10 +300,10 @@ export function decideBreakoutRoom(room: Room | null, cmd: BreakoutRoomCommand, 
         const left = events[before];
         if (left?.type === 'membersChanged') left.changes[0]!.to = cmd.to[m.userId] ?? cmd.mainRoomId;
       }
-      return { room: r, events };
+      return { room: r, events, changed: newer };
     }
     case 'breakoutTimer':
-      if (r.breakoutOf!.endsAt === cmd.endsAt) return { room, events: [] };
+      if (r.breakoutOf!.endsAt === cmd.endsAt) return newer ? { room: r, events, changed: true } : { room, events: [] };
       r.breakoutOf = { ...r.breakoutOf!, endsAt: cmd.endsAt };
       events.push({ type: 'breakoutChanged', mainRoomId: r.breakoutOf.mainRoomId, name: r.breakoutOf.name, endsAt: cmd.endsAt });
       return { room: r, events };

@@ -95,7 +95,7 @@ export function removeMember(room: Room, m: Member, events: MeetingEvent[], now:
 function leaveRound(room: Room, userId: string): void {
   const placed = { ...room.breakouts!.placed };
   delete placed[userId];
-  room.breakouts = { ...room.breakouts!, placed };
+  room.breakouts = { ...room.breakouts!, placed, rev: room.breakouts!.rev + 1 };
 }
 
 export function roomChanged(room: Room): MeetingEvent {

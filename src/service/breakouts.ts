@@ -175,14 +175,14 @@ export class BreakoutService {
     await Promise.all(
       b.rooms.map(async (r, i) => {
         await this.make(main, r.roomId, i, { mainRoomId, round: b.round, name: r.name, endsAt: b.endsAt });
-        await this.p.execute(r.roomId, { type: 'seatBreakout', round: b.round, seats: seats.get(r.roomId)! });
-        await this.p.execute(r.roomId, { type: 'breakoutTimer', round: b.round, endsAt: b.endsAt });
+        await this.p.execute(r.roomId, { type: 'seatBreakout', round: b.round, rev: b.rev, seats: seats.get(r.roomId)! });
+        await this.p.execute(r.roomId, { type: 'breakoutTimer', round: b.round, rev: b.rev, endsAt: b.endsAt });
       }),
     );
     await Promise.all(
       b.rooms.map((r) => {
         const keep = seats.get(r.roomId)!.map((s) => s.userId);
-        return this.p.execute(r.roomId, { type: 'unseatBreakout', round: b.round, keep, to: b.placed, mainRoomId });
+        return this.p.execute(r.roomId, { type: 'unseatBreakout', round: b.round, rev: b.rev, keep, to: b.placed, mainRoomId });
       }),
     );
     this.schedule(mainRoomId, b.endsAt);

@@ -64,6 +64,7 @@ test('manual, choose, move, extend, close and the timer that checks the stored e
   assert.equal((run(m, step(a, { action: 'move', target: b, to: '' })) as RuleError).code, 'forbidden');
   const moved = ok(run(m, step(host, { action: 'move', target: a, to: 'b1' })));
   assert.deepEqual(moved.room.breakouts!.placed, { [a]: 'b1', [b]: 'b1' });
+  assert.equal(moved.room.breakouts!.rev, m.breakouts!.rev + 1, 'every change of the round is a new revision');
   assert.equal(ok(run(moved.room, step(host, { action: 'move', target: a, to: 'b1' }))).events.length, 0, 'a move done is done');
   const back = ok(run(moved.room, step(host, { action: 'move', target: a, to: 'main' }))).room;
   assert.deepEqual(back.breakouts!.placed, { [b]: 'b1' });
@@ -87,11 +88,11 @@ test("a breakout seats, unseats toward a destination, ends; steps of another rou
   const made = ok(run(null, { type: 'openBreakout', appId: 'app', roomUuid: 'breakout:r1:1', roomId: 'b0', boardId: 'bd', password: '', of })).room;
   assert.equal(made.breakoutOf?.mainRoomId, 'main');
   const seat = { userId: '7', userUuid: 'u7', userName: 'U7', avatar: '', role: 'participant' as const, uid: 7, screenId: 8, session: 's7', realtime: true, audio: false, video: false };
-  const seated = ok(run(made, { type: 'seatBreakout', round: 'r1', seats: [seat] })).room;
+  const seated = ok(run(made, { type: 'seatBreakout', round: 'r1', rev: 1, seats: [seat] })).room;
   assert.equal(presentMembers(seated).length, 1);
-  assert.equal(ok(run(seated, { type: 'seatBreakout', round: 'r1', seats: [seat] })).events.length, 0, 'seated once');
-  assert.equal(ok(run(seated, { type: 'seatBreakout', round: 'r0', seats: [] })).events.length, 0);
-  const left = ok(run(seated, { type: 'unseatBreakout', round: 'r1', keep: [], to: { '7': 'b1' }, mainRoomId: 'main' }));
+  assert.equal(ok(run(seated, { type: 'seatBreakout', round: 'r1', rev: 1, seats: [seat] })).events.length, 0, 'seated once');
+  assert.equal(ok(run(seated, { type: 'seatBreakout', round: 'r0', rev: 1, seats: [] })).events.length, 0);
+  const left = ok(run(seated, { type: 'unseatBreakout', round: 'r1', rev: 1, keep: [], to: { '7': 'b1' }, mainRoomId: 'main' }));
   const e = left.events[0]!;
   assert.ok(e.type === 'membersChanged' && e.changes[0]!.why === 'moved' && e.changes[0]!.to === 'b1');
   const ended = ok(run(seated, { type: 'endBreakout', round: 'r1' })).room;
@@ -99,7 +100,12 @@ test("a breakout seats, unseats toward a destination, ends; steps of another rou
   assert.equal(ok(run(ended, { type: 'endBreakout', round: 'r1' })).events.length, 0);
   const entry = decide(seated, { type: 'enter', appId: 'app', roomUuid: 'breakout:r1:1', roomName: 'x', password: '', userUuid: 'z', audio: false, video: false, policy: { maxUsers: 0, noAutoKickUser: false }, fresh: { roomId: 'q', boardId: 'q', uid: 99, session: 'q' } }, 1);
   assert.equal((entry as RuleError).code, 'forbidden');
+  // A step made from an older revision of the round than one applied (a slow sync): ignored.
+  const at3 = ok(run(seated, { type: 'breakoutTimer', round: 'r1', rev: 3, endsAt: 9000 })).room;
+  assert.equal(at3.breakoutOf!.rev, 3, 'a newer revision is recorded, though nothing else changed');
+  assert.equal(ok(run(at3, { type: 'unseatBreakout', round: 'r1', rev: 2, keep: [], to: {}, mainRoomId: 'main' })).events.length, 0);
+  assert.equal(ok(run(at3, { type: 'unseatBreakout', round: 'r1', rev: 3, keep: [], to: {}, mainRoomId: 'main' })).events.length, 1);
   // The empty-room timer leaves a breakout alone.
-  const empty = ok(run(seated, { type: 'unseatBreakout', round: 'r1', keep: [], to: {}, mainRoomId: 'main' })).room;
+  const empty = ok(run(seated, { type: 'unseatBreakout', round: 'r1', rev: 1, keep: [], to: {}, mainRoomId: 'main' })).room;
   assert.equal(ok(run(empty, { type: 'close', emptySinceAtMost: 1e12 })).events.length, 0);
 });
