@@ -3,7 +3,7 @@ import type { RoomTokenEntry } from '../service/roomtoken.ts';
 
 /** Close codes a client can act on (4000–4999 are the application's range). */
 export const Close = {
-  badRequest: { code: 4400, reason: 'bad request: token is required once, since is a non-negative integer given at most once' },
+  badRequest: { code: 4400, reason: 'bad request: token is required once, since is a non-negative integer, room a roomId, each at most once' },
   invalidToken: { code: 4401, reason: 'invalid or revoked token: enter the room again' },
   ended: { code: 4403, reason: 'the meeting has ended' },
   removed: { code: 4409, reason: 'you are no longer in this room' },

@@ -98,6 +98,9 @@ interface Conn extends Outgoing {
   talk: { board: BoardSeat | null; media: MediaSeat | null } | null;
 }
 
+/** What a roomId looks like (tokens/session.ts): a `room` parameter that does not is refused. */
+const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** Ticks a ping interval is spread over. */
 const PING_SLICES = 25;
 /** A resume missing at most this many events is served at once, without waiting for a catch-up turn. */
@@ -227,7 +230,7 @@ export class Gateway {
     const token = url.searchParams.get('token');
     const sinceText = url.searchParams.get('since');
     let since = sinceText === null || sinceText === '' ? null : Number(sinceText);
-    const repeated = url.searchParams.getAll('token').length > 1 || url.searchParams.getAll('since').length > 1;
+    const repeated = url.searchParams.getAll('token').length > 1 || url.searchParams.getAll('since').length > 1 || url.searchParams.getAll('room').length > 1;
     if (!token || repeated || (since !== null && (!Number.isSafeInteger(since) || since < 0))) {
       return refuse(ws, socket, Close.badRequest);
     }
@@ -263,6 +266,7 @@ export class Gateway {
     // `room`: a socket resuming in a breakout of its meeting, `since` being that room's seq. A room it
     // is no longer in (the breakout ended, the member moved) starts over in the main meeting.
     const roomParam = url.searchParams.get('room');
+    if (roomParam && !ROOM_ID.test(roomParam)) return refuse(ws, socket, Close.badRequest);
     if (roomParam && roomParam !== home) {
       try {
         session = await this.opts.meeting.authenticate(null, roomParam, userToken);

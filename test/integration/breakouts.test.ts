@@ -345,6 +345,11 @@ test('a socket that drops in a breakout resumes there (room= and since), or in t
   assert.equal(rt.state.members.size, 3);
   assert.equal(rt.roomId, host.roomId, 'told it is in the main meeting (cmd 121)');
   // Its seq is the main meeting's now: the main meeting's next message is not taken for a repeat.
+  // A `room` that is no roomId, or given twice: refused as a bad request.
+  for (const q of ['room=no%20such', `room=${x}&room=${x}`]) {
+    const ws = new WebSocket(`${s.url.replace(/^http/, 'ws')}/v1/realtime?token=${encodeURIComponent(ann!.userToken)}&${q}`);
+    assert.equal(await new Promise<number>((resolve) => ws.on('close', (code) => resolve(code))), 4400, q);
+  }
   await host.chat('welcome back');
   await until(() => rt.state.chat.some((c) => c.message === 'welcome back'), "the main meeting's chat");
 });
