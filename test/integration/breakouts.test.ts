@@ -378,3 +378,19 @@ test('E11 in a breakout: leaving is going back to the main meeting; a host kick 
   assert.equal((await s.meeting.room(host.roomId))!.members.find((m) => m.userId === bob!.userId)!.present, false, 'out of the meeting');
   await until(async () => !(await s.meeting.room(x))!.members.some((m) => m.userId === bob!.userId && m.present), 'and out of x');
 });
+
+test('two cluster nodes on Redis: the node that timed the round stops, another node closes it when its end has passed', { skip: await redisSkip(), timeout: 60_000 }, async (t) => {
+  const { nodes, opts: on } = await startRedisNodes(t, 2);
+  const [stays, goes] = nodes as [ConveneNode, ConveneNode];
+  const host = await enter(on(goes), 'btimer', 'host');
+  const members = await Promise.all(['a', 'b', 'c', 'd'].map((n) => enter(on(stays), 'btimer', n)));
+  const sockets = await Promise.all(members.map((m) => socket(on(stays), m)));
+  t.after(() => Promise.all(sockets.map((rt) => rt.close())));
+  const round = await host.openBreakouts({ rooms: ['x', 'y'], assignment: 'random', durationSeconds: 2 });
+  await until(() => sockets.every((rt) => round.rooms!.some((r) => r.roomId === rt.roomId)), 'everyone in a breakout');
+  // The node whose timer would close the round goes away before the end.
+  await goes.stop();
+  await until(() => sockets.every((rt) => rt.roomId === host.roomId), 'everyone back, closed by the other node (its timer or its sweep)', 20_000);
+  await until(async () => (await stays.meeting.room(host.roomId))!.breakouts === undefined, 'the round is over');
+  for (const r of round.rooms!) await gapFree(stays.meeting, r.roomId);
+});
