@@ -569,34 +569,33 @@ export class Gateway {
     // DECISION: a socket carrying the board or media is bound to its room's board and mesh: it is
     // closed (4412), and its client opens it again with the main token (it is then placed here).
     if (c.talk) return this.end(c, Close.moved);
+    // The new room followed first, while the socket still counts in the old one: a close meanwhile
+    // undoes the old room's registration as ever, and this follow below.
+    try {
+      await this.feed.follow(to.roomId);
+    } catch (err) {
+      this.end(c, Close.unavailable);
+      throw err;
+    }
+    if (c.closing) return void this.feed.unfollow(to.roomId);
     const old = this.rooms.get(c.roomId);
     old?.delete(c);
     if (old?.size === 0) this.rooms.delete(c.roomId);
     this.countSocket(c, -1);
-    if (c.followed) {
-      this.feed.unfollow(c.roomId);
-      if (c.roomId !== c.home) this.opts.presence.disconnected(c.roomId, c.userId, c.id);
-    }
-    c.followed = false;
+    this.feed.unfollow(c.roomId);
+    if (c.roomId !== c.home) this.opts.presence.disconnected(c.roomId, c.userId, c.id);
     c.roomId = to.roomId;
     c.lastSeq = 0;
+    // Events of the new room from now on wait for its snapshot.
     c.pending = [];
     let set = this.rooms.get(c.roomId);
     if (!set) this.rooms.set(c.roomId, (set = new Set()));
     set.add(c);
     this.countSocket(c, 1);
-    try {
-      await this.feed.follow(c.roomId);
-    } catch (err) {
-      this.end(c, Close.unavailable);
-      throw err;
-    }
-    if (c.closing) return void this.feed.unfollow(c.roomId);
-    c.followed = true;
     const room = (await this.opts.meeting.room(c.roomId)) ?? to;
+    if (c.closing) return;
     const me = findMember(room, c.userId);
     if (c.roomId !== c.home && me) this.opts.presence.connected(c.roomId, me, c.id);
-    if (c.closing) return;
     this.sendRaw(c, this.opts.format.moved({ roomId: room.roomId, mainRoomId: c.home, name: room.roomName }));
     const token = formatSessionToken({ roomId: c.home, userId: c.userId, secret: c.session });
     this.sendRaw(c, this.opts.format.snapshot(room, { userId: c.userId, userToken: token }, snapshotMembers(room, c.userId)));
