@@ -394,3 +394,23 @@ test('two cluster nodes on Redis: the node that timed the round stops, another n
   await until(async () => (await stays.meeting.room(host.roomId))!.breakouts === undefined, 'the round is over');
   for (const r of round.rooms!) await gapFree(stays.meeting, r.roomId);
 });
+
+test('presence: a member whose socket is in a breakout stays in the main meeting; one whose socket is gone leaves both', { timeout: 30_000 }, async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'auto', CONVENE_PRESENCE_GRACE: '1' });
+  t.after(() => s.close());
+  const host = await enter(s.opts, 'bpres', 'host');
+  const [ann, bob] = await Promise.all(['ann', 'bob'].map((n) => enter(s.opts, 'bpres', n)));
+  const [as, bs] = await Promise.all([socket(s.opts, ann!), socket(s.opts, bob!)]);
+  t.after(() => as.close());
+  const round = await host.openBreakouts({ rooms: ['x'], assignment: 'random' });
+  const x = round.rooms![0]!.roomId;
+  await until(() => as.roomId === x && bs.roomId === x, 'both in x');
+  await bs.close();
+  // Well past the grace period: bob is gone from both rooms, ann (her socket open in x) from neither.
+  await until(async () => !(await s.meeting.room(host.roomId))!.members.find((m) => m.userId === bob!.userId)!.present, 'bob left the meeting', 10_000);
+  await until(async () => !(await s.meeting.room(x))!.members.find((m) => m.userId === bob!.userId)!.present, 'bob left x', 10_000);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.ok((await s.meeting.room(host.roomId))!.members.find((m) => m.userId === ann!.userId)!.present, 'ann is still in the meeting');
+  assert.ok((await s.meeting.room(x))!.members.find((m) => m.userId === ann!.userId)!.present, 'and in x');
+  assert.equal(as.roomId, x);
+});
