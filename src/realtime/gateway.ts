@@ -6,8 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { LoggedEvent } from '../domain/events.ts';
 import { recipientsOf } from '../domain/events.ts';
-import { findMember, type Room } from '../domain/room.ts';
-import { formatSessionToken } from '../tokens/session.ts';
+import { findMember } from '../domain/room.ts';
 import { RuleError } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
 import type { MeetingService } from '../service/meeting.ts';
@@ -31,6 +30,7 @@ import { BOARD_MAX_PAYLOAD, type BoardSeat, type Whiteboard } from '../board/soc
 import type { MediaRelay, MediaSeat } from '../media/relay.ts';
 import { MEDIA_MAX_PAYLOAD } from '../media/signals.ts';
 import { receiveOnMediaSocket } from './inbound.ts';
+import { mayHaveMoved, RoomSwitch, type Placed } from './switch.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 export { Close } from './close.ts';
@@ -70,16 +70,12 @@ export interface GatewayOptions {
   fanoutCost?: FanoutCost;
 }
 
-interface Conn extends Outgoing {
+interface Conn extends Outgoing, Placed {
   ws: WebSocket;
   /** Unique on this node: presence counts a member's sockets across nodes by it. */
   id: string;
-  /** The room whose events this socket gets: the main meeting, or the breakout its member is in. */
+  /** The room whose events this socket gets: the main meeting, or the breakout its member is in (switch.ts). */
   roomId: string;
-  /** The main meeting its token is for (presence is kept there while the socket is in a breakout). */
-  home: string;
-  /** Being switched to another room of its meeting (switchRoom): checks wait for the switch. */
-  moving?: boolean;
   userId: string;
   session: string;
   /** Highest seq this socket has been brought up to. */
@@ -137,6 +133,8 @@ export class Gateway {
   private framesOut = 0;
   /** drain() was called: new sockets are refused with 1012. */
   private draining = false;
+  /** Sockets follow their member to another room of its meeting (breakout rooms). */
+  private readonly switcher: RoomSwitch<Conn>;
 
   constructor(private readonly opts: GatewayOptions) {
     const gateway = this;
@@ -159,6 +157,17 @@ export class Gateway {
     );
     // The interval is spread over PING_SLICES ticks, a share of the sockets each: a ping is a write per
     // socket, and 20,000 at once held the event loop for about 0.4 s every interval.
+    this.switcher = new RoomSwitch<Conn>({
+      meeting: opts.meeting,
+      presence: opts.presence,
+      format: opts.format,
+      feed: this.feed,
+      rehome: (c, roomId) => this.rehome(c, roomId),
+      send: (c, frame) => this.sendRaw(c, frame),
+      sendLive: (c, e) => void this.sendLive(c, e, null),
+      end: (c, why) => this.end(c, why),
+      check: (c) => this.checkSessions(c.roomId, [c]),
+    });
     this.pinger = setInterval(() => this.ping(), Math.max(1, Math.floor(opts.pingIntervalMs / PING_SLICES)));
     this.pinger.unref();
   }
@@ -506,7 +515,7 @@ export class Gateway {
       // Breakouts (field checks only when there are none): a socket whose member moved, or is placed
       // in another room of its meeting, follows it there rather than being closed.
       if ((c.roomId !== c.home || room?.breakouts) && mayHaveMoved(c, room)) {
-        this.relocate(c).catch((err) => this.opts.onError?.(err, 'breakout switch'));
+        this.switcher.relocate(c).catch((err) => this.opts.onError?.(err, 'breakout switch'));
         continue;
       }
       // A lookup, not a map of the room: each socket that opens checks itself, in rooms of thousands.
@@ -543,69 +552,6 @@ export class Gateway {
   }
 
   /**
-   * Where is this socket's member now (the main meeting, or the breakout it is seated in)? The
-   * socket follows it there; one whose member is gone from the meeting closes as it would have.
-   */
-  private async relocate(c: Conn): Promise<void> {
-    c.moving = true;
-    try {
-      const where = await this.opts.meeting.breakouts.whereIs(c.home, c.userId, c.session);
-      if (c.closing) return;
-      if (!where.room) return this.end(c, where.gone === 'ended' ? Close.ended : where.gone === 'replaced' ? Close.replaced : Close.removed);
-      if (where.room.roomId !== c.roomId) await this.switchRoom(c, where.room);
-    } finally {
-      c.moving = false;
-    }
-    // Moved again meanwhile: one more look.
-    if (!c.closing) await this.checkSessions(c.roomId, [c]);
-  }
-
-  /**
-   * Switch a socket to another room of its meeting: the old room unfollowed, the new one followed
-   * before its state is read (nothing committed from then on is missed), cmd 121 saying which room
-   * it is in now, then that room's snapshot and what came after it. No new token, no new entry.
-   */
-  private async switchRoom(c: Conn, to: Room): Promise<void> {
-    // DECISION: a socket carrying the board or media is bound to its room's board and mesh: it is
-    // closed (4412), and its client opens it again with the main token (it is then placed here).
-    if (c.talk) return this.end(c, Close.moved);
-    // The new room followed first, while the socket still counts in the old one: a close meanwhile
-    // undoes the old room's registration as ever, and this follow below.
-    try {
-      await this.feed.follow(to.roomId);
-    } catch (err) {
-      this.end(c, Close.unavailable);
-      throw err;
-    }
-    if (c.closing) return void this.feed.unfollow(to.roomId);
-    const old = this.rooms.get(c.roomId);
-    old?.delete(c);
-    if (old?.size === 0) this.rooms.delete(c.roomId);
-    this.countSocket(c, -1);
-    this.feed.unfollow(c.roomId);
-    if (c.roomId !== c.home) this.opts.presence.disconnected(c.roomId, c.userId, c.id);
-    c.roomId = to.roomId;
-    c.lastSeq = 0;
-    // Events of the new room from now on wait for its snapshot.
-    c.pending = [];
-    let set = this.rooms.get(c.roomId);
-    if (!set) this.rooms.set(c.roomId, (set = new Set()));
-    set.add(c);
-    this.countSocket(c, 1);
-    const room = (await this.opts.meeting.room(c.roomId)) ?? to;
-    if (c.closing) return;
-    const me = findMember(room, c.userId);
-    if (c.roomId !== c.home && me) this.opts.presence.connected(c.roomId, me, c.id);
-    this.sendRaw(c, this.opts.format.moved({ roomId: room.roomId, mainRoomId: c.home, name: room.roomName }));
-    const token = formatSessionToken({ roomId: c.home, userId: c.userId, secret: c.session });
-    this.sendRaw(c, this.opts.format.snapshot(room, { userId: c.userId, userToken: token }, snapshotMembers(room, c.userId)));
-    c.lastSeq = room.seq;
-    const pending = c.pending ?? [];
-    c.pending = null;
-    for (const e of pending) this.sendLive(c, e, null);
-  }
-
-  /**
    * A socket that sends (the board's ops, media signals) gets a seat of each and one listener;
    * the others send nothing and listen to nothing. A media socket is told the mesh size and its ICE
    * servers at once (its first frame).
@@ -625,6 +571,19 @@ export class Gateway {
       const seat = talk.board;
       conn.ws.on('message', (data, isBinary) => whiteboard.receive(seat, data, isBinary));
     }
+  }
+
+  /** Move a socket to `roomId` (RoomSwitch): its roomId, the room sets and the member's socket count. */
+  private rehome(c: Conn, roomId: string): void {
+    const old = this.rooms.get(c.roomId);
+    old?.delete(c);
+    if (old?.size === 0) this.rooms.delete(c.roomId);
+    this.countSocket(c, -1);
+    c.roomId = roomId;
+    let set = this.rooms.get(roomId);
+    if (!set) this.rooms.set(roomId, (set = new Set()));
+    set.add(c);
+    this.countSocket(c, 1);
   }
 
   private socketsOf(roomId: string, userId: string): number {
@@ -723,17 +682,6 @@ function markAlive(this: Owned): void {
  */
 function cutOffAfterProtocolError(this: WebSocket): void {
   setTimeout(() => this.terminate(), 2_000).unref();
-}
-
-/**
- * Whether a socket's member may be elsewhere now: gone from its breakout (moved, or the breakout
- * ended), or placed in a breakout while its socket is in the main meeting.
- */
-function mayHaveMoved(c: Conn, room: Room | null): boolean {
-  const m = room ? findMember(room, c.userId) : undefined;
-  if (c.roomId !== c.home) return !room || room.ended || !m?.present || m.session !== c.session;
-  const b = room?.breakouts;
-  return !!b && !b.closing && b.placed[c.userId] !== undefined && !!m?.present && m.session === c.session;
 }
 
 /** Members whose session an event may have ended or replaced; null: everyone's (meeting ended). */
