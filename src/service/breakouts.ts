@@ -17,6 +17,9 @@ export interface BreakoutPorts {
   execute(roomId: string, cmd: RoomCommand, delivery?: Delivery): Promise<Decision>;
   room(roomId: string): Promise<Room | null>;
   newRoomId(appId: string, roomUuid: string): string;
+  /** A board for a new breakout (Netless: made there; built-in: an id), and one that went unused. */
+  newBoard(appId: string): Promise<string>;
+  dropBoard(boardId: string): void;
   /** Running breakout rooms of every app (found by their roomUuid prefix, breakoutUuid). */
   breakoutRoomIds(): Promise<string[]>;
   now(): number;
@@ -82,9 +85,11 @@ export class BreakoutService {
     }
   }
 
-  /** Make a breakout (nothing when it exists). */
-  private make(main: Room, roomId: string, i: number, of: BreakoutOf): Promise<Decision> {
-    return this.p.execute(roomId, { type: 'openBreakout', appId: main.appId, roomUuid: breakoutUuid(of.round, i), roomId, boardId: newId(), password: main.password, of });
+  /** Make a breakout (nothing when it exists: a board made for it meanwhile is let go). */
+  private async make(main: Room, roomId: string, i: number, of: BreakoutOf): Promise<void> {
+    const boardId = await this.p.newBoard(main.appId);
+    const d = await this.p.execute(roomId, { type: 'openBreakout', appId: main.appId, roomUuid: breakoutUuid(of.round, i), roomId, boardId, password: main.password, of });
+    if (d.room?.boardId !== boardId) this.p.dropBoard(boardId);
   }
 
   /**
@@ -174,7 +179,8 @@ export class BreakoutService {
     // Made (once), seated, told their end; only then do members leave the rooms they are no longer in.
     await Promise.all(
       b.rooms.map(async (r, i) => {
-        await this.make(main, r.roomId, i, { mainRoomId, round: b.round, name: r.name, endsAt: b.endsAt });
+        // Made when opened; made here only if the node that opened them died first.
+        if (!(await this.p.room(r.roomId))) await this.make(main, r.roomId, i, { mainRoomId, round: b.round, name: r.name, endsAt: b.endsAt });
         await this.p.execute(r.roomId, { type: 'seatBreakout', round: b.round, rev: b.rev, seats: seats.get(r.roomId)! });
         await this.p.execute(r.roomId, { type: 'breakoutTimer', round: b.round, rev: b.rev, endsAt: b.endsAt });
       }),

@@ -131,6 +131,8 @@ export class MeetingService {
       execute: (roomId, cmd, delivery) => this.execute(roomId, cmd, delivery),
       room: (roomId) => this.store.loadRoom(roomId),
       newRoomId: (appId, roomUuid) => this.newRoomId(appId, roomUuid),
+      newBoard: (appId) => (this.boards ? this.boards.open(appId) : Promise.resolve(newId())),
+      dropBoard: (boardId) => this.boards?.close(boardId),
       breakoutRoomIds: () => this.breakoutRoomIds(),
       now: () => this.now(),
       onError: (err, what) => this.onError(err, what),

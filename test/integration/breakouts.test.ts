@@ -12,6 +12,7 @@ import { RealtimeClient } from '../../client/realtime.ts';
 import type { MeetingService } from '../../src/service/meeting.ts';
 import { qiniuServer, raw } from '../helpers/qiniu.ts';
 import { WebhookReceiver } from '../helpers/webhooks.ts';
+import { startNetlessStandIn } from '../helpers/netless-standin.ts';
 
 async function enter(opts: ClientOptions, room: string, name: string): Promise<MeetingClient> {
   const c = new MeetingClient(opts);
@@ -413,4 +414,19 @@ test('presence: a member whose socket is in a breakout stays in the main meeting
   assert.ok((await s.meeting.room(host.roomId))!.members.find((m) => m.userId === ann!.userId)!.present, 'ann is still in the meeting');
   assert.ok((await s.meeting.room(x))!.members.find((m) => m.userId === ann!.userId)!.present, 'and in x');
   assert.equal(as.roomId, x);
+});
+
+test('with Netless boards, each breakout gets a board of its own, banned when the breakout ends', { timeout: 30_000 }, async (t) => {
+  const netless = await startNetlessStandIn();
+  const s = await startTestServer({ CONVENE_BOARD_PROVIDER: 'netless', CONVENE_NETLESS_URL: netless.url, CONVENE_NETLESS_AK: netless.ak, CONVENE_NETLESS_SK: netless.sk, CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(async () => (await s.close(), await netless.close()));
+  const host = await enter(s.opts, 'bnet', 'host');
+  const round = await host.openBreakouts({ rooms: ['x', 'y'], assignment: 'choose' });
+  const boards = await Promise.all(round.rooms!.map(async (r) => (await s.meeting.room(r.roomId))!.boardId));
+  const mainBoard = (await s.meeting.room(host.roomId))!.boardId;
+  for (const b of boards) assert.ok(netless.rooms.has(b), `board ${b} made at Netless`);
+  assert.equal(new Set([mainBoard, ...boards]).size, 3, 'one board each');
+  await host.closeBreakouts();
+  await until(() => boards.every((b) => netless.banned.includes(b)), "the breakouts' boards banned as they end");
+  assert.ok(!netless.banned.includes(mainBoard), "the main meeting's board stays");
 });
