@@ -252,8 +252,9 @@ export class MeetingClient {
     return this.call('POST', `/${this.roomId}/user/${userId}/exit`, banSeconds === undefined ? undefined : { ban: banSeconds });
   }
 
-  chat(message: string): Promise<true> {
-    return this.call('POST', `/${this.roomId}/chat`, { message, type: 1 });
+  /** `roomId`: a breakout of this meeting the member is in (the same token works there). */
+  chat(message: string, roomId = this.roomId): Promise<true> {
+    return this.call('POST', `/${roomId}/chat`, { message, type: 1 });
   }
 
   boardToken(): Promise<{ boardId: string; boardToken: string }> {
@@ -335,4 +336,42 @@ export class MeetingClient {
   simple(): Promise<{ roomId: string; roomUuid: string; roomName: string; channelName: string; password: string }> {
     return this.call('GET', `/${this.roomId}/simple`);
   }
+
+  /** The main meeting's round of breakout rooms (Convene: docs/agora-api.md 6.17). */
+  breakouts(): Promise<BreakoutRound> {
+    return this.call('GET', `/${this.roomId}/breakouts`);
+  }
+
+  /** Open breakout rooms (host). `assign` (manual): userId → index in `rooms`. */
+  openBreakouts(o: { rooms: string[]; assignment: 'manual' | 'random' | 'choose'; assign?: Record<string, number>; durationSeconds?: number }): Promise<BreakoutRound> {
+    return this.call('POST', `/${this.roomId}/breakouts`, o);
+  }
+
+  /** Move a member (host; oneself when members choose) to a breakout, or to the main meeting (its roomId, or ''). */
+  moveToBreakout(userId: string, roomId: string): Promise<true> {
+    return this.call('POST', `/${this.roomId}/breakouts/move`, { userId, roomId });
+  }
+
+  extendBreakouts(seconds: number): Promise<BreakoutRound> {
+    return this.call('POST', `/${this.roomId}/breakouts/extend`, { seconds });
+  }
+
+  messageBreakouts(text: string): Promise<true> {
+    return this.call('POST', `/${this.roomId}/breakouts/message`, { text });
+  }
+
+  closeBreakouts(): Promise<true> {
+    return this.call('DELETE', `/${this.roomId}/breakouts`);
+  }
+}
+
+/** The main meeting's round of breakout rooms: `open` 0 and nothing else when there is none. */
+export interface BreakoutRound {
+  open: number;
+  round?: string;
+  assignment?: 'manual' | 'random' | 'choose';
+  /** Epoch ms; 0: until a host closes them. */
+  endsAt?: number;
+  closing?: number;
+  rooms?: { roomId: string; name: string; members: string[] }[];
 }

@@ -37,8 +37,8 @@ function platformWebSocket(): Promise<WebSocketConstructor> {
 
 export interface ChannelMessage {
   type: 'channel';
-  /** 1–8 Agora's; 101 Convene's hand queue; 110 and 111 its lobby (the moderators', the waiting member's); 130 metadata. */
-  cmd: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 101 | 110 | 111 | 130;
+  /** 1–8 Agora's; 101 Convene's hand queue; 110 and 111 its lobby (the moderators', the waiting member's); 120–123 breakout rooms (121 has no seq: it is the socket's, not a room's); 130 metadata. */
+  cmd: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 101 | 110 | 111 | 120 | 121 | 122 | 123 | 130;
   version: 1;
   timestamp: number;
   seq: number;
@@ -86,6 +86,10 @@ export interface SnapshotMessage {
     hands?: { public: number; list: RaisedHand[] };
     /** Convene, to a moderator of a room with a lobby: who waits. */
     lobby?: { on: number; list: LobbyKnock[] };
+    /** A main meeting's round of breakouts (as cmd 120 carries it). */
+    breakouts?: Record<string, unknown>;
+    /** In a breakout: its main meeting, name and end (epoch ms, 0: none). */
+    breakout?: { mainRoomId: string; name: string; endsAt: number };
   };
 }
 
@@ -222,9 +226,17 @@ export interface RealtimeOptions {
  */
 export const FINAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4409, 4410, 4411, 4413, 4423, 4424, 4425, 4429, 4430]);
 
+/** Convene's breakout messages (docs/realtime.md): the round, the room a socket is in now, a breakout's end, a host's message. */
+export const BREAKOUTS_CMD = 120;
+export const MOVED_CMD = 121;
+export const BREAKOUT_CMD = 122;
+export const BREAKOUTS_MESSAGE_CMD = 123;
+
 export class RealtimeClient {
-  /** The highest seq received (0 before anything). */
+  /** The highest seq received (0 before anything), of the room the socket is in. */
   lastSeq: number;
+  /** The room the socket is in when it is not its token's (a breakout), as the last cmd 121 said. */
+  roomId: string | null = null;
   readonly state = new MeetingState();
   private ws: StandardWebSocket | null = null;
   private readonly handlers = new Set<(m: RealtimeMessage) => void>();
@@ -252,6 +264,8 @@ export class RealtimeClient {
       if (this.opts.boardToken) q.set('boardToken', this.opts.boardToken);
     }
     if (this.opts.media) q.set('media', '1');
+    // In a breakout: the resume is that room's (its seq); the server starts over in the main meeting if it ended.
+    if (this.roomId) q.set('room', this.roomId);
     // Without a seq yet the server starts with a snapshot; with one it sends what was missed.
     if (this.lastSeq > 0 || this.opts.since !== undefined) q.set('since', String(this.lastSeq));
     const ws = new WebSocketImpl(`${base}/v1/realtime?${q}`);
@@ -379,8 +393,14 @@ export class RealtimeClient {
       return;
     }
     if (m.version !== 1) return;
-    // The lobby's answers to a waiting member come with seq 0: not the room's stream (it has none yet).
-    if (m.type === 'channel' && m.cmd === 111 && m.seq === 0) {
+    if (m.type === 'channel' && m.cmd === MOVED_CMD) {
+      // Another room of the meeting from now on: its snapshot comes next, and its own seq.
+      this.roomId = (m.data as { roomId: string }).roomId;
+      this.lastSeq = 0;
+    }
+    // That message, and the lobby's answers to a waiting member (seq 0: it has no room stream yet),
+    // are the socket's own, outside any room's seq.
+    if (m.type === 'channel' && (m.cmd === MOVED_CMD || (m.cmd === 111 && m.seq === 0))) {
       this.state.apply(m);
       for (const h of this.handlers) h(m);
       return;
@@ -415,6 +435,12 @@ export class MeetingState {
   lobby: { on: boolean; list: LobbyKnock[] } = { on: false, list: [] };
   /** This member's own lobby state (cmd 111) while it waits, and its answer; null: never waited on this socket. */
   lobbyAnswer: LobbyAnswer | null = null;
+  /** The main meeting's round (cmd 120, the snapshot's `breakouts`); null: none open, or in a breakout. */
+  breakouts: Record<string, unknown> | null = null;
+  /** The breakout this member is in (cmd 122, the snapshot's `breakout`); null: the main meeting. */
+  breakout: { mainRoomId: string; name: string; endsAt: number } | null = null;
+  /** The rooms this socket was in, in order (cmd 121). */
+  readonly rooms: string[] = [];
 
   apply(m: RealtimeMessage): void {
     if (m.type === 'snapshot') {
@@ -428,6 +454,8 @@ export class MeetingState {
       this.membersComplete = !m.data.membersPage || m.data.membersPage.count >= m.data.membersPage.total;
       this.hands = { public: m.data.hands?.public === 1, list: m.data.hands?.list ?? [] };
       this.lobby = { on: m.data.lobby?.on === 1, list: m.data.lobby?.list ?? [] };
+      this.breakouts = m.data.breakouts?.open === 1 ? m.data.breakouts : null;
+      this.breakout = m.data.breakout ?? null;
       return;
     }
     if (m.type !== 'channel') {
@@ -482,6 +510,15 @@ export class MeetingState {
         break;
       case 111:
         this.lobbyAnswer = d as LobbyAnswer;
+        break;
+      case BREAKOUTS_CMD:
+        this.breakouts = d.open === 1 ? d : null;
+        break;
+      case MOVED_CMD:
+        this.rooms.push(d.roomId);
+        break;
+      case BREAKOUT_CMD:
+        this.breakout = { mainRoomId: d.mainRoomId, name: d.name, endsAt: d.endsAt };
         break;
       case 130:
         this.applyMetadata(d);

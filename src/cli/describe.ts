@@ -74,6 +74,16 @@ export class EventNarrator {
         return `lobby    admitted by ${e.by ? this.who(e.by) : 'the server'}: ${e.to.map((id) => this.byId(id)).join(', ')}`;
       case 'lobbyDenied':
         return `lobby    denied by ${e.by ? this.who(e.by) : 'the server'}: ${e.to.map((id) => this.byId(id)).join(', ')}${e.reason ? ` (${JSON.stringify(e.reason)})` : ''}`;
+      case 'breakoutsChanged': {
+        const by = e.by ? this.who(e.by) : 'the server';
+        const rooms = e.view ? `: ${e.view.rooms.map((r) => `${r.name} (${r.members.length})`).join(', ')}${e.view.endsAt ? `, until ${new Date(e.view.endsAt).toISOString()}` : ''}` : '';
+        const moved = e.moved ? ` ${this.byId(e.moved.userId)} → ${e.moved.to}` : '';
+        return `breakout ${e.step} by ${by}${moved}${rooms}`;
+      }
+      case 'breakoutChanged':
+        return `breakout ${JSON.stringify(e.name)} of ${e.mainRoomId}${e.endsAt ? `, until ${new Date(e.endsAt).toISOString()}` : ''}`;
+      case 'breakoutsMessage':
+        return `breakout message from ${e.from ? this.who(e.from) : 'the server'}: ${JSON.stringify(e.text)}`;
       default: {
         // An event type newer than this narrator: shown as stored rather than dropped.
         const unknown: { type?: string } = e;

@@ -26,6 +26,11 @@ export const AUDIT_ACTIONS = [
   'lobby.admit',
   'lobby.deny',
   'lobby.back',
+  'breakouts.open',
+  'breakouts.move',
+  'breakouts.extend',
+  'breakouts.message',
+  'breakouts.close',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
@@ -57,7 +62,7 @@ export interface AuditEntry {
 export type AuditDraft = Omit<AuditEntry, 'n' | 'at' | 'seq'>;
 
 /** The commands that may moderate (whether one did is decided per command below). */
-const MODERATING: ReadonlySet<Command['type']> = new Set(['changeRoom', 'lockRoom', 'close', 'changeMember', 'shareScreen', 'kick', 'transferHost', 'metadata', 'lobby']);
+const MODERATING: ReadonlySet<Command['type']> = new Set(['changeRoom', 'lockRoom', 'close', 'changeMember', 'shareScreen', 'kick', 'transferHost', 'metadata', 'lobby', 'breakouts']);
 
 const person = (m: Member): AuditPerson => ({ userId: m.userId, userUuid: m.userUuid, userName: m.userName });
 
@@ -105,6 +110,13 @@ export function auditWatch(before: Room | null, cmd: Command): ((d: Decision) =>
       // A member setting its own where the room allows it is no moderator.
       if (member && member.role !== 'host') return null;
       return (d) => metadataChanges(before, d.room, cmd).map(([action, who, was, is]) => entry(action, who, was, is));
+    case 'breakouts': {
+      const c = cmd.do;
+      // The timer's steps are no moderation; nor is a member choosing its own breakout.
+      if (c.action === 'expire' || c.action === 'finish' || (c.action === 'move' && member?.userId === c.target)) return null;
+      const target = c.action === 'move' ? findMember(before, c.target) ?? null : null;
+      return (d) => breakoutChanges(before, d, c.action).map(([action, was, is]) => entry(action, target, was, is));
+    }
     case 'lobby':
       return (d) => lobbyChanges(before, d, cmd.do.action === 'sendBack' ? cmd.do.target : null).map(([action, who, was, is]) => entry(action, who, was, is));
     default:
@@ -163,4 +175,17 @@ function lobbyChanges(was: Room, d: Decision, sentBack: string | null): PersonCh
   }
   if (sentBack !== null && findMember(was, sentBack)?.present && !findMember(d.room, sentBack)?.present) out.push(['lobby.back', who(sentBack), { present: true }, { present: false, waiting: true }]);
   return out;
+}
+
+const BREAKOUT_ACTIONS = { open: 'breakouts.open', move: 'breakouts.move', extend: 'breakouts.extend', message: 'breakouts.message', close: 'breakouts.close' } as const;
+
+/** A host's (or the server's) step on the round of breakouts: the round before and after it. */
+function breakoutChanges(was: Room, d: Decision, step: string): Change[] {
+  const action = BREAKOUT_ACTIONS[step as keyof typeof BREAKOUT_ACTIONS];
+  const changed = d.events.find((e) => e.type === 'breakoutsChanged' || e.type === 'breakoutsMessage');
+  if (!action || !changed) return [];
+  if (changed.type === 'breakoutsMessage') return [[action, {}, { text: changed.text, msgId: changed.msgId }]];
+  if (changed.moved) return [[action, { room: changed.moved.from }, { room: changed.moved.to }]];
+  const round = (r: Room) => (r.breakouts ? { rooms: r.breakouts.rooms.map((x) => x.name), assignment: r.breakouts.assignment, endsAt: r.breakouts.endsAt, closing: r.breakouts.closing === true } : null);
+  return [[action, { round: round(was) }, { round: round(d.room) }]];
 }

@@ -11,6 +11,7 @@ import type { MetadataCommand } from './metadata.ts';
  */
 export type ServerCaller = string;
 import type { LobbyCommand } from './lobby.ts';
+import type { BreakoutRoomCommand, BreakoutsCommand } from './breakouts.ts';
 
 /** The app's rules that apply when someone enters. */
 export interface EntryPolicy {
@@ -190,7 +191,9 @@ export type Command =
   | ServerMessage
   | HandsCommand
   | MetadataCommand
-  | LobbyCommand;
+  | LobbyCommand
+  | BreakoutsCommand
+  | BreakoutRoomCommand;
 
 export type RoomCommand = Exclude<Command, Enter>;
 

@@ -76,6 +76,8 @@ export function removeMember(room: Room, m: Member, events: MeetingEvent[], now:
   m.sharingScreen = false;
   answerSpeakInvite(room, m);
   lowerHand(room, m.userId);
+  // Gone from the main meeting, gone from its breakout (the service's sync unseats it there).
+  if (room.breakouts?.placed[m.userId] !== undefined) leaveRound(room, m.userId);
   if (wasHost) {
     const first = firstPresent(room);
     const heir = first ? own(room, first) : undefined;
@@ -88,6 +90,12 @@ export function removeMember(room: Room, m: Member, events: MeetingEvent[], now:
     events.push({ type: 'hostChanged', changes });
   }
   if (onlineCount(room) === 0) room.emptySince = now;
+}
+
+function leaveRound(room: Room, userId: string): void {
+  const placed = { ...room.breakouts!.placed };
+  delete placed[userId];
+  room.breakouts = { ...room.breakouts!, placed, rev: room.breakouts!.rev + 1 };
 }
 
 export function roomChanged(room: Room): MeetingEvent {

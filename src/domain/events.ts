@@ -2,20 +2,26 @@
 import type { Member, MuteLevel, Role } from './room.ts';
 import type { HandView } from './hands.ts';
 import type { KnockView, LobbyLeft } from './lobby.ts';
+import type { BreakoutRoom, BreakoutStep, BreakoutsView } from './breakouts.ts';
 
 /** A member as others may see it: everything but the session secret. */
 export type MemberSnapshot = Omit<Member, 'session'>;
 
 export type Module = 'audio' | 'video' | 'board' | 'chat';
 
-/** Why a member left: it exited, was kicked, its realtime presence expired, or it was sent to the lobby. */
-export type LeaveReason = 'exit' | 'kick' | 'presence' | 'lobby';
+/**
+ * Why a member left: it exited, was kicked, its realtime presence expired, it was sent to the lobby,
+ * or (a breakout's member) the round moved it.
+ */
+export type LeaveReason = 'exit' | 'kick' | 'presence' | 'lobby' | 'moved';
 
 export interface Presence {
   member: MemberSnapshot;
   present: boolean;
   /** A departure in membersChanged says why (absent in events logged before it was kept). */
   why?: LeaveReason;
+  /** A member 'moved' to another room of its meeting (a breakout, or the main meeting): that room's id. */
+  to?: string;
 }
 
 export type MeetingEvent =
@@ -40,7 +46,21 @@ export type MeetingEvent =
   | { type: 'lobbyChanged'; to: string[]; on: boolean; waiting: KnockView[]; knocked: KnockView[]; left: LobbyLeft[] }
   // Convene: to the members admitted from the lobby, or to the one denied. `by` null: the server.
   | { type: 'lobbyAdmitted'; to: string[]; by: MemberSnapshot | null }
-  | { type: 'lobbyDenied'; to: string[]; reason: string; by: MemberSnapshot | null };
+  | { type: 'lobbyDenied'; to: string[]; reason: string; by: MemberSnapshot | null }
+  // Convene: breakout rooms (domain/breakouts.ts). In the main meeting: the round as it is now
+  // (null once closed) and the step that made it so.
+  | {
+      type: 'breakoutsChanged';
+      step: BreakoutStep;
+      by: MemberSnapshot | null;
+      view: BreakoutsView | null;
+      moved?: { userId: string; from: string; to: string };
+      closedRooms?: BreakoutRoom[];
+    }
+  // In a breakout: its name and end (when it opens, and when its end moves).
+  | { type: 'breakoutChanged'; mainRoomId: string; name: string; endsAt: number | null }
+  // A host's message to every breakout (and the main meeting), one msgId in each room.
+  | { type: 'breakoutsMessage'; msgId: string; from: MemberSnapshot | null; text: string };
 
 /** Who an event is for: a userId list, or null for the whole room. */
 export function recipientsOf(e: MeetingEvent): string[] | null {

@@ -1,4 +1,5 @@
 // The meeting model. Pure data: no I/O, no clock, no randomness.
+import type { BreakoutOf, Breakouts } from './breakouts.ts';
 
 export type Role = 'host' | 'participant';
 
@@ -89,6 +90,10 @@ export interface Room {
   selfMetadata?: boolean;
   /** Convene's lobby (domain/lobby.ts): its settings and who waits. Absent: off, nobody waiting. */
   lobby?: Lobby;
+  /** The round of breakout rooms this main meeting runs (domain/breakouts.ts). Absent: none. */
+  breakouts?: Breakouts;
+  /** This room is a breakout of another meeting. Absent: a meeting of its own. */
+  breakoutOf?: BreakoutOf;
   /** Every member who ever entered, in first-entry order. */
   members: Member[];
   nextOrder: number;

@@ -9,6 +9,7 @@ import { decideHands, handsEvent, lowerHand, raiseHand } from './hands.ts';
 import { decideMetadata } from './metadata.ts';
 import { decideLobby, exemptFromLobby, knock, lobbyEvent, newLobby, waitingMember } from './lobby.ts';
 import { admissible, mayUnmute, newMember, seat } from './entry.ts';
+import { decideBreakoutRoom, decideBreakouts, type BreakoutRoomCommand } from './breakouts.ts';
 
 export { MAX_CHAT_RESTATED } from './effects.ts';
 
@@ -63,7 +64,11 @@ export function decide(room: Room | null, cmd: Command, now: number, reuse = fal
     return d;
   };
   try {
-    const d = cmd.type === 'enter' ? enter(room, cmd, now, draft) : room ? decideInRoom(room, cmd, now, draft) : notFound();
+    const d =
+      cmd.type === 'enter' ? enter(room, cmd, now, draft)
+      : isBreakoutRoomCommand(cmd) ? decideBreakoutRoom(room, cmd, now, draft)
+      : room ? decideInRoom(room, cmd, now, draft)
+      : notFound();
     // Whatever moved the hand queue (a raise, an answer, a member leaving) says so once, last.
     const hands = room && !d.room.ended ? handsEvent(room, d.room) : null;
     if (hands) d.events.push(hands);
@@ -95,6 +100,20 @@ function codePoints(s: string): number {
     }
   }
   return n;
+}
+
+function isBreakoutRoomCommand(cmd: Command): cmd is BreakoutRoomCommand {
+  switch (cmd.type) {
+    case 'openBreakout':
+    case 'seatBreakout':
+    case 'unseatBreakout':
+    case 'breakoutTimer':
+    case 'breakoutMessage':
+    case 'endBreakout':
+      return true;
+    default:
+      return false;
+  }
 }
 
 function notFound(): never {
@@ -131,6 +150,7 @@ export function newRoom(cmd: Enter, now: number): Room {
 
 function enter(existing: Room | null, cmd: Enter, now: number, draft: (base: Room) => Room): Decision {
   if (existing?.ended) throw new RuleError('ended', 'the meeting has ended');
+  if (existing?.breakoutOf) throw new RuleError('forbidden', 'a breakout room is entered from its main meeting, by its host or by choosing it');
   const room = draft(existing ?? newRoom(cmd, now));
   if (existing && !cmd.vouched && room.password !== '' && cmd.password !== room.password) {
     throw new RuleError('wrongPassword', 'wrong room password');
@@ -167,7 +187,7 @@ function enter(existing: Room | null, cmd: Enter, now: number, draft: (base: Roo
   return { room, events, entered: { userId: member.userId, session: member.session } };
 }
 
-function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base: Room) => Room): Decision {
+function decideInRoom(stored: Room, cmd: Exclude<RoomCommand, BreakoutRoomCommand>, now: number, draft: (base: Room) => Room): Decision {
   // Leaving is idempotent, even after the member was removed or the meeting ended; presence
   // reports may arrive after the member is gone: both then change nothing.
   if (cmd.type === 'leave' || cmd.type === 'presenceExpired' || cmd.type === 'realtimeConnected') {
@@ -182,6 +202,9 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
   const done = (): Decision => ({ room, events });
 
   switch (cmd.type) {
+    case 'breakouts':
+      decideBreakouts(room, cmd, now, events);
+      return done();
     case 'lockRoom': {
       if ((room.locked === true) === cmd.locked) return { room: stored, events: [] };
       room.locked = cmd.locked;
@@ -189,7 +212,8 @@ function decideInRoom(stored: Room, cmd: RoomCommand, now: number, draft: (base:
       return done();
     }
     case 'close': {
-      if (cmd.emptySinceAtMost !== null && (room.emptySince === null || room.emptySince > cmd.emptySinceAtMost)) {
+      // A breakout ends with its round (service/breakouts.ts), not for being empty a while.
+      if (cmd.emptySinceAtMost !== null && (room.emptySince === null || room.emptySince > cmd.emptySinceAtMost || room.breakoutOf)) {
         return { room: stored, events: [] };
       }
       endMeeting(room, events, now);

@@ -36,7 +36,7 @@ const TAGS = [
     name: roomTag(prefix),
     description: `The room endpoints (docs/agora-api.md §6) at ${prefix}/…: ${form}. Every answer is HTTP 200 with {code, msg, data}.`,
   })),
-  { name: APP_LEVEL_TAG, description: 'At /v1/… and /scenario/meeting/v1/…, without credentials (docs/agora-api.md §6.19).' },
+  { name: APP_LEVEL_TAG, description: 'At /v1/… and /scenario/meeting/v1/…, without credentials (docs/agora-api.md §6.21).' },
   { name: QINIU_TAG, description: 'Qiniu RTC v3 calls, signed (docs/qiniu-api.md). Errors: the Qiniu code as HTTP status, with {"error"}.' },
   { name: HEALTH_TAG, description: 'For load balancers, supervisors and monitoring (docs/operations.md).' },
   { name: DOCS_TAG, description: 'This document; the docs UI is at /docs.' },

@@ -3,10 +3,12 @@ import type { RoomTokenEntry } from '../service/roomtoken.ts';
 
 /** Close codes a client can act on (4000–4999 are the application's range). */
 export const Close = {
-  badRequest: { code: 4400, reason: 'bad request: token is required once, since is a non-negative integer given at most once' },
+  badRequest: { code: 4400, reason: 'bad request: token is required once, since is a non-negative integer, room a roomId, each at most once' },
   invalidToken: { code: 4401, reason: 'invalid or revoked token: enter the room again' },
   ended: { code: 4403, reason: 'the meeting has ended' },
   removed: { code: 4409, reason: 'you are no longer in this room' },
+  /** A board or media socket whose member moved to another room of its meeting (a breakout, or back). */
+  moved: { code: 4412, reason: 'moved to another room of this meeting: connect again with the same token' },
   replaced: { code: 4410, reason: 'replaced by a newer entry of the same user' },
   slow: { code: 4408, reason: 'too slow: messages were not read in time; reconnect with since=<last seq>' },
   shutdown: { code: 1001, reason: 'server shutting down; reconnect with since=<last seq>' },

@@ -33,6 +33,7 @@ import { BOARD_MAX_PAYLOAD, type BoardSeat, type Whiteboard } from '../board/soc
 import type { MediaRelay, MediaSeat } from '../media/relay.ts';
 import { MEDIA_MAX_PAYLOAD } from '../media/signals.ts';
 import { receiveOnMediaSocket } from './inbound.ts';
+import { mayHaveMoved, RoomSwitch, type Placed } from './switch.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 export { Close } from './close.ts';
@@ -72,10 +73,11 @@ export interface GatewayOptions {
   fanoutCost?: FanoutCost;
 }
 
-interface Conn extends Outgoing {
+interface Conn extends Outgoing, Placed {
   ws: WebSocket;
   /** Unique on this node: presence counts a member's sockets across nodes by it. */
   id: string;
+  /** The room whose events this socket gets: the main meeting, or the breakout its member is in (switch.ts). */
   roomId: string;
   userId: string;
   session: string;
@@ -96,6 +98,9 @@ interface Conn extends Outgoing {
   /** Its member waits in the lobby: it gets the lobby state only, until admitted (then a snapshot). */
   waiting: boolean;
 }
+
+/** What a roomId looks like (tokens/session.ts): a `room` parameter that does not is refused. */
+const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Ticks a ping interval is spread over. */
 const PING_SLICES = 25;
@@ -135,6 +140,8 @@ export class Gateway {
   private framesOut = 0;
   /** drain() was called: new sockets are refused with 1012. */
   private draining = false;
+  /** Sockets follow their member to another room of its meeting (breakout rooms). */
+  private readonly switcher: RoomSwitch<Conn>;
 
   constructor(private readonly opts: GatewayOptions) {
     const gateway = this;
@@ -166,6 +173,17 @@ export class Gateway {
     );
     // The interval is spread over PING_SLICES ticks, a share of the sockets each: a ping is a write per
     // socket, and 20,000 at once held the event loop for about 0.4 s every interval.
+    this.switcher = new RoomSwitch<Conn>({
+      meeting: opts.meeting,
+      presence: opts.presence,
+      format: opts.format,
+      feed: this.feed,
+      rehome: (c, roomId) => this.rehome(c, roomId),
+      send: (c, frame) => this.sendRaw(c, frame),
+      sendLive: (c, e) => void this.sendLive(c, e, null),
+      end: (c, why) => this.end(c, why),
+      check: (c) => this.checkSessions(c.roomId, [c]),
+    });
     this.pinger = setInterval(() => this.ping(), Math.max(1, Math.floor(opts.pingIntervalMs / PING_SLICES)));
     this.pinger.unref();
   }
@@ -236,8 +254,8 @@ export class Gateway {
     const url = new URL(originForm(req.url ?? '/'), 'http://localhost');
     const token = url.searchParams.get('token');
     const sinceText = url.searchParams.get('since');
-    const since = sinceText === null || sinceText === '' ? null : Number(sinceText);
-    const repeated = url.searchParams.getAll('token').length > 1 || url.searchParams.getAll('since').length > 1;
+    let since = sinceText === null || sinceText === '' ? null : Number(sinceText);
+    const repeated = url.searchParams.getAll('token').length > 1 || url.searchParams.getAll('since').length > 1 || url.searchParams.getAll('room').length > 1;
     if (!token || repeated || (since !== null && (!Number.isSafeInteger(since) || since < 0))) {
       return refuse(ws, socket, Close.badRequest);
     }
@@ -273,6 +291,20 @@ export class Gateway {
     const waiting = !session.member.present;
     if (waiting && !isWaiting(session.member)) return refuse(ws, socket, session.member.lobby?.denied !== undefined ? deniedClose(session.member.lobby.denied) : Close.invalidToken);
     if (waiting && (boardParam[0] === '1' || mediaParam[0] === '1')) return refuse(ws, socket, Close.lobbyOnly);
+    const home = session.room.roomId;
+    const mainMember = session.member;
+    // `room`: a socket resuming in a breakout of its meeting, `since` being that room's seq. A room it
+    // is no longer in (the breakout ended, the member moved) starts over in the main meeting.
+    const roomParam = url.searchParams.get('room');
+    if (roomParam && !ROOM_ID.test(roomParam)) return refuse(ws, socket, Close.badRequest);
+    if (roomParam && roomParam !== home && !waiting) {
+      try {
+        session = await this.opts.meeting.authenticate(null, roomParam, userToken);
+      } catch (err) {
+        if (!(err instanceof RuleError)) throw err;
+        since = null;
+      }
+    }
     // The cap counts the member's sockets on every node (as the presence directory records them),
     // and on this node at once (a socket opened here a moment ago may not be recorded yet).
     // The board is authorized by the member's boardToken (its identity and its board), the drawing
@@ -300,6 +332,7 @@ export class Gateway {
       flushing: false,
       id: String(++this.socketIds),
       roomId: session.room.roomId,
+      home,
       userId: session.member.userId,
       session: session.member.session,
       lastSeq: 0,
@@ -335,8 +368,11 @@ export class Gateway {
     }
     // Closed while the feed was being set up: drop() ran before there was anything to undo.
     if (!this.rooms.get(conn.roomId)?.has(conn)) return void this.feed.unfollow(conn.roomId);
-    this.opts.presence.connected(conn.roomId, session.member, conn.id);
+    this.opts.presence.connected(home, mainMember, conn.id);
     if (conn.waiting) return this.lobby.open(conn);
+    if (conn.roomId !== home) this.opts.presence.connected(conn.roomId, session.member, conn.id);
+    // Asked to resume in a room it is no longer in: told where it is now (its seq is that room's).
+    if (roomParam && roomParam !== conn.roomId) this.sendRaw(conn, this.opts.format.moved({ roomId: conn.roomId, mainRoomId: home, name: session.room.roomName }));
     await this.bringUp(conn, since, userToken);
   }
 
@@ -509,7 +545,13 @@ export class Gateway {
   private async checkSessions(roomId: string, conns: Conn[]): Promise<void> {
     const room = await this.opts.meeting.room(roomId);
     for (const c of conns) {
-      if (c.closing || c.pending) continue;
+      if (c.closing || c.pending || c.moving) continue;
+      // Breakouts (field checks only when there are none): a socket whose member moved, or is placed
+      // in another room of its meeting, follows it there rather than being closed.
+      if ((c.roomId !== c.home || room?.breakouts) && mayHaveMoved(c, room)) {
+        this.switcher.relocate(c).catch((err) => this.opts.onError?.(err, 'breakout switch'));
+        continue;
+      }
       // A lookup, not a map of the room: each socket that opens checks itself, in rooms of thousands.
       const m = room ? findMember(room, c.userId) : undefined;
       if (!room || room.ended) this.end(c, Close.ended);
@@ -545,7 +587,8 @@ export class Gateway {
     if (conn.talk?.media) this.opts.media!.leave(conn.talk.media);
     if (!conn.followed) return;
     this.feed.unfollow(conn.roomId);
-    this.opts.presence.disconnected(conn.roomId, conn.userId, conn.id);
+    this.opts.presence.disconnected(conn.home, conn.userId, conn.id);
+    if (conn.roomId !== conn.home) this.opts.presence.disconnected(conn.roomId, conn.userId, conn.id);
   }
 
   /**
@@ -568,6 +611,19 @@ export class Gateway {
       const seat = talk.board;
       conn.ws.on('message', (data, isBinary) => whiteboard.receive(seat, data, isBinary));
     }
+  }
+
+  /** Move a socket to `roomId` (RoomSwitch): its roomId, the room sets and the member's socket count. */
+  private rehome(c: Conn, roomId: string): void {
+    const old = this.rooms.get(c.roomId);
+    old?.delete(c);
+    if (old?.size === 0) this.rooms.delete(c.roomId);
+    this.countSocket(c, -1);
+    c.roomId = roomId;
+    let set = this.rooms.get(roomId);
+    if (!set) this.rooms.set(roomId, (set = new Set()));
+    set.add(c);
+    this.countSocket(c, 1);
   }
 
   private socketsOf(roomId: string, userId: string): number {
@@ -672,6 +728,9 @@ function cutOffAfterProtocolError(this: WebSocket): void {
 function affectedMembers(e: LoggedEvent): string[] | null {
   const ev = e.event;
   switch (ev.type) {
+    case 'breakoutsChanged':
+      // A round opened, moved or closing: main-meeting sockets of placed members follow them.
+      return null;
     case 'membersChanged':
       return ev.changes.filter((c) => !c.present).map((c) => c.member.userId);
     case 'memberChanged':

@@ -30,6 +30,8 @@ export interface RealtimeFormat {
   snapshot(room: Room, me: { userId: string; userToken: string }, members: SnapshotMembers): Buffer;
   /** What a socket waiting in the lobby is sent first (instead of a snapshot): that it waits. */
   waiting(member: Member): Buffer;
+  /** The socket follows another room of its meeting now (a breakout, or the main meeting): its snapshot comes next. */
+  moved(to: { roomId: string; mainRoomId: string; name: string }): Buffer;
 }
 
 /**

@@ -15,6 +15,7 @@ import { BoardUnavailableError, type BoardRooms } from './boards.ts';
 import { FanoutCost } from '../realtime/cost.ts';
 import { readAudit, type AuditQuery } from './audit.ts';
 import type { AuditEntry } from '../domain/audit.ts';
+import { BreakoutService } from './breakouts.ts';
 
 export interface MeetingOptions {
   store: RoomStore;
@@ -37,6 +38,8 @@ export interface MeetingOptions {
   outboxSources?: OutboxSource[];
   /** What a fan-out costs on this node (the realtime gateway measures it): storms gather for a few times as long. */
   fanoutCost?: FanoutCost;
+  /** How often this node looks for breakout rounds past their end or half done (ms); its own ends are timed exactly. */
+  breakoutSweepMs?: number;
 }
 
 export interface EntryInput {
@@ -108,6 +111,10 @@ export class MeetingService {
   /** Told of the events this process commits, at once (the bus tells every node, maybe later). */
   private readonly observers = new Set<RoomEventsHandler>();
   private sweeper: NodeJS.Timeout | null = null;
+  private breakoutSweeper: NodeJS.Timeout | null = null;
+  private readonly breakoutSweepMs: number;
+  /** Breakout rooms: their steps, and the sync that makes the breakouts follow their main meeting. */
+  readonly breakouts: BreakoutService;
 
   constructor(opts: MeetingOptions) {
     this.store = opts.store;
@@ -123,6 +130,17 @@ export class MeetingService {
     this.boards = opts.boards;
     this.uids = new UidAllocator(opts.store);
     const fanoutCost = opts.fanoutCost ?? new FanoutCost();
+    this.breakoutSweepMs = opts.breakoutSweepMs ?? 5_000;
+    this.breakouts = new BreakoutService({
+      execute: (roomId, cmd, delivery) => this.execute(roomId, cmd, delivery),
+      room: (roomId) => this.store.loadRoom(roomId),
+      newRoomId: (appId, roomUuid) => this.newRoomId(appId, roomUuid),
+      newBoard: (appId) => (this.boards ? this.boards.open(appId) : Promise.resolve(newId())),
+      dropBoard: (boardId) => this.boards?.close(boardId),
+      breakoutRoomIds: () => this.breakoutRoomIds(),
+      now: () => this.now(),
+      onError: (err, what) => this.onError(err, what),
+    });
     this.queues = new RoomQueues({
       store: this.store,
       outbox: this.outbox,
@@ -131,6 +149,7 @@ export class MeetingService {
       observers: this.observers,
       fanoutMs: (sockets) => fanoutCost.estimateMs(sockets),
       beforeStart: (appId) => (this.maxRoomsPerApp > 0 ? this.checkRoomCount(appId) : Promise.resolve()),
+      roundChanged: (roomId) => void this.breakouts.sync(roomId).catch((err) => this.onError(err, 'breakout sync')),
     });
   }
 
@@ -308,7 +327,7 @@ export class MeetingService {
   private async sessionOf(roomId: string | null, token: string): Promise<Session> {
     const claim = parseSessionToken(token);
     if (!claim) throw new RuleError('notInRoom', 'invalid token: enter the room again');
-    if (roomId !== null && claim.roomId !== roomId) throw new RuleError('notInRoom', 'this token belongs to another room');
+    if (roomId !== null && claim.roomId !== roomId) return this.breakoutSessionOf(roomId, claim);
     const room = await this.store.loadRoom(claim.roomId);
     if (!room) throw new RuleError('notInRoom', SESSION_INVALID);
     let tokens = verifiedTokens.get(room);
@@ -319,6 +338,28 @@ export class MeetingService {
     if (!tokens) verifiedTokens.set(room, (tokens = new Map()));
     tokens.set(token, member);
     return { room, member };
+  }
+
+  /**
+   * DECISION: a main meeting's token works in its breakouts (no second token): a breakout seats the
+   * main meeting's member with its ids and session secret, so the same secret is checked there.
+   */
+  private async breakoutSessionOf(roomId: string, claim: { roomId: string; userId: string; secret: string }): Promise<Session> {
+    const room = await this.store.loadRoom(roomId);
+    if (!room?.breakoutOf || room.breakoutOf.mainRoomId !== claim.roomId) throw new RuleError('notInRoom', 'this token belongs to another room');
+    const member = findMember(room, claim.userId);
+    if (!member || !sameSecret(member.session, claim.secret)) throw new RuleError('notInRoom', 'you are not in this breakout room');
+    return { room, member };
+  }
+
+  /** Running breakout rooms of every app (their roomUuid prefix): few, and only where rounds run. */
+  private async breakoutRoomIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const app of await this.store.listApps(null)) {
+      const { rooms } = await this.store.listRooms({ appId: app.appId, activeOnly: false, prefix: 'breakout:', offset: 0, limit: 1000 });
+      for (const r of rooms) if (!r.ended) ids.push(r.roomId);
+    }
+    return ids;
   }
 
   async room(roomId: string): Promise<Room | null> {
@@ -369,11 +410,19 @@ export class MeetingService {
       this.sweepEmptyRooms().catch((e) => this.onError(e, 'empty-room sweep'));
     }, this.sweepIntervalMs);
     this.sweeper.unref();
+    this.breakoutSweeper = setInterval(() => {
+      this.breakouts.sweep().catch((e) => this.onError(e, 'breakout sweep'));
+    }, this.breakoutSweepMs);
+    this.breakoutSweeper.unref();
   }
 
   async stop(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = null;
+    if (this.breakoutSweeper) clearInterval(this.breakoutSweeper);
+    this.breakoutSweeper = null;
+    this.breakouts.stop();
+    await this.breakouts.idle();
     await this.queues.idle();
   }
 

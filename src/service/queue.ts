@@ -107,6 +107,8 @@ export interface QueueOptions {
   observers: ReadonlySet<RoomEventsHandler>;
   /** How long telling this many sockets takes, ms (realtime/cost.ts). */
   fanoutMs: (sockets: number) => number;
+  /** A commit changed a main meeting's round of breakout rooms (service/breakouts.ts syncs them). */
+  roundChanged?: (roomId: string) => void;
   /** Before a batch starts a meeting (the meetings-per-app cap): throws to refuse it. */
   beforeStart?: (appId: string) => Promise<void>;
 }
@@ -218,7 +220,7 @@ export class RoomQueues {
         const watch = auditWatch(current, cmd);
         // After the first change, `current` is this batch's own draft: the next decision may reuse
         // its members array rather than copy it (a storm into a huge room copies it once).
-        const d = current === null && cmd.type !== 'enter' ? new RuleError('notFound', 'room not found') : decide(current, cmd, now, current !== stored);
+        const d = current === null && cmd.type !== 'enter' && cmd.type !== 'openBreakout' ? new RuleError('notFound', 'room not found') : decide(current, cmd, now, current !== stored);
         outcomes.push(d);
         // A decision without events changed nothing (unless it says so): nothing to write for it.
         if (d instanceof RuleError || (d.events.length === 0 && !d.changed)) continue;
@@ -243,6 +245,8 @@ export class RoomQueues {
           continue;
         }
         if (outbox && outbox.rows.length > 0) this.o.outbox.written();
+        // A main meeting's round of breakouts changed (or the meeting ended under it): its breakouts follow.
+        if (current.breakouts !== undefined && (current.breakouts !== stored?.breakouts || current.ended)) this.o.roundChanged?.(current.roomId);
         if (logged.length > 0) {
           for (const observer of this.o.observers) observer(current.roomId, logged);
           this.o.delivery.publish(current.roomId, logged, publishAfterAll(batch));

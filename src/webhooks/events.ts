@@ -22,6 +22,14 @@ export const WEBHOOK_EVENT_TYPES = [
   'lobby.admitted',
   'lobby.denied',
   'lobby.left',
+  // Convene's breakout rooms, in the main meeting (a breakout's own members join and leave it as in
+  // any meeting, `reason` 'moved' when the round moved them).
+  'breakouts.opened',
+  'breakouts.moved',
+  'breakouts.extended',
+  'breakouts.messaged',
+  'breakouts.closing',
+  'breakouts.closed',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -155,11 +163,26 @@ export function webhookEvents(before: Room | null, after: Room, logged: LoggedEv
       case 'lobbyDenied':
         for (const id of e.to) push('lobby.denied', memberAfter(id), { reason: e.reason, deniedBy: e.by ? webhookMember(e.by) : null });
         break;
+      case 'breakoutsChanged':
+        push(`breakouts.${e.step}`, e.moved ? memberAfter(e.moved.userId) : null, breakoutData(e));
+        break;
+      case 'breakoutsMessage':
+        push('breakouts.messaged', null, { by: e.from ? webhookMember(e.from) : null, text: e.text, msgId: e.msgId });
+        break;
       default:
         break;
     }
   });
   return out;
+}
+
+/** What a breakout step says: who did it (null: the server), the round, and the member moved. */
+function breakoutData(e: Extract<LoggedEvent['event'], { type: 'breakoutsChanged' }>): Record<string, unknown> {
+  const data: Record<string, unknown> = { by: e.by ? webhookMember(e.by) : null };
+  if (e.view) Object.assign(data, { round: e.view.round, assignment: e.view.assignment, endsAt: e.view.endsAt, rooms: e.view.rooms });
+  if (e.moved) data.moved = { from: e.moved.from, to: e.moved.to };
+  if (e.closedRooms) data.rooms = e.closedRooms;
+  return data;
 }
 
 /** Who was in the room when it ended: those present before the commit, moved by its changes. */

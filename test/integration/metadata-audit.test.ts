@@ -245,3 +245,34 @@ test('the lobby’s moderation in the audit log: its settings, each admission, a
   assert.ok(rows.slice(6).every((r: string[]) => r[0] === 'lobby.admit' && r[1] === host.userId));
   assert.deepEqual(log.json.entries[2].after, { waiting: false, reason: 'not on the list' });
 });
+
+test('breakout steps in the audit log: open, a host’s move, extend, message, close; not a member’s own choice, not the timer', async (t) => {
+  const s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off' });
+  t.after(() => s.close());
+  const api = serverApi(s.url, { ak: s.bootstrapped.accessKey, sk: s.bootstrapped.secretKey });
+  const host = await enter(s.opts, 'ab', 'host');
+  const ann = await enter(s.opts, 'ab', 'ann');
+  const bob = await enter(s.opts, 'ab', 'bob');
+  const round = await host.openBreakouts({ rooms: ['one', 'two'], assignment: 'choose', durationSeconds: 600 });
+  const [one, two] = round.rooms!;
+  await ann.moveToBreakout(ann.userId, one!.roomId); // her own choice: no moderation
+  await host.moveToBreakout(bob.userId, two!.roomId);
+  await host.extendBreakouts(60);
+  await host.messageBreakouts('five minutes left');
+  assert.equal((await api('DELETE', `/v3/apps/${s.creds.appId}/rooms/ab/breakouts`)).status, 200);
+  const log = await api('GET', `/v3/apps/${s.creds.appId}/rooms/ab/audit?limit=1000`);
+  const key = `key:${s.bootstrapped.accessKey}`;
+  const rows = log.json.entries.map((e: any) => [e.action, e.actor.kind === 'server' ? e.actor.by : e.actor.userId, e.target?.userId ?? null]);
+  assert.deepEqual(rows, [
+    ['breakouts.open', host.userId, null],
+    ['breakouts.move', host.userId, bob.userId],
+    ['breakouts.extend', host.userId, null],
+    ['breakouts.message', host.userId, null],
+    ['breakouts.close', key, null],
+  ]);
+  const [open, move, extend] = log.json.entries;
+  assert.deepEqual(open.after.round.rooms, ['one', 'two']);
+  assert.equal(open.before.round, null);
+  assert.deepEqual(move.after, { room: two!.roomId });
+  assert.equal(extend.after.round.endsAt - extend.before.round.endsAt, 60_000);
+});

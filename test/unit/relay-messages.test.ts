@@ -102,3 +102,18 @@ test('a message that cannot fit is left to the socket and told, never truncated'
   assert.equal(splitMembers(1, 1, [{ name: 'y'.repeat(MAX_PAYLOAD_BYTES) }]), null);
   assert.equal(splitMembers(1, 0, [])!.length, 1, 'an empty list is one message');
 });
+
+test("breakout rooms are Convene's own: cmd 120-123 on the socket, never relayed to Agora RTM", () => {
+  const r = room([member(0), member(1)]);
+  const view = { round: 'r', assignment: 'random' as const, endsAt: 5, closing: false, rooms: [{ roomId: 'b1', name: 'x', members: ['1002'] }] };
+  const events: MeetingEvent[] = [
+    { type: 'breakoutsChanged', step: 'opened', by: snap, view },
+    { type: 'breakoutChanged', mainRoomId: 'r1', name: 'x', endsAt: 5 },
+    { type: 'breakoutsMessage', msgId: 'm', from: snap, text: 'hi' },
+  ];
+  const logged: LoggedEvent[] = events.map((event, i) => ({ seq: 11 + i, at: 1, event }));
+  assert.deepEqual(relayRows(r, logged), []);
+  assert.deepEqual(events.map((e) => agoraMessage(e).cmd), [120, 122, 123]);
+  const moved = JSON.parse(format.moved({ roomId: 'b1', mainRoomId: 'r1', name: 'x' }).toString());
+  assert.deepEqual([moved.cmd, moved.data], [121, { roomId: 'b1', mainRoomId: 'r1', main: 0, name: 'x' }]);
+});

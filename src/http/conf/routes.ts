@@ -21,6 +21,7 @@ import { forgetAnswer, roomInfoBody } from './room-info.ts';
 import { handRoutes } from './hands.ts';
 import { metadataRoutes, type ExtensionHelpers } from './metadata.ts';
 import { lobbyRoutes } from './lobby.ts';
+import { breakoutRoutes } from './breakouts.ts';
 import { RoomParams, UserParams } from './params.ts';
 import { AppVersion, BoardAnswer, Done, Entered, Languages, MemberPage, RoomAndMe, SimpleRoom, Tokens, agoraAnswers } from './answers.ts';
 
@@ -167,6 +168,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
     policy: (req) => meeting.policyOf(req.caller!.app),
     execute: (req, reply, cmd) => meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply), session(req).room),
   });
+  breakoutRoutes(app, { session, meeting, delivery: afterAnswer });
 
   // E1: create or join by roomUuid.
   app.post('/entry', { schema: E.entry, config: { auth: 'entry' } }, async (req, reply) => {
@@ -304,12 +306,25 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   // E11: leave (own userId, idempotent) or kick (host, another userId).
   app.post('/:roomId/user/:userId/exit', { schema: E.exit, config: { auth: 'exit' } }, async (req, reply) => {
     const { room, member } = session(req);
+    // DECISION: in a breakout, leaving is going back to the main meeting, and a kick is from the meeting.
+    if (room.breakoutOf && !room.ended) return exitBreakout(req, reply, room.breakoutOf.mainRoomId, req.params.userId, req.body.ban ?? 0);
     if (req.params.userId === member.userId) return run(req, reply, { type: 'leave', actor: member.userId });
     if (room.ended) throw new AgoraError(Code.session, 'the meeting has ended');
     if (!member.present) throw new AgoraError(Code.session, 'you are no longer in this room');
     const banMs = (req.body.ban ?? 0) * 1000;
     return run(req, reply, { type: 'kick', actor: member.userId, target: req.params.userId, banMs });
   });
+
+  /** E11 in a breakout: oneself back to the main meeting; another out of the meeting (host). */
+  const exitBreakout = async (req: FastifyRequest, reply: FastifyReply, mainRoomId: string, target: string, banSeconds: number) => {
+    const { member } = session(req);
+    if (target === member.userId) {
+      await meeting.breakouts.step(mainRoomId, member.userId, { action: 'move', target, to: '' }, afterAnswer(reply));
+    } else {
+      await meeting.execute(mainRoomId, { type: 'kick', actor: member.userId, target, banMs: banSeconds * 1000 }, afterAnswer(reply));
+    }
+    return ok(true);
+  };
 
   // E12: chat to the room.
   app.post('/:roomId/chat', { schema: E.chat }, async (req, reply) => {

@@ -4,6 +4,7 @@ import type { LoggedEvent, MeetingEvent, MemberSnapshot, Module } from '../../do
 import { boardUsers, currentHost, findMember, onlineCount, screenSharers, type Member, type Role, type Room } from '../../domain/room.ts';
 import { handsSeenBy, type HandView } from '../../domain/hands.ts';
 import { lobbyMessage, lobbySnapshotPart, waitingFrame } from './lobby-wire.ts';
+import { breakoutsView, type BreakoutsView } from '../../domain/breakouts.ts';
 import type { MediaTokens } from '../../tokens/agora.ts';
 import type { BoardTokens } from '../../tokens/board.ts';
 import type { RealtimeFormat, SnapshotMembers } from '../../realtime/gateway.ts';
@@ -214,6 +215,22 @@ export const HANDS_CMD = 101;
 /** The room's or a member's metadata changed. */
 export const METADATA_CMD = 130;
 
+/**
+ * Breakout rooms on Convene's socket (docs/realtime.md), numbers the shipped apps ignore: the main
+ * meeting's round (120), the room a socket now follows (121), a breakout's name and end (122), a
+ * host's message to every breakout (123).
+ */
+export const BREAKOUTS_CMD = 120;
+export const MOVED_CMD = 121;
+export const BREAKOUT_CMD = 122;
+export const BREAKOUTS_MESSAGE_CMD = 123;
+
+/** The main meeting's round as cmd 120 and its snapshot carry it; `open` 0 once closed. */
+export function breakoutsData(view: BreakoutsView | null): Record<string, unknown> {
+  if (!view) return { open: 0 };
+  return { open: 1, round: view.round, assignment: view.assignment, endsAt: view.endsAt ?? 0, closing: bit(view.closing), rooms: view.rooms };
+}
+
 /** An event as the Agora clients' RTM handlers expect it (spec §5): channel or peer command. */
 export interface AgoraMessage {
   type: 'channel' | 'peer' | 'server';
@@ -293,6 +310,16 @@ export function agoraMessage(e: MeetingEvent): AgoraMessage {
     case 'lobbyDenied':
       // Convene's socket only, to the lobby's moderators and its waiting members (lobby-wire.ts).
       return lobbyMessage(e);
+    case 'breakoutsChanged':
+      return {
+        type: 'channel',
+        cmd: BREAKOUTS_CMD,
+        data: { step: e.step, byUserId: e.by?.userId ?? '', ...breakoutsData(e.view), ...(e.moved ? { moved: e.moved } : {}) },
+      };
+    case 'breakoutChanged':
+      return { type: 'channel', cmd: BREAKOUT_CMD, data: { mainRoomId: e.mainRoomId, name: e.name, endsAt: e.endsAt ?? 0 } };
+    case 'breakoutsMessage':
+      return { type: 'channel', cmd: BREAKOUTS_MESSAGE_CMD, data: { msgId: e.msgId, userId: e.from?.userId ?? '', userName: e.from?.userName ?? '', text: e.text } };
   }
 }
 
@@ -301,6 +328,13 @@ function handsPart(room: Room, userId: string): { hands?: { public: number; list
   if (room.hands === undefined && room.handsPublic !== true) return {};
   const seen = handsSeenBy(room, userId);
   return { hands: { public: bit(seen.public), list: seen.list } };
+}
+
+/** A main meeting's round, or a breakout's name and end, in a snapshot, when there is one. */
+function breakoutsPart(room: Room): { breakouts?: Record<string, unknown>; breakout?: Record<string, unknown> } {
+  if (room.breakouts) return { breakouts: breakoutsData(breakoutsView(room.breakouts)) };
+  if (room.breakoutOf) return { breakout: { mainRoomId: room.breakoutOf.mainRoomId, name: room.breakoutOf.name, endsAt: room.breakoutOf.endsAt ?? 0 } };
+  return {};
 }
 
 /** The JSON of a snapshot page's members (without the brackets), per page (one per room state). */
@@ -337,7 +371,7 @@ export function agoraRealtimeFormat(board: (room: Room, userId: string) => Board
     /** The room, `me`, the first page of its members with the hosts and `me` after it, and the counts. */
     snapshot(room: Room, me: { userId: string; userToken: string }, page: SnapshotMembers): Buffer {
       const membersPage = { count: page.count, total: page.total, nextId: page.nextId };
-      const data = { room: roomView(room, board(room, me.userId)), me, membersPage, ...handsPart(room, me.userId), ...lobbySnapshotPart(room, me.userId) };
+      const data = { room: roomView(room, board(room, me.userId)), me, membersPage, ...handsPart(room, me.userId), ...lobbySnapshotPart(room, me.userId), ...breakoutsPart(room) };
       const head = JSON.stringify({ type: 'snapshot', version: 1, timestamp: Date.now(), seq: room.seq, data });
       // The page's JSON is made once per room state: a storm of entries sends the same page to each.
       let members = pageJson.get(page.shared);
@@ -347,5 +381,9 @@ export function agoraRealtimeFormat(board: (room: Room, userId: string) => Board
       return Buffer.from(`${head.slice(0, -2)},"members":[${members}]}}`);
     },
     waiting: waitingFrame,
+    moved(to: { roomId: string; mainRoomId: string; name: string }): Buffer {
+      const data = { roomId: to.roomId, mainRoomId: to.mainRoomId, main: bit(to.roomId === to.mainRoomId), name: to.name };
+      return Buffer.from(JSON.stringify({ type: 'channel', cmd: MOVED_CMD, version: 1, timestamp: Date.now(), data }));
+    },
   };
 }

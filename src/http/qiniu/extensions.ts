@@ -1,4 +1,4 @@
-// Convene's metadata and audit log on the server API (docs/qiniu-api.md §4.8, §4.9), signed and
+// Convene's metadata and audit log on the server API (docs/qiniu-api.md §4.10, §4.11), signed and
 // answered like the Qiniu calls: set a running meeting's metadata or a member's, and read a meeting's
 // audit log (running, or ended until its retention has passed), paged and filtered, as JSON or as
 // JSON lines. Registered inside the Qiniu plugin, so its signature check, rate limits and errors apply.

@@ -22,6 +22,7 @@ import { registerConsoleRoutes } from './console.ts';
 import { registerNodeRoutes } from './nodes.ts';
 import { keyOf, registerExtensionRoutes } from './extensions.ts';
 import { registerLobbyRoutes } from './lobby.ts';
+import { registerBreakoutRoutes } from './breakouts.ts';
 import { WebhookConfigError, withEventCallback } from '../../webhooks/endpoints.ts';
 import {
   QiniuError,
@@ -239,6 +240,8 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   registerWebhookRoutes(app, { deps, ownedApp, body, ok });
   // Convene: a running meeting's lobby (lobby.ts).
   registerLobbyRoutes(app, { deps, ownedApp, body, ok });
+  // Convene: a meeting's breakout rooms (breakouts.ts).
+  registerBreakoutRoutes(app, { deps, ownedApp, body, ok });
   // Convene: one meeting's state and event log, for the admin console (console.ts).
   registerConsoleRoutes(app, { deps, ownedApp, ok });
   // Convene: metadata and the audit log (extensions.ts).
