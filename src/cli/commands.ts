@@ -7,6 +7,7 @@ import { keyCommands } from './keys.ts';
 import { roomCommands } from './rooms.ts';
 import { tailCommand } from './tail.ts';
 import { auditCommand } from './audit.ts';
+import { moderationCommands } from './moderation.ts';
 import { webhookCommands } from './webhooks.ts';
 import { nodeCommands } from './nodes.ts';
 
@@ -25,7 +26,7 @@ docs/operations.md for the configuration.`,
   },
 };
 
-export const COMMANDS: Command[] = [serveCommand, ...appCommands, ...keyCommands, ...roomCommands, tailCommand, auditCommand, ...webhookCommands, ...nodeCommands];
+export const COMMANDS: Command[] = [serveCommand, ...appCommands, ...keyCommands, ...roomCommands, tailCommand, auditCommand, ...moderationCommands, ...webhookCommands, ...nodeCommands];
 
 /** The groups (`apps`, `keys`, `rooms`) and their commands, for `convene rooms --help`. */
 export function groupOf(word: string): Command[] {

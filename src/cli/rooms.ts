@@ -2,6 +2,8 @@
 // path (MeetingService), exactly as the server API's KickUser, lock and Close Room change them.
 import { MAX_BAN_SECONDS } from '../domain/commands.ts';
 import { presentMembers, type Member, type Room } from '../domain/room.ts';
+import { waitingViews } from '../domain/lobby.ts';
+import { breakoutsView } from '../domain/breakouts.ts';
 import { JSON_OPTION, Refused, type Command } from './command.ts';
 import { wholeNumber } from './args.ts';
 import { givenOrDefaultApp, meetingOf, meetingService } from './lookup.ts';
@@ -28,6 +30,7 @@ function memberView(m: Member) {
     canKick: m.canKick,
     realtime: m.realtime,
     joinedAt: iso(m.joinedAt),
+    metadata: m.metadata ?? '',
   };
 }
 
@@ -53,6 +56,9 @@ export function roomView(room: Room) {
     screenSharer: room.screenSharerId ? uuidOf(room.screenSharerId) : null,
     bans: (room.bans ?? []).filter((b) => b.until > now).map((b) => ({ userUuid: b.userUuid, until: iso(b.until) })),
     seq: room.seq,
+    metadata: room.metadata ?? '',
+    lobby: room.lobby ? { on: room.lobby.on, waiting: waitingViews(room).map((k) => ({ userUuid: uuidOf(k.userId), userName: k.userName, knockedAt: iso(k.at) })) } : null,
+    breakouts: room.breakouts ? breakoutsView(room.breakouts).rooms.map((r) => ({ roomId: r.roomId, name: r.name, members: r.members.map(uuidOf) })) : null,
     online: presentMembers(room).length,
     members: presentMembers(room).map(memberView),
   };
@@ -117,6 +123,9 @@ ${ROOM_HELP}`,
         ['Screen', v.screenSharer ? `shared by ${v.screenSharer}` : 'not shared'],
         ['Bans', v.bans.length ? v.bans.map((b) => `${b.userUuid} until ${b.until}`).join(', ') : 'none'],
         ['Last event', `seq ${v.seq}`],
+        ['Metadata', v.metadata ? JSON.stringify(v.metadata) : 'none'],
+        ['Lobby', v.lobby ? `${v.lobby.on ? 'on' : 'off'}; ${v.lobby.waiting.length ? `waiting: ${v.lobby.waiting.map((k) => k.userUuid).join(', ')}` : 'nobody waiting'}` : 'off'],
+        ['Breakouts', v.breakouts ? v.breakouts.map((r) => `${r.name} (${r.members.length})`).join(', ') : 'none'],
         ['Members', `${v.online} in the room`],
       ];
       for (const [k, val] of rows) ctx.print(`${k.padEnd(12)}${val}`);

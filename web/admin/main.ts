@@ -50,6 +50,8 @@ let events: EventView[] = [];
 let audit: AuditView[] = [];
 /** The open room's lobby: whether it is on and who waits (userId: the userUuid). */
 let lobby: { on: boolean; users: { userId: string; userName: string; knockedAt: number }[] } | null = null;
+/** The open room's round of breakout rooms (users: userUuids). */
+let breakouts: { open: boolean; endsAt?: number | null; closing?: boolean; rooms?: { roomId: string; name: string; users: string[] }[] } | null = null;
 let confirmClose = false;
 let updated = 0;
 let timer: ReturnType<typeof setTimeout> | null = null;
@@ -224,6 +226,7 @@ function render(): void {
       events.slice().reverse().map((e) => h('li', {}, h('code', {}, `#${e.seq}`), ` ${new Date(e.at).toLocaleTimeString()} ${e.type} `, h('span', { class: 'hint' }, describe(e)))),
     ),
     ...lobbySection(),
+    ...breakoutsSection(),
     h('h3', {}, t('audit')),
     h('ol', { class: 'events', id: 'audit', role: 'log', 'aria-label': t('audit') },
       audit.length === 0 ? [h('li', {}, t('noAudit'))] : audit.slice().reverse().map(auditLine),
@@ -248,6 +251,30 @@ function lobbySection(): Node[] {
           ),
         ),
   ];
+}
+
+/** The open room's breakout rooms: who is in each, the time left, and closing them. */
+function breakoutsSection(): Node[] {
+  if (!breakouts?.open) return [];
+  const left = breakouts.endsAt ? Math.max(0, Math.ceil((breakouts.endsAt - Date.now()) / 1000)) : null;
+  return [
+    h('h3', {}, t('breakouts')),
+    h('p', { role: 'timer', id: 'bo-left' }, breakouts.closing ? t('breakoutsClosing') : left === null ? t('breakoutsNoEnd') : t('breakoutsEndIn', { left: `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}` })),
+    h('ul', { class: 'members', id: 'bo-rooms', 'aria-label': t('breakouts') },
+      (breakouts.rooms ?? []).map((r) => h('li', { class: 'member' }, h('span', { class: 'name' }, r.name), h('span', { class: 'states' }, r.users.length ? r.users.join(', ') : t('breakoutEmpty'))))),
+    breakouts.closing
+      ? h('span', {})
+      : h('button', { type: 'button', class: 'danger', 'data-key': 'bo-close', onclick: () => void closeBreakouts() }, t('closeBreakouts')),
+  ];
+}
+
+async function closeBreakouts(): Promise<void> {
+  try {
+    await client!.call('DELETE', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/breakouts`);
+  } catch (err) {
+    say(failure(err));
+  }
+  void poll();
 }
 
 async function lobbyCall(what: 'admit' | 'deny', body: unknown): Promise<void> {
@@ -309,6 +336,7 @@ async function poll(): Promise<void> {
         detail = await c.call<RoomDetail>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}`);
         events = (await c.call<{ events: EventView[] }>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/events?limit=50`)).events;
         lobby = await c.call<NonNullable<typeof lobby>>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/lobby`);
+        breakouts = await c.call<NonNullable<typeof breakouts>>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/breakouts`);
         // The newest 50 of the running meeting's log.
         const head = await c.call<{ total: number; entries: AuditView[] }>('GET', `/v3/apps/${enc(appId)}/rooms/${enc(openRoom)}/audit?limit=1`);
         const from = Math.max(0, head.total - 50);

@@ -9,6 +9,8 @@ import { Mesh } from './mesh.ts';
 import { Tiles } from './tiles.ts';
 import { handsCard } from './hands.ts';
 import { lobbyCard, waitInLobby } from './lobby.ts';
+import { breakoutBanner, breakoutsCard, forgetForm } from './breakouts.ts';
+import type { BreakoutRound } from '../../client/agora.ts';
 
 interface Request {
   kind: 'apply' | 'invite';
@@ -24,6 +26,8 @@ let errorTexts: Record<string, Record<string, string>> = {};
 let api: MeetingClient | null = null;
 let rt: RealtimeClient | null = null;
 let me = '';
+/** The meeting entered; `api.roomId` is the room the member is in (it, or one of its breakouts). */
+let mainRoomId = '';
 let requests: Request[] = [];
 /** A notice is said in the language of the moment it is shown, for NOTICE_MS, once at a time. */
 interface Notice {
@@ -178,7 +182,11 @@ function header(): HTMLElement {
     { class: 'top' },
     h('span', { class: 'brand' }, 'Convene'),
     h('span', { id: 'conn', role: 'status', class: 'conn' }),
-    languagePicker(() => (api ? renderMeeting() : rerenderJoin())),
+    languagePicker(() => {
+      forgetForm();
+      if (api) renderMeeting();
+      else rerenderJoin();
+    }),
   );
 }
 
@@ -263,9 +271,19 @@ async function join(): Promise<void> {
 async function enterMeeting(client: MeetingClient, room: string): Promise<void> {
   api = client;
   me = client.userId;
+  mainRoomId = client.roomId;
   requests = [];
   notices = [];
   ending = null;
+  history.replaceState(null, '', `/?room=${encodeURIComponent(room)}`);
+  await openRoom(client);
+}
+
+/**
+ * The socket of the room the member is in (its meeting, or a breakout of it: `client.roomId`), with
+ * that room's board and mesh, and the meeting view drawn for it.
+ */
+async function openRoom(client: MeetingClient): Promise<void> {
   // The board on the socket is authorized by this member's boardToken.
   let boardToken = '';
   try {
@@ -276,6 +294,8 @@ async function enterMeeting(client: MeetingClient, room: string): Promise<void> 
   // A Netless board (CONVENE_BOARD_PROVIDER=netless) is drawn on with Netless' SDK, not on this socket.
   if (boardToken.startsWith('NETLESSROOM_')) boardToken = '';
   const socket = new RealtimeClient({ baseUrl: location.origin, token: client.userToken, board: boardToken !== '', boardToken, media: true });
+  // In a breakout: that room (the main meeting's token works there).
+  if (client.roomId !== mainRoomId) socket.roomId = client.roomId;
   rt = socket;
   mesh?.close();
   const peers = (mesh = new Mesh((to, signal) => socket.send({ type: 'signal', to, signal }), () => renderTiles()));
@@ -295,7 +315,6 @@ async function enterMeeting(client: MeetingClient, room: string): Promise<void> 
     renderDynamic();
   });
   socket.onClose((code) => onClose(code));
-  history.replaceState(null, '', `/?room=${encodeURIComponent(room)}`);
   renderMeeting();
   try {
     await socket.connect();
@@ -338,6 +357,9 @@ function onMessage(m: RealtimeMessage): void {
         // Requests from members who left are void.
         requests = requests.filter((r) => state.members.has(r.from.userId));
         break;
+      case 123:
+        notice(() => t('breakoutMessage', { name: String(d.userName || t('theServer')), text: String(d.text) }));
+        break;
       case 110:
         for (const k of (d.knocked ?? []) as { userName: string }[]) notice(() => t('knockedNotice', { name: k.userName }));
         break;
@@ -378,8 +400,28 @@ function onServer(m: ServerMessage): void {
   notice(() => t('serverMessage', { text: m.data.text }));
 }
 
+/**
+ * The member's place changed (4412: a breakout round moved it, or it came back): the socket carries
+ * this room's board and mesh, so the page opens the room the member is in now.
+ */
+async function relocate(): Promise<void> {
+  const c = api;
+  if (!c || ending) return;
+  await rt?.close();
+  let where = mainRoomId;
+  try {
+    const round = await c.breakouts();
+    where = round.rooms?.find((r) => r.members.includes(me))?.roomId ?? mainRoomId;
+  } catch {
+    // The round is the main meeting's: without it, the main meeting (the server places it anyway).
+  }
+  c.roomId = where;
+  await openRoom(c);
+}
+
 function onClose(code: number): void {
   if (ending) return;
+  if (code === 4412) return void relocate();
   if (code === 4403) finish('ended');
   else if (code === 4409) finish(rt?.state.kicked ? 'kicked' : 'gone');
   else if (code === 4401 || code === 4410) finish('session');
@@ -482,6 +524,8 @@ function renderMeeting(): void {
       h('div', { id: 'controls', class: 'controls', role: 'toolbar', 'aria-label': t('microphone') + ' / ' + t('camera') }),
       h('section', { id: 'host', 'aria-labelledby': 'host-title', class: 'card' }),
       h('section', { id: 'requests-box', 'aria-labelledby': 'requests-title', class: 'card' }),
+      h('div', { id: 'bo-banner-box', class: 'controls' }),
+      h('section', { id: 'breakouts-box', 'aria-labelledby': 'breakouts-title', class: 'card' }),
       h('section', { id: 'lobby-box', 'aria-labelledby': 'lobby-title', class: 'card' }),
       h('section', { id: 'hands-box', 'aria-labelledby': 'hands-title', class: 'card' }),
       h('div', { class: 'columns' },
@@ -610,6 +654,15 @@ function renderDynamic(): void {
     ]);
   }
 
+  const inBreakout = state.breakout !== null;
+  const boBanner = $('#bo-banner-box');
+  const banner = breakoutBanner(state.breakout, button, () => void act((c) => c.moveToBreakout(me, '')));
+  boBanner.hidden = banner.length === 0;
+  replaceKeepingFocus(boBanner, banner);
+  const boBox = $('#breakouts-box');
+  const boShown = inBreakout ? [] : breakoutsCard(state.breakouts as BreakoutRound | null, state.members, me, isHost, button, act);
+  boBox.hidden = boShown.length === 0;
+  replaceKeepingFocus(boBox, boShown);
   const lobbyBox = $('#lobby-box');
   const lobbyShown = lobbyCard(state.lobby, isHost, button, act);
   lobbyBox.hidden = lobbyShown.length === 0;
@@ -782,5 +835,10 @@ async function copyInvite(): Promise<void> {
 
 // The reconnect indicator follows the socket (RealtimeClient resumes by itself).
 setInterval(renderStatus, 250);
+// The breakouts' countdown, once a second while there is one.
+setInterval(() => {
+  const s = rt?.state;
+  if (s && ((s.breakouts as BreakoutRound | null)?.endsAt || s.breakout?.endsAt)) renderDynamic();
+}, 1000);
 
 void start();

@@ -1,0 +1,93 @@
+// Breakout rooms on the meeting page, in Chromium: the host opens two rooms members choose from,
+// with a countdown; a guest joins one from the page and sees its name and countdown; the host moves
+// it to the other from the page (the admin console shows who is where), then closes them, and the
+// guest is back in the main meeting.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { chromiumSkip, launchBrowser, shot, type TestBrowser } from '../helpers/browser.ts';
+
+const skip = chromiumSkip();
+let s: TestServer;
+let b: TestBrowser;
+const ROOM = 'e2e-breakouts';
+
+before(async () => {
+  if (skip) return;
+  s = await startTestServer({ CONVENE_PRESENCE_EXPIRY: 'off', CONVENE_WEB_MESH_MAX: '1' });
+  b = await launchBrowser();
+});
+after(async () => {
+  if (skip) return;
+  await b?.close();
+  await s?.close();
+});
+
+async function join(name: string): Promise<Page> {
+  const page = await (await b.context()).newPage();
+  page.on('pageerror', (err) => console.error('page error:', err.message));
+  await page.goto(`${s.url}/?room=${ROOM}`);
+  await page.getByRole('textbox', { name: 'Your name' }).fill(name);
+  await page.getByRole('button', { name: 'Join' }).click();
+  await page.getByRole('heading', { name: 'Members' }).waitFor();
+  return page;
+}
+
+test('breakouts opened, joined, moved and closed from the page, with the countdown', { skip, timeout: 90_000 }, async () => {
+  const host = await join('Ann');
+  const guest = await join('Bob');
+  await host.locator('li.member', { hasText: 'Bob' }).waitFor();
+
+  await host.getByLabel('Members', { exact: true }).selectOption('choose');
+  await host.getByRole('spinbutton', { name: 'Minutes (0: until closed)' }).fill('10');
+  await host.getByRole('button', { name: 'Open breakout rooms' }).click();
+  await host.getByRole('timer').filter({ hasText: /ends in (10:00|9:[0-5]\d)/ }).waitFor();
+
+  await guest.getByRole('button', { name: 'Join Room 1' }).click();
+  const banner = guest.locator('#bo-banner');
+  await banner.filter({ hasText: 'Breakout room: Room 1' }).waitFor();
+  await banner.filter({ hasText: /ends in (10:00|9:[0-5]\d)/ }).waitFor();
+  // The countdown runs on its own.
+  const first = await banner.textContent();
+  await guest.waitForFunction((was) => document.querySelector('#bo-banner')?.textContent !== was, first, { timeout: 5000 });
+  await host.locator('#bo-rooms li', { hasText: 'Room 1' }).filter({ hasText: 'Bob' }).waitFor();
+  await shot(guest, 'breakouts-01-in-room');
+  await shot(host, 'breakouts-01-host');
+
+  // Chat in the breakout stays there.
+  await guest.getByRole('textbox', { name: 'Message' }).fill('hello room 1');
+  await guest.getByRole('button', { name: 'Send' }).click();
+  await guest.getByRole('log', { name: 'Chat' }).getByText('hello room 1').waitFor();
+  assert.equal(await host.getByRole('log', { name: 'Chat' }).getByText('hello room 1').count(), 0);
+
+  await host.getByLabel('Move Bob').selectOption({ label: 'Room 2' });
+  await banner.filter({ hasText: 'Breakout room: Room 2' }).waitFor();
+  await host.locator('#bo-rooms li', { hasText: 'Room 2' }).filter({ hasText: 'Bob' }).waitFor();
+
+  // The admin console shows the live room's breakouts: who is in each, and the time left.
+  const admin = await (await b.context()).newPage();
+  await admin.goto(`${s.url}/admin`);
+  await admin.getByRole('textbox', { name: 'Access key' }).fill(s.bootstrapped.accessKey);
+  await admin.getByLabel('Secret key').fill(s.bootstrapped.secretKey);
+  await admin.getByRole('button', { name: 'Sign in' }).click();
+  await admin.getByRole('button', { name: `Open ${ROOM}` }).click();
+  const rooms = admin.getByRole('list', { name: 'Breakout rooms' });
+  await rooms.locator('li', { hasText: 'Room 2' }).filter({ hasText: 'web-' }).waitFor();
+  await rooms.locator('li', { hasText: 'Room 1' }).filter({ hasText: 'nobody yet' }).waitFor();
+  await admin.getByRole('timer').filter({ hasText: /ends in \d+:\d\d/ }).waitFor();
+  await shot(admin, 'breakouts-03-console');
+  await admin.close();
+
+  await host.getByRole('button', { name: 'Message all rooms' }).waitFor();
+  await host.locator('#bo-message').fill('two minutes left');
+  await host.getByRole('button', { name: 'Message all rooms' }).click();
+  await guest.locator('#notices li', { hasText: 'To all rooms from Ann: two minutes left' }).waitFor();
+
+  await host.getByRole('button', { name: 'Close breakout rooms' }).click();
+  await guest.locator('#bo-banner-box').waitFor({ state: 'hidden' });
+  await guest.locator('li.member', { hasText: 'Ann' }).waitFor();
+  await host.getByRole('button', { name: 'Open breakout rooms' }).waitFor();
+  await shot(guest, 'breakouts-02-back');
+  assert.equal(await guest.getByRole('heading', { name: ROOM }).count(), 1, 'back in the main meeting');
+});
