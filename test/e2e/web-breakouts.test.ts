@@ -39,7 +39,7 @@ test('breakouts opened, joined, moved and closed from the page, with the countdo
   const guest = await join('Bob');
   await host.locator('li.member', { hasText: 'Bob' }).waitFor();
 
-  await host.getByLabel('Members', { exact: true }).selectOption('choose');
+  await host.getByLabel('How members are placed').selectOption('choose');
   await host.getByRole('spinbutton', { name: 'Minutes (0: until closed)' }).fill('10');
   await host.getByRole('button', { name: 'Open breakout rooms' }).click();
   await host.getByRole('timer').filter({ hasText: /ends in (10:00|9:[0-5]\d)/ }).waitFor();

@@ -336,7 +336,7 @@ function onMessage(m: RealtimeMessage): void {
     const d = m.data;
     switch (m.cmd) {
       case 3: {
-        if (d.state === 0) return finish('ended');
+        if (d.state === 0) return inBreakout() ? void relocate() : finish('ended');
         const host = mine()?.role === 1;
         if (d.muteAllAudio !== lastMuteAll && !host) notice(() => t(d.muteAllAudio === 0 ? 'unmutedAll' : d.muteAllAudio === 1 ? 'mutedAllAllow' : 'mutedAllForbid'));
         if (d.muteAllChat !== lastMuteChat && !host) notice(() => t(d.muteAllChat === 0 ? 'chatOnNotice' : 'chatOffNotice'));
@@ -404,24 +404,33 @@ function onServer(m: ServerMessage): void {
  * The member's place changed (4412: a breakout round moved it, or it came back): the socket carries
  * this room's board and mesh, so the page opens the room the member is in now.
  */
+let relocating = false;
 async function relocate(): Promise<void> {
   const c = api;
-  if (!c || ending) return;
-  await rt?.close();
-  let where = mainRoomId;
+  if (!c || ending || relocating) return;
+  relocating = true;
   try {
-    const round = await c.breakouts();
-    where = round.rooms?.find((r) => r.members.includes(me))?.roomId ?? mainRoomId;
-  } catch {
-    // The round is the main meeting's: without it, the main meeting (the server places it anyway).
+    await rt?.close();
+    let where = mainRoomId;
+    try {
+      const round = await c.breakouts();
+      if (round.open === 1 && !round.closing) where = round.rooms?.find((r) => r.members.includes(me))?.roomId ?? mainRoomId;
+    } catch {
+      // The round is the main meeting's: without it, the main meeting (the server places it anyway).
+    }
+    c.roomId = where;
+    await openRoom(c);
+  } finally {
+    relocating = false;
   }
-  c.roomId = where;
-  await openRoom(c);
 }
+
+/** In a breakout: its end is the way back to the main meeting, not the meeting's end. */
+const inBreakout = () => api !== null && api.roomId !== mainRoomId;
 
 function onClose(code: number): void {
   if (ending) return;
-  if (code === 4412) return void relocate();
+  if (code === 4412 || (code === 4403 && inBreakout())) return void relocate();
   if (code === 4403) finish('ended');
   else if (code === 4409) finish(rt?.state.kicked ? 'kicked' : 'gone');
   else if (code === 4401 || code === 4410) finish('session');
@@ -654,13 +663,13 @@ function renderDynamic(): void {
     ]);
   }
 
-  const inBreakout = state.breakout !== null;
+  const breakoutNow = state.breakout !== null;
   const boBanner = $('#bo-banner-box');
   const banner = breakoutBanner(state.breakout, button, () => void act((c) => c.moveToBreakout(me, '')));
   boBanner.hidden = banner.length === 0;
   replaceKeepingFocus(boBanner, banner);
   const boBox = $('#breakouts-box');
-  const boShown = inBreakout ? [] : breakoutsCard(state.breakouts as BreakoutRound | null, state.members, me, isHost, button, act);
+  const boShown = breakoutNow ? [] : breakoutsCard(state.breakouts as BreakoutRound | null, state.members, me, isHost, button, act);
   boBox.hidden = boShown.length === 0;
   replaceKeepingFocus(boBox, boShown);
   const lobbyBox = $('#lobby-box');
