@@ -5,7 +5,7 @@
 // breakout stays present in the main meeting (its role and state kept there): only its sockets
 // follow the breakout, so the return is a switch of sockets, not a new entry. Pure, as rules.ts.
 import { snapshot, type MeetingEvent, type MemberSnapshot } from './events.ts';
-import { addMember, findMember, onlineCount, own, presentMembers, type Member, type Room } from './room.ts';
+import { addMember, blankRoom, findMember, onlineCount, own, presentMembers, type Member, type Room } from './room.ts';
 import { RuleError } from './rules.ts';
 import type { ServerCaller } from './commands.ts';
 import { endMeeting, removeMember } from './effects.ts';
@@ -238,29 +238,8 @@ export function decideBreakouts(room: Room, cmd: BreakoutsCommand, now: number, 
 export function decideBreakoutRoom(room: Room | null, cmd: BreakoutRoomCommand, now: number, draft: (base: Room) => Room): { room: Room; events: MeetingEvent[]; changed?: boolean } {
   if (cmd.type === 'openBreakout') {
     if (room) return { room, events: [] };
-    const fresh: Room = {
-      roomId: cmd.roomId,
-      appId: cmd.appId,
-      roomUuid: cmd.roomUuid,
-      roomName: cmd.of.name,
-      channelName: cmd.roomId,
-      password: cmd.password,
-      boardId: cmd.boardId,
-      muteAllChat: 0,
-      muteAllAudio: 0,
-      ended: false,
-      startTime: now,
-      endedAt: null,
-      emptySince: null,
-      boardShared: false,
-      boardCreatorId: '',
-      screenSharerId: '',
-      members: [],
-      nextOrder: 1,
-      version: 0,
-      seq: 0,
-      breakoutOf: cmd.of,
-    };
+    const fresh = blankRoom({ roomId: cmd.roomId, appId: cmd.appId, roomUuid: cmd.roomUuid, roomName: cmd.of.name, password: cmd.password, boardId: cmd.boardId }, now);
+    fresh.breakoutOf = cmd.of;
     return { room: fresh, events: [{ type: 'breakoutChanged', mainRoomId: cmd.of.mainRoomId, name: cmd.of.name, endsAt: cmd.of.endsAt }] };
   }
   // A command of another round, or on an ended breakout: nothing to do (every step may run twice).

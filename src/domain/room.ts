@@ -137,6 +137,27 @@ export function banOf(room: Room, userUuid: string, now: number): Ban | undefine
   return room.bans?.find((b) => b.userUuid === userUuid && b.until > now);
 }
 
+/** A meeting that has just started: nobody in it yet, nothing shared, nothing muted. */
+export function blankRoom(ids: Pick<Room, 'roomId' | 'appId' | 'roomUuid' | 'roomName' | 'password' | 'boardId'>, now: number): Room {
+  return {
+    ...ids,
+    channelName: ids.roomId,
+    muteAllChat: 0,
+    muteAllAudio: 0,
+    ended: false,
+    startTime: now,
+    endedAt: null,
+    emptySince: null,
+    boardShared: false,
+    boardCreatorId: '',
+    screenSharerId: '',
+    members: [],
+    nextOrder: 1,
+    version: 0,
+    seq: 0,
+  };
+}
+
 export function presentMembers(room: Room): Member[] {
   return room.members.filter((m) => m.present).sort((a, b) => a.order - b.order);
 }

@@ -3,7 +3,7 @@
 // the caller hands it over, see decide's `reuse`).
 import type { Command, Enter, RoomCommand } from './commands.ts';
 import { snapshot, type MeetingEvent, type Module } from './events.ts';
-import { addMember, currentHost, draftOf, findByUuid, findMember, onlineCount, own, takeBack, type Member, type Room } from './room.ts';
+import { addMember, blankRoom, currentHost, draftOf, findByUuid, findMember, onlineCount, own, takeBack, type Member, type Room } from './room.ts';
 import { answerSpeakInvite, boardEvent, endMeeting, invitedToSpeak, inviteToSpeak, ownsBoard, removeMember, restateChat, roomChanged, screenEvent, startBoard, stopBoard, stopScreen } from './effects.ts';
 import { decideHands, handsEvent, lowerHand, raiseHand } from './hands.ts';
 import { decideMetadata } from './metadata.ts';
@@ -122,30 +122,10 @@ function notFound(): never {
 
 /** A fresh meeting for an entry that found no running room. */
 export function newRoom(cmd: Enter, now: number): Room {
-  return {
-    roomId: cmd.fresh.roomId,
-    appId: cmd.appId,
-    roomUuid: cmd.roomUuid,
-    roomName: cmd.roomName,
-    channelName: cmd.fresh.roomId,
-    password: cmd.password,
-    boardId: cmd.fresh.boardId,
-    muteAllChat: 0,
-    muteAllAudio: 0,
-    ended: false,
-    startTime: now,
-    endedAt: null,
-    emptySince: null,
-    boardShared: false,
-    boardCreatorId: '',
-    screenSharerId: '',
-    members: [],
-    nextOrder: 1,
-    version: 0,
-    seq: 0,
-    // The app's default: its new meetings start with the lobby on (lobby.ts).
-    ...(cmd.policy.lobby === true ? { lobby: newLobby(true) } : {}),
-  };
+  const room = blankRoom({ roomId: cmd.fresh.roomId, appId: cmd.appId, roomUuid: cmd.roomUuid, roomName: cmd.roomName, password: cmd.password, boardId: cmd.fresh.boardId }, now);
+  // The app's default: its new meetings start with the lobby on (lobby.ts).
+  if (cmd.policy.lobby === true) room.lobby = newLobby(true);
+  return room;
 }
 
 function enter(existing: Room | null, cmd: Enter, now: number, draft: (base: Room) => Room): Decision {

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { chromiumSkip, launchBrowser, shot, type TestBrowser } from '../helpers/browser.ts';
+import { chromiumSkip, consoleOn, joinPage, launchBrowser, shot, type TestBrowser } from '../helpers/browser.ts';
 
 const skip = chromiumSkip();
 let s: TestServer;
@@ -25,18 +25,19 @@ after(async () => {
 });
 
 async function join(name: string): Promise<Page> {
-  const page = await (await b.context()).newPage();
-  page.on('pageerror', (err) => console.error('page error:', err.message));
-  await page.goto(`${s.url}/?room=${ROOM}`);
-  await page.getByRole('textbox', { name: 'Your name' }).fill(name);
-  await page.getByRole('button', { name: 'Join' }).click();
+  const page = await joinPage(b, s.url, ROOM, name);
   await page.getByRole('heading', { name: 'Members' }).waitFor();
   return page;
 }
 
-test('breakouts opened, joined, moved and closed from the page, with the countdown', { skip, timeout: 90_000 }, async () => {
+test('breakouts opened, joined, moved and closed from the page, with the countdown', { skip, timeout: 90_000 }, async (t) => {
   const host = await join('Ann');
   const guest = await join('Bob');
+  // What each page showed when a step failed.
+  t.after(async () => {
+    await shot(host, 'breakouts-last-host');
+    await shot(guest, 'breakouts-last-guest');
+  });
   await host.locator('li.member', { hasText: 'Bob' }).waitFor();
 
   await host.getByLabel('How members are placed').selectOption('choose');
@@ -66,12 +67,7 @@ test('breakouts opened, joined, moved and closed from the page, with the countdo
   await host.locator('#bo-rooms li', { hasText: 'Room 2' }).filter({ hasText: 'Bob' }).waitFor();
 
   // The admin console shows the live room's breakouts: who is in each, and the time left.
-  const admin = await (await b.context()).newPage();
-  await admin.goto(`${s.url}/admin`);
-  await admin.getByRole('textbox', { name: 'Access key' }).fill(s.bootstrapped.accessKey);
-  await admin.getByLabel('Secret key').fill(s.bootstrapped.secretKey);
-  await admin.getByRole('button', { name: 'Sign in' }).click();
-  await admin.getByRole('button', { name: `Open ${ROOM}` }).click();
+  const admin = await consoleOn(b, s.url, s.bootstrapped, ROOM);
   const rooms = admin.getByRole('list', { name: 'Breakout rooms' });
   await rooms.locator('li', { hasText: 'Room 2' }).filter({ hasText: 'web-' }).waitFor();
   await rooms.locator('li', { hasText: 'Room 1' }).filter({ hasText: 'nobody yet' }).waitFor();
@@ -82,7 +78,8 @@ test('breakouts opened, joined, moved and closed from the page, with the countdo
   await host.getByRole('button', { name: 'Message all rooms' }).waitFor();
   await host.locator('#bo-message').fill('two minutes left');
   await host.getByRole('button', { name: 'Message all rooms' }).click();
-  await guest.locator('#notices li', { hasText: 'To all rooms from Ann: two minutes left' }).waitFor();
+  // Said as a notice, and kept on show in the room while the round lasts.
+  await guest.locator('#bo-banner-box .announcement', { hasText: 'To all rooms from Ann: two minutes left' }).waitFor();
 
   await host.getByRole('button', { name: 'Close breakout rooms' }).click();
   await guest.locator('#bo-banner-box').waitFor({ state: 'hidden' });

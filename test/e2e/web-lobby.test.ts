@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { chromiumSkip, launchBrowser, shot, type TestBrowser } from '../helpers/browser.ts';
+import { chromiumSkip, consoleOn, joinPage, launchBrowser, shot, type TestBrowser } from '../helpers/browser.ts';
 
 const skip = chromiumSkip();
 let s: TestServer;
@@ -24,11 +24,7 @@ after(async () => {
 });
 
 async function join(name: string): Promise<Page> {
-  const page = await (await b.context()).newPage();
-  page.on('pageerror', (err) => console.error('page error:', err.message));
-  await page.goto(`${s.url}/?room=${ROOM}`);
-  await page.getByRole('textbox', { name: 'Your name' }).fill(name);
-  await page.getByRole('button', { name: 'Join' }).click();
+  const page = await joinPage(b, s.url, ROOM, name);
   return page;
 }
 
@@ -64,12 +60,7 @@ test('a knock is admitted from the page, another denied with its reason', { skip
   // The admin console shows who waits in the live room, and admits from there.
   const dan = await join('Dan');
   await dan.getByRole('heading', { name: 'Waiting for the host' }).waitFor();
-  const admin = await (await b.context()).newPage();
-  await admin.goto(`${s.url}/admin`);
-  await admin.getByRole('textbox', { name: 'Access key' }).fill(s.bootstrapped.accessKey);
-  await admin.getByLabel('Secret key').fill(s.bootstrapped.secretKey);
-  await admin.getByRole('button', { name: 'Sign in' }).click();
-  await admin.getByRole('button', { name: `Open ${ROOM}` }).click();
+  const admin = await consoleOn(b, s.url, s.bootstrapped, ROOM);
   await admin.getByRole('list', { name: 'Waiting room' }).locator('li', { hasText: 'Dan' }).waitFor();
   await shot(admin, 'lobby-03-console');
   await admin.getByRole('button', { name: 'Admit Dan' }).click();

@@ -113,3 +113,24 @@ export async function clickToShown(from: Page, button: Locator, to: Page, texts:
   assert.ok(shownAt !== null, `${texts.join(' / ')} not shown within ${timeoutMs} ms of the click`);
   return shownAt - clickedAt;
 }
+
+/** A person's own browser on the meeting page, joining `room` as `name` (the join form submitted). */
+export async function joinPage(b: TestBrowser, baseUrl: string, room: string, name: string): Promise<Page> {
+  const page = await (await b.context()).newPage();
+  page.on('pageerror', (err) => console.error('page error:', err.message));
+  await page.goto(`${baseUrl}/?room=${room}`);
+  await page.getByRole('textbox', { name: 'Your name' }).fill(name);
+  await page.getByRole('button', { name: 'Join' }).click();
+  return page;
+}
+
+/** The admin console signed in with an access key pair, `room` opened. */
+export async function consoleOn(b: TestBrowser, baseUrl: string, keys: { accessKey: string; secretKey: string }, room: string): Promise<Page> {
+  const admin = await (await b.context()).newPage();
+  await admin.goto(`${baseUrl}/admin`);
+  await admin.getByRole('textbox', { name: 'Access key' }).fill(keys.accessKey);
+  await admin.getByLabel('Secret key').fill(keys.secretKey);
+  await admin.getByRole('button', { name: 'Sign in' }).click();
+  await admin.getByRole('button', { name: `Open ${room}` }).click();
+  return admin;
+}

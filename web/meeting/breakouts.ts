@@ -10,6 +10,24 @@ import { t } from '../lib/i18n.ts';
 type Button = (key: string, text: string, onclick: () => void, attrs?: Record<string, string | boolean>) => HTMLButtonElement;
 type Act = (fn: (c: MeetingClient) => Promise<unknown>) => Promise<void>;
 
+/**
+ * A countdown's text, kept up to date once a second by tickCountdowns (not by re-drawing the page,
+ * which would take an open select or a half-typed message from the host).
+ */
+function countdown(endsAt: number, words: (left: string) => string): HTMLElement {
+  return h('span', { 'data-ends': String(endsAt), 'data-words': words('\u0000') }, words(timeLeft(endsAt)));
+}
+
+/** Every countdown on the page, to the second. */
+export function tickCountdowns(): void {
+  for (const el of document.querySelectorAll<HTMLElement>('[data-ends]')) {
+    el.textContent = (el.dataset.words ?? '').replace('\u0000', timeLeft(Number(el.dataset.ends)));
+  }
+}
+
+/** The host's message to every room: one input for the page's life, so re-draws keep what is typed. */
+const messageInput = h('input', { id: 'bo-message', maxlength: 1000, 'data-key': 'bo-message' }) as HTMLInputElement;
+
 /** "9:58": what is left until `endsAt` (epoch ms); '' for no end. */
 export function timeLeft(endsAt: number, now = Date.now()): string {
   if (!endsAt) return '';
@@ -55,7 +73,7 @@ export function breakoutsCard(round: BreakoutRound | null, members: ReadonlyMap<
   const left = timeLeft(round.endsAt ?? 0);
   const card: Node[] = [
     h('h2', { id: 'breakouts-title' }, t('breakouts')),
-    h('p', { role: 'timer', id: 'bo-countdown' }, round.closing ? t('breakoutsClosing') : left ? t('breakoutsEndIn', { left }) : t('breakoutsNoEnd')),
+    h('p', { role: 'timer', id: 'bo-countdown' }, round.closing ? t('breakoutsClosing') : left ? countdown(round.endsAt!, (l) => t('breakoutsEndIn', { left: l })) : t('breakoutsNoEnd')),
   ];
   const moveSelect = (userId: string, from: string) =>
     h('select', {
@@ -75,7 +93,8 @@ export function breakoutsCard(round: BreakoutRound | null, members: ReadonlyMap<
   if (!isHost || round.closing) return card;
   const unplaced = [...members.values()].filter((m) => m.userId !== me && !rooms.some((r) => r.members.includes(m.userId)));
   if (unplaced.length) card.push(h('p', {}, `${t('inMainMeeting')}: `, ...unplaced.map((m) => h('span', {}, `${m.userName} `, moveSelect(m.userId, ''), ' '))));
-  const text = h('input', { id: 'bo-message', maxlength: 1000, 'aria-label': t('messageBreakouts') }) as HTMLInputElement;
+  const text = messageInput;
+  text.setAttribute('aria-label', t('messageBreakouts'));
   card.push(
     h('form', { class: 'chat-form', onsubmit: (e: Event) => (e.preventDefault(), text.value.trim() && void act((c) => c.messageBreakouts(text.value.trim())).then(() => (text.value = ''))) },
       text, h('button', { type: 'submit', 'data-key': 'bo-send' }, t('messageBreakouts'))),
@@ -91,7 +110,7 @@ export function breakoutBanner(breakout: { name: string; endsAt: number } | null
   if (!breakout) return [];
   const left = timeLeft(breakout.endsAt);
   return [
-    h('p', { role: 'timer', id: 'bo-banner' }, h('b', {}, t('inBreakout', { name: breakout.name })), left ? ` · ${t('breakoutsEndIn', { left })}` : ''),
+    h('p', { role: 'timer', id: 'bo-banner' }, h('b', {}, t('inBreakout', { name: breakout.name })), left ? ' · ' : '', left ? countdown(breakout.endsAt, (l) => t('breakoutsEndIn', { left: l })) : ''),
     button('bo-back', t('backToMain'), back),
   ];
 }

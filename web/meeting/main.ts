@@ -9,7 +9,7 @@ import { Mesh } from './mesh.ts';
 import { Tiles } from './tiles.ts';
 import { handsCard } from './hands.ts';
 import { lobbyCard, waitInLobby } from './lobby.ts';
-import { breakoutBanner, breakoutsCard, forgetForm } from './breakouts.ts';
+import { breakoutBanner, breakoutsCard, forgetForm, tickCountdowns } from './breakouts.ts';
 import type { BreakoutRound } from '../../client/agora.ts';
 
 interface Request {
@@ -28,6 +28,8 @@ let rt: RealtimeClient | null = null;
 let me = '';
 /** The meeting entered; `api.roomId` is the room the member is in (it, or one of its breakouts). */
 let mainRoomId = '';
+/** The hosts' messages to every breakout room this round (newest first). */
+let announcements: (() => string)[] = [];
 let requests: Request[] = [];
 /** A notice is said in the language of the moment it is shown, for NOTICE_MS, once at a time. */
 interface Notice {
@@ -357,9 +359,13 @@ function onMessage(m: RealtimeMessage): void {
         // Requests from members who left are void.
         requests = requests.filter((r) => state.members.has(r.from.userId));
         break;
-      case 123:
-        notice(() => t('breakoutMessage', { name: String(d.userName || t('theServer')), text: String(d.text) }));
+      case 123: {
+        // A host's word to every room: said once as a notice, and kept on show while the round lasts.
+        const said = () => t('breakoutMessage', { name: String(d.userName || t('theServer')), text: String(d.text) });
+        notice(said);
+        announcements = [said, ...announcements].slice(0, 3);
         break;
+      }
       case 110:
         for (const k of (d.knocked ?? []) as { userName: string }[]) notice(() => t('knockedNotice', { name: k.userName }));
         break;
@@ -665,11 +671,16 @@ function renderDynamic(): void {
 
   const breakoutNow = state.breakout !== null;
   const boBanner = $('#bo-banner-box');
-  const banner = breakoutBanner(state.breakout, button, () => void act((c) => c.moveToBreakout(me, '')));
+  const round = state.breakouts as BreakoutRound | null;
+  if (!breakoutNow && !round?.open) announcements = [];
+  const banner = [
+    ...breakoutBanner(state.breakout, button, () => void act((c) => c.moveToBreakout(me, ''))),
+    ...announcements.map((said) => h('p', { class: 'hint announcement' }, said())),
+  ];
   boBanner.hidden = banner.length === 0;
   replaceKeepingFocus(boBanner, banner);
   const boBox = $('#breakouts-box');
-  const boShown = breakoutNow ? [] : breakoutsCard(state.breakouts as BreakoutRound | null, state.members, me, isHost, button, act);
+  const boShown = breakoutNow ? [] : breakoutsCard(round, state.members, me, isHost, button, act);
   boBox.hidden = boShown.length === 0;
   replaceKeepingFocus(boBox, boShown);
   const lobbyBox = $('#lobby-box');
@@ -844,10 +855,7 @@ async function copyInvite(): Promise<void> {
 
 // The reconnect indicator follows the socket (RealtimeClient resumes by itself).
 setInterval(renderStatus, 250);
-// The breakouts' countdown, once a second while there is one.
-setInterval(() => {
-  const s = rt?.state;
-  if (s && ((s.breakouts as BreakoutRound | null)?.endsAt || s.breakout?.endsAt)) renderDynamic();
-}, 1000);
+// The breakouts' countdowns, once a second (their text only).
+setInterval(tickCountdowns, 1000);
 
 void start();
