@@ -402,6 +402,12 @@ export class SqliteStore implements RoomStore {
       // length() counts characters as substr() does (JavaScript's .length counts UTF-16 units).
       where.push('substr(room_uuid, 1, length(?)) = ?');
       args.push(q.prefix, q.prefix);
+      // A printable ASCII prefix is also a range of the running-rooms index (bytes sort as characters
+      // there): only that part of the app's rooms is read (the breakout sweep lists `breakout:` so).
+      if (/^[\x20-\x7d]+$/.test(q.prefix)) {
+        where.push('room_uuid >= ? AND room_uuid < ?');
+        args.push(q.prefix, q.prefix.slice(0, -1) + String.fromCharCode(q.prefix.charCodeAt(q.prefix.length - 1) + 1));
+      }
     }
     const clause = where.join(' AND ');
     const total = this.db.prepare(`SELECT COUNT(*) FROM rooms WHERE ${clause}`).pluck().get(...args) as number;
