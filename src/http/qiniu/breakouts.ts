@@ -6,13 +6,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { breakoutsView, MAX_BREAKOUT_MESSAGE, MAX_BREAKOUT_MS, MAX_BREAKOUT_NAME, MAX_BREAKOUTS, type BreakoutsAction } from '../../domain/breakouts.ts';
 import { findByUuid, findMember, type Room } from '../../domain/room.ts';
-import type { App } from '../../store/store.ts';
 import { afterAnswer } from '../answered.ts';
-import type { HttpDeps } from '../server.ts';
-import { QiniuError, roomNotActive, userNotFound } from './errors.ts';
-import type { Body } from './fields.ts';
+import { QiniuError, userNotFound } from './errors.ts';
 import { qiniuAnswers, RoomParams, SIGNED } from './schemas.ts';
 import { keyOf } from './extensions.ts';
+import type { QiniuRouteTools } from './tools.ts';
 
 const MAX_SECONDS = MAX_BREAKOUT_MS / 1000;
 const Round = Type.Object({
@@ -68,12 +66,6 @@ const CALLS = {
 
 type Params = { Params: { appId: string; roomName: string } };
 
-export interface BreakoutRouteOptions {
-  deps: HttpDeps;
-  ownedApp(req: FastifyRequest, appId: string): Promise<App>;
-  body(req: FastifyRequest): Body;
-  ok(req: FastifyRequest, reply: FastifyReply, data: unknown): unknown;
-}
 
 /** The round as this API shows it: members by userUuid. */
 function roundView(room: Room) {
@@ -84,14 +76,9 @@ function roundView(room: Room) {
   return { open: true, assignment: v.assignment, endsAt: v.endsAt, closing: v.closing, rooms: v.rooms.map((r) => ({ roomId: r.roomId, name: r.name, users: r.members.map(uuid) })) };
 }
 
-export function registerBreakoutRoutes(app: FastifyInstance, o: BreakoutRouteOptions): void {
+export function registerBreakoutRoutes(app: FastifyInstance, o: QiniuRouteTools): void {
   const { meeting } = o.deps;
-  const running = async (req: FastifyRequest<Params>): Promise<Room> => {
-    const a = await o.ownedApp(req, req.params.appId);
-    const room = await meeting.runningRoom(a.appId, req.params.roomName);
-    if (!room) throw roomNotActive();
-    return room;
-  };
+  const running = async (req: FastifyRequest<Params>): Promise<Room> => (await o.running(req, req.params.appId, req.params.roomName)).room;
   const userIdOf = (room: Room, userUuid: string): string => {
     const m = findByUuid(room, userUuid);
     if (!m?.present) throw userNotFound();

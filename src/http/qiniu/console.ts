@@ -2,14 +2,13 @@
 // like the Qiniu calls: one running meeting's state and members, and its recent event log. The admin
 // console (/admin) reads them; a business backend may too. Registered inside the Qiniu plugin, so
 // its signature check, rate limits and errors apply.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import { presentMembers, type Room } from '../../domain/room.ts';
-import type { App } from '../../store/store.ts';
-import type { HttpDeps } from '../server.ts';
-import { QiniuError, roomNotActive } from './errors.ts';
+import { presentMembers } from '../../domain/room.ts';
+import { QiniuError } from './errors.ts';
 import { qiniuAnswers, RoomParams, SIGNED } from './schemas.ts';
 import { checked } from './validate.ts';
+import type { QiniuRouteTools } from './tools.ts';
 
 const Flag = (description: string) => Type.Boolean({ description });
 
@@ -74,22 +73,11 @@ const CALLS = {
   },
 };
 
-export interface ConsoleRouteTools {
-  deps: HttpDeps;
-  ownedApp: (req: FastifyRequest, appId: string) => Promise<App>;
-  ok: (req: FastifyRequest, reply: FastifyReply, data: unknown) => FastifyReply;
-}
 
-export function registerConsoleRoutes(app: FastifyInstance, { deps, ownedApp, ok }: ConsoleRouteTools): void {
-  const running = async (req: FastifyRequest, appId: string, roomName: string): Promise<Room> => {
-    const a = await ownedApp(req, appId);
-    const room = await deps.meeting.runningRoom(a.appId, roomName);
-    if (!room) throw roomNotActive();
-    return room;
-  };
+export function registerConsoleRoutes(app: FastifyInstance, { deps, running, ok }: QiniuRouteTools): void {
 
   app.get<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName', { schema: CALLS.room }, async (req, reply) => {
-    const room = await running(req, req.params.appId, req.params.roomName);
+    const { room } = await running(req, req.params.appId, req.params.roomName);
     return ok(req, reply, {
       roomName: room.roomUuid,
       title: room.roomName,
@@ -118,7 +106,7 @@ export function registerConsoleRoutes(app: FastifyInstance, { deps, ownedApp, ok
   });
 
   app.get<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/events', { schema: CALLS.events }, async (req, reply) => {
-    const room = await running(req, req.params.appId, req.params.roomName);
+    const { room } = await running(req, req.params.appId, req.params.roomName);
     const q = checked<{ since?: string; limit?: string }>(req, 'querystring', req.query);
     const limit = q.limit === undefined ? 50 : Number(q.limit);
     if (limit < 1 || limit > 500) throw new QiniuError(400, 'invalid args: limit must be a number from 1 to 500');

@@ -2,19 +2,17 @@
 // answered like the Qiniu calls: set a running meeting's metadata or a member's, and read a meeting's
 // audit log (running, or ended until its retention has passed), paged and filtered, as JSON or as
 // JSON lines. Registered inside the Qiniu plugin, so its signature check, rate limits and errors apply.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { AUDIT_ACTIONS, type AuditAction } from '../../domain/audit.ts';
 import { MAX_METADATA_BYTES } from '../../domain/metadata.ts';
-import { findByUuid, type Room } from '../../domain/room.ts';
-import type { App } from '../../store/store.ts';
-import type { HttpDeps } from '../server.ts';
+import { findByUuid } from '../../domain/room.ts';
 import { afterAnswer } from '../answered.ts';
 import { QiniuError, roomNotActive, userNotFound } from './errors.ts';
-import type { Body } from './fields.ts';
 import { read } from './fields.ts';
 import { QBool, qiniuAnswers, QText, RoomParams, SIGNED, UserParams } from './schemas.ts';
 import { checked } from './validate.ts';
+import type { QiniuRouteTools } from './tools.ts';
 
 const Metadata = QText(MAX_METADATA_BYTES, { description: `at most ${MAX_METADATA_BYTES} bytes of UTF-8; "" clears it` });
 
@@ -62,27 +60,15 @@ const CALLS = {
   },
 };
 
-export interface ExtensionRouteTools {
-  deps: HttpDeps;
-  ownedApp: (req: FastifyRequest, appId: string) => Promise<App>;
-  body: (req: FastifyRequest) => Body;
-  ok: (req: FastifyRequest, reply: FastifyReply, data: unknown) => FastifyReply;
-}
 
 /** Who asks, for the audit log: the signing access key. */
 export const keyOf = (req: FastifyRequest): string => `key:${req.accessKey!}`;
 
-export function registerExtensionRoutes(app: FastifyInstance, { deps, ownedApp, body, ok }: ExtensionRouteTools): void {
+export function registerExtensionRoutes(app: FastifyInstance, { deps, ownedApp, running, body, ok }: QiniuRouteTools): void {
   const { meeting } = deps;
-  const running = async (req: FastifyRequest, appId: string, roomName: string): Promise<Room> => {
-    const a = await ownedApp(req, appId);
-    const room = await meeting.runningRoom(a.appId, roomName);
-    if (!room) throw roomNotActive();
-    return room;
-  };
 
   app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/metadata', { schema: CALLS.roomMetadata }, async (req, reply) => {
-    const room = await running(req, req.params.appId, req.params.roomName);
+    const { room } = await running(req, req.params.appId, req.params.roomName);
     const b = body(req);
     const metadata = read.string(b, 'metadata', MAX_METADATA_BYTES);
     const selfMetadata = read.bool(b, 'selfMetadata');
@@ -95,7 +81,7 @@ export function registerExtensionRoutes(app: FastifyInstance, { deps, ownedApp, 
     '/apps/:appId/rooms/:roomName/users/:userId/metadata',
     { schema: CALLS.userMetadata },
     async (req, reply) => {
-      const room = await running(req, req.params.appId, req.params.roomName);
+      const { room } = await running(req, req.params.appId, req.params.roomName);
       const metadata = read.string(body(req), 'metadata', MAX_METADATA_BYTES) ?? '';
       const member = findByUuid(room, req.params.userId);
       if (!member?.present) throw userNotFound();

@@ -8,13 +8,12 @@ import { MAX_DENY_REASON, MAX_LOBBY_EXEMPT, waitingViews, type LobbyAction } fro
 import { findByUuid, findMember, type Room } from '../../domain/room.ts';
 import { RuleError, type Decision } from '../../domain/rules.ts';
 import type { App } from '../../store/store.ts';
-import type { HttpDeps } from '../server.ts';
 import { afterAnswer } from '../answered.ts';
-import type { Body } from './fields.ts';
 import { read } from './fields.ts';
-import { QiniuError, roomNotActive, userNotFound } from './errors.ts';
+import { QiniuError, userNotFound } from './errors.ts';
 import { QBool, QText, qiniuAnswers, RoomParams, SIGNED } from './schemas.ts';
 import { keyOf } from './extensions.ts';
+import type { QiniuRouteTools } from './tools.ts';
 
 const Users = (description: string) =>
   Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { 'x-expect': 'a list of non-empty strings', description, maxItems: 1000 });
@@ -64,23 +63,12 @@ const CALLS = {
   },
 };
 
-export interface LobbyRouteTools {
-  deps: HttpDeps;
-  ownedApp: (req: FastifyRequest, appId: string) => Promise<App>;
-  body: (req: FastifyRequest) => Body;
-  ok: (req: FastifyRequest, reply: FastifyReply, data: unknown) => FastifyReply;
-}
 
 type RoomReq = FastifyRequest<{ Params: { appId: string; roomName: string } }>;
 
-export function registerLobbyRoutes(app: FastifyInstance, { deps, ownedApp, body, ok }: LobbyRouteTools): void {
+export function registerLobbyRoutes(app: FastifyInstance, { deps, running: runningOf, body, ok }: QiniuRouteTools): void {
   const { meeting } = deps;
-  const running = async (req: RoomReq): Promise<{ a: App; room: Room }> => {
-    const a = await ownedApp(req, req.params.appId);
-    const room = await meeting.runningRoom(a.appId, req.params.roomName);
-    if (!room) throw roomNotActive();
-    return { a, room };
-  };
+  const running = (req: RoomReq) => runningOf(req, req.params.appId, req.params.roomName);
   /** A lobby command of the server's; an entry's refusals (full, locked, banned) are 403. */
   const run = async (req: RoomReq, reply: FastifyReply, a: App, room: Room, what: LobbyAction): Promise<Decision> => {
     try {
@@ -110,7 +98,7 @@ export function registerLobbyRoutes(app: FastifyInstance, { deps, ownedApp, body
   app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/lobby', { schema: CALLS.settings }, async (req, reply) => {
     const b = body(req);
     const what: LobbyAction = { action: 'settings', on: read.bool(b, 'on'), exemptCreator: read.bool(b, 'exemptCreator'), exempt: read.strings(b, 'exempt', MAX_LOBBY_EXEMPT, 128) };
-    const { a, room } = await running(req);
+    const { app: a, room } = await running(req);
     const d = await run(req, reply, a, room, what);
     return ok(req, reply, view(d.room));
   });
@@ -118,7 +106,7 @@ export function registerLobbyRoutes(app: FastifyInstance, { deps, ownedApp, body
   app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/lobby/admit', { schema: CALLS.admit }, async (req, reply) => {
     const users = read.strings(body(req), 'users', 1000, 128);
     if (users !== undefined && users.length === 0) throw new QiniuError(400, 'invalid args: users must name at least one user (absent: everyone waiting)');
-    const { a, room } = await running(req);
+    const { app: a, room } = await running(req);
     const d = await run(req, reply, a, room, { action: 'admit', targets: users ? users.map((u) => waitingId(room, u)) : null });
     const e = d.events.find((x) => x.type === 'lobbyAdmitted');
     const admitted = e?.type === 'lobbyAdmitted' ? e.to.map((id) => findMember(d.room, id)!.userUuid) : [];
@@ -129,14 +117,14 @@ export function registerLobbyRoutes(app: FastifyInstance, { deps, ownedApp, body
     const b = body(req);
     const user = read.string(b, 'user', 128) ?? '';
     const reason = read.string(b, 'reason', MAX_DENY_REASON) ?? '';
-    const { a, room } = await running(req);
+    const { app: a, room } = await running(req);
     await run(req, reply, a, room, { action: 'deny', target: waitingId(room, user), reason });
     return ok(req, reply, {});
   });
 
   app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/lobby/back', { schema: CALLS.back }, async (req, reply) => {
     const user = read.string(body(req), 'user', 128) ?? '';
-    const { a, room } = await running(req);
+    const { app: a, room } = await running(req);
     await run(req, reply, a, room, { action: 'sendBack', target: waitingId(room, user) });
     return ok(req, reply, {});
   });

@@ -21,6 +21,7 @@ import { registerWebhookRoutes } from './webhooks.ts';
 import { registerConsoleRoutes } from './console.ts';
 import { registerNodeRoutes } from './nodes.ts';
 import { keyOf, registerExtensionRoutes } from './extensions.ts';
+import type { QiniuRouteTools } from './tools.ts';
 import { registerLobbyRoutes } from './lobby.ts';
 import { registerBreakoutRoutes } from './breakouts.ts';
 import { WebhookConfigError, withEventCallback } from '../../webhooks/endpoints.ts';
@@ -124,6 +125,13 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
     if (!a || (a.owner !== null && a.owner !== req.accessKey)) throw appNotFound();
     return a;
   };
+  const running = async (req: FastifyRequest, appId: string, roomName: string): Promise<{ app: App; room: Room }> => {
+    const a = await ownedApp(req, appId);
+    const room = await meeting.runningRoom(a.appId, roomName);
+    if (!room) throw roomNotActive();
+    return { app: a, room };
+  };
+  const tools: QiniuRouteTools = { deps, ownedApp, running, body: (req) => body(req), ok };
   const activeRoom = async (app: App, roomName: string): Promise<Room> => {
     const room = await meeting.runningRoom(app.appId, roomName);
     if (!room || !room.members.some((m) => m.present)) throw roomNotActive();
@@ -216,10 +224,8 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
 
   // Convene: lock (no new entries; members inside stay) or unlock a running room.
   app.post<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName/lock', { schema: CALLS.lockRoom }, async (req, reply) => {
-    const a = await ownedApp(req, req.params.appId);
     const locked = read.bool(body(req), 'locked') ?? true;
-    const room = await meeting.runningRoom(a.appId, req.params.roomName);
-    if (!room) throw roomNotActive();
+    const { room } = await running(req, req.params.appId, req.params.roomName);
     await meeting.execute(room.roomId, { type: 'lockRoom', locked, by: keyOf(req) }, afterAnswer(reply), room);
     return ok(req, reply, { locked });
   });
@@ -237,15 +243,15 @@ export const qiniuRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (app, {
   });
 
   // Convene: the app's webhook endpoints and dead letters (webhooks.ts).
-  registerWebhookRoutes(app, { deps, ownedApp, body, ok });
+  registerWebhookRoutes(app, tools);
   // Convene: a running meeting's lobby (lobby.ts).
-  registerLobbyRoutes(app, { deps, ownedApp, body, ok });
+  registerLobbyRoutes(app, tools);
   // Convene: a meeting's breakout rooms (breakouts.ts).
-  registerBreakoutRoutes(app, { deps, ownedApp, body, ok });
+  registerBreakoutRoutes(app, tools);
   // Convene: one meeting's state and event log, for the admin console (console.ts).
-  registerConsoleRoutes(app, { deps, ownedApp, ok });
+  registerConsoleRoutes(app, tools);
   // Convene: metadata and the audit log (extensions.ts).
-  registerExtensionRoutes(app, { deps, ownedApp, body: (req: FastifyRequest) => body(req), ok });
+  registerExtensionRoutes(app, tools);
   // Convene: the deployment's nodes, for operator keys (nodes.ts).
   if (deps.nodes) registerNodeRoutes(app, { deps, nodes: deps.nodes, ok });
 

@@ -1,16 +1,16 @@
 // Convene's webhook calls on the server API (docs/qiniu-api.md §4.5), signed and answered like the
 // Qiniu calls: an app's endpoints (list, add, remove) and its dead letters (list, resend).
 // Registered inside the Qiniu plugin, so its signature check, rate limits and errors apply.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { App } from '../../store/store.ts';
 import { WEBHOOK_EVENT_TYPES } from '../../webhooks/events.ts';
 import { deadView, endpointView, WebhookConfigError, WebhookEndpoints } from '../../webhooks/endpoints.ts';
-import type { HttpDeps } from '../server.ts';
 import { QiniuError } from './errors.ts';
-import { read, type Body } from './fields.ts';
+import { read } from './fields.ts';
 import { qiniuAnswers, QText, SIGNED } from './schemas.ts';
 import { checked } from './validate.ts';
+import type { QiniuRouteTools } from './tools.ts';
 
 const AppId = Type.String({ description: 'the app' });
 const EventTypes = Type.Array(Type.String({ enum: ['*', ...WEBHOOK_EVENT_TYPES], 'x-expect': `an event type: * or one of ${WEBHOOK_EVENT_TYPES.join(', ')}` }), {
@@ -84,15 +84,8 @@ const CALLS = {
   },
 };
 
-export interface WebhookRouteTools {
-  deps: HttpDeps;
-  /** The app if the signing key may use it, else 612. */
-  ownedApp: (req: FastifyRequest, appId: string) => Promise<App>;
-  body: (req: FastifyRequest) => Body;
-  ok: (req: FastifyRequest, reply: FastifyReply, data: unknown) => FastifyReply;
-}
 
-export function registerWebhookRoutes(app: FastifyInstance, { deps, ownedApp, body, ok }: WebhookRouteTools): void {
+export function registerWebhookRoutes(app: FastifyInstance, { deps, ownedApp, body, ok }: QiniuRouteTools): void {
   const endpoints = new WebhookEndpoints({ putApp: (a) => deps.apps.put(a), outbox: deps.apps.webhookOutbox }, { allowPrivate: deps.config.webhooks.allowPrivate });
   const invalid = (err: unknown): never => {
     if (err instanceof WebhookConfigError) throw new QiniuError(400, `invalid args: ${err.message}`);
