@@ -12,7 +12,7 @@ import { ok } from '../server.ts';
 import { Flag } from '../schema.ts';
 import { agoraAnswers, Done } from './answers.ts';
 import { RoomParams, UserParams } from './params.ts';
-import type { ExtensionHelpers } from './metadata.ts';
+import type { ExtensionHelpers } from './extension.ts';
 
 const Hand = Type.Object({ userId: Type.String(), userName: Type.String(), at: Type.Integer({ description: 'when it was raised, epoch ms' }) });
 const Hands = Type.Object({

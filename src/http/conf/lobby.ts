@@ -6,16 +6,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { MAX_DENY_REASON, MAX_LOBBY_EXEMPT, moderates, waitingViews, type LobbyAction, type LobbyCommand } from '../../domain/lobby.ts';
-import type { EntryPolicy } from '../../domain/commands.ts';
+import { MAX_DENY_REASON, MAX_LOBBY_EXEMPT, moderates, waitingViews, type LobbyAction } from '../../domain/lobby.ts';
 import type { Decision } from '../../domain/rules.ts';
-import type { Session } from '../../service/meeting.ts';
 import { ok } from '../server.ts';
 import { Flag } from '../schema.ts';
 import { agoraAnswers, Done } from './answers.ts';
 import { AgoraError, Code } from './codes.ts';
 import { lobbyStateOf } from './lobby-wire.ts';
 import { RoomParams } from './params.ts';
+import type { ExtensionHelpers } from './extension.ts';
 
 const Id = Type.String({ minLength: 1, maxLength: 128 });
 const Knock = Type.Object({
@@ -71,14 +70,8 @@ const S = {
   leave: { summary: 'Convene: leave the lobby (a waiting member)', params: RoomParams, response: agoraAnswers(Done) },
 };
 
-export interface LobbyRouteHelpers {
-  session(req: FastifyRequest): Session;
-  policy(req: FastifyRequest): EntryPolicy;
-  /** Runs a command; its messages are pushed once the answer is written. */
-  execute(req: FastifyRequest, reply: FastifyReply, cmd: LobbyCommand | { type: 'leave'; actor: string }): Promise<Decision>;
-}
 
-export function lobbyRoutes(plain: FastifyInstance, h: LobbyRouteHelpers): void {
+export function lobbyRoutes(plain: FastifyInstance, h: ExtensionHelpers): void {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const run = (req: FastifyRequest, reply: FastifyReply, what: LobbyAction) =>
     h.execute(req, reply, { type: 'lobby', actor: h.session(req).member.userId, do: what, policy: h.policy(req) });

@@ -2,17 +2,15 @@
 // envelope: a host sets the room's metadata (and whether members may set their own) and any
 // member's; a member sets its own where the room allows. Room info, member pages and snapshots carry
 // the values; cmd 130 tells each change.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { MAX_METADATA_BYTES } from '../../domain/metadata.ts';
-import type { RoomCommand } from '../../domain/commands.ts';
-import type { Decision } from '../../domain/rules.ts';
-import type { Session } from '../../service/meeting.ts';
 import { ok } from '../server.ts';
 import { Flag } from '../schema.ts';
 import { agoraAnswers, Done } from './answers.ts';
 import { RoomParams, UserParams } from './params.ts';
+import type { ExtensionHelpers } from './extension.ts';
 
 /** The schema bounds characters; the rules bound the bytes of UTF-8 (MAX_METADATA_BYTES). */
 export const MetadataText = Type.String({ maxLength: MAX_METADATA_BYTES, description: `at most ${MAX_METADATA_BYTES} bytes of UTF-8; "" clears it` });
@@ -32,14 +30,6 @@ const S = {
   },
 };
 
-/** What Convene's own room routes need of the Agora plugin that registers them. */
-export interface ExtensionHelpers {
-  session(req: FastifyRequest): Session;
-  /** Runs a command; its messages are pushed once the answer is written. */
-  execute(req: FastifyRequest, reply: FastifyReply, cmd: RoomCommand): Promise<Decision>;
-  /** Refuses a member over the requests rate (1011). */
-  limited(req: FastifyRequest, reply: FastifyReply): Promise<void>;
-}
 
 export function metadataRoutes(plain: FastifyInstance, h: ExtensionHelpers): void {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();

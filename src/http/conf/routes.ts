@@ -19,7 +19,8 @@ import { subjectOf } from '../../tokens/agora.ts';
 import { MODULES_BY_CODE, boardFor, memberPageView, simpleRoomView, type Board } from './views.ts';
 import { forgetAnswer, roomInfoBody } from './room-info.ts';
 import { handRoutes } from './hands.ts';
-import { metadataRoutes, type ExtensionHelpers } from './metadata.ts';
+import { metadataRoutes } from './metadata.ts';
+import type { ExtensionHelpers } from './extension.ts';
 import { lobbyRoutes } from './lobby.ts';
 import { breakoutRoutes } from './breakouts.ts';
 import { RoomParams, UserParams } from './params.ts';
@@ -160,14 +161,11 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
     session,
     execute: (req, reply, cmd) => meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply), session(req).room),
     limited: (req, reply) => limited(reply, 'requests', perMember(req)),
+    policy: (req) => meeting.policyOf(req.caller!.app),
   };
   handRoutes(app, extensions);
   metadataRoutes(app, extensions);
-  lobbyRoutes(app, {
-    session,
-    policy: (req) => meeting.policyOf(req.caller!.app),
-    execute: (req, reply, cmd) => meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply), session(req).room),
-  });
+  lobbyRoutes(app, extensions);
   breakoutRoutes(app, { session, meeting, delivery: afterAnswer });
 
   // E1: create or join by roomUuid.
