@@ -2,7 +2,7 @@
 // through the one write path (MeetingService) as the server API's calls; the audit log records them
 // as `cli`.
 import { MAX_DENY_REASON, waitingViews } from '../domain/lobby.ts';
-import { findByUuid } from '../domain/room.ts';
+import { findByUuid, findMember } from '../domain/room.ts';
 import { Refused, UsageError, type Command } from './command.ts';
 import { appOf, meetingOf, meetingService } from './lookup.ts';
 
@@ -23,11 +23,11 @@ ${ROOM_HELP}`,
     async run(ctx) {
       const [appId, ref, ...uuids] = ctx.args as [string, string, ...string[]];
       const room = await meetingOf(ctx, appId, ref);
-      const waiting = new Map(waitingViews(room).map((k) => [room.members.find((m) => m.userId === k.userId)?.userUuid ?? '', k.userId]));
+      const waiting = new Map(waitingViews(room).map((k) => [findMember(room, k.userId)?.userUuid ?? '', k.userId]));
       const targets = uuids.length === 0 ? null : uuids.map((u) => waiting.get(u) ?? fail(`${u} is not waiting in the lobby of ${ref}`));
       const meeting = await meetingService(ctx);
       const d = await meeting.execute(room.roomId, { type: 'lobby', actor: null, by: 'cli', do: { action: 'admit', targets }, policy: meeting.policyOf(await appOf(ctx, appId)) });
-      const admitted = d.events.flatMap((e) => (e.type === 'lobbyAdmitted' ? e.to : [])).map((id) => d.room.members.find((m) => m.userId === id)?.userUuid ?? id);
+      const admitted = d.events.flatMap((e) => (e.type === 'lobbyAdmitted' ? e.to : [])).map((id) => findMember(d.room, id)?.userUuid ?? id);
       ctx.print(admitted.length ? `admitted ${admitted.join(', ')}` : 'nobody was waiting');
     },
   },
@@ -67,7 +67,9 @@ ${ROOM_HELP}`,
       const [appId, ref, value] = ctx.args as [string, string, string];
       const room = await meetingOf(ctx, appId, ref);
       const user = ctx.option('user');
-      const target = typeof user === 'string' ? (findByUuid(room, user)?.present ? findByUuid(room, user)!.userId : fail(`no member ${user} in room ${ref}`)) : null;
+      const member = typeof user === 'string' ? findByUuid(room, user) : undefined;
+      if (typeof user === 'string' && !member?.present) throw new Refused(`no member ${user} in room ${ref}`);
+      const target = member ? member.userId : null;
       await (await meetingService(ctx)).execute(room.roomId, { type: 'metadata', actor: null, by: 'cli', target, metadata: value });
       ctx.print(`metadata of ${typeof user === 'string' ? user : ref} ${value === '' ? 'cleared' : 'set'}`);
     },

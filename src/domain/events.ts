@@ -91,8 +91,3 @@ export interface LoggedEvent {
   at: number;
   event: MeetingEvent;
 }
-
-/** Convene's lobby events: for its moderators and its waiting members only, never the room (nor RTM). */
-export function isLobbyEvent(e: MeetingEvent): e is Extract<MeetingEvent, { type: 'lobbyChanged' | 'lobbyAdmitted' | 'lobbyDenied' }> {
-  return e.type === 'lobbyChanged' || e.type === 'lobbyAdmitted' || e.type === 'lobbyDenied';
-}
