@@ -33,22 +33,29 @@ interface Answer {
   version: number;
   app: App;
   until: number;
-  body: Buffer;
+  body: string;
+  /** The body's length in bytes of UTF-8, counted once. */
+  bytes: number;
 }
 const answers = new Map<Member, Answer>();
 const MAX_ANSWERS = 4096;
 const REUSE_MS = 30_000;
 
-/** The answer's body (the `{code, msg, data}` envelope, as UTF-8 JSON) for `member` of `room`. */
-export function roomInfoBody(deps: Pick<HttpDeps, 'agoraTokens' | 'boardTokens' | 'config'>, app: App, room: Room, member: Member, now = Date.now()): Buffer {
+/** The answer's body (the `{code, msg, data}` envelope, as JSON) for `member` of `room`. */
+export function roomInfoBody(deps: Pick<HttpDeps, 'agoraTokens' | 'boardTokens' | 'config'>, app: App, room: Room, member: Member, now = Date.now()): string {
+  return answerFor(deps, app, room, member, now).body;
+}
+
+function answerFor(deps: Pick<HttpDeps, 'agoraTokens' | 'boardTokens' | 'config'>, app: App, room: Room, member: Member, now: number): Answer {
   const known = answers.get(member);
-  if (known && known.version === room.version && known.roomId === room.roomId && sameTokenSettings(known.app, app) && now < known.until) return known.body;
+  if (known && known.version === room.version && known.roomId === room.roomId && sameTokenSettings(known.app, app) && now < known.until) return known;
   const tokens = deps.agoraTokens.forMember(app, subjectOf(room, member));
   const board = boardFor(deps.config.boardProvider, deps.boardTokens, room, member.userId);
-  const body = Buffer.from(roomInfoJson(room, board, member, tokens));
+  const body = roomInfoJson(room, board, member, tokens);
   if (!known && answers.size >= MAX_ANSWERS) answers.delete(answers.keys().next().value!);
-  answers.set(member, { roomId: room.roomId, version: room.version, app, until: now + Math.min(REUSE_MS, deps.agoraTokens.lifetime * 250), body });
-  return body;
+  const made = { roomId: room.roomId, version: room.version, app, until: now + Math.min(REUSE_MS, deps.agoraTokens.lifetime * 250), body, bytes: Buffer.byteLength(body) };
+  answers.set(member, made);
+  return made;
 }
 
 /** After a token refresh: the member's next room info carries the new tokens. */
@@ -87,14 +94,16 @@ export function roomInfoFront(deps: Pick<HttpDeps, 'apps' | 'meeting' | 'agoraTo
       const logs = front.log !== null && logsInfo(front.log.level);
       const started = logs ? performance.now() : 0;
       answer(form.appId, form.roomId, req).then(
-        (body) => {
+        ({ body, bytes }) => {
           const id = requestId(req);
           res.writeHead(200, [
             REQUEST_ID_HEADER, id,
             'access-control-allow-origin', cors,
             'content-type', 'application/json; charset=utf-8',
-            'content-length', String(body.length),
+            'content-length', String(bytes),
           ]);
+          // A string, not a Buffer: Node writes the head and a string body in one write(2), where
+          // a Buffer body costs a writev of two (measured: a fifth of this answer's server time).
           res.end(body);
           // The line Fastify's RequestLog writes for the same answer.
           if (logs) front.log!.info({ reqId: id, method: 'GET', route: form.route, status: 200, ms: Math.round((performance.now() - started) * 100) / 100 }, 'request');
@@ -105,9 +114,9 @@ export function roomInfoFront(deps: Pick<HttpDeps, 'apps' | 'meeting' | 'agoraTo
   };
 
   /** The body of a code-0 answer; a rejection (the caller's refusal) when Fastify must answer instead. */
-  async function answer(appId: string, roomId: string, req: IncomingMessage): Promise<Buffer> {
+  async function answer(appId: string, roomId: string, req: IncomingMessage): Promise<Answer> {
     const { app, session } = await callerOf(deps, 'member', { appId, roomId, headers: req.headers });
-    return roomInfoBody(deps, app, session!.room, session!.member);
+    return answerFor(deps, app, session!.room, session!.member, Date.now());
   }
   return front;
 }
