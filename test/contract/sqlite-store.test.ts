@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -12,6 +12,7 @@ import { sharedStoreContract, storeContract } from './store-contract.ts';
 import { outboxContract } from './outbox-contract.ts';
 import { webhookStamp } from '../../src/store/store.ts';
 import { newApp } from '../../src/service/apps.ts';
+import { CHECKPOINTER_AFTER } from '../../src/store/sqlite/checkpointer.ts';
 
 storeContract('sqlite :memory:', async (opts) => new SqliteStore({ path: ':memory:', ...opts }));
 outboxContract('sqlite :memory:', async () => new SqliteStore({ path: ':memory:' }));
@@ -174,4 +175,44 @@ test('sqlite: a restarted server takes back at once the lanes its killed predece
   } finally {
     await after.close();
   }
+});
+
+test('sqlite: past its first commits a store copies its WAL into the database on a thread of its own (the loop never checkpoints)', async () => {
+  const path = join(dir, `checkpoints${i++}.db`);
+  const s = new SqliteStore({ path });
+  const size = () => statSync(path).size;
+  try {
+    const enter = (n: number) => {
+      const d = decide(
+        null,
+        { type: 'enter', appId: 'ckpt', roomUuid: `r${n}`, roomName: 'r', password: '', userUuid: 'ann', userName: 'Ann', avatar: '', audio: false, video: false, policy: { maxUsers: 0, noAutoKickUser: false }, fresh: { roomId: `ckpt${String(n).padStart(18, '0')}`, boardId: 'b', uid: 1, session: 's' } },
+        1000,
+      );
+      if (d instanceof RuleError) throw d;
+      d.room.version = 1;
+      d.room.seq = 1;
+      return s.commit(d.room, 0, [{ seq: 1, at: 1000, event: d.events[0]! }]);
+    };
+    // Group commits of 100 write far fewer pages than the loop's own automatic checkpoint waits
+    // for (20,000 frames): only the checkpointer moves pages into the file; until it starts,
+    // they all stay in the WAL.
+    const enterAll = async (from: number, to: number) => {
+      for (let n = from; n < to; n += 100) {
+        const batch = Array.from({ length: Math.min(100, to - n) }, (_, k) => enter(n + k));
+        for (const r of await Promise.all(batch)) assert.deepEqual(r, { ok: true });
+      }
+    };
+    await enterAll(0, CHECKPOINTER_AFTER - 100);
+    await new Promise((r) => setTimeout(r, 300));
+    const before = size();
+    await enterAll(CHECKPOINTER_AFTER - 100, CHECKPOINTER_AFTER + 500);
+    const deadline = Date.now() + 5000;
+    while (size() < before + 500_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(size() >= before + 500_000, `the database file grew from ${before} to ${size()} bytes`);
+    assert.equal((await s.loadRoom(`ckpt${String(CHECKPOINTER_AFTER + 499).padStart(18, '0')}`))?.members.length, 1);
+  } finally {
+    await s.close();
+  }
+  // Closed cleanly (the worker's connection too): the file opens and holds every room.
+  assert.equal(rows(path).rooms, CHECKPOINTER_AFTER + 500);
 });

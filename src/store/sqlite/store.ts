@@ -16,6 +16,7 @@ import {
   type RoomSummary,
 } from '../store.ts';
 import { OUTBOX_SCHEMA, SqliteOutbox } from './outbox.ts';
+import { CHECKPOINTER_AFTER, startCheckpointer, type Checkpointer } from './checkpointer.ts';
 import { AUDIT_SCHEMA, BY_METADATA, METADATA_INDEX, SqliteAudit } from './audit.ts';
 import type { AuditEntry } from '../../domain/audit.ts';
 
@@ -354,6 +355,9 @@ export class SqliteStore implements RoomStore {
   private readonly commitBatch: (batch: PendingCommit[]) => CommitResult[];
   private readonly purgeBatch: (endedBefore: number, limit: number) => number;
   private batch: PendingCommit[] = [];
+  /** Commits until the WAL's checkpoints move to a thread of their own (checkpointer.ts). */
+  private untilCheckpointer = CHECKPOINTER_AFTER;
+  private checkpointer: Checkpointer | null = null;
 
   /**
    * Commits arriving in the same event-loop turn share one SQLite transaction (group commit):
@@ -377,6 +381,7 @@ export class SqliteStore implements RoomStore {
       for (const b of batch) b.reject(e);
       return;
     }
+    if ((this.untilCheckpointer -= batch.length) <= 0) this.startCheckpointer();
     batch.forEach((b, i) => {
       if (results[i]!.ok) {
         saved(b.room);
@@ -526,8 +531,15 @@ export class SqliteStore implements RoomStore {
     this.q.getMeta.get('ping');
   }
 
+  private startCheckpointer(): void {
+    this.untilCheckpointer = Infinity;
+    if (this.db.memory) return;
+    this.checkpointer = startCheckpointer(this.db.name);
+  }
+
   async close(): Promise<void> {
     if (this.batch.length > 0) this.flush();
+    await this.checkpointer?.stop();
     this.cache.clear();
     if (this.db.open) this.db.close();
   }

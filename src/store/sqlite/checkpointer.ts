@@ -1,0 +1,70 @@
+// The WAL's checkpoints, on a thread of their own. SQLite's automatic checkpoint runs inside the
+// commit that crosses its threshold, on the event loop: under a stream of entries that was a
+// 50 – 70 ms stall about once a second, 9 % of the loop's time (issue 17, BENCHMARKS.md). Here a
+// worker thread with its own connection to the file copies committed frames into the database
+// (PASSIVE: it never takes the write lock, so no commit waits for it), and the committing thread
+// restarts the WAL at its next transaction once every frame is copied, as it does after its own
+// checkpoints. A small WAL also keeps the commits fast: every read looks pages up in it.
+//
+// The committing connection keeps its automatic checkpoint as a safety net (a worker that died or
+// fell behind costs what it cost before). Started only once a store has committed enough to need
+// it: most stores (tests, the CLI, a quiet server) never do.
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+
+/** Commits a store makes before it starts its checkpointer. */
+export const CHECKPOINTER_AFTER = 2000;
+/** A WAL longer than this (4 KB pages: 16 MB) still behind after a pass is copied again at once. */
+export const CHECKPOINT_FRAMES = 4000;
+/** How often the worker looks at the WAL, ms. */
+const EVERY_MS = 25;
+
+// Plain JavaScript, evaluated in the worker: no loader needed, whatever runs this module.
+const WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.path, { fileMustExist: true });
+db.pragma('busy_timeout = 0');
+db.pragma('wal_autocheckpoint = 0');
+let timer = null;
+function look() {
+  let row;
+  try {
+    row = db.pragma('wal_checkpoint(PASSIVE)')[0];
+  } catch (e) {
+    // SQLITE_BUSY: another checkpoint is running (the committer's safety net); look again later.
+    if (e && e.code !== 'SQLITE_BUSY') throw e;
+  }
+  // Behind (frames were committed while copying): go on at once, else wait for more frames.
+  const behind = row && row.log > ${CHECKPOINT_FRAMES} && row.checkpointed < row.log;
+  timer = setTimeout(look, behind ? 0 : ${EVERY_MS});
+}
+parentPort.on('message', (m) => {
+  if (m !== 'stop') return;
+  clearTimeout(timer);
+  db.close();
+  parentPort.postMessage('stopped');
+});
+look();
+`;
+
+export interface Checkpointer {
+  stop(): Promise<void>;
+}
+
+export function startCheckpointer(path: string): Checkpointer {
+  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+  const worker = new Worker(WORKER, { eval: true, workerData: { path, driver } });
+  // A failed worker leaves the committer's own checkpoints in force: nothing to do but say so.
+  worker.on('error', (e) => process.emitWarning(`SQLite checkpointer stopped: ${(e as Error).message}`));
+  worker.unref();
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  // Its connection closed first (a clean close), then the thread ended.
+  worker.once('message', () => void worker.terminate());
+  return {
+    stop() {
+      worker.postMessage('stop');
+      return exited;
+    },
+  };
+}
