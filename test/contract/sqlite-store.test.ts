@@ -210,9 +210,17 @@ test('sqlite: past its first commits a store copies its WAL into the database on
     while (size() < before + 500_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.ok(size() >= before + 500_000, `the database file grew from ${before} to ${size()} bytes`);
     assert.equal((await s.loadRoom(`ckpt${String(CHECKPOINTER_AFTER + 499).padStart(18, '0')}`))?.members.length, 1);
+    // A quiet store lets its thread go (it costs ~10 MB): within two idle periods of 2 s.
+    const running = () => (s as unknown as { checkpointer: unknown }).checkpointer !== null;
+    assert.ok(running(), 'a checkpointer while commits come');
+    const idleBy = Date.now() + 6000;
+    while (running() && Date.now() < idleBy) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(!running(), 'stopped once no commit came for 2 s');
+    await enterAll(CHECKPOINTER_AFTER + 500, 2 * CHECKPOINTER_AFTER + 500);
+    assert.ok(running(), 'started again by as many commits');
   } finally {
     await s.close();
   }
   // Closed cleanly (the worker's connection too): the file opens and holds every room.
-  assert.equal(rows(path).rooms, CHECKPOINTER_AFTER + 500);
+  assert.equal(rows(path).rooms, 2 * CHECKPOINTER_AFTER + 500);
 });

@@ -7,8 +7,9 @@
 // checkpoints. A small WAL also keeps the commits fast: every read looks pages up in it.
 //
 // The committing connection keeps its automatic checkpoint as a safety net (a worker that died or
-// fell behind costs what it cost before). Started only once a store has committed enough to need
-// it: most stores (tests, the CLI, a quiet server) never do.
+// fell behind costs what it cost before). A thread costs about 10 MB, so it runs only while the
+// store commits a lot: started after CHECKPOINTER_AFTER commits, stopped after IDLE_MS without
+// one (most stores — tests, the CLI, a quiet server — never start one).
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 
@@ -16,6 +17,8 @@ import { createRequire } from 'node:module';
 export const CHECKPOINTER_AFTER = 2000;
 /** A WAL longer than this (4 KB pages: 16 MB) still behind after a pass is copied again at once. */
 export const CHECKPOINT_FRAMES = 4000;
+/** A checkpointer stops after this long without a commit, ms. */
+const IDLE_MS = 2000;
 /** How often the worker looks at the WAL, ms. */
 const EVERY_MS = 25;
 
@@ -49,10 +52,13 @@ look();
 `;
 
 export interface Checkpointer {
+  /** The store committed: the thread is still needed. */
+  committed(): void;
   stop(): Promise<void>;
 }
 
-export function startCheckpointer(path: string): Checkpointer {
+/** A checkpointer for the database at `path`; `idle` is called when it stops for want of commits. */
+export function startCheckpointer(path: string, idle: () => void): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER, { eval: true, workerData: { path, driver } });
   // A failed worker leaves the committer's own checkpoints in force: nothing to do but say so.
@@ -61,10 +67,22 @@ export function startCheckpointer(path: string): Checkpointer {
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   // Its connection closed first (a clean close), then the thread ended.
   worker.once('message', () => void worker.terminate());
+  let busy = true;
+  const watch = setInterval(() => {
+    if (busy) return void (busy = false);
+    void stop();
+    idle();
+  }, IDLE_MS);
+  watch.unref();
+  const stop = () => {
+    clearInterval(watch);
+    worker.postMessage('stop');
+    return exited;
+  };
   return {
-    stop() {
-      worker.postMessage('stop');
-      return exited;
+    committed() {
+      busy = true;
     },
+    stop,
   };
 }

@@ -381,7 +381,8 @@ export class SqliteStore implements RoomStore {
       for (const b of batch) b.reject(e);
       return;
     }
-    if ((this.untilCheckpointer -= batch.length) <= 0) this.startCheckpointer();
+    if (this.checkpointer) this.checkpointer.committed();
+    else if ((this.untilCheckpointer -= batch.length) <= 0) this.startCheckpointer();
     batch.forEach((b, i) => {
       if (results[i]!.ok) {
         saved(b.room);
@@ -534,7 +535,10 @@ export class SqliteStore implements RoomStore {
   private startCheckpointer(): void {
     this.untilCheckpointer = Infinity;
     if (this.db.memory) return;
-    this.checkpointer = startCheckpointer(this.db.name);
+    this.checkpointer = startCheckpointer(this.db.name, () => {
+      this.checkpointer = null;
+      this.untilCheckpointer = CHECKPOINTER_AFTER;
+    });
   }
 
   async close(): Promise<void> {
