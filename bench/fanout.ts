@@ -1,9 +1,10 @@
 // Fan-out benchmark: one room of 1,000 connected members while the host toggles mute-all 200 times,
 // against a raw `ws` broadcast and a Socket.IO room broadcast of the same payload in the same run;
 // then 10,000 idle members across 1,000 rooms: server RSS per connected member.
-//   npm run bench:fanout     (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_IDLE, BENCH_IDLE_ROOMS to resize; BENCH_SETTLE, ms; BENCH_RESUME=0)
+//   npm run bench:fanout     (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_WARMUP_TOGGLES, BENCH_TRACE=1, BENCH_ONLY=convene, BENCH_TRIGGER=fetch, BENCH_IDLE, BENCH_IDLE_ROOMS to resize; BENCH_SETTLE, ms; BENCH_RESUME=0)
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import WebSocket from 'ws';
 import type { Socket } from 'socket.io-client';
 import { freePort, percentile, startChild, startConveneChild } from './lib/proc.ts';
@@ -11,6 +12,12 @@ import { openSio, openWs, pool } from './lib/clients.ts';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 1000);
 const TOGGLES = Number(process.env.BENCH_TOGGLES ?? 200);
+/**
+ * Toggles made and not measured before the measured ones, by every server alike: the first few
+ * run cold code (the JIT, the buffers) and, at 200 toggles, the three slowest toggles were the first
+ * three in every server — they alone set the p99 (BENCH_TRACE=1 lists the slowest).
+ */
+const WARMUP_TOGGLES = Number(process.env.BENCH_WARMUP_TOGGLES ?? 20);
 const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
 const IDLE_ROOMS = Number(process.env.BENCH_IDLE_ROOMS ?? 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -32,19 +39,38 @@ interface Latency {
 }
 
 /**
- * Toggle `TOGGLES` times: `trigger(i)` starts toggle i; every member's receipt of toggle i is timed
- * from that moment (one clock: this process). The next toggle starts once all have received it.
+ * Toggle `WARMUP_TOGGLES + TOGGLES` times: `trigger(i)` starts toggle i; every member's receipt of
+ * toggle i is timed from that moment (one clock: this process). The next toggle starts once all
+ * have received it. The warm-up's toggles are not counted.
  */
 async function measureToggles(trigger: (i: number) => Promise<void> | void, arrivals: { wait: (i: number) => Promise<number[]> }): Promise<Latency> {
   const all: number[] = [];
-  for (let i = 0; i < TOGGLES; i++) {
+  /** Per measured toggle: its index, when its answer (if any) came, its first and its last receipt, ms. */
+  const trace: number[][] = [];
+  for (let i = 0; i < WARMUP_TOGGLES + TOGGLES; i++) {
     const done = arrivals.wait(i);
     const t0 = performance.now();
     await trigger(i);
-    for (const t of await done) all.push(t - t0);
+    const answered = performance.now() - t0;
+    const times = await done;
+    if (i < WARMUP_TOGGLES) continue;
+    for (const t of times) all.push(t - t0);
+    trace.push([i, answered, Math.min(...times) - t0, Math.max(...times) - t0]);
   }
+  if (process.env.BENCH_TRACE) printTrace(trace);
   all.sort((a, b) => a - b);
   return { p50: percentile(all, 50), p99: percentile(all, 99), max: all.at(-1)!, samples: all.length };
+}
+
+/** BENCH_TRACE=1: where each toggle's time went, and the slowest toggles. */
+function printTrace(trace: number[][]): void {
+  for (const [k, name] of [[1, 'trigger returned'], [2, 'first receipt'], [3, 'last receipt']] as const) {
+    const c = trace.map((r) => r[k]!).sort((a, b) => a - b);
+    const at = (q: number) => c[Math.min(c.length - 1, Math.floor(c.length * q))]!.toFixed(2);
+    console.log(`  ${name}: p50 ${at(0.5)} p90 ${at(0.9)} p99 ${at(0.99)} max ${c.at(-1)!.toFixed(2)} ms`);
+  }
+  const slowest = [...trace].sort((a, b) => b[3]! - a[3]!).slice(0, 8);
+  console.log(`  slowest toggles (index: returned / first / last ms): ${slowest.map((r) => `${r[0]}: ${r.slice(1).map((x) => x.toFixed(1)).join(' / ')}`).join(', ')}`);
 }
 
 /** Collects receipt times per toggle index, resolving when all `expected` members have it. */
@@ -104,14 +130,41 @@ async function conveneFanout(): Promise<Latency> {
     // BENCH_SETTLE=ms: wait after the sockets opened, so that their resumes are over before the first
     // toggle (a diagnostic: by default the toggles start at once, as live traffic would).
     if (process.env.BENCH_SETTLE) await new Promise((r) => setTimeout(r, Number(process.env.BENCH_SETTLE)));
+    const toggle = process.env.BENCH_TRIGGER === 'fetch' ? api : lightPost(c.url, appId, auth);
     return await measureToggles(async (i) => {
-      const r = await api('POST', `/${roomId}`, { muteAllAudio: i % 2 === 0 ? 1 : 0 }, host);
+      const r = await toggle('POST', `/${roomId}`, { muteAllAudio: i % 2 === 0 ? 1 : 0 }, host);
       if (r.code !== 0) throw new Error(JSON.stringify(r));
     }, book);
   } finally {
     for (const ws of sockets) ws.terminate();
     await c.stop();
   }
+}
+
+/**
+ * The host's calls during the toggles, on node:http with one kept-alive connection: fetch() (undici)
+ * costs this process, which also receives the 1,000 frames, a millisecond or more of its one thread
+ * per call while the frames arrive (BENCH_TRIGGER=fetch measures with it).
+ */
+function lightPost(base: string, appId: string, auth: string) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  return (method: string, path: string, body: unknown, token: string) =>
+    new Promise<{ code: number }>((resolve, reject) => {
+      const data = JSON.stringify(body);
+      const req = http.request(`${base}/apps/${appId}/v1/room${path}`, {
+        method,
+        agent,
+        headers: { authorization: auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), token },
+      });
+      req.once('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.once('end', () => resolve(JSON.parse(text) as { code: number }));
+      });
+      req.once('error', reject);
+      req.end(data);
+    });
 }
 
 /** The same payload Convene sends for a mute-all toggle. */
@@ -235,8 +288,10 @@ const ms = (n: number) => n.toFixed(2);
 const kb = (n: number) => (n / 1024).toFixed(1);
 
 async function main() {
-  console.log(`bench/fanout: ${os.cpus().length} cores, node ${process.version}; ${MEMBERS} members × ${TOGGLES} toggles; ${IDLE} idle members in ${IDLE_ROOMS} rooms`);
+  console.log(`bench/fanout: ${os.cpus().length} cores, node ${process.version}; ${MEMBERS} members × ${TOGGLES} toggles after ${WARMUP_TOGGLES} unmeasured; ${IDLE} idle members in ${IDLE_ROOMS} rooms`);
   const convene = await conveneFanout();
+  // BENCH_ONLY=convene: Convene's latency alone (a quick A/B of the realtime path).
+  if (process.env.BENCH_ONLY === 'convene') return console.log(`Convene p50 ${ms(convene.p50)} p99 ${ms(convene.p99)} max ${ms(convene.max)}`);
   const raw = await wsFanout();
   const sio = await sioFanout();
   console.log('\nDelivery latency to every member (ms, from the trigger to each receipt; next toggle after all received)');
