@@ -34,7 +34,7 @@ export interface OutboxLimits {
 export function push(o: Outgoing, frame: Buffer, limits: OutboxLimits): boolean {
   if (o.queue === null) {
     if (o.ws.bufferedAmount < limits.low) {
-      o.ws.send(frame, { binary: false });
+      send(o, frame);
       return true;
     }
     o.queue = [];
@@ -48,6 +48,43 @@ export function push(o: Outgoing, frame: Buffer, limits: OutboxLimits): boolean 
   o.queued += frame.length;
   scheduleFlush(o, limits);
   return true;
+}
+
+/**
+ * Each frame's bytes on the wire (the WebSocket header and the text), made once per frame whatever
+ * the number of sockets it goes to: a fan-out writes the same Buffer to each socket, one write
+ * each, where ws.send frames it anew per socket (a header Buffer, a cork, two writes and a writev).
+ */
+const wires = new WeakMap<Buffer, Buffer>();
+
+/**
+ * A text frame to one socket. Written straight to the TCP socket while ws would do the same: the
+ * connection is open and has no extension (the gateway's servers turn permessage-deflate off, and
+ * Convene never sends a Blob: ws's sender then writes each frame at once, in order, as this does).
+ */
+function send(o: Outgoing, frame: Buffer): void {
+  if (o.ws.readyState !== o.ws.OPEN || o.ws.extensions !== '') return o.ws.send(frame, { binary: false });
+  let wire = wires.get(frame);
+  if (wire === undefined) wires.set(frame, (wire = textFrame(frame)));
+  o.socket.write(wire);
+}
+
+/** An unmasked, final text frame carrying `payload` (RFC 6455 §5.2: a server's frames are not masked). */
+export function textFrame(payload: Buffer): Buffer {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const out = Buffer.allocUnsafe(head + n);
+  out[0] = 0x81;
+  if (n < 126) out[1] = n;
+  else if (n < 65_536) {
+    out[1] = 126;
+    out.writeUInt16BE(n, 2);
+  } else {
+    out[1] = 127;
+    out.writeBigUInt64BE(BigInt(n), 2);
+  }
+  payload.copy(out, head);
+  return out;
 }
 
 /** Forget what waits (the socket is closing). */
@@ -72,7 +109,7 @@ function flush(o: Outgoing, limits: OutboxLimits): void {
   while (i < q.length && o.ws.bufferedAmount < limits.low) {
     const frame = q[i++]!;
     o.queued -= frame.length;
-    o.ws.send(frame, { binary: false });
+    send(o, frame);
   }
   if (i === q.length) return discard(o);
   q.splice(0, i);
