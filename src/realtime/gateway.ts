@@ -153,6 +153,8 @@ export class Gateway {
     this.pacer = new CatchUpPacer(opts.maxConcurrentCatchUps, Math.max(1, Math.ceil(opts.maxConcurrentCatchUps / 4)));
     // ws holds at most the low watermark and a slice (or one frame) per socket.
     this.limits = { low: Math.min(LOW_WATERMARK, Math.floor(opts.maxBufferedBytes / 2)), max: opts.maxBufferedBytes };
+    // permessage-deflate stays off on all three: live frames are framed once and written straight to
+    // the sockets (outbox.ts), which holds only for connections without an extension.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: 4096, perMessageDeflate: false, clientTracking: false });
     this.boardWss = new WebSocketServer({ noServer: true, maxPayload: BOARD_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
     this.mediaWss = new WebSocketServer({ noServer: true, maxPayload: MEDIA_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });

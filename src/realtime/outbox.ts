@@ -59,11 +59,12 @@ const wires = new WeakMap<Buffer, Buffer>();
 
 /**
  * A text frame to one socket. Written straight to the TCP socket while ws would do the same: the
- * connection is open and has no extension (the gateway's servers turn permessage-deflate off, and
- * Convene never sends a Blob: ws's sender then writes each frame at once, in order, as this does).
+ * connection is open, and it has no extension — the gateway's servers turn permessage-deflate off,
+ * so ws negotiates none (asking ws per frame costs an array and a string per socket) — and Convene
+ * never sends a Blob: ws's sender then writes each frame at once, in order, as this does.
  */
 function send(o: Outgoing, frame: Buffer): void {
-  if (o.ws.readyState !== o.ws.OPEN || o.ws.extensions !== '') return o.ws.send(frame, { binary: false });
+  if (o.ws.readyState !== o.ws.OPEN) return o.ws.send(frame, { binary: false });
   let wire = wires.get(frame);
   if (wire === undefined) wires.set(frame, (wire = textFrame(frame)));
   o.socket.write(wire);
