@@ -392,12 +392,15 @@ export const confAppRoutes: FastifyPluginAsync = async (app: FastifyInstance) =>
   app.post('/log/sts/callback', { schema: unsupportedSchema('client log upload callback') }, unsupported);
 };
 
-/** Settle the caller: the app (404), its credentials (1001, see credentials.ts), then the member token (401). */
-/** The caller of a route (caller.ts): the app, and the member's session where the route needs one. */
+/**
+ * The caller of a route (caller.ts): the app (404), its credentials (1001, see credentials.ts), then
+ * the member's session (401) where the route needs one.
+ */
 function identify(req: FastifyRequest, deps: HttpDeps, auth: Auth): Promise<Caller> {
   const params = req.params as { appId?: string; roomId?: string };
   return callerOf(deps, auth, {
-    ...params,
+    appId: params.appId,
+    roomId: params.roomId,
     headers: req.headers,
     queryToken: (req.query as { token?: string } | undefined)?.token,
     roomToken: auth === 'entry' && typeof (req.body as { roomToken?: unknown } | undefined)?.roomToken === 'string',
