@@ -202,11 +202,20 @@ test('through the server: an ended meeting is purged after CONVENE_ROOM_RETENTIO
   assert.equal((await next.info()).room.onlineUsers, 1);
 });
 
-/** The database's size on disk once its WAL is checkpointed into it (as SQLite does every 20,000 pages). */
+/**
+ * The database's size on disk once its WAL is checkpointed into it (as SQLite does every 20,000 pages).
+ * The store's own checkpointer thread (checkpointer.ts) may be copying at that moment: a TRUNCATE
+ * that finds it busy leaves the WAL whole, so it is asked again until it has truncated it.
+ */
 function sizeOnDisk(path: string): { bytes: number; freePages: number } {
   const db = new Database(path);
   try {
-    db.pragma('wal_checkpoint(TRUNCATE)');
+    db.pragma('busy_timeout = 2000');
+    for (let i = 0; i < 100; i++) {
+      const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+      if (r!.busy === 0) break;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
     const freePages = db.pragma('freelist_count', { simple: true }) as number;
     const wal = existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0;
     return { bytes: statSync(path).size + wal, freePages };
