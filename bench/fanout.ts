@@ -1,7 +1,7 @@
 // Fan-out benchmark: one room of 1,000 connected members while the host toggles mute-all 200 times,
 // against a raw `ws` broadcast and a Socket.IO room broadcast of the same payload in the same run;
 // then 10,000 idle members across 1,000 rooms: server RSS per connected member.
-//   npm run bench:fanout     (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_WARMUP_TOGGLES, BENCH_TRACE=1, BENCH_ONLY=convene, BENCH_TRIGGER=fetch, BENCH_IDLE, BENCH_IDLE_ROOMS to resize; BENCH_SETTLE, ms; BENCH_RESUME=0)
+//   npm run bench:fanout     (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_WARMUP_TOGGLES, BENCH_TRACE=1, BENCH_ONLY=convene|latency, BENCH_TRIGGER=fetch, BENCH_IDLE, BENCH_IDLE_ROOMS to resize; BENCH_SETTLE, ms; BENCH_RESUME=0)
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -303,6 +303,8 @@ async function main() {
   const vsRaw = convene.p99 / raw.p99;
   console.log(`\nConvene p99 / raw ws p99: ${vsRaw.toFixed(2)}× (target ≤ 1.1×) ${vsRaw <= 1.1 ? 'PASS' : 'MISS'}`);
   console.log(`Convene p99 / Socket.IO p99: ${(convene.p99 / sio.p99).toFixed(2)}× (target < 1) ${convene.p99 < sio.p99 ? 'PASS' : 'MISS'}`);
+  // BENCH_ONLY=latency: the latencies alone (the other measurement style, BENCH_RESUME=0, needs no memory run).
+  if (process.env.BENCH_ONLY === 'latency') process.exit(0);
 
   const cm = await conveneIdle();
   const wm = await wsIdle();
