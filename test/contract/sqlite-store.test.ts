@@ -177,7 +177,7 @@ test('sqlite: a restarted server takes back at once the lanes its killed predece
   }
 });
 
-test('sqlite: past its first commits a store copies its WAL into the database on a thread of its own (the loop never checkpoints)', async () => {
+test('sqlite: past its first commits a store copies its WAL into the database on a thread of its own, and lets the thread go when quiet', async () => {
   const path = join(dir, `checkpoints${i++}.db`);
   const s = new SqliteStore({ path });
   const size = () => statSync(path).size;
