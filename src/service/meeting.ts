@@ -325,10 +325,15 @@ export class MeetingService {
    * look (room info is read over and over by every member: issue 17).
    */
   private async sessionOf(roomId: string | null, token: string): Promise<Session> {
+    // The polled path first: the room the call names, if its state has seen this very token (it
+    // was verified against this room, so it names it); no parse, no second look.
+    const named = roomId ? await this.store.loadRoom(roomId) : null;
+    const seen = named ? verifiedTokens.get(named)?.get(token) : undefined;
+    if (seen) return { room: named!, member: seen };
     const claim = parseSessionToken(token);
     if (!claim) throw new RuleError('notInRoom', 'invalid token: enter the room again');
     if (roomId !== null && claim.roomId !== roomId) return this.breakoutSessionOf(roomId, claim);
-    const room = await this.store.loadRoom(claim.roomId);
+    const room = named ?? (await this.store.loadRoom(claim.roomId));
     if (!room) throw new RuleError('notInRoom', SESSION_INVALID);
     let tokens = verifiedTokens.get(room);
     const known = tokens?.get(token);
