@@ -70,7 +70,6 @@ const S = {
   leave: { summary: 'Convene: leave the lobby (a waiting member)', params: RoomParams, response: agoraAnswers(Done) },
 };
 
-
 export function lobbyRoutes(plain: FastifyInstance, h: ExtensionHelpers): void {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const run = (req: FastifyRequest, reply: FastifyReply, what: LobbyAction) =>

@@ -30,7 +30,6 @@ const S = {
   },
 };
 
-
 export function metadataRoutes(plain: FastifyInstance, h: ExtensionHelpers): void {
   const app = plain.withTypeProvider<TypeBoxTypeProvider>();
   const actor = (req: FastifyRequest) => h.session(req).member.userId;

@@ -66,7 +66,6 @@ const CALLS = {
 
 type Params = { Params: { appId: string; roomName: string } };
 
-
 /** The round as this API shows it: members by userUuid. */
 function roundView(room: Room) {
   const b = room.breakouts;

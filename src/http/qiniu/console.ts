@@ -73,9 +73,7 @@ const CALLS = {
   },
 };
 
-
 export function registerConsoleRoutes(app: FastifyInstance, { deps, running, ok }: QiniuRouteTools): void {
-
   app.get<{ Params: { appId: string; roomName: string } }>('/apps/:appId/rooms/:roomName', { schema: CALLS.room }, async (req, reply) => {
     const { room } = await running(req, req.params.appId, req.params.roomName);
     return ok(req, reply, {

@@ -60,7 +60,6 @@ const CALLS = {
   },
 };
 
-
 /** Who asks, for the audit log: the signing access key. */
 export const keyOf = (req: FastifyRequest): string => `key:${req.accessKey!}`;
 

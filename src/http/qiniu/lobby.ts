@@ -63,7 +63,6 @@ const CALLS = {
   },
 };
 
-
 type RoomReq = FastifyRequest<{ Params: { appId: string; roomName: string } }>;
 
 export function registerLobbyRoutes(app: FastifyInstance, { deps, running: runningOf, body, ok }: QiniuRouteTools): void {

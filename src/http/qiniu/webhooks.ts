@@ -84,7 +84,6 @@ const CALLS = {
   },
 };
 
-
 export function registerWebhookRoutes(app: FastifyInstance, { deps, ownedApp, body, ok }: QiniuRouteTools): void {
   const endpoints = new WebhookEndpoints({ putApp: (a) => deps.apps.put(a), outbox: deps.apps.webhookOutbox }, { allowPrivate: deps.config.webhooks.allowPrivate });
   const invalid = (err: unknown): never => {
