@@ -145,10 +145,12 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   });
 
   const session = (req: FastifyRequest): Session => req.caller!.session!;
-  // The command's messages are pushed only once its answer is written (spec §5.1).
+  // The command's messages are pushed only once its answer is written (spec §5.1). The session's
+  // room was read for this request: the command's first base (no second read).
+  const execute = (req: FastifyRequest, reply: FastifyReply, cmd: RoomCommand) =>
+    meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply), session(req).room);
   const run = async (req: FastifyRequest, reply: FastifyReply, cmd: RoomCommand) => {
-    // The session's room was read for this request: the command's first base (no second read).
-    await meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply), session(req).room);
+    await execute(req, reply, cmd);
     return ok(true);
   };
   /** Refuse the call with 1011 when it is over a rate limit (see http/rates.ts). */
@@ -159,7 +161,7 @@ export const confRoomRoutes: FastifyPluginAsync<{ deps: HttpDeps }> = async (pla
   const perMember = (req: FastifyRequest) => `${session(req).room.roomId}/${session(req).member.userId}`;
   const extensions: ExtensionHelpers = {
     session,
-    execute: (req, reply, cmd) => meeting.execute(session(req).room.roomId, cmd, afterAnswer(reply), session(req).room),
+    execute,
     limited: (req, reply) => limited(reply, 'requests', perMember(req)),
     policy: (req) => meeting.policyOf(req.caller!.app),
   };
