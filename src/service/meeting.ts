@@ -9,7 +9,7 @@ import { RoomDelivery } from './delivery.ts';
 import { RoomQueues, type Pending } from './queue.ts';
 import { UidAllocator } from './uids.ts';
 import { OutboxWriter, type OutboxSource } from '../webhooks/outbox.ts';
-import { formatSessionToken, newId, newSecret, parseSessionToken, sameSecret } from '../tokens/session.ts';
+import { formatSessionToken, newId, newSecret, parseSessionToken, sameSecret, type SessionClaim } from '../tokens/session.ts';
 import type { CommandMetrics } from '../ops/metrics.ts';
 import { BoardUnavailableError, type BoardRooms } from './boards.ts';
 import { FanoutCost } from '../realtime/cost.ts';
@@ -82,6 +82,12 @@ export interface Session {
 /** Each room state's tokens already verified, and their members (MeetingService.sessionOf). */
 const verifiedTokens = new WeakMap<Room, Map<string, Member>>();
 const SESSION_INVALID = 'session invalid or replaced by a newer entry: enter the room again';
+
+function claimOf(token: string): SessionClaim {
+  const claim = parseSessionToken(token);
+  if (!claim) throw new RuleError('notInRoom', 'invalid token: enter the room again');
+  return claim;
+}
 
 /**
  * An entry queued by roomUuid goes on in its meeting's queue once the meeting exists (queue.ts);
@@ -325,21 +331,18 @@ export class MeetingService {
    * look (room info is read over and over by every member: issue 17).
    */
   private async sessionOf(roomId: string | null, token: string): Promise<Session> {
-    // The polled path first: the room the call names, if its state has seen this very token (it
-    // was verified against this room, so it names it); no parse, no second look.
-    const named = roomId ? await this.store.loadRoom(roomId) : null;
-    const seen = named ? verifiedTokens.get(named)?.get(token) : undefined;
-    if (seen) return { room: named!, member: seen };
-    const claim = parseSessionToken(token);
-    if (!claim) throw new RuleError('notInRoom', 'invalid token: enter the room again');
+    // A call that names its room looks there first, before parsing the token: a token this room's
+    // state has verified was verified against this very room (room info, polled, stops there).
+    let claim = roomId === null ? claimOf(token) : null;
+    const room = await this.store.loadRoom(roomId ?? claim!.roomId);
+    const known = room ? verifiedTokens.get(room)?.get(token) : undefined;
+    if (known) return { room: room!, member: known };
+    claim ??= claimOf(token);
     if (roomId !== null && claim.roomId !== roomId) return this.breakoutSessionOf(roomId, claim);
-    const room = named ?? (await this.store.loadRoom(claim.roomId));
     if (!room) throw new RuleError('notInRoom', SESSION_INVALID);
-    let tokens = verifiedTokens.get(room);
-    const known = tokens?.get(token);
-    if (known) return { room, member: known };
     const member = findMember(room, claim.userId);
     if (!member || !sameSecret(member.session, claim.secret)) throw new RuleError('notInRoom', SESSION_INVALID);
+    let tokens = verifiedTokens.get(room);
     if (!tokens) verifiedTokens.set(room, (tokens = new Map()));
     tokens.set(token, member);
     return { room, member };
