@@ -1,8 +1,11 @@
 // The real server as a child process (`node --import tsx src/main.ts serve`, or `npm start`), for
 // tests that kill it, and one-shot runs of the `convene` command.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -79,6 +82,22 @@ export async function spawnServer(env: Record<string, string>, opts: SpawnServer
         child.kill(signal);
       }),
   };
+}
+
+/**
+ * A server on a data directory of its own (SQLite), for the operator's commands to run beside it
+ * with the same `env`: killed, and the directory removed, when the test ends.
+ */
+export async function serverOnOwnDir(t: TestContext, prefix: string): Promise<{ server: ServerProcess; env: Record<string, string> }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  let server: ServerProcess | null = null;
+  t.after(async () => {
+    await server?.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const env = { CONVENE_DATA_DIR: dir, CONVENE_PRESENCE_EXPIRY: 'off' };
+  server = await spawnServer(env);
+  return { server, env };
 }
 
 export interface Finished {

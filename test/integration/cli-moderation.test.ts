@@ -3,11 +3,8 @@
 // exported — each recorded as `cli`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MeetingClient, type ClientOptions } from '../../client/agora.ts';
-import { runConvene, spawnServer, type Finished, type ServerProcess } from '../helpers/process.ts';
+import { runConvene, serverOnOwnDir, type Finished } from '../helpers/process.ts';
 
 const convene = (args: string[], env: Record<string, string>) => runConvene(args, env, { via: 'bin' });
 
@@ -17,14 +14,7 @@ function ok(r: Finished, what: string): string {
 }
 
 test('rooms admit, deny, metadata, show and audit beside a running server', { timeout: 120_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'convene-cli-mod-'));
-  let server: ServerProcess | null = null;
-  t.after(async () => {
-    await server?.kill();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const env = { CONVENE_DATA_DIR: dir, CONVENE_PRESENCE_EXPIRY: 'off' };
-  server = await spawnServer(env);
+  const { server, env } = await serverOnOwnDir(t, 'convene-cli-mod-');
   const appId = server.printed('App ID')!;
   const opts: ClientOptions = { baseUrl: server.url, appId, customerId: server.printed('Customer ID')!, customerSecret: server.printed('Customer Secret')! };
   const host = new MeetingClient(opts);

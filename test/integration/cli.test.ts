@@ -7,18 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MeetingClient, type Credentials } from '../../client/agora.ts';
 import { raw } from '../helpers/qiniu.ts';
-import { runConvene, spawnServer, withoutNpmNoise, type ServerProcess } from '../helpers/process.ts';
+import { runConvene, serverOnOwnDir, withoutNpmNoise } from '../helpers/process.ts';
 
 test('apps, keys and rooms commands work beside a running server', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'convene-cli-'));
-  let server: ServerProcess | null = null;
-  t.after(async () => {
-    await server?.kill();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const env = { CONVENE_DATA_DIR: dir, CONVENE_PRESENCE_EXPIRY: 'off' };
-  server = await spawnServer(env);
-  const srv = server;
+  const { server: srv, env } = await serverOnOwnDir(t, 'convene-cli-');
   const defaultApp: Credentials = { appId: srv.printed('App ID')!, customerId: srv.printed('Customer ID')!, customerSecret: srv.printed('Customer Secret')! };
   const bootKey = srv.printed('Access Key')!;
   const enter = (creds: Credentials, roomUuid: string) =>
