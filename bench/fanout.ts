@@ -214,8 +214,14 @@ interface Memory {
   perMember: number;
 }
 
+/**
+ * The resident memory once the server has been quiet for 7-8 s, the same for every server. Convene
+ * gives its heap's empty pages back after 2 quiet seconds (src/ops/heap.ts; the pause is up to a
+ * few hundred ms): read at 3-4 s, as until 2026-12-07, Convene's "before" sometimes came before
+ * its trim and sometimes after.
+ */
 async function settleRss(pid: number): Promise<number> {
-  await sleep(3000);
+  await sleep(7000);
   const a = rss(pid);
   await sleep(1000);
   return Math.min(a, rss(pid));

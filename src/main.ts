@@ -6,6 +6,7 @@ import { openBackend } from './ops/backend.ts';
 import { lockDatabase, type ServerLock } from './ops/lock.ts';
 import { operationalMessage } from './ops/errors.ts';
 import { isProgram } from './ops/entry.ts';
+import { startHeapTrim } from './ops/heap.ts';
 import { MeetingService } from './service/meeting.ts';
 import { AppRegistry, hex32, newAccessKey, newApp } from './service/apps.ts';
 import { AgoraTokens } from './tokens/agora.ts';
@@ -352,6 +353,11 @@ export async function serve(): Promise<void> {
   }
   console.log(describeBootstrap(convene.bootstrapped));
   console.log(listeningLine(config.host, convene.url));
+  // The process's own: a test's or an embedder's instances share their process with others.
+  const mb = (n: number) => Math.round(n / 1048576);
+  startHeapTrim(config.heapTrimMb, (r) =>
+    convene.server.log.info({ heapBeforeMb: mb(r.beforeBytes), heapAfterMb: mb(r.afterBytes), pauseMs: Math.round(r.pauseMs) }, 'heap trimmed after a busy spell'),
+  );
   await markShown(convene.store, convene.bootstrapped).catch((err) => console.error(`convene: could not note that the credentials were shown (${String(err)}): the next start shows them again`));
   let stopping = false;
   const shutdown = (signal: string) => {
