@@ -320,16 +320,20 @@ export class SqliteStore implements RoomStore {
     // Only the members the decisions changed are written: those the draft says (in a room of
     // thousands, not a pass over all of them), else those that are not the objects of the cached
     // version (members are immutable once committed: decisions copy on write).
+    let members = 0;
+    const put = (i: number) => void (members++, this.q.putMember.run(room.roomId, i, JSON.stringify(room.members[i])));
     const changed = changedPositions(room);
     if (changed) {
-      for (const i of changed) if (i < room.members.length) this.q.putMember.run(room.roomId, i, JSON.stringify(room.members[i]));
+      for (const i of changed) if (i < room.members.length) put(i);
     } else {
       const prev = this.cache.get(room.roomId);
       const known = prev && prev.version === expectedVersion ? prev.members : [];
       room.members.forEach((m, i) => {
-        if (known[i] !== m) this.q.putMember.run(room.roomId, i, JSON.stringify(m));
+        if (known[i] !== m) put(i);
       });
     }
+    // About what the checkpointer will have to copy (checkpointer.ts).
+    this.rowsWritten += 1 + members + events.length + (outbox?.rows.length ?? 0) + (audit?.length ?? 0);
     for (const e of events) this.q.insertEvent.run(room.roomId, e.seq, e.at, JSON.stringify(e.event));
     if (outbox && outbox.rows.length > 0) this.outbox.write(room.appId, room.roomId, outbox.rows);
     if (audit) this.audit.write(room.roomId, audit);
@@ -347,6 +351,8 @@ export class SqliteStore implements RoomStore {
   /** Commits until the WAL's checkpoints move to a thread of their own (checkpointer.ts). */
   private untilCheckpointer = CHECKPOINTER_AFTER;
   private checkpointer: Checkpointer | null = null;
+  /** Rows the batch being committed wrote: how much the checkpointer has to copy (about). */
+  private rowsWritten = 0;
 
   /**
    * Commits arriving in the same event-loop turn share one SQLite transaction (group commit):
@@ -370,7 +376,9 @@ export class SqliteStore implements RoomStore {
       for (const b of batch) b.reject(e);
       return;
     }
-    if (this.checkpointer) this.checkpointer.committed();
+    const rows = this.rowsWritten;
+    this.rowsWritten = 0;
+    if (this.checkpointer) this.checkpointer.committed(rows);
     else if ((this.untilCheckpointer -= batch.length) <= 0) this.startCheckpointer();
     batch.forEach((b, i) => {
       if (results[i]!.ok) {
