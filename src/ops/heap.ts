@@ -73,7 +73,7 @@ export function startHeapTrim(growthMb: number, report: (r: TrimReport) => void)
       state.quiet = 0;
       state.trimmedAt = v8.getHeapStatistics().total_heap_size;
       report({ beforeBytes: before, afterBytes: state.trimmedAt, pauseMs });
-    }, () => void (trimming = false));
+    }, () => clearInterval(timer)); // An inspector that refuses once refuses again: no more trims.
   }, 1000);
   timer.unref();
   return { stop: () => clearInterval(timer) };

@@ -369,6 +369,7 @@ export class SqliteStore implements RoomStore {
   private readonly flush = (): void => {
     const batch = this.batch;
     this.batch = [];
+    this.rowsWritten = 0;
     let results: CommitResult[];
     try {
       results = this.commitBatch(batch);
@@ -376,9 +377,7 @@ export class SqliteStore implements RoomStore {
       for (const b of batch) b.reject(e);
       return;
     }
-    const rows = this.rowsWritten;
-    this.rowsWritten = 0;
-    if (this.checkpointer) this.checkpointer.committed(rows);
+    if (this.checkpointer) this.checkpointer.committed(this.rowsWritten);
     else if ((this.untilCheckpointer -= batch.length) <= 0) this.startCheckpointer();
     batch.forEach((b, i) => {
       if (results[i]!.ok) {
