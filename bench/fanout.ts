@@ -215,13 +215,13 @@ interface Memory {
 }
 
 /**
- * The resident memory once the server has been quiet for 7-8 s, the same for every server. Convene
- * gives its heap's empty pages back after 2 quiet seconds (src/ops/heap.ts; the pause is up to a
- * few hundred ms): read at 3-4 s, as until 2026-12-07, Convene's "before" sometimes came before
- * its trim and sometimes after.
+ * The resident memory once the server has been quiet for 9-10 s, the same for every server. Convene
+ * gives its heap's empty pages back after 5 quiet seconds (src/ops/heap.ts; the pause is up to a
+ * few hundred ms): read at 3-4 s, as until 2026-12-07, its figures would be those of the garbage
+ * that 10,000 entries left.
  */
 async function settleRss(pid: number): Promise<number> {
-  await sleep(7000);
+  await sleep(9000);
   const a = rss(pid);
   await sleep(1000);
   return Math.min(a, rss(pid));

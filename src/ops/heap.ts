@@ -5,9 +5,11 @@
 // embedder to stop calling into JavaScript, which never happens on a server holding open sockets
 // (every ping is a call): measured after 10,000 entries, the process stayed at 257 MB for 30 s with
 // 62 MB of its 111 MB old space live. A compacting, memory-reducing collection (the one the heap
-// profiler's collectGarbage asks V8 for) brought it to 183 MB. It pauses the loop (about 80 ms for
-// that heap on a 2-core VM), so it runs only once the loop has been quiet for a while, and only
-// after the heap grew by a good margin since the last one.
+// profiler's collectGarbage asks V8 for) brought it to 183 MB. It pauses the loop (about 100 ms at
+// a fresh start and 220 ms after those entries, on a 2-core VM), so it runs only once the loop has
+// been quiet for a while, at most once a minute, and only after the heap grew by a margin since the
+// last one (CONVENE_HEAP_TRIM_MB, 64 by default: more than the 30 MB or so a busy young generation
+// grows back to after a trim, or every lull of a steady load would bring one).
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
@@ -16,10 +18,13 @@ const inspector = await import('node:inspector').catch(() => null);
 
 /** The loop's busy share below which a second counts as quiet (idle sockets' pings stay well under it). */
 export const QUIET_UTILIZATION = 0.1;
-/** Quiet seconds in a row before a trim. */
-export const QUIET_TICKS = 2;
+/**
+ * Quiet seconds in a row before a trim: a lull between two bursts of a steady load is not the end
+ * of the load (with 2 s, bench:http's 2 s pauses between its slices each brought a trim).
+ */
+export const QUIET_TICKS = 5;
 /** Fewest seconds between two trims, whatever the heap does. */
-export const MIN_INTERVAL_TICKS = 10;
+export const MIN_INTERVAL_TICKS = 60;
 
 export interface TrimState {
   /** Quiet seconds in a row so far. */
