@@ -47,6 +47,11 @@ interface Wire<T> {
   e: T;
 }
 
+/** How long a sharded subscription waits for ioredis's subscriber of its slot, and how many connections it tries (see ssubscribe). */
+const SSUBSCRIBE_PATIENCE_MS = 1_000;
+const SSUBSCRIBE_ATTEMPTS = 5;
+const noShardedSubscriber = (err: unknown) => err instanceof Error && err.message.startsWith('No sharded subscriber for slot');
+
 export class RedisBus<T = LoggedEvent[]> implements Bus<T> {
   private readonly handlers = new Set<(roomId: string, message: T) => void>();
   private readonly resyncs = new Set<() => void>();
@@ -130,9 +135,45 @@ export class RedisBus<T = LoggedEvent[]> implements Bus<T> {
   }
 
   private async subscribe_(): Promise<void> {
+    if (!this.sharded) return void (await this.opts.sub.subscribe(...this.channels));
     // One SSUBSCRIBE per slice channel: a command's channels must share a slot.
-    if (this.sharded) await Promise.all(this.channels.map((c) => this.opts.sub.ssubscribe(c)));
-    else await this.opts.sub.subscribe(...this.channels);
+    for (let attempt = 1; ; attempt++) {
+      const results = await Promise.allSettled(this.channels.map((c) => this.ssubscribe(c)));
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (!failed) return;
+      if (!noShardedSubscriber(failed.reason) || this.subscribed || this.closed || attempt >= SSUBSCRIBE_ATTEMPTS) throw failed.reason;
+      await this.reconnect();
+    }
+  }
+
+  /**
+   * ioredis refuses an SSUBSCRIBE ("No sharded subscriber for slot") until it has connected its
+   * subscriber to the slot's master, which it does on its own once the cluster is ready. But when
+   * its first slot map comes in while it is still setting up the subscribers of the seed nodes, it
+   * may never set up the one of a master it did not know yet (ioredis 5.11: the second map, equal
+   * to the first, is skipped): in the cluster contract test, 2 connections in 48 were left without
+   * one. So a channel is asked again for SSUBSCRIBE_PATIENCE_MS; then, before this bus has ever
+   * subscribed (its connection is its own, see ops/backend.ts), subscribe_ makes the connection anew
+   * and subscribes every channel again, up to SSUBSCRIBE_ATTEMPTS times.
+   */
+  private async ssubscribe(channel: string): Promise<void> {
+    const deadline = Date.now() + SSUBSCRIBE_PATIENCE_MS;
+    for (;;) {
+      try {
+        await this.opts.sub.ssubscribe(channel);
+        return;
+      } catch (err) {
+        if (!noShardedSubscriber(err) || Date.now() >= deadline || this.closed) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+
+  private async reconnect(): Promise<void> {
+    const sub = this.opts.sub;
+    sub.disconnect();
+    await new Promise<void>((resolve) => (sub.status === 'end' ? resolve() : sub.once('end', () => resolve())));
+    await sub.connect();
   }
 
   private receive(text: string): void {
