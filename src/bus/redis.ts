@@ -148,13 +148,14 @@ export class RedisBus<T = LoggedEvent[]> implements Bus<T> {
 
   /**
    * ioredis refuses an SSUBSCRIBE ("No sharded subscriber for slot") until it has connected its
-   * subscriber to the slot's master, which it does on its own once the cluster is ready. But when
-   * its first slot map comes in while it is still setting up the subscribers of the seed nodes, it
-   * may never set up the one of a master it did not know yet (ioredis 5.11: the second map, equal
-   * to the first, is skipped): in the cluster contract test, 2 connections in 48 were left without
-   * one. So a channel is asked again for SSUBSCRIBE_PATIENCE_MS; then, before this bus has ever
-   * subscribed (its connection is its own, see ops/backend.ts), subscribe_ makes the connection anew
-   * and subscribes every channel again, up to SSUBSCRIBE_ATTEMPTS times.
+   * subscriber to the slot's master, which it does on its own once the cluster is ready. But a
+   * connection may be left without the subscriber of one master for good (ioredis 5.11, apparently
+   * when its first slot map arrives while it is still setting up the seed nodes' subscribers: a
+   * second map equal to the first is skipped): 2 of 6 runs of the cluster contract test's 8
+   * connections at once had one such. So a channel is asked again for SSUBSCRIBE_PATIENCE_MS;
+   * then, before this bus has ever subscribed (its connection is its own, see ops/backend.ts),
+   * subscribe_ makes the connection anew and subscribes every channel again, up to
+   * SSUBSCRIBE_ATTEMPTS times. (A resubscription after a reconnection only reports the refusal.)
    */
   private async ssubscribe(channel: string): Promise<void> {
     const deadline = Date.now() + SSUBSCRIBE_PATIENCE_MS;
