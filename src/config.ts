@@ -79,7 +79,7 @@ export interface Config {
   };
   /** Events kept per room for resumes; older ones need a snapshot. */
   eventRetention: number;
-  /** The heap's empty pages go back to the system when it has grown this many MB and the server is quiet (src/ops/heap.ts); 0 = never. */
+  /** The heap's empty pages go back to the system when its old generation has grown this many MB and the server is quiet (src/ops/heap.ts); 0 = never. */
   heapTrimMb: number;
   /** SQLite's `synchronous` in WAL mode: NORMAL survives a killed process, FULL also a power cut (each commit waits for the disk). */
   sqliteSynchronous: 'NORMAL' | 'FULL';
@@ -226,7 +226,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxConcurrentCatchUps: int('CONVENE_MAX_CATCH_UPS', 16, 1, 10_000),
     },
     eventRetention: int('CONVENE_EVENT_RETENTION', 10_000, 100, 10_000_000),
-    heapTrimMb: int('CONVENE_HEAP_TRIM_MB', 64, 0, 1_048_576),
+    heapTrimMb: int('CONVENE_HEAP_TRIM_MB', 16, 0, 1_048_576),
     sqliteSynchronous: oneOf('CONVENE_SQLITE_SYNCHRONOUS', 'NORMAL', ['NORMAL', 'FULL'] as const),
     roomRetention: int('CONVENE_ROOM_RETENTION', 3 * 86_400, 0, 3650 * 86_400),
     limits: {

@@ -7,9 +7,10 @@
 // 62 MB of its 111 MB old space live. A compacting, memory-reducing collection (the one the heap
 // profiler's collectGarbage asks V8 for) brought it to 183 MB. It pauses the loop (about 100 ms at
 // a fresh start and 220 ms after those entries, on a 2-core VM), so it runs only once the loop has
-// been quiet for a while, at most every 15 s, and only after the heap grew by a margin since the
-// last one (CONVENE_HEAP_TRIM_MB, 64 by default: more than the 30 MB or so a busy young generation
-// grows back to after a trim, or every lull of a steady load would bring one).
+// been quiet for a while, at most every 15 s, and only after the old generation grew by a margin
+// since the last one (CONVENE_HEAP_TRIM_MB, 16 by default). The young generation is not counted: a
+// trim shrinks it and any busy spell grows it back by about 30 MB, so counting it (as 72aaf69 did,
+// with a 64 MB margin) left the garbage of smaller bursts, such as 3,000 entries, in place.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
@@ -35,15 +36,15 @@ export interface TrimState {
   quiet: number;
   /** Seconds since the last trim (or since the start). */
   sinceTrim: number;
-  /** The heap's committed size after the last trim (0 before the first). */
+  /** The old generation's committed size after the last trim (0 before the first). */
   trimmedAt: number;
 }
 
 /** One second's reading: may the heap be trimmed now? (Pure: the state is the caller's.) */
-export function shouldTrim(s: TrimState, utilization: number, heapTotal: number, growthBytes: number): boolean {
+export function shouldTrim(s: TrimState, utilization: number, oldGenerationBytes: number, growthBytes: number): boolean {
   s.quiet = utilization < QUIET_UTILIZATION ? s.quiet + 1 : 0;
   s.sinceTrim += 1;
-  return s.quiet >= QUIET_TICKS && s.sinceTrim >= MIN_INTERVAL_TICKS && heapTotal - s.trimmedAt >= growthBytes;
+  return s.quiet >= QUIET_TICKS && s.sinceTrim >= MIN_INTERVAL_TICKS && oldGenerationBytes - s.trimmedAt >= growthBytes;
 }
 
 export interface HeapTrim {
@@ -57,8 +58,8 @@ export interface TrimReport {
 }
 
 /**
- * Checks once a second; `growthMb` (CONVENE_HEAP_TRIM_MB) is how far the heap must have grown
- * since the last trim. Null when the runtime has no inspector (node built without it): nothing
+ * Checks once a second; `growthMb` (CONVENE_HEAP_TRIM_MB) is how far the heap's old generation
+ * must have grown since the last trim. Null when the runtime has no inspector (node built without it): nothing
  * else asks V8 for a memory-reducing collection.
  */
 export function startHeapTrim(growthMb: number, report: (r: TrimReport) => void): HeapTrim | null {
@@ -73,19 +74,26 @@ export function startHeapTrim(growthMb: number, report: (r: TrimReport) => void)
     const now = performance.eventLoopUtilization();
     const utilization = performance.eventLoopUtilization(now, last).utilization;
     last = now;
-    const before = v8.getHeapStatistics().total_heap_size;
-    if (trimming || !shouldTrim(state, utilization, before, growth)) return;
+    if (trimming || !shouldTrim(state, utilization, oldGeneration(), growth)) return;
     trimming = true;
+    const before = v8.getHeapStatistics().total_heap_size;
     collect(Session).then((pauseMs) => {
       trimming = false;
       state.sinceTrim = 0;
       state.quiet = 0;
-      state.trimmedAt = v8.getHeapStatistics().total_heap_size;
-      report({ beforeBytes: before, afterBytes: state.trimmedAt, pauseMs });
+      state.trimmedAt = oldGeneration();
+      report({ beforeBytes: before, afterBytes: v8.getHeapStatistics().total_heap_size, pauseMs });
     }, () => clearInterval(timer)); // An inspector that refuses once refuses again: no more trims.
   }, 1000);
   timer.unref();
   return { stop: () => clearInterval(timer) };
+}
+
+/** The heap's committed bytes apart from the young generation (new space), which every busy spell regrows. */
+function oldGeneration(): number {
+  let bytes = 0;
+  for (const s of v8.getHeapSpaceStatistics()) if (s.space_name !== 'new_space' && s.space_name !== 'new_large_object_space') bytes += s.space_size;
+  return bytes;
 }
 
 /** V8's memory-reducing full collection, through an in-process inspector session; resolves with its pause. */
