@@ -47,10 +47,6 @@ export function shouldTrim(s: TrimState, utilization: number, oldGenerationBytes
   return s.quiet >= QUIET_TICKS && s.sinceTrim >= MIN_INTERVAL_TICKS && oldGenerationBytes - s.trimmedAt >= growthBytes;
 }
 
-export interface HeapTrim {
-  stop(): void;
-}
-
 export interface TrimReport {
   beforeBytes: number;
   afterBytes: number;
@@ -59,11 +55,12 @@ export interface TrimReport {
 
 /**
  * Checks once a second; `growthMb` (CONVENE_HEAP_TRIM_MB) is how far the heap's old generation
- * must have grown since the last trim. Null when the runtime has no inspector (node built without it): nothing
- * else asks V8 for a memory-reducing collection.
+ * must have grown since the last trim. For the process's lifetime (its timer does not keep it
+ * alive); nothing at all where the runtime has no inspector (node built without it): nothing else
+ * asks V8 for a memory-reducing collection.
  */
-export function startHeapTrim(growthMb: number, report: (r: TrimReport) => void): HeapTrim | null {
-  if (growthMb <= 0 || !inspector) return null;
+export function startHeapTrim(growthMb: number, report: (r: TrimReport) => void): void {
+  if (growthMb <= 0 || !inspector) return;
   const { Session } = inspector;
   const growth = growthMb * 1024 * 1024;
   // The start itself counts as the last trim: the first one waits for a quiet spell like any other.
@@ -86,7 +83,6 @@ export function startHeapTrim(growthMb: number, report: (r: TrimReport) => void)
     }, () => clearInterval(timer)); // An inspector that refuses once refuses again: no more trims.
   }, 1000);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
 }
 
 /** The heap's committed bytes apart from the young generation (new space), which every busy spell regrows. */

@@ -85,17 +85,18 @@ export async function spawnServer(env: Record<string, string>, opts: SpawnServer
 }
 
 /**
- * A server on a data directory of its own (SQLite), for the operator's commands to run beside it
- * with the same `env`: killed, and the directory removed, when the test ends.
+ * A server on a data directory of its own (SQLite), with `settings` besides, for the operator's
+ * commands to run beside it with the same `env`: killed, and the directory removed, when the test
+ * ends.
  */
-export async function serverOnOwnDir(t: TestContext, prefix: string): Promise<{ server: ServerProcess; env: Record<string, string> }> {
+export async function serverOnOwnDir(t: TestContext, prefix: string, settings: Record<string, string> = {}): Promise<{ server: ServerProcess; env: Record<string, string> }> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   let server: ServerProcess | null = null;
   t.after(async () => {
     await server?.kill();
     rmSync(dir, { recursive: true, force: true });
   });
-  const env = { CONVENE_DATA_DIR: dir, CONVENE_PRESENCE_EXPIRY: 'off' };
+  const env = { CONVENE_DATA_DIR: dir, CONVENE_PRESENCE_EXPIRY: 'off', ...settings };
   server = await spawnServer(env);
   return { server, env };
 }

@@ -2,10 +2,8 @@
 // each trim is logged with the heap's size before and after. (When, exactly: test/unit/heap-trim.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { spawnServer, type ServerProcess } from '../helpers/process.ts';
+import { serverOnOwnDir, type ServerProcess } from '../helpers/process.ts';
+import { until } from '../helpers/frames.ts';
 
 interface Trim {
   heapBeforeMb: number;
@@ -20,23 +18,8 @@ const trims = (server: ServerProcess): Trim[] =>
     .filter((l) => l.includes('heap trimmed'))
     .map((l) => JSON.parse(l) as Trim);
 
-async function until<T>(what: string, f: () => T | undefined, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 test('the heap grown by a burst of entries is trimmed once the server has gone quiet', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'convene-heap-'));
-  const server = await spawnServer({ CONVENE_DATA_DIR: dir, CONVENE_LOG_LEVEL: 'info', CONVENE_HEAP_TRIM_MB: '4', CONVENE_PRESENCE_EXPIRY: 'off' });
-  t.after(async () => {
-    await server.kill();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { server } = await serverOnOwnDir(t, 'convene-heap-', { CONVENE_LOG_LEVEL: 'info', CONVENE_HEAP_TRIM_MB: '4' });
   // A burst at once (the start is not quiet for long enough to bring a trim of its own): 2,000
   // entries into 20 rooms, as fast as they are answered.
   const auth = `Basic ${Buffer.from(`${server.printed('Customer ID')}:${server.printed('Customer Secret')}`).toString('base64')}`;
@@ -54,6 +37,7 @@ test('the heap grown by a burst of entries is trimmed once the server has gone q
   );
   assert.equal(n, 2000);
   assert.equal(trims(server).length, 0, 'no trim while the entries came');
-  const trim = await until('a trim once quiet', () => trims(server)[0], 30_000);
+  await until(() => trims(server).length > 0, 'a trim once quiet', 30_000);
+  const trim = trims(server)[0]!;
   assert.ok(trim.heapBeforeMb - trim.heapAfterMb >= 4, `the burst's garbage is returned: ${JSON.stringify(trim)}`);
 });

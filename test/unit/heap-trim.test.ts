@@ -1,5 +1,5 @@
 // When the process gives its heap's empty pages back: only after quiet seconds in a row, not
-// twice within the minimum interval, and only once the heap has grown by the configured margin.
+// twice within the minimum interval, and only once the old generation has grown by the margin.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MIN_INTERVAL_TICKS, QUIET_TICKS, QUIET_UTILIZATION, shouldTrim, type TrimState } from '../../src/ops/heap.ts';

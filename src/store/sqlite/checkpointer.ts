@@ -82,11 +82,14 @@ export function startCheckpointer(path: string, idle: () => void): Checkpointer 
     lastPass = Date.now();
     worker.postMessage('copy');
   };
+  const askIfDue = () => {
+    if (!copying && !stopped && waiting >= ROWS_PER_PASS) ask();
+  };
   worker.on('message', (m) => {
     // Its connection closed first (a clean close), then the thread ended.
     if (m === 'stopped') return void worker.terminate();
     copying = false;
-    if (!stopped && waiting >= ROWS_PER_PASS) ask();
+    askIfDue();
   });
   const watch = setInterval(() => {
     if (Date.now() - lastCommit >= IDLE_MS) {
@@ -109,7 +112,7 @@ export function startCheckpointer(path: string, idle: () => void): Checkpointer 
     committed(rows) {
       lastCommit = Date.now();
       waiting += rows;
-      if (!copying && !stopped && waiting >= ROWS_PER_PASS) ask();
+      askIfDue();
     },
     stop,
   };
