@@ -1,14 +1,14 @@
 // Fan-out benchmark: one room of 1,000 connected members while the host toggles mute-all 200 times,
 // against a raw `ws` broadcast and a Socket.IO room broadcast of the same payload in the same run;
 // then 10,000 idle members across 1,000 rooms: server RSS per connected member.
-//   npm run bench:fanout     (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_WARMUP_TOGGLES, BENCH_TRACE=1, BENCH_ONLY=convene|latency, BENCH_TRIGGER=fetch, BENCH_IDLE, BENCH_IDLE_ROOMS to resize; BENCH_SETTLE, ms; BENCH_RESUME=0)
+//   npm run bench:fanout     (BENCH_MEMBERS, BENCH_TOGGLES, BENCH_WARMUP_TOGGLES, BENCH_BLOCK, BENCH_INTERLEAVE=0, BENCH_TRACE=1, BENCH_ONLY=convene|latency, BENCH_TRIGGER=fetch, BENCH_IDLE, BENCH_IDLE_ROOMS to resize; BENCH_SETTLE, ms; BENCH_RESUME=0)
 import os from 'node:os';
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import WebSocket from 'ws';
 import type { Socket } from 'socket.io-client';
 import { freePort, percentile, startChild, startConveneChild } from './lib/proc.ts';
 import { openSio, openWs, pool } from './lib/clients.ts';
+import { conveneTarget, sioTarget, wsTarget, type Target } from './lib/fanout-targets.ts';
 
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 1000);
 const TOGGLES = Number(process.env.BENCH_TOGGLES ?? 200);
@@ -18,6 +18,9 @@ const TOGGLES = Number(process.env.BENCH_TOGGLES ?? 200);
  * three in every server — they alone set the p99 (BENCH_TRACE=1 lists the slowest).
  */
 const WARMUP_TOGGLES = Number(process.env.BENCH_WARMUP_TOGGLES ?? 20);
+/** Measured toggles per turn when the servers take turns (measureAll), and the unmeasured ones before each. */
+const BLOCK = Number(process.env.BENCH_BLOCK ?? 20);
+const BLOCK_WARMUP = 2;
 const IDLE = Number(process.env.BENCH_IDLE ?? 10_000);
 const IDLE_ROOMS = Number(process.env.BENCH_IDLE_ROOMS ?? 1000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,7 +33,6 @@ function rss(pid: number): number {
   return Number(m![1]) * 1024;
 }
 
-/** Run `jobs` with at most `n` at a time. */
 interface Latency {
   p50: number;
   p99: number;
@@ -38,174 +40,73 @@ interface Latency {
   samples: number;
 }
 
-/**
- * Toggle `WARMUP_TOGGLES + TOGGLES` times: `trigger(i)` starts toggle i; every member's receipt of
- * toggle i is timed from that moment (one clock: this process). The next toggle starts once all
- * have received it. The warm-up's toggles are not counted.
- */
-async function measureToggles(trigger: (i: number) => Promise<void> | void, arrivals: { wait: (i: number) => Promise<number[]> }): Promise<Latency> {
-  const all: number[] = [];
+/** The measured toggles of one server: every member's receipt, timed from its toggle's start. */
+class Tally {
+  readonly all: number[] = [];
   /** Per measured toggle: its index, when its answer (if any) came, its first and its last receipt, ms. */
-  const trace: number[][] = [];
-  for (let i = 0; i < WARMUP_TOGGLES + TOGGLES; i++) {
-    const done = arrivals.wait(i);
+  readonly trace: number[][] = [];
+
+  result(): Latency {
+    const all = [...this.all].sort((a, b) => a - b);
+    return { p50: percentile(all, 50), p99: percentile(all, 99), max: all.at(-1)!, samples: all.length };
+  }
+}
+
+/**
+ * `count` toggles of `t`, one after another: every member's receipt of a toggle is timed from the
+ * moment it starts (one clock: this process), and the next starts once all have it. Counted in
+ * `tally` unless it is null (a warm-up).
+ */
+async function toggles(t: Target, count: number, tally: Tally | null): Promise<void> {
+  for (let n = 0; n < count; n++) {
+    const i = t.next++;
+    const done = t.arrivals.wait(i);
     const t0 = performance.now();
-    await trigger(i);
+    await t.trigger(i);
     const answered = performance.now() - t0;
     const times = await done;
-    if (i < WARMUP_TOGGLES) continue;
-    for (const t of times) all.push(t - t0);
-    trace.push([i, answered, Math.min(...times) - t0, Math.max(...times) - t0]);
+    if (!tally) continue;
+    for (const x of times) tally.all.push(x - t0);
+    tally.trace.push([i, answered, Math.min(...times) - t0, Math.max(...times) - t0]);
   }
-  if (process.env.BENCH_TRACE) printTrace(trace);
-  all.sort((a, b) => a - b);
-  return { p50: percentile(all, 50), p99: percentile(all, 99), max: all.at(-1)!, samples: all.length };
+}
+
+/**
+ * Each server's WARMUP_TOGGLES, then its TOGGLES measured. Interleaved (the default with several
+ * servers), every server is up at once and the measured toggles go in blocks of BLOCK, the servers
+ * taking turns (the first of each round moves on by one), each block after BLOCK_WARMUP unmeasured
+ * toggles: this VM's speed drifts by ±20 % within minutes, and one server measured after the other
+ * met another machine (Convene's p99 ratio ranged 0.72–1.49× in one session so). BENCH_INTERLEAVE=0:
+ * one server after the other, as until 2026-12-07.
+ */
+async function measureAll(targets: Target[]): Promise<Latency[]> {
+  const tallies = targets.map(() => new Tally());
+  for (const t of targets) await toggles(t, WARMUP_TOGGLES, null);
+  if (targets.length === 1 || process.env.BENCH_INTERLEAVE === '0') {
+    for (const [k, t] of targets.entries()) await toggles(t, TOGGLES, tallies[k]!);
+  } else {
+    for (let round = 0; round * BLOCK < TOGGLES; round++) {
+      for (let j = 0; j < targets.length; j++) {
+        const k = (round + j) % targets.length;
+        await toggles(targets[k]!, BLOCK_WARMUP, null);
+        await toggles(targets[k]!, Math.min(BLOCK, TOGGLES - round * BLOCK), tallies[k]!);
+      }
+    }
+  }
+  if (process.env.BENCH_TRACE) for (const [k, t] of targets.entries()) printTrace(t.name, tallies[k]!.trace);
+  return tallies.map((t) => t.result());
 }
 
 /** BENCH_TRACE=1: where each toggle's time went, and the slowest toggles. */
-function printTrace(trace: number[][]): void {
-  for (const [k, name] of [[1, 'trigger returned'], [2, 'first receipt'], [3, 'last receipt']] as const) {
+function printTrace(name: string, trace: number[][]): void {
+  console.log(`  ${name}:`);
+  for (const [k, what] of [[1, 'trigger returned'], [2, 'first receipt'], [3, 'last receipt']] as const) {
     const c = trace.map((r) => r[k]!).sort((a, b) => a - b);
     const at = (q: number) => c[Math.min(c.length - 1, Math.floor(c.length * q))]!.toFixed(2);
-    console.log(`  ${name}: p50 ${at(0.5)} p90 ${at(0.9)} p99 ${at(0.99)} max ${c.at(-1)!.toFixed(2)} ms`);
+    console.log(`    ${what}: p50 ${at(0.5)} p90 ${at(0.9)} p99 ${at(0.99)} max ${c.at(-1)!.toFixed(2)} ms`);
   }
   const slowest = [...trace].sort((a, b) => b[3]! - a[3]!).slice(0, 8);
-  console.log(`  slowest toggles (index: returned / first / last ms): ${slowest.map((r) => `${r[0]}: ${r.slice(1).map((x) => x.toFixed(1)).join(' / ')}`).join(', ')}`);
-}
-
-/** Collects receipt times per toggle index, resolving when all `expected` members have it. */
-function arrivalBook(expected: number) {
-  const times = new Map<number, number[]>();
-  const waiters = new Map<number, (t: number[]) => void>();
-  return {
-    arrive(i: number) {
-      let list = times.get(i);
-      if (!list) times.set(i, (list = []));
-      list.push(performance.now());
-      if (list.length === expected) waiters.get(i)?.(list);
-    },
-    wait(i: number) {
-      return new Promise<number[]>((resolve) => {
-        const list = times.get(i);
-        if (list && list.length === expected) resolve(list);
-        else waiters.set(i, resolve);
-      });
-    },
-  };
-}
-
-async function conveneFanout(): Promise<Latency> {
-  const c = await startConveneChild(SERVER_ENV);
-  const sockets: WebSocket[] = [];
-  try {
-    const { appId, customerId, customerSecret } = c.creds;
-    const auth = `Basic ${Buffer.from(`${customerId}:${customerSecret}`).toString('base64')}`;
-    const api = (method: string, path: string, body?: unknown, token?: string) =>
-      fetch(`${c.url}/apps/${appId}/v1/room${path}`, {
-        method,
-        headers: { authorization: auth, 'content-type': 'application/json', ...(token ? { token } : {}) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      }).then((r) => r.json() as Promise<{ code: number; data: { roomId: string; userToken: string } }>);
-    const tokens: string[] = [];
-    let roomId = '';
-    for (let i = 0; i < MEMBERS; i++) {
-      const r = await api('POST', '/entry', { roomName: 'Fanout', roomUuid: 'fanout', userName: `M${i}`, userUuid: `m${i}` });
-      if (r.code !== 0) throw new Error(JSON.stringify(r));
-      tokens.push(r.data.userToken);
-      roomId = r.data.roomId;
-    }
-    const book = arrivalBook(MEMBERS);
-    // Members connect after the entries, resuming from the current seq (no snapshot to download);
-    // BENCH_RESUME=0: without `since`, each receiving a snapshot first.
-    const seq = MEMBERS;
-    const since = process.env.BENCH_RESUME === '0' ? '' : `&since=${seq}`;
-    await pool(tokens, 50, async (token) => {
-      const ws = await openWs(`${c.url.replace('http', 'ws')}/v1/realtime?token=${encodeURIComponent(token)}${since}`, (text) => {
-        const m = JSON.parse(text) as { cmd: number; seq: number };
-        if (m.cmd === 3) book.arrive(m.seq - seq - 1);
-      });
-      sockets.push(ws);
-    });
-    const host = tokens[0]!;
-    // BENCH_SETTLE=ms: wait after the sockets opened, so that their resumes are over before the first
-    // toggle (a diagnostic: by default the toggles start at once, as live traffic would).
-    if (process.env.BENCH_SETTLE) await new Promise((r) => setTimeout(r, Number(process.env.BENCH_SETTLE)));
-    const toggle = process.env.BENCH_TRIGGER === 'fetch' ? api : lightPost(c.url, appId, auth);
-    return await measureToggles(async (i) => {
-      const r = await toggle('POST', `/${roomId}`, { muteAllAudio: i % 2 === 0 ? 1 : 0 }, host);
-      if (r.code !== 0) throw new Error(JSON.stringify(r));
-    }, book);
-  } finally {
-    for (const ws of sockets) ws.terminate();
-    await c.stop();
-  }
-}
-
-/**
- * The host's calls during the toggles, on node:http with one kept-alive connection: lighter than
- * fetch() (undici) for this process, which also receives the 1,000 frames. BENCH_TRIGGER=fetch
- * measures with fetch; two A/B runs each read the same within the noise (p99 16.6 / 17.1 ms with
- * fetch, 15.2 / 24.0 ms without).
- */
-function lightPost(base: string, appId: string, auth: string) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  return (method: string, path: string, body: unknown, token: string) =>
-    new Promise<{ code: number }>((resolve, reject) => {
-      const data = JSON.stringify(body);
-      const req = http.request(`${base}/apps/${appId}/v1/room${path}`, {
-        method,
-        agent,
-        headers: { authorization: auth, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data), token },
-      });
-      req.once('response', (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.once('end', () => resolve(JSON.parse(text) as { code: number }));
-      });
-      req.once('error', reject);
-      req.end(data);
-    });
-}
-
-/** The same payload Convene sends for a mute-all toggle. */
-const payload = (i: number) =>
-  JSON.stringify({ type: 'channel', cmd: 3, version: 1, timestamp: Date.now(), seq: 1001 + i, data: { muteAllChat: 0, muteAllAudio: i % 2 === 0 ? 1 : 0, state: 1 } });
-
-async function wsFanout(): Promise<Latency> {
-  const port = await freePort();
-  const srv = await startChild('bench/lib/ws-baseline.ts', [], { PORT: String(port) }, /listening/, port);
-  const sockets: WebSocket[] = [];
-  try {
-    const book = arrivalBook(MEMBERS);
-    await pool(Array.from({ length: MEMBERS }), 50, async () => {
-      sockets.push(await openWs(`ws://127.0.0.1:${port}/?room=fanout`, (text) => book.arrive((JSON.parse(text) as { seq: number }).seq - 1001)));
-    });
-    const control = await openWs(`ws://127.0.0.1:${port}/?room=control`, () => {});
-    sockets.push(control);
-    return await measureToggles((i) => control.send(JSON.stringify({ broadcast: 'fanout', payload: payload(i) })), book);
-  } finally {
-    for (const ws of sockets) ws.terminate();
-    await srv.stop();
-  }
-}
-
-async function sioFanout(): Promise<Latency> {
-  const port = await freePort();
-  const srv = await startChild('bench/lib/sio-baseline.ts', [], { PORT: String(port) }, /listening/, port);
-  const sockets: Socket[] = [];
-  try {
-    const book = arrivalBook(MEMBERS);
-    await pool(Array.from({ length: MEMBERS }), 50, async () => {
-      sockets.push(await openSio(port, 'fanout', (text) => book.arrive((JSON.parse(text) as { seq: number }).seq - 1001)));
-    });
-    const control = await openSio(port, 'control', () => {});
-    sockets.push(control);
-    return await measureToggles((i) => void control.emit('broadcast', { room: 'fanout', payload: payload(i) }), book);
-  } finally {
-    for (const s of sockets) s.disconnect();
-    await srv.stop();
-  }
+  console.log(`    slowest toggles (index: returned / first / last ms): ${slowest.map((r) => `${r[0]}: ${r.slice(1).map((x) => x.toFixed(1)).join(' / ')}`).join(', ')}`);
 }
 
 interface Memory {
@@ -296,12 +197,22 @@ const kb = (n: number) => (n / 1024).toFixed(1);
 
 async function main() {
   console.log(`bench/fanout: ${os.cpus().length} cores, node ${process.version}; ${MEMBERS} members × ${TOGGLES} toggles after ${WARMUP_TOGGLES} unmeasured; ${IDLE} idle members in ${IDLE_ROOMS} rooms`);
-  const convene = await conveneFanout();
   // BENCH_ONLY=convene: Convene's latency alone (a quick A/B of the realtime path).
-  if (process.env.BENCH_ONLY === 'convene') return console.log(`Convene p50 ${ms(convene.p50)} p99 ${ms(convene.p99)} max ${ms(convene.max)}`);
-  const raw = await wsFanout();
-  const sio = await sioFanout();
-  console.log('\nDelivery latency to every member (ms, from the trigger to each receipt; next toggle after all received)');
+  const only = process.env.BENCH_ONLY === 'convene';
+  const targets: Target[] = [];
+  let convene: Latency, raw: Latency, sio: Latency;
+  try {
+    // Convene's last, and its warm-up first: its sockets' resumes are still going on as its toggles
+    // start, as when it was measured alone (BENCH_SETTLE waits for them to end).
+    if (!only) targets.push(await wsTarget(MEMBERS), await sioTarget(MEMBERS));
+    targets.unshift(await conveneTarget(MEMBERS, SERVER_ENV));
+    [convene, raw, sio] = (await measureAll(targets)) as [Latency, Latency, Latency];
+  } finally {
+    for (const t of targets) await t.close();
+  }
+  if (only) return console.log(`Convene p50 ${ms(convene.p50)} p99 ${ms(convene.p99)} max ${ms(convene.max)}`);
+  const style = process.env.BENCH_INTERLEAVE === '0' ? 'one server after the other' : `the servers taking turns, ${BLOCK} toggles each`;
+  console.log(`\nDelivery latency to every member (ms, from the trigger to each receipt; next toggle after all received; ${style})`);
   console.log('| server | p50 | p99 | max | samples |');
   console.log('|---|---:|---:|---:|---:|');
   for (const [name, l] of [['Convene (HTTP mute-all → commit → fan-out)', convene], ['raw ws broadcast', raw], ['Socket.IO room broadcast', sio]] as const) {
