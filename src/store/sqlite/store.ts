@@ -1,95 +1,16 @@
 // The embedded store: one SQLite file (WAL) under the data directory, or ':memory:' in tests.
-// A room and the events of one command are written in a single transaction.
+// A room and the events of one command are written in a single transaction. The tables are in
+// schema.ts; the apps, access keys, uid counters and meta values in apps.ts.
 import Database from 'better-sqlite3';
 import type { LoggedEvent } from '../../domain/events.ts';
 import { changedPositions, onlineCount, saved, type Member, type Room } from '../../domain/room.ts';
-import {
-  checkUidCount,
-  webhookStamp,
-  type AccessKey,
-  type App,
-  type CommitOutbox,
-  type CommitResult,
-  type EventRange,
-  type RoomListQuery,
-  type RoomStore,
-  type RoomSummary,
-} from '../store.ts';
+import type { AccessKey, App, CommitOutbox, CommitResult, EventRange, RoomListQuery, RoomStore, RoomSummary } from '../store.ts';
 import { OUTBOX_SCHEMA, SqliteOutbox } from './outbox.ts';
 import { CHECKPOINTER_AFTER, startCheckpointer, type Checkpointer } from './checkpointer.ts';
-import { AUDIT_SCHEMA, BY_METADATA, METADATA_INDEX, SqliteAudit } from './audit.ts';
+import { AUDIT_SCHEMA, BY_METADATA, SqliteAudit } from './audit.ts';
 import type { AuditEntry } from '../../domain/audit.ts';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS rooms (
-  room_id     TEXT PRIMARY KEY,
-  app_id      TEXT NOT NULL,
-  room_uuid   TEXT NOT NULL,
-  ended       INTEGER NOT NULL,
-  online      INTEGER NOT NULL,
-  empty_since INTEGER,
-  start_time  INTEGER NOT NULL,
-  version     INTEGER NOT NULL,
-  seq         INTEGER NOT NULL,
-  data        TEXT NOT NULL,
-  ended_at    INTEGER,
-  -- Room.metadata, NULL while unset (see audit.ts). Added by migrate() to databases made before it.
-  metadata    TEXT
-);
--- At most one running meeting per (app, roomUuid): concurrent first entries create one room.
-CREATE UNIQUE INDEX IF NOT EXISTS rooms_running ON rooms(app_id, room_uuid) WHERE ended = 0;
-CREATE INDEX IF NOT EXISTS rooms_empty ON rooms(empty_since) WHERE ended = 0 AND empty_since IS NOT NULL;
--- (rooms_ended, on ended_at, is created by migrate(): databases made before that column lack it.)
--- (members and events: MEMBERS_EVENTS below, created in migrate().)
-CREATE TABLE IF NOT EXISTS apps (
-  app_id TEXT PRIMARY KEY,
-  owner  TEXT,
-  data   TEXT NOT NULL,
-  -- webhookStamp(app): checked by the commits that write webhook rows ('' without webhooks).
-  webhooks_stamp TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS access_keys (
-  access_key TEXT PRIMARY KEY,
-  secret_key TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  -- 1: an operator key (AccessKey.operator). Added by migrate() to databases made before it.
-  operator   INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS meta (
-  key   TEXT PRIMARY KEY,
-  value TEXT NOT NULL
-);
--- The last member uid each app has handed out (see reserveUids).
-CREATE TABLE IF NOT EXISTS uid_counters (
-  app_id TEXT PRIMARY KEY,
-  last   INTEGER NOT NULL
-);
-`;
-
-/**
- * Members apart from their room (a change to one member of a large meeting rewrites one row), and
- * the rooms' event logs. Both in insertion order (rowid) with a unique index on the room's key:
- * the rows one group commit writes for entries into 500 different rooms land on the same few last
- * pages instead of one page per room, which halves what a commit writes to the WAL (the tables
- * were WITHOUT ROWID, clustered by room, until 2026-12: migrate() converts them).
- */
-const MEMBERS_EVENTS = `
-CREATE TABLE IF NOT EXISTS members (
-  id      INTEGER PRIMARY KEY,
-  room_id TEXT NOT NULL,
-  ord     INTEGER NOT NULL,
-  data    TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS members_room ON members(room_id, ord);
-CREATE TABLE IF NOT EXISTS events (
-  id      INTEGER PRIMARY KEY,
-  room_id TEXT NOT NULL,
-  seq     INTEGER NOT NULL,
-  at      INTEGER NOT NULL,
-  data    TEXT NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS events_room ON events(room_id, seq);
-`;
+import { migrate, SCHEMA } from './schema.ts';
+import { SqliteApps } from './apps.ts';
 
 interface PendingCommit {
   room: Room;
@@ -117,17 +38,13 @@ export class SqliteStore implements RoomStore {
   private readonly cache = new Map<string, Room>();
   /** The running room of each (app, roomUuid) this process has seen: spares entries a query each. */
   private readonly runningIds = new Map<string, string>();
-  /** Apps by id (read on every client-API request), dropped like rooms when another process writes. */
-  private readonly apps = new Map<string, App | null>();
-  private appsVersion = -1;
+  /** Apps (read on every client-API request), access keys, uid counters and meta values. */
+  private readonly apps: SqliteApps;
   private readonly cacheSize: number;
   private readonly retention: number;
   private readonly q;
   private dataVersion = -1;
   private checkedThisTurn = false;
-  /** Apps' webhook stamps as stored, valid while no other connection has written (data_version). */
-  private readonly stamps = new Map<string, string>();
-  private stampsVersion = -1;
   readonly outbox: SqliteOutbox;
   private readonly audit: SqliteAudit;
 
@@ -143,16 +60,12 @@ export class SqliteStore implements RoomStore {
     this.db.exec(SCHEMA);
     this.db.exec(OUTBOX_SCHEMA);
     this.db.exec(AUDIT_SCHEMA);
-    this.migrate();
+    migrate(this.db);
     const db = this.db;
+    this.apps = new SqliteApps(db, this.cacheSize);
     const commitBatch = db.transaction((batch: PendingCommit[]) => {
-      // The stamps are read in the write transaction: no other connection can change one before
-      // this batch is committed, so a commit is checked against the stamp in force.
-      const v = this.q.dataVersion.get() as number;
-      if (v !== this.stampsVersion) {
-        this.stamps.clear();
-        this.stampsVersion = v;
-      }
+      // The webhook stamps are read in the write transaction (apps.ts).
+      this.apps.writingAt(this.q.dataVersion.get() as number);
       return batch.map((b) => this.commitTx(b.room, b.expectedVersion, b.events, b.outbox, b.audit));
     });
     // IMMEDIATE: the write lock (and the newest snapshot) from the first statement on.
@@ -198,59 +111,7 @@ export class SqliteStore implements RoomStore {
       deleteRoom: db.prepare('DELETE FROM rooms WHERE room_id = ? AND ended = 1'),
       deleteMembers: db.prepare('DELETE FROM members WHERE room_id = ?'),
       deleteEvents: db.prepare('DELETE FROM events WHERE room_id = ?'),
-      getApp: db.prepare('SELECT data FROM apps WHERE app_id = ?').pluck(),
-      stamp: db.prepare('SELECT webhooks_stamp FROM apps WHERE app_id = ?').pluck(),
-      putApp: db.prepare(
-        `INSERT INTO apps (app_id, owner, data, webhooks_stamp) VALUES (?, ?, ?, ?) ON CONFLICT(app_id)
-         DO UPDATE SET owner = excluded.owner, data = excluded.data, webhooks_stamp = excluded.webhooks_stamp`,
-      ),
-      deleteApp: db.prepare('DELETE FROM apps WHERE app_id = ?'),
-      allApps: db.prepare('SELECT data FROM apps ORDER BY rowid').pluck(),
-      ownedApps: db.prepare('SELECT data FROM apps WHERE owner = ? OR owner IS NULL ORDER BY rowid').pluck(),
-      getKey: db.prepare('SELECT access_key AS accessKey, secret_key AS secretKey, created_at AS createdAt, operator FROM access_keys WHERE access_key = ?'),
-      putKey: db.prepare('INSERT OR REPLACE INTO access_keys (access_key, secret_key, created_at, operator) VALUES (?, ?, ?, ?)'),
-      allKeys: db.prepare('SELECT access_key AS accessKey, secret_key AS secretKey, created_at AS createdAt, operator FROM access_keys ORDER BY created_at'),
-      deleteKey: db.prepare('DELETE FROM access_keys WHERE access_key = ?'),
-      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
-      insertMeta: db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)'),
-      // One statement: atomic against every other connection on the file (the CLI, a second server).
-      reserveUids: db
-        .prepare('INSERT INTO uid_counters (app_id, last) VALUES (?, ?) ON CONFLICT(app_id) DO UPDATE SET last = last + excluded.last RETURNING last')
-        .pluck(),
     };
-  }
-
-  /**
-   * Brings a database made by an older version up to this schema. Under a write lock, so that a
-   * server and an operator's CLI opening the same old file at once migrate it once.
-   */
-  private migrate(): void {
-    const db = this.db;
-    db.transaction(() => {
-      const columns = db.prepare("SELECT name FROM pragma_table_info('rooms')").pluck().all() as string[];
-      if (!columns.includes('ended_at')) {
-        db.exec('ALTER TABLE rooms ADD COLUMN ended_at INTEGER');
-        // Meetings that ended before the column existed: their end is in the JSON; without one,
-        // the retention counts from now, so nothing is deleted earlier than it should be.
-        db.prepare("UPDATE rooms SET ended_at = COALESCE(json_extract(data, '$.endedAt'), ?) WHERE ended = 1").run(Date.now());
-      }
-      db.exec('CREATE INDEX IF NOT EXISTS rooms_ended ON rooms(ended_at) WHERE ended = 1');
-      // Rooms stored before metadata existed have none.
-      if (!columns.includes('metadata')) db.exec('ALTER TABLE rooms ADD COLUMN metadata TEXT');
-      db.exec(METADATA_INDEX);
-      const appColumns = db.prepare("SELECT name FROM pragma_table_info('apps')").pluck().all() as string[];
-      // Apps stored before webhooks existed have none: '' is their stamp.
-      if (!appColumns.includes('webhooks_stamp')) db.exec("ALTER TABLE apps ADD COLUMN webhooks_stamp TEXT NOT NULL DEFAULT ''");
-      const keyColumns = db.prepare("SELECT name FROM pragma_table_info('access_keys')").pluck().all() as string[];
-      // Keys made before operator keys existed are not operators.
-      if (!keyColumns.includes('operator')) db.exec('ALTER TABLE access_keys ADD COLUMN operator INTEGER NOT NULL DEFAULT 0');
-      const clustered = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name IN ('members', 'events') AND sql LIKE '%WITHOUT ROWID%'").pluck().all() as string[];
-      for (const t of clustered) db.exec(`ALTER TABLE ${t} RENAME TO ${t}_clustered`);
-      db.exec(MEMBERS_EVENTS);
-      // Copied in the old order (room by room), so each room's rows stay together on disk.
-      if (clustered.includes('members')) db.exec('INSERT INTO members (room_id, ord, data) SELECT room_id, ord, data FROM members_clustered; DROP TABLE members_clustered');
-      if (clustered.includes('events')) db.exec('INSERT INTO events (room_id, seq, at, data) SELECT room_id, seq, at, data FROM events_clustered; DROP TABLE events_clustered');
-    }).immediate();
   }
 
   async loadRoom(roomId: string): Promise<Room | null> {
@@ -301,7 +162,7 @@ export class SqliteStore implements RoomStore {
   }
 
   private readonly commitTx = (room: Room, expectedVersion: number, events: LoggedEvent[], outbox: CommitOutbox | undefined, audit: AuditEntry[] | undefined): CommitResult => {
-    if (outbox && this.stampOf(room.appId) !== outbox.stamp) return { ok: false, reason: 'webhooksChanged' };
+    if (outbox && this.apps.stampOf(room.appId) !== outbox.stamp) return { ok: false, reason: 'webhooksChanged' };
     const ended = room.ended ? 1 : 0;
     const data = roomWithoutMembers(room);
     // A meeting ended without an end time (none should be) is kept for the retention from now.
@@ -449,83 +310,51 @@ export class SqliteStore implements RoomStore {
     // info's time): an app or its credentials changed by another process (the CLI) is refused
     // from the next turn on, that is by every request that arrives after the change.
     this.checkOtherWriters();
-    if (this.dataVersion !== this.appsVersion) {
-      this.apps.clear();
-      this.appsVersion = this.dataVersion;
-    }
-    const hit = this.apps.get(appId);
-    if (hit !== undefined) return hit;
-    const data = this.q.getApp.get(appId) as string | undefined;
-    const app = data === undefined ? null : (JSON.parse(data) as App);
-    // Callers never mutate an app (they copy to change one), so one object can be shared.
-    if (this.apps.size >= this.cacheSize) this.apps.clear();
-    this.apps.set(appId, app);
-    return app;
+    return this.apps.get(appId, this.dataVersion);
   }
 
   async putApp(app: App): Promise<void> {
-    const stamp = webhookStamp(app);
-    this.q.putApp.run(app.appId, app.owner, JSON.stringify(app), stamp);
-    this.apps.delete(app.appId);
-    this.stamps.set(app.appId, stamp);
+    this.apps.put(app);
   }
 
   async deleteApp(appId: string): Promise<boolean> {
-    this.apps.delete(appId);
-    this.stamps.set(appId, '');
-    return this.q.deleteApp.run(appId).changes > 0;
-  }
-
-  /** The app's stored webhook stamp (in a write transaction: see commitBatch). */
-  private stampOf(appId: string): string {
-    let stamp = this.stamps.get(appId);
-    if (stamp === undefined) {
-      stamp = (this.q.stamp.get(appId) as string | undefined) ?? '';
-      if (this.stamps.size >= this.cacheSize) this.stamps.clear();
-      this.stamps.set(appId, stamp);
-    }
-    return stamp;
+    return this.apps.delete(appId);
   }
 
   async listApps(owner: string | null): Promise<App[]> {
-    const rows = (owner === null ? this.q.allApps.all() : this.q.ownedApps.all(owner)) as string[];
-    return rows.map((r) => JSON.parse(r) as App);
+    return this.apps.list(owner);
   }
 
   async getAccessKey(accessKey: string): Promise<AccessKey | null> {
-    const row = this.q.getKey.get(accessKey) as KeyRow | undefined;
-    return row ? keyOf(row) : null;
+    return this.apps.getKey(accessKey);
   }
 
   async putAccessKey(key: AccessKey): Promise<void> {
-    this.q.putKey.run(key.accessKey, key.secretKey, key.createdAt, key.operator ? 1 : 0);
+    this.apps.putKey(key);
   }
 
   async listAccessKeys(): Promise<AccessKey[]> {
-    return (this.q.allKeys.all() as KeyRow[]).map(keyOf);
+    return this.apps.listKeys();
   }
 
   async deleteAccessKey(accessKey: string): Promise<boolean> {
-    return this.q.deleteKey.run(accessKey).changes > 0;
+    return this.apps.deleteKey(accessKey);
   }
 
   async reserveUids(appId: string, count: number): Promise<number> {
-    checkUidCount(count);
-    const last = this.q.reserveUids.get(appId, count) as number;
-    return last - count + 1;
+    return this.apps.reserveUids(appId, count);
   }
 
   async getMeta(key: string): Promise<string | null> {
-    return (this.q.getMeta.get(key) as string | undefined) ?? null;
+    return this.apps.getMeta(key);
   }
 
   async setMetaIfAbsent(key: string, value: string): Promise<string> {
-    this.q.insertMeta.run(key, value);
-    return this.q.getMeta.get(key) as string;
+    return this.apps.setMetaIfAbsent(key, value);
   }
 
   async ping(): Promise<void> {
-    this.q.getMeta.get('ping');
+    this.apps.getMeta('ping');
   }
 
   private startCheckpointer(): void {
@@ -569,11 +398,4 @@ function roomWithoutMembers(room: Room): string {
   const rest: Partial<Room> = { ...room };
   rest.members = undefined;
   return JSON.stringify(rest);
-}
-
-type KeyRow = Omit<AccessKey, 'operator'> & { operator: number };
-
-/** A key as stored: `operator` only where it is granted (as AccessKey leaves it absent otherwise). */
-function keyOf({ operator, ...key }: KeyRow): AccessKey {
-  return operator === 1 ? { ...key, operator: true } : key;
 }
