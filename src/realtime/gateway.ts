@@ -12,7 +12,7 @@ import { isWaiting } from '../domain/lobby.ts';
 import { formatSessionToken } from '../tokens/session.ts';
 import { RuleError } from '../domain/rules.ts';
 import type { EventBus } from '../bus/bus.ts';
-import type { MeetingService } from '../service/meeting.ts';
+import type { MeetingService, Session } from '../service/meeting.ts';
 import type { Presence } from '../service/presence.ts';
 import type { AppRegistry } from '../service/apps.ts';
 import { RoomFeed } from '../service/feed.ts';
@@ -34,6 +34,7 @@ import type { MediaRelay, MediaSeat } from '../media/relay.ts';
 import { MEDIA_MAX_PAYLOAD } from '../media/signals.ts';
 import { receiveOnMediaSocket } from './inbound.ts';
 import { mayHaveMoved, RoomSwitch, type Placed } from './switch.ts';
+import { ROOM_ID, socketQuery, type SocketQuery } from './query.ts';
 
 export const REALTIME_PATH = '/v1/realtime';
 export { Close } from './close.ts';
@@ -99,8 +100,20 @@ interface Conn extends Outgoing, Placed {
   waiting: boolean;
 }
 
-/** What a roomId looks like (tokens/session.ts): a `room` parameter that does not is refused. */
-const ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** What a new socket was admitted as (Gateway.admit). */
+interface Admitted {
+  /** Its session in the room it joins: its meeting, or the breakout it resumes in. */
+  session: Session;
+  /** Its meeting's room id, and its member there. */
+  home: string;
+  mainMember: Session['member'];
+  /** The member's userToken (a RoomToken socket's is the entry's). */
+  userToken: string;
+  /** Its member waits in the lobby. */
+  waiting: boolean;
+  /** Where it resumes from; null: a snapshot (also when the breakout it named is gone). */
+  since: number | null;
+}
 
 /** Ticks a ping interval is spread over. */
 const PING_SLICES = 25;
@@ -253,79 +266,11 @@ export class Gateway {
 
   private async accept(ws: WebSocket, req: IncomingMessage, socket: Duplex): Promise<void> {
     ws.on('error', cutOffAfterProtocolError);
-    const url = new URL(originForm(req.url ?? '/'), 'http://localhost');
-    const token = url.searchParams.get('token');
-    const sinceText = url.searchParams.get('since');
-    let since = sinceText === null || sinceText === '' ? null : Number(sinceText);
-    const repeated = url.searchParams.getAll('token').length > 1 || url.searchParams.getAll('since').length > 1 || url.searchParams.getAll('room').length > 1;
-    if (!token || repeated || (since !== null && (!Number.isSafeInteger(since) || since < 0))) {
-      return refuse(ws, socket, Close.badRequest);
-    }
-    const boardParam = url.searchParams.getAll('board');
-    if (boardParam.length > 1 || (boardParam[0] !== undefined && !['0', '1'].includes(boardParam[0])) || (boardParam[0] === '1' && !this.opts.board)) {
-      return refuse(ws, socket, Close.badBoard);
-    }
-    const mediaParam = url.searchParams.getAll('media');
-    if (mediaParam.length > 1 || (mediaParam[0] !== undefined && !['0', '1'].includes(mediaParam[0])) || (mediaParam[0] === '1' && !this.opts.media)) {
-      return refuse(ws, socket, Close.badMedia);
-    }
-    let session;
-    let userToken = token;
-    // A Qiniu RoomToken (AK:sign:payload) enters the room it names, then binds like a userToken.
-    const claims = token.split(':').length === 3 ? roomTokenClaims(token) : null;
-    if (claims) {
-      // An entry like any other: counted against the entry rate limits of its address and app.
-      const over = await this.opts.admitEntry?.(this.opts.connections?.clientOf(req) ?? req.socket.remoteAddress ?? '', claims.appId);
-      if (over) return refuse(ws, socket, { code: 1013, reason: `try again later: ${over}`.slice(0, 120) });
-      const r = await enterWithRoomToken(this.opts.apps, this.opts.meeting, claims, token);
-      if (!r.ok) return refuse(ws, socket, entryRefusal(r.reason, r.detail));
-      userToken = r.entered.userToken;
-    }
-    try {
-      // A member waiting in the lobby has a session too: its socket gets the lobby state only.
-      session = await this.opts.meeting.authenticate(null, null, userToken, true);
-    } catch (err) {
-      if (!(err instanceof RuleError)) throw err;
-      const c = err.code === 'ended' ? Close.ended : Close.invalidToken;
-      return refuse(ws, socket, c);
-    }
-    if (session.room.ended) return refuse(ws, socket, Close.ended);
-    const waiting = !session.member.present;
-    if (waiting && !isWaiting(session.member)) return refuse(ws, socket, session.member.lobby?.denied !== undefined ? deniedClose(session.member.lobby.denied) : Close.invalidToken);
-    if (waiting && (boardParam[0] === '1' || mediaParam[0] === '1')) return refuse(ws, socket, Close.lobbyOnly);
-    const home = session.room.roomId;
-    const mainMember = session.member;
-    // `room`: a socket resuming in a breakout of its meeting, `since` being that room's seq. A room it
-    // is no longer in (the breakout ended, the member moved) starts over in the main meeting.
-    const roomParam = url.searchParams.get('room');
-    if (roomParam && !ROOM_ID.test(roomParam)) return refuse(ws, socket, Close.badRequest);
-    if (roomParam && roomParam !== home && !waiting) {
-      try {
-        session = await this.opts.meeting.authenticate(null, roomParam, userToken);
-      } catch (err) {
-        if (!(err instanceof RuleError)) throw err;
-        since = null;
-      }
-    }
-    // The cap counts the member's sockets on every node (as the presence directory records them),
-    // and on this node at once (a socket opened here a moment ago may not be recorded yet).
-    // The board is authorized by the member's boardToken (its identity and its board), the drawing
-    // by the board rules at each operation. A RoomToken socket is vouched for by the business's
-    // RoomToken, and learns its boardToken only from the snapshot: it needs none.
-    if (boardParam[0] === '1' && !claims) {
-      const given = url.searchParams.getAll('boardToken');
-      const board = given.length === 1 ? this.opts.boardTokens?.verify(given[0]!) : null;
-      if (!board || board.boardId !== session.room.boardId || board.userId !== session.member.userId) return refuse(ws, socket, Close.badBoardToken);
-    }
-    const roomId = session.room.roomId;
-    const userId = session.member.userId;
-    const max = this.opts.maxSocketsPerMember;
-    if (this.socketsOf(roomId, userId) >= max || (await this.opts.presence.socketCount(roomId, userId)) >= max) {
-      return refuse(ws, socket, Close.tooManySockets);
-    }
-    // Closed by its peer while it was being checked: its 'close' has passed, nothing to register.
-    if (ws.readyState !== ws.OPEN) return;
-    if (this.socketsOf(roomId, userId) >= max) return refuse(ws, socket, Close.tooManySockets);
+    const q = socketQuery(new URL(originForm(req.url ?? '/'), 'http://localhost'), { board: !!this.opts.board, media: !!this.opts.media });
+    if ('refuse' in q) return refuse(ws, socket, q.refuse);
+    const admitted = await this.admit(ws, req, socket, q);
+    if (!admitted) return;
+    const { session, home } = admitted;
     const conn: Conn = {
       ws,
       socket,
@@ -343,9 +288,9 @@ export class Gateway {
       closing: false,
       followed: false,
       talk: null,
-      waiting,
+      waiting: admitted.waiting,
     };
-    this.takeInbound(conn, boardParam[0] === '1', mediaParam[0] === '1');
+    this.takeInbound(conn, q.board, q.media);
     // Registered and followed before reading state, so that nothing committed from now on can be missed.
     let set = this.rooms.get(conn.roomId);
     if (!set) this.rooms.set(conn.roomId, (set = new Set()));
@@ -370,12 +315,79 @@ export class Gateway {
     }
     // Closed while the feed was being set up: drop() ran before there was anything to undo.
     if (!this.rooms.get(conn.roomId)?.has(conn)) return void this.feed.unfollow(conn.roomId);
-    this.opts.presence.connected(home, mainMember, conn.id);
+    this.opts.presence.connected(home, admitted.mainMember, conn.id);
     if (conn.waiting) return this.lobby.open(conn);
     if (conn.roomId !== home) this.opts.presence.connected(conn.roomId, session.member, conn.id);
     // Asked to resume in a room it is no longer in: told where it is now (its seq is that room's).
-    if (roomParam && roomParam !== conn.roomId) this.sendRaw(conn, this.opts.format.moved({ roomId: conn.roomId, mainRoomId: home, name: session.room.roomName }));
-    await this.bringUp(conn, since, userToken);
+    if (q.room && q.room !== conn.roomId) this.sendRaw(conn, this.opts.format.moved({ roomId: conn.roomId, mainRoomId: home, name: session.room.roomName }));
+    await this.bringUp(conn, admitted.since, admitted.userToken);
+  }
+
+  /**
+   * Who a new socket is: its session (a RoomToken enters the room first), the room it joins (its
+   * meeting, or the breakout it resumes in) and where it resumes from. Null once it is refused: an
+   * unknown or ended session, a lobby socket asking for more than the lobby, a board socket without
+   * its boardToken, a member holding the most sockets allowed, or a peer gone meanwhile.
+   */
+  private async admit(ws: WebSocket, req: IncomingMessage, socket: Duplex, q: SocketQuery): Promise<Admitted | null> {
+    const no = (why: { code: number; reason: string }) => {
+      refuse(ws, socket, why);
+      return null;
+    };
+    let since = q.since;
+    let userToken = q.token;
+    // A Qiniu RoomToken (AK:sign:payload) enters the room it names, then binds like a userToken.
+    const claims = q.token.split(':').length === 3 ? roomTokenClaims(q.token) : null;
+    if (claims) {
+      // An entry like any other: counted against the entry rate limits of its address and app.
+      const over = await this.opts.admitEntry?.(this.opts.connections?.clientOf(req) ?? req.socket.remoteAddress ?? '', claims.appId);
+      if (over) return no({ code: 1013, reason: `try again later: ${over}`.slice(0, 120) });
+      const r = await enterWithRoomToken(this.opts.apps, this.opts.meeting, claims, q.token);
+      if (!r.ok) return no(entryRefusal(r.reason, r.detail));
+      userToken = r.entered.userToken;
+    }
+    let session: Session;
+    try {
+      // A member waiting in the lobby has a session too: its socket gets the lobby state only.
+      session = await this.opts.meeting.authenticate(null, null, userToken, true);
+    } catch (err) {
+      if (!(err instanceof RuleError)) throw err;
+      return no(err.code === 'ended' ? Close.ended : Close.invalidToken);
+    }
+    if (session.room.ended) return no(Close.ended);
+    const waiting = !session.member.present;
+    if (waiting && !isWaiting(session.member)) return no(session.member.lobby?.denied !== undefined ? deniedClose(session.member.lobby.denied) : Close.invalidToken);
+    if (waiting && (q.board || q.media)) return no(Close.lobbyOnly);
+    const home = session.room.roomId;
+    const mainMember = session.member;
+    // `room`: a socket resuming in a breakout of its meeting, `since` being that room's seq. A room it
+    // is no longer in (the breakout ended, the member moved) starts over in the main meeting.
+    if (q.room && !ROOM_ID.test(q.room)) return no(Close.badRequest);
+    if (q.room && q.room !== home && !waiting) {
+      try {
+        session = await this.opts.meeting.authenticate(null, q.room, userToken);
+      } catch (err) {
+        if (!(err instanceof RuleError)) throw err;
+        since = null;
+      }
+    }
+    // The board is authorized by the member's boardToken (its identity and its board), the drawing
+    // by the board rules at each operation. A RoomToken socket is vouched for by the business's
+    // RoomToken, and learns its boardToken only from the snapshot: it needs none.
+    if (q.board && !claims) {
+      const board = q.boardTokens.length === 1 ? this.opts.boardTokens?.verify(q.boardTokens[0]!) : null;
+      if (!board || board.boardId !== session.room.boardId || board.userId !== session.member.userId) return no(Close.badBoardToken);
+    }
+    // The cap counts the member's sockets on every node (as the presence directory records them),
+    // and on this node at once (a socket opened here a moment ago may not be recorded yet).
+    const { roomId } = session.room;
+    const { userId } = session.member;
+    const max = this.opts.maxSocketsPerMember;
+    if (this.socketsOf(roomId, userId) >= max || (await this.opts.presence.socketCount(roomId, userId)) >= max) return no(Close.tooManySockets);
+    // Closed by its peer while it was being checked: its 'close' has passed, nothing to register.
+    if (ws.readyState !== ws.OPEN) return null;
+    if (this.socketsOf(roomId, userId) >= max) return no(Close.tooManySockets);
+    return { session, home, mainMember, userToken, waiting, since };
   }
 
   /**
