@@ -127,41 +127,56 @@ function lightPost(base: string, appId: string, auth: string) {
 const payload = (i: number) =>
   JSON.stringify({ type: 'channel', cmd: 3, version: 1, timestamp: Date.now(), seq: 1001 + i, data: { muteAllChat: 0, muteAllAudio: i % 2 === 0 ? 1 : 0, state: 1 } });
 
-export async function wsTarget(members: number): Promise<Target> {
+/** A baseline server (a script of bench/lib) that broadcasts to a room what its control socket sends it. */
+interface Baseline<S> {
+  name: string;
+  script: string;
+  open(port: number, room: string, onText: (text: string) => void): Promise<S>;
+  close(socket: S): void;
+  broadcast(control: S, payload: string): void;
+}
+
+async function baselineTarget<S>(b: Baseline<S>, members: number): Promise<Target> {
   const port = await freePort();
-  const srv = await startChild('bench/lib/ws-baseline.ts', [], { PORT: String(port) }, /listening/, port);
-  const sockets: WebSocket[] = [];
+  const srv = await startChild(b.script, [], { PORT: String(port) }, /listening/, port);
+  const sockets: S[] = [];
   const stop = async () => {
-    for (const ws of sockets) ws.terminate();
+    for (const s of sockets) b.close(s);
     await srv.stop();
   };
-  return setUp('raw ws', stop, async () => {
+  return setUp(b.name, stop, async () => {
     const arrivals = arrivalBook(members);
     await pool(Array.from({ length: members }), 50, async () => {
-      sockets.push(await openWs(`ws://127.0.0.1:${port}/?room=fanout`, (text) => arrivals.arrive((JSON.parse(text) as { seq: number }).seq - 1001)));
+      sockets.push(await b.open(port, 'fanout', (text) => arrivals.arrive((JSON.parse(text) as { seq: number }).seq - 1001)));
     });
-    const control = await openWs(`ws://127.0.0.1:${port}/?room=control`, () => {});
+    const control = await b.open(port, 'control', () => {});
     sockets.push(control);
-    return { trigger: (i: number) => control.send(JSON.stringify({ broadcast: 'fanout', payload: payload(i) })), arrivals };
+    return { trigger: (i: number) => b.broadcast(control, payload(i)), arrivals };
   });
 }
 
-export async function sioTarget(members: number): Promise<Target> {
-  const port = await freePort();
-  const srv = await startChild('bench/lib/sio-baseline.ts', [], { PORT: String(port) }, /listening/, port);
-  const sockets: Socket[] = [];
-  const stop = async () => {
-    for (const s of sockets) s.disconnect();
-    await srv.stop();
-  };
-  return setUp('Socket.IO', stop, async () => {
-    const arrivals = arrivalBook(members);
-    await pool(Array.from({ length: members }), 50, async () => {
-      sockets.push(await openSio(port, 'fanout', (text) => arrivals.arrive((JSON.parse(text) as { seq: number }).seq - 1001)));
-    });
-    const control = await openSio(port, 'control', () => {});
-    sockets.push(control);
-    return { trigger: (i: number) => void control.emit('broadcast', { room: 'fanout', payload: payload(i) }), arrivals };
-  });
+export function wsTarget(members: number): Promise<Target> {
+  return baselineTarget<WebSocket>(
+    {
+      name: 'raw ws',
+      script: 'bench/lib/ws-baseline.ts',
+      open: (port, room, onText) => openWs(`ws://127.0.0.1:${port}/?room=${room}`, onText),
+      close: (ws) => ws.terminate(),
+      broadcast: (control, p) => control.send(JSON.stringify({ broadcast: 'fanout', payload: p })),
+    },
+    members,
+  );
 }
 
+export function sioTarget(members: number): Promise<Target> {
+  return baselineTarget<Socket>(
+    {
+      name: 'Socket.IO',
+      script: 'bench/lib/sio-baseline.ts',
+      open: (port, room, onText) => openSio(port, room, onText),
+      close: (s) => void s.disconnect(),
+      broadcast: (control, p) => void control.emit('broadcast', { room: 'fanout', payload: p }),
+    },
+    members,
+  );
+}
